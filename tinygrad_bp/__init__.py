@@ -1,0 +1,42 @@
+"""tinygrad_bp: a small, fast, honest autograd engine on NumPy.
+
+It grows out of the tutorial "反向传播详解BP" (backpropagation explained); it is not
+affiliated with the tinygrad project.  The public surface is listed in ``__all__``.
+"""
+
+from __future__ import annotations
+
+from . import functional, ops
+from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import Tensor, get_default_dtype, set_default_dtype
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "gradcheck",
+    "GradcheckError",
+    "get_default_dtype",
+    "set_default_dtype",
+    "functional",
+    "ops",
+    "nn",
+    "optim",
+    "viz",
+    "reference",
+    "data",
+    "__version__",
+]
+
+
+def __getattr__(name: str):  # lazy submodules: nothing heavy computed or imported at import
+    if name in ("nn", "optim", "viz", "reference", "data"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

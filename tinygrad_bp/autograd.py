@@ -1,0 +1,280 @@
+"""The engine: grad mode, anomaly mode, un-broadcasting and the backward walk.
+
+A node is a :class:`~tinygrad_bp.Tensor` whose ``_backward`` closure maps the gradient of
+the node to one gradient per parent.  :func:`backward` orders the graph by counting each
+node's consumers (Kahn's algorithm, no recursion), calls each closure once the node's
+gradient is complete, checks every returned gradient and un-broadcasts it here, and only
+here.  Leaves accumulate into ``.grad`` as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .backend import xp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tensor import Tensor
+
+__all__ = [
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "backward",
+    "unbroadcast",
+]
+
+
+class _Mode(threading.local):
+    """Grad mode and anomaly mode: the engine's only global state (per thread, as in PyTorch)."""
+
+    enabled = True
+    anomaly = False
+
+
+_mode = _Mode()
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations record a graph right now."""
+    return _mode.enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Record no graph inside the block; results have no parents. Nests.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> w = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with tg.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    previous = _mode.enabled
+    _mode.enabled = False
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph again inside a ``no_grad`` block."""
+    previous = _mode.enabled
+    _mode.enabled = True
+    try:
+        yield
+    finally:
+        _mode.enabled = previous
+
+
+def is_anomaly_enabled() -> bool:
+    return _mode.anomaly
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose forward or backward produces NaN or Inf.
+
+    Under this context every op also remembers where in the user's code it was created,
+    and the error names the op and that place.  It costs time; use it to find a NaN, not
+    for training.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> x = tg.Tensor([-1.0], requires_grad=True)
+    >>> with tg.detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: log produced nan in its forward ...
+    """
+    previous = _mode.anomaly
+    _mode.anomaly = True
+    try:
+        yield
+    finally:
+        _mode.anomaly = previous
+
+
+def creation_site() -> str:
+    """The innermost stack frame outside this package, as 'file:line in function'."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return "<unknown>"
+
+
+def _nonfinite_kind(a: Any) -> str | None:
+    if xp.isfinite(a).all():
+        return None
+    return "nan" if xp.isnan(a).any() else "inf"
+
+
+def check_forward(node: Tensor) -> None:
+    """Anomaly mode: refuse a forward result with NaN or Inf (called by make_node)."""
+    node._trace = creation_site()
+    kind = _nonfinite_kind(node.data)
+    if kind is not None:
+        raise FloatingPointError(
+            f"{node._op} produced {kind} in its forward (output shape {node.data.shape}), "
+            f"created at {node._trace}"
+        )
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...], op: str) -> Any:
+    """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting.
+
+    A bias ``b`` of shape ``(out,)`` added to ``a`` of shape ``(batch, out)`` receives the
+    sum of the incoming gradient over the batch axis; that is where the article's
+    ``b_grad = a_grad.mean(axis=0)`` comes from once the loss is a batch mean.
+    """
+    gshape = grad.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise RuntimeError(
+            f"{op} backward returned a gradient of shape {gshape} for an input of shape "
+            f"{shape}: it has fewer dimensions than the input"
+        )
+    kept = []  # axes where the input had size 1 and the gradient does not
+    for i, n in enumerate(shape):
+        gn = gshape[lead + i]
+        if n == 1 and gn != 1:
+            kept.append(lead + i)
+        elif n != gn:
+            raise RuntimeError(
+                f"{op} backward returned a gradient of shape {gshape} for an input of "
+                f"shape {shape}: the shapes do not broadcast"
+            )
+    if kept:
+        grad = grad.sum(axis=tuple(range(lead)) + tuple(kept), keepdims=True)
+        return grad.reshape(shape) if lead else grad
+    return grad.sum(axis=tuple(range(lead))) if lead else grad
+
+
+Hook = Callable[["Tensor", Any], None]
+
+
+def _freed(_g: Any) -> tuple[Any, ...]:
+    raise RuntimeError(
+        "trying to backward through the graph a second time: its saved values were freed "
+        "after the first backward(); call backward(retain_graph=True) the first time"
+    )
+
+
+def is_freed(node: Tensor) -> bool:
+    return node._backward is _freed
+
+
+def backward(
+    root: Tensor,
+    seed: Any,
+    retain_graph: bool = False,
+    hook: Hook | None = None,
+    accumulate: bool = True,
+) -> None:
+    """Propagate ``seed`` (the gradient of ``root``) to every leaf that requires grad.
+
+    ``hook(node, grad)`` is called once per node when its gradient is complete, in the
+    order nodes are processed.  With ``accumulate=False`` leaves' ``.grad`` are left alone
+    (the pictures use that to read gradients without side effects).
+    """
+    # Pass 1: count, for each node that needs a gradient, how many consumers it has in
+    # this graph.  A node is processed once all of them have sent their gradient.
+    consumers: dict[Tensor, int] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node._parents:
+            if p.requires_grad:
+                if p in consumers:
+                    consumers[p] += 1
+                else:
+                    consumers[p] = 1
+                    if p._parents:
+                        stack.append(p)
+
+    anomaly = _mode.anomaly
+    grads: dict[Tensor, Any] = {root: seed}
+    given: set[int] = set()  # ids of arrays already handed to a leaf this walk
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(node, None)
+        if hook is not None and g is not None:
+            hook(node, g)
+        fn = node._backward
+        if fn is None:  # a leaf
+            if g is not None and accumulate:
+                _accumulate_leaf(node, g, given)
+            continue
+        if node._retain and g is not None and accumulate:
+            node.grad = g.copy() if node.grad is None else node.grad + g
+        parents = node._parents
+        if g is None:  # no gradient reached this node; its parents still get counted
+            for p in parents:
+                if p.requires_grad:
+                    left = consumers[p] - 1
+                    consumers[p] = left
+                    if left == 0:
+                        ready.append(p)
+            continue
+        pgrads = fn(g)
+        if not retain_graph:
+            node._backward = _freed
+        if len(pgrads) != len(parents):
+            raise RuntimeError(
+                f"{node._op} backward returned {len(pgrads)} gradients for {len(parents)} inputs"
+            )
+        for p, gp in zip(parents, pgrads):
+            if not p.requires_grad:
+                continue
+            if gp is not None:
+                if gp.shape != p.data.shape:
+                    gp = unbroadcast(gp, p.data.shape, node._op)
+                if gp.dtype != p.data.dtype:
+                    gp = gp.astype(p.data.dtype)
+                if anomaly:
+                    kind = _nonfinite_kind(gp)
+                    if kind is not None:
+                        raise FloatingPointError(
+                            f"{node._op} produced {kind} in its backward (gradient for its "
+                            f"input of shape {p.data.shape}), created at "
+                            f"{node._trace or '<unknown>'}"
+                        )
+                prev = grads.get(p)
+                grads[p] = gp if prev is None else prev + gp
+            left = consumers[p] - 1
+            consumers[p] = left
+            if left == 0:
+                ready.append(p)
+
+
+def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
+    current = leaf.grad
+    if current is None:
+        # The walk may hand the same array (or a view of one) to several leaves, e.g. both
+        # sides of an add; each leaf gets its own array so that in-place changes to one
+        # .grad never show in another.
+        if g.base is not None or id(g) in given or not g.flags.writeable:
+            g = g.copy()
+        given.add(id(g))
+        leaf.grad = g
+    elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
+        current += g
+    else:
+        leaf.grad = current + g

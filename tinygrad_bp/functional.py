@@ -1,0 +1,77 @@
+"""``F.*``: the functional surface, aliases of the primitives and compositions of them.
+
+Losses:
+
+- :func:`cross_entropy` is the fused softmax + cross-entropy primitive (mean over the
+  batch); its gradient is ``(softmax(logits) - onehot) / N``.
+- :func:`mse_loss` is the mean over *all* elements of ``(pred - target)**2``, as in
+  PyTorch.  The article's regression loss is the batch mean of ``½‖ŷ − y‖²``, whose
+  gradient is ``(ŷ − y) / N``; ``mse_loss``'s is ``2 (ŷ − y) / (N·D)``, a factor of
+  ``2/D`` apart (:func:`half_squared_error` is the article's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ops
+from .tensor import Tensor
+
+__all__ = [
+    "cross_entropy",
+    "mse_loss",
+    "half_squared_error",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "linear",
+]
+
+cross_entropy = ops.cross_entropy
+relu = ops.relu
+sigmoid = ops.sigmoid
+tanh = ops.tanh
+softmax = ops.softmax
+log_softmax = ops.log_softmax
+
+
+def _check_pair(pred: Any, target: Any, op: str) -> Tensor:
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"{op}: pred must be a Tensor, got {type(pred).__name__}")
+    tshape = target.shape if hasattr(target, "shape") else None
+    if tshape is not None and tuple(tshape) != pred.shape:
+        raise ValueError(
+            f"{op}: target shape {tuple(tshape)} differs from prediction shape {pred.shape}"
+        )
+    return pred
+
+
+def mse_loss(pred: Tensor, target: Any) -> Tensor:
+    """Mean over all elements of ``(pred - target) ** 2`` (PyTorch's ``mse_loss``).
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.mse_loss(tg.Tensor([1.0, 2.0]), tg.Tensor([0.0, 0.0])).item()
+    2.5
+    """
+    _check_pair(pred, target, "mse_loss")
+    d = pred - target
+    return (d * d).mean()
+
+
+def half_squared_error(pred: Tensor, target: Any) -> Tensor:
+    """The article's regression loss: batch mean of ``½‖ŷ − y‖²``; ∂L/∂ŷ = (ŷ − y)/N."""
+    _check_pair(pred, target, "half_squared_error")
+    d = pred - target
+    n = pred.shape[0] if pred.ndim > 0 else 1
+    return (d * d).sum() * (0.5 / n)
+
+
+def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
+    """``x @ W + b``: the article's ``a = x·W + b`` (``W`` of shape ``(in, out)``)."""
+    a = ops.matmul(x, W)
+    return a if b is None else ops.add(a, b)

@@ -1,0 +1,299 @@
+"""Modules: ``Module``, the article's ``Dense`` layer, ``Sequential`` and activations.
+
+A ``Dense`` layer is the article's "weights as a layer": ``a = x·W + b``, ``h = act(a)``
+with ``W`` of shape ``(in, out)`` and ``b`` of shape ``(out,)``.  Its graph is the plain
+``matmul -> add -> activation`` chain, so the pictures show exactly the article's steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, get_default_dtype
+
+__all__ = ["Module", "Dense", "Sequential", "ReLU", "Sigmoid", "Tanh", "ACTIVATIONS", "INITS"]
+
+ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor] | None] = {
+    None: None,
+    "sigmoid": ops.sigmoid,
+    "tanh": ops.tanh,
+    "relu": ops.relu,
+}
+
+INITS = ("auto", "tutorial", "xavier", "he")
+
+
+class Module:
+    """Base class.  Parameters are found through attributes, lists, tuples and dicts of
+    them, and sub-modules, each parameter once, in attribute order."""
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------- traversal
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    if isinstance(v, Module):
+                        yield f"{name}.{i}", v
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, Module):
+                        yield f"{name}.{k}", v
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor):
+                if value.requires_grad:
+                    yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    if isinstance(v, Tensor) and v.requires_grad:
+                        yield f"{name}.{i}", v
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, Tensor) and v.requires_grad:
+                        yield f"{name}.{k}", v
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, parameter)`` pairs, e.g. ``("0.W", ...)`` in a Sequential."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            pre, mod = stack.pop(0)
+            for name, p in mod._own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield pre + name, p
+            stack[0:0] = [(f"{pre}{n}.", m) for n, m in mod.named_children()]
+
+    def parameters(self) -> list[Tensor]:
+        """Every trainable tensor, each once."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module and every sub-module."""
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:
+            name, mod = stack.pop(0)
+            yield name, mod
+            stack[0:0] = [(f"{name}.{n}" if name else n, m) for n, m in mod.named_children()]
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's ``.grad`` (set to None, as PyTorch does by default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # -------------------------------------------------------------- state
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of the parameters' arrays, by dotted name."""
+        return OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy arrays into the parameters, in place; names and shapes must match exactly."""
+        params = dict(self.named_parameters())
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        arrays = {}
+        for name, p in params.items():
+            arr = np.asarray(state[name])
+            if arr.shape != p.data.shape:
+                raise ValueError(
+                    f"load_state_dict: {name} has shape {arr.shape} in the state, "
+                    f"{p.data.shape} in the model"
+                )
+            arrays[name] = arr
+        for name, p in params.items():  # only after every check passed
+            p.data[...] = arrays[name]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the state dict to an ``.npz`` file (written whole, then renamed)."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            raise ValueError(f"save: expected a path ending in .npz, got {path!r}")
+        tmp = path[:-4] + ".tmp.npz"
+        try:
+            np.savez(tmp, **self.state_dict())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Load parameters saved by :meth:`save`."""
+        with np.load(os.fspath(path)) as f:
+            self.load_state_dict({k: f[k] for k in f.files})
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+class Dense(Module):
+    """The article's layer: ``a = x @ W + b``, ``h = act(a)``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        ``W`` has shape ``(in_features, out_features)``, ``b`` shape ``(out_features,)``.
+    activation : None, "sigmoid", "tanh" or "relu"
+        ``None`` leaves ``h = a`` (the output layer; put the softmax in the loss).
+    init : "auto", "tutorial", "xavier" or "he"
+        ``"tutorial"``: W ~ N(0, 0.1²), b = 0, as in the article's notebook.
+        ``"xavier"``: Glorot uniform, b = 0.  ``"he"``: N(0, 2/in), b = 0.
+        ``"auto"`` (default): He for ReLU, Xavier otherwise.
+    rng : int or numpy Generator, optional
+        Seed or generator for the initial weights.
+    dtype : dtype, optional
+        Parameter dtype (the default float dtype if omitted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> layer = tg.nn.Dense(4, 10, activation="tanh", init="tutorial", rng=0)
+    >>> layer.W.shape, layer.b.shape
+    ((4, 10), (10,))
+    >>> layer(tg.Tensor(np.ones((150, 4)))).shape
+    (150, 10)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | None = None,
+        init: str = "auto",
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        for label, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(f"Dense: {label} must be a positive int, got {v!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"Dense: unknown activation {activation!r}; expected one of "
+                f"None, 'sigmoid', 'tanh', 'relu'"
+            )
+        if init not in INITS:
+            raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.activation = activation
+        self._act = ACTIVATIONS[activation]
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        g = _rng(rng)
+        if init == "auto":
+            init = "he" if activation == "relu" else "xavier"
+        shape = (self.in_features, self.out_features)
+        if init == "tutorial":
+            w = g.normal(0.0, 0.1, size=shape)
+        elif init == "xavier":
+            limit = np.sqrt(6.0 / (self.in_features + self.out_features))
+            w = g.uniform(-limit, limit, size=shape)
+        else:  # he
+            w = g.normal(0.0, np.sqrt(2.0 / self.in_features), size=shape)
+        self.init = init
+        self.W = Tensor(w.astype(dtype), requires_grad=True)
+        self.b = Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Dense({self.in_features}→{self.out_features}): expected input whose last "
+                f"dimension is {self.in_features}, got shape {x.data.shape}"
+            )
+        a = ops.add(ops.matmul(x, self.W), self.b)
+        act = self._act
+        return a if act is None else act(a)
+
+    def extra_repr(self) -> str:
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return f"{self.in_features}, {self.out_features}{act}"
+
+
+class Sequential(Module):
+    """Modules applied in order; parameters are named by position (``0.W``, ``1.b``)."""
+
+    def __init__(self, *modules: Module) -> None:
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(
+                    f"Sequential: item {i} is a {type(m).__name__}, expected an nn.Module"
+                )
+        prev = None
+        for i, m in enumerate(modules):
+            if isinstance(m, Dense):
+                if prev is not None and prev.out_features != m.in_features:
+                    raise ValueError(
+                        f"Sequential: layer {i} expects {m.in_features} inputs but the "
+                        f"layer before it gives {prev.out_features}"
+                    )
+                prev = m
+        self.layers = list(modules)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        return iter(())
+
+    def forward(self, x: Any) -> Any:
+        for m in self.layers:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
