@@ -1,0 +1,7 @@
+"""``python -m tinygrad_bp`` runs the command line, like ``tinygrad-bp``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
