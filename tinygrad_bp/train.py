@@ -406,27 +406,29 @@ def _train(
     start = time.perf_counter()
     bar = _progress(epochs, disable=not progress)
     try:
-        for epoch in range(epochs):
-            for xb, yb in batches(Z_tr, y_tr, batch_size, shuffle):
-                opt.zero_grad()
-                loss = loss_fn(model(Tensor(xb)), yb)
-                loss.backward()
-                opt.step()
-            tl, tm = _evaluate(model, T_tr, y_tr, task)
-            if not math.isfinite(tl):
-                raise RuntimeError(
-                    f"train: the loss became {tl} at epoch {epoch + 1}; lower the learning "
-                    f"rate (lr={lr})"
-                )
-            history["train_loss"].append(tl)
-            history["train_metric"].append(tm)
-            if has_test:
-                el, em = _evaluate(model, T_te, y_te, task)
-                history["test_loss"].append(el)
-                history["test_metric"].append(em)
-            bar.update(1)
-            if epoch % 10 == 9 or epoch == epochs - 1:
-                bar.set_postfix({"loss": f"{tl:.4f}", metric: f"{tm:.3f}"}, refresh=False)
+        # A diverging run is reported once, below, instead of as NumPy overflow warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(epochs):
+                for xb, yb in batches(Z_tr, y_tr, batch_size, shuffle):
+                    opt.zero_grad()
+                    loss = loss_fn(model(Tensor(xb)), yb)
+                    loss.backward()
+                    opt.step()
+                tl, tm = _evaluate(model, T_tr, y_tr, task)
+                if not math.isfinite(tl):
+                    raise RuntimeError(
+                        f"train: the loss became {tl} at epoch {epoch + 1}; lower the learning "
+                        f"rate (lr={lr})"
+                    )
+                history["train_loss"].append(tl)
+                history["train_metric"].append(tm)
+                if has_test:
+                    el, em = _evaluate(model, T_te, y_te, task)
+                    history["test_loss"].append(el)
+                    history["test_metric"].append(em)
+                bar.update(1)
+                if epoch % 10 == 9 or epoch == epochs - 1:
+                    bar.set_postfix({"loss": f"{tl:.4f}", metric: f"{tm:.3f}"}, refresh=False)
     finally:
         bar.close()
     seconds = time.perf_counter() - start
