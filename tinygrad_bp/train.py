@@ -286,7 +286,7 @@ def _evaluate(model: nn.Sequential, X: Tensor, y: np.ndarray, task: str) -> tupl
 
 
 def _progress(total: int, disable: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, desc="train", unit="epoch", disable=disable, leave=False)
 
