@@ -249,6 +249,11 @@ def _engine_pass(model: nn.Sequential, x: np.ndarray, target: Any, task: str):
     for layer in model:
         h = layer(h)
         a = h.parents[0] if layer.activation is not None else h  # h = act(a) or h = a
+        if a.op != "add" or a.shape != h.shape:  # Dense's graph is matmul -> add -> act
+            raise RuntimeError(
+                f"compare: expected Dense to build matmul -> add -> {layer.activation}, "
+                f"found {a.op} -> {h.op}; cannot read its pre-activation gradient"
+            )
         a.retain_grad()
         pre.append(a)
         h.retain_grad()
@@ -643,6 +648,10 @@ def format_report(result: CompareResult) -> str:
 # ---------------------------------------------------------------------- command line
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tinygrad-bp compare``."""
+    parser.epilog = (
+        "Exit status: 0 when every difference is within the tolerance, 1 when one is not, "
+        "2 on bad input."
+    )
     parser.add_argument(
         "--hidden",
         default="10,5",

@@ -510,6 +510,10 @@ def _train(
 # ---------------------------------------------------------------------- command line
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tinygrad-bp train``."""
+    parser.epilog = (
+        "Exit status: 0 on success, 1 when --compare found a difference above its "
+        "tolerance, 2 on bad input (nothing is written then)."
+    )
     parser.add_argument(
         "--hidden",
         default="10,5",
