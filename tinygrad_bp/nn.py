@@ -8,6 +8,7 @@ with ``W`` of shape ``(in, out)`` and ``b`` of shape ``(out,)``.  Its graph is t
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,7 +18,17 @@ import numpy as np
 from . import ops
 from .tensor import Tensor, get_default_dtype
 
-__all__ = ["Module", "Dense", "Sequential", "ReLU", "Sigmoid", "Tanh", "ACTIVATIONS", "INITS"]
+__all__ = [
+    "Module",
+    "Dense",
+    "Sequential",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "mlp",
+    "ACTIVATIONS",
+    "INITS",
+]
 
 ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor] | None] = {
     None: None,
@@ -134,9 +145,20 @@ class Module:
                 os.remove(tmp)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Load parameters saved by :meth:`save`."""
-        with np.load(os.fspath(path)) as f:
-            self.load_state_dict({k: f[k] for k in f.files})
+        """Load parameters saved by :meth:`save` (all checked before any is changed)."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"load: no such file: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if not hasattr(f, "files"):
+                    raise ValueError(f"load: {path} holds a single array, not a saved state")
+                state = {k: f[k] for k in f.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith("load:"):
+                raise
+            raise ValueError(f"load: {path} is not a readable .npz state ({exc})") from None
+        self.load_state_dict(state)
 
     def __repr__(self) -> str:
         children = list(self.named_children())
@@ -297,3 +319,42 @@ class Sigmoid(Module):
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
+
+
+def mlp(
+    sizes: list[int] | tuple[int, ...],
+    activation: str | None = "tanh",
+    init: str = "tutorial",
+    rng: Any = None,
+    dtype: Any = None,
+) -> Sequential:
+    """The tutorial's network: ``Dense`` layers of the given ``sizes``, ``activation`` on
+    every hidden layer and none on the last (its softmax lives in the loss).
+
+    ``sizes = [4, 10, 5, 3]`` is the tutorial's 4 → 10 tanh → 5 tanh → 3 network;
+    ``[4, 3]`` its single softmax layer.  One generator draws the layers' weights in order.
+
+    Examples
+    --------
+    >>> from tinygrad_bp import nn
+    >>> net = nn.mlp([4, 10, 5, 3], activation="tanh", rng=0)
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.W', '0.b', '1.W', '1.b', '2.W', '2.b']
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: sizes must list at least [in, out], got {sizes}")
+    g = _rng(rng)
+    n = len(sizes) - 1
+    layers = [
+        Dense(
+            sizes[i],
+            sizes[i + 1],
+            activation=activation if i < n - 1 else None,
+            init=init,
+            rng=g,
+            dtype=dtype,
+        )
+        for i in range(n)
+    ]
+    return Sequential(*layers)
