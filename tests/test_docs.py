@@ -184,3 +184,24 @@ def test_block_parser_pairs_outputs_and_markers() -> None:
     assert blocks[0].requires == ["a.b", "c"] and blocks[0].output == "1\n"
     assert blocks[1].output is None and blocks[1].requires == []
     assert blocks[2].no_run == "shows an error on purpose" and blocks[2].output is None
+
+
+def test_design_lists_exactly_the_primitives_of_ops() -> None:
+    """docs/design.md's table of primitives is the list in ops.py's docstring."""
+    from tinygrad_bp import ops
+
+    listed = re.search(r"The primitive set:(.*?)\.\s", ops.__doc__, re.S)
+    assert listed, "ops.py's docstring should list the primitive set"
+    in_ops = {name.strip() for name in listed.group(1).split(",")}
+    table = (DOCS / "design.md").read_text(encoding="utf-8").split("## The primitive set")[1]
+    table = table.split("\n\n")[2]  # the table right after the sentence introducing it
+    in_docs = set(re.findall(r"`(\w+)`", table))
+    assert in_docs == in_ops
+    assert all(callable(getattr(ops, name)) for name in in_ops)
+
+
+def test_sphinx_roles_become_code_spans() -> None:
+    import griffe_sphinx_roles as roles
+
+    text = "See :func:`get_default_dtype`, :class:`~tinygrad_bp.Tensor` and :mod:`tinygrad_bp.ops`."
+    assert roles.roles_as_code(text) == ("See `get_default_dtype`, `Tensor` and `tinygrad_bp.ops`.")
