@@ -142,6 +142,16 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op: str) -> Any:
     A bias ``b`` of shape ``(out,)`` added to ``a`` of shape ``(batch, out)`` receives the
     sum of the incoming gradient over the batch axis; that is where the article's
     ``b_grad = a_grad.mean(axis=0)`` comes from once the loss is a batch mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygrad_bp.autograd import unbroadcast
+    >>> unbroadcast(np.ones((150, 3)), (3,), "add")  # a bias: summed over the batch
+    array([150., 150., 150.])
+    >>> unbroadcast(np.ones((2, 3)), (2, 1), "mul")  # a column: summed along the row
+    array([[3.],
+           [3.]])
     """
     gshape = grad.shape
     lead = len(gshape) - len(shape)

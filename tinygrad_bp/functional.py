@@ -64,7 +64,21 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
 
 
 def half_squared_error(pred: Tensor, target: Any) -> Tensor:
-    """The article's regression loss: batch mean of ``½‖ŷ − y‖²``; ∂L/∂ŷ = (ŷ − y)/N."""
+    """The article's regression loss: batch mean of ``½‖ŷ − y‖²``; ∂L/∂ŷ = (ŷ − y)/N.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> pred = tg.Tensor([[1.0, 2.0], [0.0, 4.0]], requires_grad=True)
+    >>> loss = F.half_squared_error(pred, [[0.0, 0.0], [0.0, 0.0]])
+    >>> loss.item()  # (½·(1 + 4) + ½·(0 + 16)) / 2
+    5.25
+    >>> loss.backward()
+    >>> pred.grad  # (ŷ − y) / N
+    array([[0.5, 1. ],
+           [0. , 2. ]])
+    """
     _check_pair(pred, target, "half_squared_error")
     d = pred - target
     n = pred.shape[0] if pred.ndim > 0 else 1
@@ -72,6 +86,22 @@ def half_squared_error(pred: Tensor, target: Any) -> Tensor:
 
 
 def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
-    """``x @ W + b``: the article's ``a = x·W + b`` (``W`` of shape ``(in, out)``)."""
+    """``x @ W + b``: the article's ``a = x·W + b`` (``W`` of shape ``(in, out)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> x = tg.Tensor(np.ones((5, 4)))
+    >>> W = tg.Tensor(np.full((4, 3), 0.5), requires_grad=True)
+    >>> b = tg.Tensor(np.zeros(3), requires_grad=True)
+    >>> a = F.linear(x, W, b)
+    >>> a.shape, a.op, a.parents[0].op
+    ((5, 3), 'add', 'matmul')
+    >>> a.sum().backward()
+    >>> b.grad  # the bias gradient: the sum over the batch of 5
+    array([5., 5., 5.])
+    """
     a = ops.matmul(x, W)
     return a if b is None else ops.add(a, b)

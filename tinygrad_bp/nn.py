@@ -263,7 +263,18 @@ class Dense(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order; parameters are named by position (``0.W``, ``1.b``)."""
+    """Modules applied in order; parameters are named by position (``0.W``, ``1.b``).
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import nn
+    >>> model = nn.Sequential(nn.Dense(4, 10, activation="tanh", rng=0), nn.Dense(10, 3, rng=1))
+    >>> [(name, p.shape) for name, p in model.named_parameters()]
+    [('0.W', (4, 10)), ('0.b', (10,)), ('1.W', (10, 3)), ('1.b', (3,))]
+    >>> model(tg.Tensor([[0.1, 0.2, 0.3, 0.4]])).shape
+    (1, 3)
+    """
 
     def __init__(self, *modules: Module) -> None:
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):

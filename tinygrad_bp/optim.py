@@ -126,6 +126,16 @@ class Adam(Optimizer):
 
     m = β1 m + (1 − β1) g;   v = β2 v + (1 − β2) g²
     p = p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> w = tg.Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = tg.optim.Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()  # the first step moves each weight by lr against its gradient's sign
+    >>> w.data
+    array([ 0.9, -1.9])
     """
 
     def __init__(

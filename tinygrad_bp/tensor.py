@@ -27,7 +27,17 @@ def get_default_dtype() -> np.dtype:
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Set the default floating dtype, e.g. ``tg.set_default_dtype(np.float32)``."""
+    """Set the default floating dtype, e.g. ``tg.set_default_dtype(np.float32)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> tg.set_default_dtype(np.float32)
+    >>> tg.Tensor([1, 2]).dtype
+    dtype('float32')
+    >>> tg.set_default_dtype(np.float64)  # back to the default
+    """
     global _default_dtype
     try:
         d = np.dtype(dtype)
@@ -251,6 +261,18 @@ class Tensor:
 
         On a one-element tensor the seed is 1; otherwise ``grad`` (the gradient of some
         scalar with respect to this tensor) must have this tensor's shape.
+
+        Examples
+        --------
+        >>> import tinygrad_bp as tg
+        >>> x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> y = x * x
+        >>> y.backward([1.0, 0.0, 0.5])  # the gradient of some L with respect to y
+        >>> x.grad  # dL/dx = dL/dy * 2x
+        array([2., 0., 3.])
+        >>> (x * x).sum().backward()  # gradients accumulate until cleared
+        >>> x.grad
+        array([4., 4., 9.])
         """
         if not self.requires_grad:
             raise RuntimeError(
