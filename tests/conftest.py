@@ -20,6 +20,7 @@ settings.register_profile(
     max_examples=40,
     deadline=None,
     derandomize=True,
+    database=None,  # derandomized runs reproduce failures without writing .hypothesis/
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("thorough", max_examples=1000, deadline=None)

@@ -201,3 +201,36 @@ def test_retain_graph_keeps_it_usable() -> None:
     (h * 2).sum().backward(retain_graph=True)
     (h * 3).sum().backward()
     np.testing.assert_allclose(x.grad, 5 * np.exp(x.data), rtol=1e-15)
+
+
+def test_retain_grad_keeps_an_inner_gradient_like_torch() -> None:
+    import torch
+
+    a = np.array([[0.5, -1.0], [2.0, 0.25]])
+    x = Tensor(a, requires_grad=True)
+    h = x.tanh()
+    h.retain_grad()
+    (h * h * 3).sum().backward()
+    xt = torch.tensor(a, requires_grad=True)
+    ht = xt.tanh()
+    ht.retain_grad()
+    (ht * ht * 3).sum().backward()
+    assert type(h.grad) is np.ndarray
+    np.testing.assert_allclose(h.grad, ht.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-14)
+
+
+def test_grad_mode_is_per_thread() -> None:
+    import threading
+
+    seen = []
+
+    def other() -> None:
+        seen.append(tg.is_grad_enabled())
+        seen.append((Tensor([1.0], requires_grad=True) * 2).requires_grad)
+
+    with tg.no_grad():
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen == [True, True]
