@@ -233,7 +233,7 @@ def backward(
                 _accumulate_leaf(node, g, given)
             continue
         if node._retain and g is not None and accumulate:
-            node.grad = g.copy() if node.grad is None else node.grad + g
+            node.grad = xp.array(g) if node.grad is None else xp.asarray(node.grad + g)
         parents = node._parents
         if g is None:  # no gradient reached this node; its parents still get counted
             for p in parents:
@@ -280,11 +280,12 @@ def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
         # The walk may hand the same array (or a view of one) to several leaves, e.g. both
         # sides of an add; each leaf gets its own array so that in-place changes to one
         # .grad never show in another.
+        # (0-d results come back from NumPy as read-only scalars: np.array makes them arrays.)
         if g.base is not None or id(g) in given or not g.flags.writeable:
-            g = g.copy()
+            g = xp.array(g)
         given.add(id(g))
         leaf.grad = g
     elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
         current += g
     else:
-        leaf.grad = current + g
+        leaf.grad = xp.asarray(current + g)

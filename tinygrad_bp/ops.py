@@ -242,14 +242,21 @@ def matmul(a: Any, b: Any) -> Tensor:
 def _norm_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+    bound = builtins.max(ndim, 1)  # a 0-d tensor takes axis 0 or -1, as in PyTorch
     out = []
     for ax in axes:
         if not isinstance(ax, (int, np.integer)) or isinstance(ax, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= ax < max(ndim, 1) or (ndim == 0 and ax not in (0, -1)):
+        if not -bound <= ax < bound:
             raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} dims")
-        out.append(int(ax) % ndim if ndim else 0)
+        if ndim:  # a 0-d tensor has no axis to reduce: the result is the tensor itself
+            out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(out)
@@ -339,8 +346,10 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     if not axes:
         perm = tuple(range(xd.ndim))[::-1]
     else:
-        perm = tuple(int(a) % xd.ndim if xd.ndim else 0 for a in axes)
-        if sorted(perm) != list(range(xd.ndim)):
+        nd = xd.ndim
+        ok = all(isinstance(a, (int, np.integer)) and -nd <= a < nd for a in axes)
+        perm = tuple(int(a) % nd for a in axes) if ok else ()
+        if not ok or sorted(perm) != list(range(nd)):
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {xd.ndim} axes of a "
                 f"tensor of shape {xd.shape}"
@@ -381,7 +390,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     try:
         out = xd[key]
     except IndexError as exc:
-        raise IndexError(f"getitem: {exc} (tensor shape {xd.shape})") from None
+        raise IndexError(f"getitem: {exc} (tensor shape {xd.shape}, index {index!r})") from None
     advanced = _is_advanced(key)
     if not isinstance(out, np.ndarray):
         out = xp.asarray(out)

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import autograd
 from .autograd import _mode
-from .backend import xp
+from .backend import ndarray, xp
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf"]
 
@@ -82,7 +82,9 @@ def _to_array(data: Any, dtype: Any, op: str) -> Any:
     if dtype is not None:
         if arr.dtype != dtype:
             arr = arr.astype(dtype)
-    elif arr.dtype.kind != "f":
+    elif arr.dtype != _default_dtype and (arr.dtype.kind != "f" or not hasattr(data, "dtype")):
+        # only arrays (and NumPy scalars) keep a float dtype of their own; Python floats
+        # and lists of them take the default, as in PyTorch
         arr = arr.astype(_default_dtype)
     return arr
 
@@ -423,7 +425,8 @@ def make_node(
     """Wrap an op's result.  The node keeps its parents and closure only when some parent
     requires grad and grad mode is on; otherwise it is a plain leaf."""
     t = _new(Tensor)
-    t.data = data
+    # NumPy turns 0-d results of ufuncs into scalars; .data is always an array.
+    t.data = data if data.__class__ is ndarray else xp.asarray(data)
     t.grad = None
     t.name = None
     t._op = op

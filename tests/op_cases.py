@@ -1,0 +1,451 @@
+"""One table of op cases, read by several tests.
+
+Each case is a function ``fn(m, *inputs)`` written once and run on both engines: ``m`` is
+a small adapter (:data:`TG` for tinygrad_bp, :data:`TORCH` for PyTorch) that hides the few
+places where the two spell things differently (``axis`` vs ``dim``, how class labels and
+constant arrays are made).  Everything else in a case (operators, ``.exp()``,
+``.softmax(-1)``) is the same code on both.
+
+Readers of the table:
+
+- ``test_op_gradcheck.py``: finite differences through the public ``tg.gradcheck``.
+- ``test_op_torch.py``: PyTorch as the oracle for values and every input's gradient.
+- ``test_op_hypothesis.py``: cases marked ``broadcast`` or with a ``signature`` are re-run on
+  Hypothesis-drawn shapes.
+- ``test_invariants.py`` and ``test_dtypes.py``: invariants and float32 behaviour per case.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+
+import tinygrad_bp as tg
+from tinygrad_bp import functional as F
+
+Shape = tuple[int, ...]
+
+
+# ---------------------------------------------------------------- the two adapters
+class _Adapter:
+    """What differs between the engines, behind one set of names.
+
+    ``dtype`` is the float dtype of the current run: constants are made in it so that a
+    float32 run stays float32 on both engines.
+    """
+
+    name = "?"
+
+    def __init__(self, dtype: Any = np.float64) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def with_dtype(self, dtype: Any) -> _Adapter:
+        return type(self)(dtype)
+
+
+class TGAdapter(_Adapter):
+    name = "tinygrad_bp"
+    F = F
+
+    def tensor(self, arr: np.ndarray, requires_grad: bool = True) -> tg.Tensor:
+        return tg.Tensor(arr, requires_grad=requires_grad)
+
+    def const(self, arr: np.ndarray) -> np.ndarray:
+        """A constant operand: a plain NumPy array (exercises ``ndarray <op> Tensor``)."""
+        return np.asarray(arr, dtype=self.dtype)
+
+    def labels(self, arr: Any) -> np.ndarray:
+        return np.asarray(arr, dtype=np.int64)
+
+    def idx(self, arr: Any) -> np.ndarray:
+        return np.asarray(arr)
+
+    def index_tensor(self, arr: Any) -> tg.Tensor:
+        """An index given as a (float64 by default) Tensor, as users do with labels."""
+        return tg.Tensor(arr)
+
+    def sum(self, x: tg.Tensor, axis: Any = None, keepdims: bool = False) -> tg.Tensor:
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    def mean(self, x: tg.Tensor, axis: Any = None, keepdims: bool = False) -> tg.Tensor:
+        return x.mean(axis=axis, keepdims=keepdims)
+
+    def max(self, x: tg.Tensor, axis: Any = None, keepdims: bool = False) -> tg.Tensor:
+        return x.max(axis=axis, keepdims=keepdims)
+
+    def transpose(self, x: tg.Tensor, *axes: int) -> tg.Tensor:
+        return x.transpose(*axes)
+
+    @staticmethod
+    def value(x: tg.Tensor) -> np.ndarray:
+        return x.data
+
+    @staticmethod
+    def grad(x: tg.Tensor) -> np.ndarray | None:
+        return x.grad
+
+
+def _dims(x: torch.Tensor, axis: Any) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(x.ndim))
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+class TorchAdapter(_Adapter):
+    name = "torch"
+    F = SimpleNamespace(
+        cross_entropy=TF.cross_entropy,
+        mse_loss=TF.mse_loss,
+        relu=torch.relu,
+        sigmoid=torch.sigmoid,
+        tanh=torch.tanh,
+        softmax=torch.softmax,
+        log_softmax=torch.log_softmax,
+    )
+
+    def tensor(self, arr: np.ndarray, requires_grad: bool = True) -> torch.Tensor:
+        return torch.tensor(arr, requires_grad=requires_grad)
+
+    def const(self, arr: np.ndarray) -> torch.Tensor:
+        return torch.tensor(np.asarray(arr, dtype=self.dtype))
+
+    def labels(self, arr: Any) -> torch.Tensor:
+        return torch.tensor(np.asarray(arr, dtype=np.int64))
+
+    def idx(self, arr: Any) -> torch.Tensor:
+        return torch.tensor(np.asarray(arr))
+
+    def index_tensor(self, arr: Any) -> torch.Tensor:
+        return torch.tensor(np.asarray(arr))
+
+    def sum(self, x: torch.Tensor, axis: Any = None, keepdims: bool = False) -> torch.Tensor:
+        return x.sum(dim=_dims(x, axis), keepdim=keepdims)
+
+    def mean(self, x: torch.Tensor, axis: Any = None, keepdims: bool = False) -> torch.Tensor:
+        return x.mean(dim=_dims(x, axis), keepdim=keepdims)
+
+    def max(self, x: torch.Tensor, axis: Any = None, keepdims: bool = False) -> torch.Tensor:
+        # amax splits the gradient evenly between ties, the rule tinygrad_bp documents.
+        return torch.amax(x, dim=_dims(x, axis), keepdim=keepdims)
+
+    def transpose(self, x: torch.Tensor, *axes: int) -> torch.Tensor:
+        return x.permute(*(axes or tuple(reversed(range(x.ndim)))))
+
+    @staticmethod
+    def value(x: torch.Tensor) -> np.ndarray:
+        return x.detach().numpy()
+
+    @staticmethod
+    def grad(x: torch.Tensor) -> np.ndarray | None:
+        return None if x.grad is None else x.grad.numpy()
+
+
+TG = TGAdapter()
+TORCH = TorchAdapter()
+
+
+# ---------------------------------------------------------------- input domains
+def _draw(domain: str, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """Values an op is smooth on, well away from kinks and poles (finite differences use
+    eps = 1e-6, so every value keeps a margin far larger than that)."""
+    if domain == "real":
+        return rng.normal(size=shape)
+    if domain == "positive":  # log, sqrt, the base of a Tensor power
+        return rng.uniform(0.5, 2.0, size=shape)
+    if domain == "away":  # relu's kink and a divisor's pole at 0
+        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 1.5, size=shape)
+    if domain == "distinct":  # max: no ties, gaps >= 0.1
+        n = int(np.prod(shape))
+        return (rng.permutation(n) * 0.1 + rng.uniform(0, 0.01, size=n)).reshape(shape) - 1
+    if domain == "ties":  # -1, 0 and 1 with many repeats: max ties, relu at its kink
+        return rng.integers(-1, 2, size=shape).astype(np.float64)
+    if domain == "prob":  # probability rows (cross-entropy targets)
+        e = np.exp(rng.normal(size=shape))
+        return e / e.sum(axis=-1, keepdims=True)
+    raise ValueError(f"unknown domain {domain!r}")
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One row of the table.
+
+    ``fn(m, *inputs)`` uses ``m`` for the spellings that differ.  Every input is a float
+    tensor that requires grad; non-differentiable operands (labels, index arrays,
+    constants) live inside ``fn``.  ``broadcast``: any mutually broadcastable shapes are
+    valid inputs; ``signature``: a gufunc signature the inputs may be drawn from.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    shapes: tuple[Shape, ...]
+    domains: tuple[str, ...] = ()
+    broadcast: bool = False
+    signature: str | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    def domain(self, i: int) -> str:
+        return self.domains[i] if i < len(self.domains) else "real"
+
+    def inputs(
+        self, dtype: Any = np.float64, shapes: tuple[Shape, ...] | None = None, seed: int = 0
+    ) -> list[np.ndarray]:
+        """Deterministic input arrays (seeded by the case's name)."""
+        rng = np.random.default_rng([zlib.crc32(self.name.encode()), seed])
+        shapes = self.shapes if shapes is None else shapes
+        return [_draw(self.domain(i), s, rng).astype(dtype) for i, s in enumerate(shapes)]
+
+    def __repr__(self) -> str:  # pytest ids
+        return self.name
+
+
+_const_rng = np.random.default_rng(20240607)
+C34 = _const_rng.normal(size=(3, 4))
+C4 = _const_rng.normal(size=(4,))
+C53 = _const_rng.normal(size=(5, 3))
+C34_AWAY = _const_rng.uniform(0.5, 1.5, size=(3, 4))
+LABELS5 = np.array([2, 0, 3, 3, 1])
+ONEHOT = np.eye(3)[[1, 0, 2, 2]]
+MASK34 = _const_rng.uniform(size=(3, 4)) > 0.4
+
+
+def case(name: str, fn: Callable[..., Any], *shapes: Shape, **kw: Any) -> OpCase:
+    domains = kw.pop("domains", ())
+    kw["tags"] = frozenset(kw.get("tags", ()))
+    return OpCase(name, fn, tuple(shapes), tuple(domains), **kw)
+
+
+A, P, D = "away", "positive", "distinct"
+NG = frozenset({"no_gradcheck"})  # not differentiable there: PyTorch is the only oracle
+
+CASES: list[OpCase] = [
+    # ------------------------------------------------ binary arithmetic, broadcasting
+    case("add", lambda m, a, b: a + b, (3, 4), (3, 4), broadcast=True),
+    case("add_bias", lambda m, a, b: a + b, (5, 3), (3,), broadcast=True),
+    case("add_col_row", lambda m, a, b: a + b, (4, 1), (1, 3), broadcast=True),
+    case("add_0d", lambda m, a, b: a + b, (), (2, 3), broadcast=True),
+    case("sub", lambda m, a, b: a - b, (3, 4), (4,), broadcast=True),
+    case("sub_0d_0d", lambda m, a, b: a - b, (), (), broadcast=True),
+    case("mul", lambda m, a, b: a * b, (2, 3), (2, 3), broadcast=True),
+    case("mul_col_row", lambda m, a, b: a * b, (4, 1), (1, 3), broadcast=True),
+    case("mul_3d", lambda m, a, b: a * b, (2, 1, 4), (3, 1), broadcast=True),
+    case("div", lambda m, a, b: a / b, (3, 4), (3, 4), domains=("real", A), broadcast=True),
+    case("div_bcast", lambda m, a, b: a / b, (3, 1), (4,), domains=("real", A), broadcast=True),
+    case("pow_tensor", lambda m, a, b: a**b, (3, 4), (4,), domains=(P, "real"), broadcast=True),
+    case("pow_tensor_0d", lambda m, a, b: a**b, (2, 3), (), domains=(P, "real"), broadcast=True),
+    case("pow_2", lambda m, a: a**2, (3, 4)),
+    case("pow_3", lambda m, a: a**3, (3, 4)),
+    case("pow_half", lambda m, a: a**0.5, (3, 4), domains=(P,)),
+    case("pow_neg", lambda m, a: a**-1.5, (3, 4), domains=(P,)),
+    case("pow_0d", lambda m, a: a**3, ()),
+    case("neg", lambda m, a: -a, (3, 4)),
+    case("neg_0d", lambda m, a: -a, ()),
+    # ------------------------------------------------ a number or an array on either side
+    case("radd_number", lambda m, a: 2.5 + a, (3, 4)),
+    case("rsub_number", lambda m, a: 3 - a, (3, 4)),
+    case("rmul_number", lambda m, a: 2 * a, (3, 4)),
+    case("rdiv_number", lambda m, a: 1 / a, (3, 4), domains=(A,)),
+    case("rpow_number", lambda m, a: 2.0**a, (3, 4)),
+    case("sub_number", lambda m, a: a - 0.75, (3, 4)),
+    case("div_number", lambda m, a: a / 4, (3, 4)),
+    case("radd_array", lambda m, a: m.const(C34) + a, (3, 4)),
+    case("rsub_array", lambda m, a: m.const(C4) - a, (3, 4)),
+    case("rmul_array", lambda m, a: m.const(C34) * a, (3, 1)),
+    case("rdiv_array", lambda m, a: m.const(C34) / a, (4,), domains=(A,)),
+    case("rpow_array", lambda m, a: m.const(C34_AWAY) ** a, (3, 4)),
+    case("rmatmul_array", lambda m, a: m.const(C53) @ a, (3, 2)),
+    case("add_array", lambda m, a: a + m.const(C34), (4,)),
+    case("matmul_array", lambda m, a: a @ m.const(C34), (2, 3)),
+    # ------------------------------------------------ matmul as NumPy defines it
+    case("matmul_2d", lambda m, a, b: a @ b, (3, 4), (4, 5), signature="(m?,n),(n,p?)->(m?,p?)"),
+    case("matmul_mv", lambda m, a, b: a @ b, (3, 4), (4,), signature="(m?,n),(n,p?)->(m?,p?)"),
+    case("matmul_vm", lambda m, a, b: a @ b, (4,), (4, 5), signature="(m?,n),(n,p?)->(m?,p?)"),
+    case("matmul_vv", lambda m, a, b: a @ b, (4,), (4,), signature="(m?,n),(n,p?)->(m?,p?)"),
+    case(
+        "matmul_batched",
+        lambda m, a, b: a @ b,
+        (2, 3, 4),
+        (2, 4, 5),
+        signature="(m?,n),(n,p?)->(m?,p?)",
+    ),
+    case(
+        "matmul_batch_bcast",
+        lambda m, a, b: a @ b,
+        (2, 1, 3, 4),
+        (3, 4, 2),
+        signature="(m?,n),(n,p?)->(m?,p?)",
+    ),
+    case(
+        "matmul_batch_2d",
+        lambda m, a, b: a @ b,
+        (2, 3, 4),
+        (4, 2),
+        signature="(m?,n),(n,p?)->(m?,p?)",
+    ),
+    case(
+        "matmul_v_batch", lambda m, a, b: a @ b, (4,), (2, 4, 3), signature="(m?,n),(n,p?)->(m?,p?)"
+    ),
+    case(
+        "matmul_batch_v", lambda m, a, b: a @ b, (2, 3, 4), (4,), signature="(m?,n),(n,p?)->(m?,p?)"
+    ),
+    # ------------------------------------------------ indexing
+    case("index_int", lambda m, a: a[2], (4, 3)),
+    case("index_slices", lambda m, a: a[1:3, ::2], (4, 5)),
+    case("index_strided", lambda m, a: a[1::2, -2:], (5, 3)),
+    # PyTorch has no negative steps: this one is checked by finite differences only.
+    case("index_negative_step", lambda m, a: a[::-2, 1:], (5, 3), tags=frozenset({"no_torch"})),
+    case("index_ellipsis", lambda m, a: a[..., -1], (2, 3, 4)),
+    case("index_newaxis", lambda m, a: a[None, 1:], (3, 2)),
+    case("index_0d_result", lambda m, a: a[1, 2], (3, 4)),
+    case("index_array_repeated", lambda m, a: a[m.idx([0, 2, 0, 0])], (3, 4)),
+    case("index_array_pairs", lambda m, a: a[m.idx([0, 1, 1, 1]), m.idx([2, 2, 0, 2])], (3, 4)),
+    case("index_array_2d", lambda m, a: a[m.idx([[0, 1], [1, 1]])], (3, 2)),
+    case("index_array_slice", lambda m, a: a[1:, m.idx([3, 0, 3])], (3, 4)),
+    case("index_list_repeated", lambda m, a: a[[2, 0, 2]], (3, 4)),
+    case("index_tensor", lambda m, a: a[m.index_tensor([1, 1, 0])], (2, 3)),
+    case("index_bool_mask", lambda m, a: a[m.idx(MASK34)], (3, 4)),
+    # ------------------------------------------------ reductions
+    case("sum_all", lambda m, a: m.sum(a), (3, 4)),
+    case("sum_axis0", lambda m, a: m.sum(a, 0), (3, 4)),
+    case("sum_axis_neg_keep", lambda m, a: m.sum(a, -1, keepdims=True), (3, 4)),
+    case("sum_tuple", lambda m, a: m.sum(a, (0, 2)), (2, 3, 4)),
+    case("sum_tuple_keep", lambda m, a: m.sum(a, (0, 2), keepdims=True), (2, 3, 4)),
+    case("sum_all_keep", lambda m, a: m.sum(a, keepdims=True), (2, 3)),
+    case("sum_0d", lambda m, a: m.sum(a), ()),
+    case("mean_all", lambda m, a: m.mean(a), (3, 4)),
+    case("mean_axis1", lambda m, a: m.mean(a, 1), (3, 4)),
+    case("mean_tuple_keep", lambda m, a: m.mean(a, (1, 2), keepdims=True), (2, 3, 4)),
+    case("mean_all_keep", lambda m, a: m.mean(a, None, keepdims=True), (2, 3)),
+    case("max_all", lambda m, a: m.max(a), (3, 4), domains=(D,)),
+    case("max_axis0", lambda m, a: m.max(a, 0), (3, 4), domains=(D,)),
+    case("max_axis_neg_keep", lambda m, a: m.max(a, -1, keepdims=True), (3, 4), domains=(D,)),
+    case("max_tuple", lambda m, a: m.max(a, (0, 2)), (2, 3, 4), domains=(D,)),
+    case("max_tuple_keep", lambda m, a: m.max(a, (0, 2), keepdims=True), (2, 3, 4), domains=(D,)),
+    # ties are not differentiable: PyTorch's rule (amax: split evenly) is the reference
+    case("max_ties_all", lambda m, a: m.max(a), (3, 4), domains=("ties",), tags=NG),
+    case("max_ties_axis", lambda m, a: m.max(a, 1), (3, 5), domains=("ties",), tags=NG),
+    case("max_ties_tuple", lambda m, a: m.max(a, (0, 2)), (2, 3, 2), domains=("ties",), tags=NG),
+    # ------------------------------------------------ shapes
+    case("reshape", lambda m, a: a.reshape(2, 6), (3, 4)),
+    case("reshape_tuple_infer", lambda m, a: a.reshape((4, -1)), (2, 3, 2)),
+    case("reshape_flat", lambda m, a: a.reshape(-1), (3, 4)),
+    case("reshape_to_0d", lambda m, a: a.reshape(()), (1, 1)),
+    case("transpose_default", lambda m, a: m.transpose(a), (2, 3, 4)),
+    case("transpose_axes", lambda m, a: m.transpose(a, 1, 2, 0), (2, 3, 4)),
+    case("dot_T", lambda m, a: a.T, (3, 4)),
+    case("T_matmul", lambda m, a, b: a.T @ b, (4, 3), (4, 2)),
+    # ------------------------------------------------ elementwise unary
+    case("exp", lambda m, a: a.exp(), (3, 4)),
+    case("log", lambda m, a: a.log(), (3, 4), domains=(P,)),
+    case("sqrt", lambda m, a: a.sqrt(), (3, 4), domains=(P,)),
+    case("relu", lambda m, a: a.relu(), (3, 4), domains=(A,)),
+    case("relu_at_zero", lambda m, a: a.relu(), (3, 4), domains=("ties",), tags=NG),
+    case("sigmoid", lambda m, a: a.sigmoid(), (3, 4)),
+    case("sigmoid_wide", lambda m, a: (a * 12).sigmoid(), (3, 4)),
+    case("tanh", lambda m, a: a.tanh(), (3, 4)),
+    case("exp_0d", lambda m, a: a.exp(), ()),
+    case("softmax", lambda m, a: a.softmax(-1), (3, 4)),
+    case("softmax_axis0", lambda m, a: a.softmax(0), (2, 3, 4)),
+    case("log_softmax", lambda m, a: a.log_softmax(-1), (3, 4)),
+    case("log_softmax_axis1", lambda m, a: a.log_softmax(1), (2, 3, 4)),
+    case("F_relu", lambda m, a: m.F.relu(a), (3, 4), domains=(A,)),
+    case("F_sigmoid", lambda m, a: m.F.sigmoid(a), (3, 4)),
+    case("F_tanh", lambda m, a: m.F.tanh(a), (3, 4)),
+    case("F_softmax", lambda m, a: m.F.softmax(a, 0), (3, 4)),
+    case("F_log_softmax", lambda m, a: m.F.log_softmax(a, 1), (3, 4)),
+    # ------------------------------------------------ losses
+    case("cross_entropy_labels", lambda m, z: m.F.cross_entropy(z, m.labels(LABELS5)), (5, 4)),
+    case("cross_entropy_onehot", lambda m, z: m.F.cross_entropy(z, m.const(ONEHOT)), (4, 3)),
+    case(
+        "cross_entropy_probs",
+        lambda m, z, y: m.F.cross_entropy(z, y),
+        (4, 3),
+        (4, 3),
+        domains=("real", "prob"),
+    ),
+    case(
+        "cross_entropy_large_logits",
+        lambda m, z: m.F.cross_entropy(z * 1e4, m.labels(LABELS5)),
+        (5, 4),
+        domains=(D,),
+    ),
+    case("mse_loss", lambda m, a, b: m.F.mse_loss(a, b), (4, 3), (4, 3)),
+    case("mse_loss_const", lambda m, a: m.F.mse_loss(a, m.const(C34)), (3, 4)),
+    # not in PyTorch: checked by finite differences (and the invariants) only
+    case(
+        "F_half_squared_error",
+        lambda m, a, b: m.F.half_squared_error(a, b),
+        (4, 3),
+        (4, 3),
+        tags={"no_torch"},
+    ),
+    case(
+        "F_linear", lambda m, x, W, b: m.F.linear(x, W, b), (5, 3), (3, 2), (2,), tags={"no_torch"}
+    ),
+    # ------------------------------------------------ compositions
+    case(
+        "dense_sigmoid",
+        lambda m, x, W, b: (x @ W + b).sigmoid(),
+        (5, 3),
+        (3, 4),
+        (4,),
+    ),
+    case(
+        "mlp_cross_entropy",
+        lambda m, x, W1, b1, W2, b2: m.F.cross_entropy(
+            (x @ W1 + b1).tanh() @ W2 + b2, m.labels(LABELS5)
+        ),
+        (5, 3),
+        (3, 4),
+        (4,),
+        (4, 4),
+        (4,),
+    ),
+    case(
+        "reused_inner",
+        lambda m, a: (lambda b: (b * b + b.exp()).sum() / b.mean())(a * 2 + 1),
+        (3, 4),
+    ),
+]
+
+BY_NAME = {c.name: c for c in CASES}
+TORCH_CASES = [c for c in CASES if "no_torch" not in c.tags]
+GRADCHECK_CASES = [c for c in CASES if "no_gradcheck" not in c.tags]
+assert len(BY_NAME) == len(CASES), "duplicate case names"
+
+
+# ---------------------------------------------------------------- running a case
+def run_case(
+    m: _Adapter, c: OpCase, arrays: list[np.ndarray], seed: np.ndarray | None = None
+) -> tuple[np.ndarray, list[np.ndarray | None], list[Any], Any]:
+    """Forward and backward on one engine.  ``seed`` is the gradient of the output
+    (``None``: the implicit 1 of a one-element output).  Returns the output value, each
+    input's gradient, the input tensors and the output tensor."""
+    xs = [m.tensor(a) for a in arrays]
+    out = c.fn(m, *xs)
+    if seed is None:
+        out.backward()
+    else:
+        out.backward(seed if isinstance(m, TGAdapter) else m.tensor(seed, requires_grad=False))
+    return m.value(out), [m.grad(x) for x in xs], xs, out
+
+
+def output_shape(c: OpCase, arrays: list[np.ndarray]) -> Shape:
+    with tg.no_grad():
+        return c.fn(TG, *[tg.Tensor(a) for a in arrays]).shape
+
+
+def seed_for(c: OpCase, arrays: list[np.ndarray], dtype: Any = np.float64) -> np.ndarray | None:
+    """A random, non-trivial seed gradient for outputs with more than one element, or with
+    dimensions; ``None`` (seed with 1) for 0-d outputs."""
+    shape = output_shape(c, arrays)
+    if shape == ():
+        return None
+    rng = np.random.default_rng([zlib.crc32(c.name.encode()), 99])
+    return rng.normal(size=shape).astype(dtype)
