@@ -38,5 +38,10 @@ def __getattr__(name: str):  # lazy submodules: nothing heavy computed or import
     if name in ("nn", "optim", "viz", "reference", "data"):
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # a dependency of the submodule is missing: say which
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from exc
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
