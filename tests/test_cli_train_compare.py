@@ -163,13 +163,15 @@ def test_train_command_writes_everything(tmp_path, capsys):
                               "--test-fraction", "0.2", "--compare")  # fmt: skip
     assert code == 0
     assert "train accuracy" in stdout and "test accuracy" in stdout and "OK" in stdout
-    files = {"summary.json", "weights.npz", "curves.png", "history.csv", "compare.txt"}
+    files = {"summary.json", "weights.npz", "curves.png", "history.csv", "compare.txt",
+             "graph_forward.png", "graph_backward.png"}  # fmt: skip
     assert set(os.listdir(out)) == files
     assert os.listdir(out.parent) == ["iris"]  # no temporary folder left beside it
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 25 and summary["compare"]["ok"] is True
     assert sorted(summary["files"]) == sorted(files)
-    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for png in ("curves.png", "graph_forward.png", "graph_backward.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((out / "history.csv").read_text().splitlines()) == 26
     assert "maxima over" in (out / "compare.txt").read_text()
     model = nn.mlp(summary["sizes"], activation=summary["activation"])

@@ -265,6 +265,18 @@ def _plot_curves(path: Path, history: dict[str, list[float]], task: str, title: 
     fig.savefig(path)
 
 
+def _draw_graphs(
+    output: _Output, model: nn.Sequential, X: np.ndarray, y: Any, loss_fn: Any
+) -> None:
+    """The trained network's graph, forward and backward, on its first 4 training rows
+    (few enough that the gradient values can be read in the picture)."""
+    from . import viz
+
+    loss = loss_fn(model(Tensor(X[:4])), y[:4])
+    viz.draw_graph(loss, model=model).save(output.path("graph_forward.png"))
+    viz.draw_graph(loss, backward=True, model=model).save(output.path("graph_backward.png"))
+
+
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -485,10 +497,12 @@ def _train(
 
     if output is not None:
         files = ["summary.json", "weights.npz", "curves.png", "history.csv"]
+        files += ["graph_forward.png", "graph_backward.png"]
         if report is not None:
             files.append("compare.txt")
         summary["files"] = files
         model.save(output.path("weights.npz"))
+        _draw_graphs(output, model, Z_tr, y_tr, loss_fn)
         label = "no hidden layer" if not hidden else f"{activation} hidden layers"
         title = (
             f"{task}: {'-'.join(map(str, sizes))} ({label}), {optimizer} lr {lr:g}, "
