@@ -17,6 +17,12 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     for i, code in enumerate(blocks):
         exec(compile(code, f"README.md block {i}", "exec"), ns)
     # the pictures block wrote its files
-    for name in ("forward.png", "backward.svg", "layers.png", "steps/backward_steps.gif", "steps/index.html"):
+    for name in (
+        "forward.png",
+        "backward.svg",
+        "layers.png",
+        "steps/backward_steps.gif",
+        "steps/index.html",
+    ):
         assert (tmp_path / name).exists(), name
     assert ns["loss"].item() < 0.5  # the Iris loop trained
