@@ -646,24 +646,23 @@ def _edge_attrs(ctx: _Ctx, flows: bool, mark: str | None = None, label: str | No
     return attrs
 
 
+def _op_attrs(ctx: _Ctx, t: Tensor) -> dict[str, str]:
+    return {
+        "shape": "ellipse",
+        "label": _op_label(ctx, t),
+        "style": "filled",
+        "fillcolor": _FILL["op"],
+        "color": _MUTED,
+    }
+
+
 def _full_scene(ctx: _Ctx) -> _Scene:
     s = _Scene([], [], ("t", ctx.root._seq), "forward")
     for t in ctx.tensors:
         tk = ("t", t._seq)
         if t._parents:
             ok = ("o", t._seq)
-            s.nodes.append(
-                (
-                    ok,
-                    {
-                        "shape": "ellipse",
-                        "label": _op_label(ctx, t),
-                        "style": "filled",
-                        "fillcolor": _FILL["op"],
-                        "color": _MUTED,
-                    },
-                )
-            )
+            s.nodes.append((ok, _op_attrs(ctx, t)))
             s.tensor_of[ok] = t
             for p in t._parents:
                 s.edge_owner[len(s.edges)] = t
@@ -770,18 +769,7 @@ def _collapsed_scene(ctx: _Ctx) -> _Scene:
         tk = ("t", t._seq)
         if t._parents:
             ok = ("o", t._seq)
-            s.nodes.append(
-                (
-                    ok,
-                    {
-                        "shape": "ellipse",
-                        "label": _op_label(ctx, t),
-                        "style": "filled",
-                        "fillcolor": _FILL["op"],
-                        "color": _MUTED,
-                    },
-                )
-            )
+            s.nodes.append((ok, _op_attrs(ctx, t)))
             s.tensor_of[ok] = t
             for p in t._parents:
                 if id(p) not in dropped:
