@@ -117,10 +117,17 @@ Params = Callable[[], list[np.ndarray]]
 
 
 # ----------------------------------------------------------------------------- tinygrad_bp
-def build_tinygrad_bp(p: Problem) -> tuple[Step, Params]:
-    """Plain user code: nn.Sequential of nn.Dense, F.cross_entropy, optim.SGD."""
-    from . import Tensor, nn, optim
-    from . import functional as F
+def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
+    """Plain user code: nn.Sequential of nn.Dense, F.cross_entropy, optim.SGD.
+
+    ``package`` is the tinygrad_bp package to use (this one by default; the A/B script
+    ``benchmarks/ab.py`` passes an older revision's)."""
+    import importlib
+
+    tg = package if package is not None else importlib.import_module(__package__)
+    Tensor, F = tg.Tensor, tg.functional
+    nn = importlib.import_module(tg.__name__ + ".nn")
+    optim = importlib.import_module(tg.__name__ + ".optim")
 
     n_layers = len(p.Ws)
     layers = [
