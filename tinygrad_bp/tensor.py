@@ -115,7 +115,10 @@ class Tensor:
         "_trace",
         "__weakref__",
     )
-    __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected op
+    # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
+    # refuse a Tensor instead of silently returning an array with no graph.
+    __array_priority__ = 1000
+    __array_ufunc__ = None
 
     def __init__(
         self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None
