@@ -428,28 +428,37 @@ class _Worker:
         self.models[workload] = step
         n, t = 1, 0.0
         while True:  # warm-up: at least 3 steps and 0.1 s (or one block when blocks are short)
-            t0 = time.perf_counter()
-            for _ in range(n):
-                step()
-            t = time.perf_counter() - t0
+            t = self._time(step, n)["wall"]
             if n >= 3 and t >= min(0.1, block_s):
                 break
             n *= 2
-        per_step = t / n
-        n = max(1, math.ceil(block_s / per_step))
-        t = self._time(step, n)
+        n = max(1, math.ceil(block_s / (t / n)))
+        t = self._time(step, n)["wall"]
         return {"n": max(1, math.ceil(block_s * 1.05 / (t / n))), "per_step": t / n}
 
     @staticmethod
-    def _time(step: Step, n: int) -> float:
+    def _time(step: Step, n: int) -> dict[str, float]:
+        """Wall-clock and this thread's CPU seconds of ``n`` steps, and minor page faults."""
+        import resource
+
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         for _ in range(n):
             step()
-        return time.perf_counter() - t0
+        t1 = time.perf_counter()
+        c1 = time.thread_time()
+        f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        return {"wall": t1 - t0, "cpu": c1 - c0, "faults": f1 - f0}
 
     def block(self, workload: str, n: int) -> dict[str, Any]:
         t = self._time(self.models[workload], n)
-        return {"seconds": t, "n": n, "per_step": t / n}
+        return {
+            "n": n,
+            "per_step": t["wall"] / n,
+            "cpu_per_step": t["cpu"] / n,
+            "faults_per_step": t["faults"] / n,
+        }
 
     def drop(self, workload: str) -> dict[str, Any]:
         self.models.pop(workload, None)

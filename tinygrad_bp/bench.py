@@ -77,9 +77,13 @@ class BenchConfig:
 
 # ----------------------------------------------------------------------------- workers
 class _Worker:
-    """One implementation at one thread count, in its own process."""
+    """One implementation at one thread count, in its own process.
 
-    def __init__(self, impl: str, threads: int) -> None:
+    ``root`` is the directory holding the ``tinygrad_bp`` package the worker imports (this
+    one by default; ``benchmarks/ab.py`` points it at an exported older revision).
+    """
+
+    def __init__(self, impl: str, threads: int, root: str | None = None) -> None:
         self.impl, self.threads = impl, threads
         self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -88,7 +92,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=self._err,
             text=True,
-            env=_child_env(threads),
+            env=_child_env(threads, root),
         )
 
     def _read(self) -> dict[str, Any]:
@@ -136,12 +140,12 @@ def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__)))
 
 
-def _child_env(threads: int) -> dict[str, str]:
+def _child_env(threads: int, root: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
     # The worker must import this very package, wherever it was imported from.
-    root = _package_root()
+    root = root or _package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -243,11 +247,17 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         "machine": machine_info(),
     }
     _log(f"bench: starting {len(names)} implementations x {len(threads)} thread counts", log)
-    workers = {(i, t): _Worker(i, t) for t in threads for i in names}
+    # One process per implementation, thread count and workload, holding one model: the
+    # way a training script runs (NumPy's allocations, and so page faults, depend on what
+    # else the process holds).
+    workers = {(i, t, wl): _Worker(i, t) for t in threads for i, wl in cells}
     try:
         for w in workers.values():
             w.ready()
-        results["info"] = {f"{i} {t}": w.request("info") for (i, t), w in workers.items()}
+        results["info"] = {}
+        for (i, t, _wl), w in workers.items():
+            if f"{i} {t}" not in results["info"]:
+                results["info"][f"{i} {t}"] = w.request("info")
 
         # 1. everything agrees with hand NumPy
         checks: dict[str, Any] = {}
@@ -263,7 +273,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                         if (i, wl) in skips:
                             continue
                         path = os.path.join(tmp, f"{i}-{t}-{wl}.npz")
-                        reply = workers[i, t].request(
+                        reply = workers[i, t, wl].request(
                             "check", workload=wl, steps=config.check_steps, out=path
                         )
                         with np.load(path) as f:
@@ -290,7 +300,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         nsteps = {}
         for t in threads:
             for i, wl in cells:
-                nsteps[i, t, wl] = workers[i, t].request(
+                nsteps[i, t, wl] = workers[i, t, wl].request(
                     "calibrate", workload=wl, block_s=config.block_seconds
                 )["n"]
         _log("bench: calibrated; timing rounds", log)
@@ -298,6 +308,8 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         # 3. interleaved rounds
         times: dict[str, list[float]] = {f"{i} {t} {wl}": [] for t in threads for i, wl in cells}
         ratios: dict[str, list[float]] = {k: [] for k in times}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
+        faults: dict[str, list[float]] = {k: [] for k in times}
         for r in range(config.rounds):
             for t in threads:
                 for k, wl in enumerate(workloads):
@@ -306,14 +318,19 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                     order = order[shift:] + order[:shift]
                     this_round = {}
                     for i in order:
-                        reply = workers[i, t].request("block", workload=wl, n=nsteps[i, t, wl])
+                        reply = workers[i, t, wl].request("block", workload=wl, n=nsteps[i, t, wl])
+                        key = f"{i} {t} {wl}"
                         this_round[i] = reply["per_step"]
-                        times[f"{i} {t} {wl}"].append(reply["per_step"])
+                        times[key].append(reply["per_step"])
+                        cpu[key].append(reply["cpu_per_step"])
+                        faults[key].append(reply["faults_per_step"])
                     for i, s in this_round.items():
                         ratios[f"{i} {t} {wl}"].append(s / this_round["numpy"])
             _log(f"bench: round {r + 1}/{config.rounds} done", log)
         results["times"] = times
         results["ratios"] = ratios
+        results["cpu_times"] = cpu
+        results["faults"] = faults
         results["steps_per_block"] = {f"{i} {t} {wl}": n for (i, t, wl), n in nsteps.items()}
     finally:
         for w in workers.values():
@@ -450,6 +467,19 @@ def render_markdown(res: dict[str, Any]) -> str:
                     row.append("—")
                     continue
                 row.append(f"{_ms(statistics.median(ts))} ({_ms(min(ts))}–{_ms(max(ts))})")
+            lines.append(_row(row))
+        lines += [
+            "",
+            "Minor page faults per step, median over rounds (the C allocator returning memory "
+            "to the system and taking it back; the time they cost is in the times above):",
+            "",
+        ]
+        lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
+        for wl in workloads:
+            row = [wl]
+            for i in names:
+                fs = res["faults"].get(f"{i} {t} {wl}")
+                row.append(f"{statistics.median(fs):.0f}" if fs else "—")
             lines.append(_row(row))
         lines.append("")
     if res["memory"]:
