@@ -145,6 +145,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op: str) -> Any:
     """
     gshape = grad.shape
     lead = len(gshape) - len(shape)
+    if lead == 1 and shape and gshape[1:] == shape:  # the common case: a bias over a batch
+        return xp.add.reduce(grad, axis=0)
     if lead < 0:
         raise RuntimeError(
             f"{op} backward returned a gradient of shape {gshape} for an input of shape "
@@ -212,9 +214,12 @@ def backward(
     grads: dict[Tensor, Any] = {root: seed}
     given: set[int] = set()  # ids of arrays already handed to a leaf this walk
     ready = [root]
+    # Bound methods and locals: this loop runs once per node of every training step.
+    pop_ready, push_ready = ready.pop, ready.append
+    pop_grad, get_grad = grads.pop, grads.get
     while ready:
-        node = ready.pop()
-        g = grads.pop(node, None)
+        node = pop_ready()
+        g = pop_grad(node, None)
         if hook is not None and g is not None:
             hook(node, g)
         fn = node._backward
@@ -231,7 +236,7 @@ def backward(
                     left = consumers[p] - 1
                     consumers[p] = left
                     if left == 0:
-                        ready.append(p)
+                        push_ready(p)
             continue
         pgrads = fn(g)
         if not retain_graph:
@@ -244,24 +249,41 @@ def backward(
             if not p.requires_grad:
                 continue
             if gp is not None:
-                if gp.shape != p.data.shape:
-                    gp = unbroadcast(gp, p.data.shape, node._op)
-                if gp.dtype != p.data.dtype:
-                    gp = gp.astype(p.data.dtype)
+                pdata = p.data
+                if gp.shape != pdata.shape:
+                    gp = unbroadcast(gp, pdata.shape, node._op)
+                dtype = pdata.dtype
+                gdtype = gp.dtype
+                # dtypes of the same kind are usually the same object: skip the slow compare
+                if gdtype is not dtype and gdtype != dtype:
+                    gp = gp.astype(dtype)
                 if anomaly:
                     kind = _nonfinite_kind(gp)
                     if kind is not None:
                         raise FloatingPointError(
                             f"{node._op} produced {kind} in its backward (gradient for its "
-                            f"input of shape {p.data.shape}), created at "
+                            f"input of shape {pdata.shape}), created at "
                             f"{node._trace or '<unknown>'}"
                         )
-                prev = grads.get(p)
-                grads[p] = gp if prev is None else prev + gp
             left = consumers[p] - 1
-            consumers[p] = left
-            if left == 0:
-                ready.append(p)
+            if left:  # more consumers to come: keep the partial sum
+                consumers[p] = left
+                if gp is not None:
+                    prev = get_grad(p)
+                    grads[p] = gp if prev is None else prev + gp
+                continue
+            # every consumer has sent its gradient: p's is complete
+            prev = pop_grad(p, None)
+            if prev is not None:
+                gp = prev if gp is None else prev + gp
+            if p._backward is None and hook is None:
+                # A leaf, and nobody watches the order: accumulate now instead of queueing.
+                if gp is not None and accumulate:
+                    _accumulate_leaf(p, gp, given)
+            else:
+                if gp is not None:
+                    grads[p] = gp
+                push_ready(p)
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
