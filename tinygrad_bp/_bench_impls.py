@@ -142,7 +142,7 @@ def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
     model.load_state_dict(state)
     opt = optim.SGD(model.parameters(), lr=p.lr)
     x = Tensor(p.X)
-    y = Tensor(p.y)
+    y = p.y  # integer class indices, as load_iris returns them
 
     def step() -> Any:
         opt.zero_grad()
