@@ -265,7 +265,8 @@ class Tensor:
                     f"backward: grad can be implicitly created only for one-element tensors; "
                     f"this tensor has shape {self.data.shape}, so pass grad= of that shape"
                 )
-            seed = xp.ones(self.data.shape, dtype=self.data.dtype)
+            seed = xp.empty(self.data.shape, dtype=self.data.dtype)
+            seed.fill(1)  # (np.ones costs two Python-level calls more)
         else:
             seed = (
                 _to_array(grad, None, "backward")
