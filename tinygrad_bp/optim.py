@@ -54,6 +54,31 @@ def _check_float(opt: str, label: str, value: Any, low: float, high: float | Non
         raise ValueError(f"{opt}: {label} must be {rng}, got {value}")
 
 
+# Elements per slice in _sub_scaled: 64 KiB of float32, below glibc's mmap threshold and
+# inside L2, so the scratch array never costs page faults or a trip to memory.
+_CHUNK = 16384
+
+
+def _sub_scaled(d: Any, lr: float, g: Any) -> None:
+    """``d -= lr * g`` in place.  For a large contiguous parameter, slice by slice, so the
+    temporary ``lr * g`` is one small reused array instead of a second copy of the
+    gradient (on a 1024x1024 layer: 4 MiB less at the peak of a step).  Same arithmetic,
+    same result."""
+    n = d.size
+    if n <= _CHUNK or not (
+        d.flags.c_contiguous and g.flags.c_contiguous and g.dtype == d.dtype and g.size == n
+    ):
+        d -= lr * g
+        return
+    df, gf = d.reshape(-1), g.reshape(-1)
+    tmp = xp.empty(_CHUNK, dtype=d.dtype)
+    for i in range(0, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        t = tmp[: j - i]
+        xp.multiply(gf[i:j], lr, out=t)
+        xp.subtract(df[i:j], t, out=df[i:j])
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and L2.
 
@@ -98,11 +123,11 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        if mu == 0.0 and wd == 0.0:  # plain SGD: one fused update per parameter
+        if mu == 0.0 and wd == 0.0:  # plain SGD: p -= lr * g, in place
             for p in self.params:
                 g = p.grad
                 if g is not None:
-                    p.data -= lr * g
+                    _sub_scaled(p.data, lr, g)
             return
         bufs = self.buffers
         for i, p in enumerate(self.params):
