@@ -61,6 +61,12 @@ MEMORY_GOAL = 1.2
 # Agreement with hand NumPy after the check steps, relative, by dtype.
 TOLERANCE = {"float64": 1e-6, "float32": 1e-3}
 REPRODUCE = "python -m tinygrad_bp bench --threads 1 2 --out docs/benchmarks.md"
+# The "steady allocator" columns: glibc told never to give heap memory back to the system
+# and to serve every array from the heap, so that neither implementation pays for page
+# faults that depend only on where its arrays happen to lie (see docs/benchmarks.md).
+STEADY = "~steady"
+STEADY_ENV = {"MALLOC_TRIM_THRESHOLD_": str(2**30), "MALLOC_MMAP_THRESHOLD_": str(2**25)}
+STEADY_IMPLS = ("numpy", "tinygrad_bp")
 
 
 @dataclass
@@ -72,6 +78,7 @@ class BenchConfig:
     block_seconds: float = 0.5
     check_steps: int = 3
     memory: bool = True
+    steady: bool = True
     smoke: bool = False
 
 
@@ -83,7 +90,9 @@ class _Worker:
     one by default; ``benchmarks/ab.py`` points it at an exported older revision).
     """
 
-    def __init__(self, impl: str, threads: int, root: str | None = None) -> None:
+    def __init__(
+        self, impl: str, threads: int, root: str | None = None, env: dict | None = None
+    ) -> None:
         self.impl, self.threads = impl, threads
         self._err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -92,7 +101,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=self._err,
             text=True,
-            env=_child_env(threads, root),
+            env={**_child_env(threads, root), **(env or {})},
         )
 
     def _read(self) -> dict[str, Any]:
@@ -251,12 +260,19 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
     # way a training script runs (NumPy's allocations, and so page faults, depend on what
     # else the process holds).
     workers = {(i, t, wl): _Worker(i, t) for t in threads for i, wl in cells}
+    steady = []
+    if config.steady and "tinygrad_bp" in names:
+        steady = [(i + STEADY, wl) for i, wl in cells if i in STEADY_IMPLS]
+        for col, wl in steady:
+            workers[col, threads[0], wl] = _Worker(col[: -len(STEADY)], threads[0], env=STEADY_ENV)
+    results["steady"] = [col for col, _ in steady[:2]]
+    results["steady_env"] = STEADY_ENV
     try:
         for w in workers.values():
             w.ready()
         results["info"] = {}
         for (i, t, _wl), w in workers.items():
-            if f"{i} {t}" not in results["info"]:
+            if f"{i} {t}" not in results["info"] and not i.endswith(STEADY):
                 results["info"][f"{i} {t}"] = w.request("info")
 
         # 1. everything agrees with hand NumPy
@@ -297,16 +313,14 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         _log(f"bench: correctness check {'passed' if ok else 'FAILED'}", log)
 
         # 2. warm-up and steps per block
-        nsteps = {}
-        for t in threads:
-            for i, wl in cells:
-                nsteps[i, t, wl] = workers[i, t, wl].request(
-                    "calibrate", workload=wl, block_s=config.block_seconds
-                )["n"]
+        nsteps = {
+            key: w.request("calibrate", workload=key[2], block_s=config.block_seconds)["n"]
+            for key, w in workers.items()
+        }
         _log("bench: calibrated; timing rounds", log)
 
         # 3. interleaved rounds
-        times: dict[str, list[float]] = {f"{i} {t} {wl}": [] for t in threads for i, wl in cells}
+        times: dict[str, list[float]] = {f"{i} {t} {wl}": [] for i, t, wl in workers}
         ratios: dict[str, list[float]] = {k: [] for k in times}
         cpu: dict[str, list[float]] = {k: [] for k in times}
         faults: dict[str, list[float]] = {k: [] for k in times}
@@ -314,6 +328,8 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
             for t in threads:
                 for k, wl in enumerate(workloads):
                     order = [i for i in names if (i, wl) not in skips]
+                    if t == threads[0]:
+                        order += [col for col, w in steady if w == wl]
                     shift = (r + k) % len(order)
                     order = order[shift:] + order[:shift]
                     this_round = {}
@@ -325,7 +341,8 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                         cpu[key].append(reply["cpu_per_step"])
                         faults[key].append(reply["faults_per_step"])
                     for i, s in this_round.items():
-                        ratios[f"{i} {t} {wl}"].append(s / this_round["numpy"])
+                        base = "numpy" + STEADY if i.endswith(STEADY) else "numpy"
+                        ratios[f"{i} {t} {wl}"].append(s / this_round[base])
             _log(f"bench: round {r + 1}/{config.rounds} done", log)
         results["times"] = times
         results["ratios"] = ratios
@@ -482,6 +499,8 @@ def render_markdown(res: dict[str, Any]) -> str:
                 row.append(f"{statistics.median(fs):.0f}" if fs else "—")
             lines.append(_row(row))
         lines.append("")
+        if t == threads[0] and res.get("steady"):
+            lines += _steady_table(res, t)
     if res["memory"]:
         lines += _memory_tables(res)
     lines += [
@@ -517,6 +536,38 @@ def render_markdown(res: dict[str, Any]) -> str:
         lines.append("")
     lines += ["## Reproduce", "", "```", REPRODUCE, "```", ""]
     return "\n".join(lines)
+
+
+def _steady_table(res: dict[str, Any], t: int) -> list[str]:
+    env = " ".join(f"{k}={v}" for k, v in res["steady_env"].items())
+    lines = [
+        f"The same with a steady allocator (`{env}`: glibc keeps freed heap memory and "
+        "serves every array from the heap, so neither side pays page faults that depend "
+        "on where its arrays happen to lie); separate processes, same rounds:",
+        "",
+        _row(["workload", "hand NumPy", "tinygrad_bp", "ratio", "page faults/step (hand, tg)"]),
+        _row(["---", "---:", "---:", "---:", "---:"]),
+    ]
+    for wl in res["workloads"]:
+        a, b = f"numpy{STEADY} {t} {wl}", f"tinygrad_bp{STEADY} {t} {wl}"
+        if a not in res["times"] or b not in res["times"]:
+            continue
+        ta, tb = res["times"][a], res["times"][b]
+        ratio = statistics.median(res["ratios"][b])
+        fa, fb = statistics.median(res["faults"][a]), statistics.median(res["faults"][b])
+        lines.append(
+            _row(
+                [
+                    wl,
+                    f"{_ms(statistics.median(ta))} ms",
+                    f"{_ms(statistics.median(tb))} ms",
+                    f"**{ratio:.2f}x**",
+                    f"{fa:.0f}, {fb:.0f}",
+                ]
+            )  # fmt: skip
+        )
+    lines.append("")
+    return lines
 
 
 def _memory_tables(res: dict[str, Any]) -> list[str]:
@@ -614,6 +665,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     parser.add_argument(
+        "--no-steady",
+        action="store_true",
+        help="skip the extra hand NumPy / tinygrad_bp columns run with a steady allocator",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny blocks and one round: checks that everything runs and agrees",
@@ -634,6 +690,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         ),
         check_steps=args.check_steps,
         memory=not args.no_memory,
+        steady=not args.no_steady,
         smoke=smoke,
     )
 
