@@ -1,6 +1,6 @@
 """Thin runner for the benchmark: the same as ``tinygrad-bp bench`` (same arguments).
 
-    python benchmarks/run.py --threads 1 2 --out docs/benchmarks.md
+python benchmarks/run.py --threads 1 2 --out docs/benchmarks.md
 """
 
 from __future__ import annotations
