@@ -9,8 +9,8 @@ working tree's engine), each in its own process holding one model, exactly as
 median per-step time of each and the median of the paired ratios.  With one thread the
 default clock is the worker thread's CPU time, which a busy machine disturbs less than the
 wall clock.  Used for the before/after figures in the commit messages of engine
-optimisations; ``tinygrad-bp bench`` is the benchmark itself.  The base revision must
-already have ``tinygrad_bp/_bench_impls.py``.
+optimisations; ``tinygrad-bp bench`` is the benchmark itself.  The base is timed with
+the working tree's ``_bench_impls.py`` (today's workloads and user code).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,10 @@ from tinygrad_bp.bench import _Worker  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="HEAD", help="git revision to compare with")
+    parser.add_argument(
+        "--base-dir", help="use this directory (holding tinygrad_bp/) as the base instead"
+    )
+    parser.add_argument("--new-dir", help="and this one instead of the working tree")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3", "W4"])
     parser.add_argument("--rounds", type=int, default=15)
@@ -42,19 +47,26 @@ def main() -> int:
     clock = args.clock if args.clock != "auto" else ("cpu" if args.threads == 1 else "wall")
     key = "cpu_per_step" if clock == "cpu" else "per_step"
 
-    tmp = tempfile.mkdtemp(prefix="tgbp-ab-")
-    tar = subprocess.run(
-        ["git", "archive", args.base, "tinygrad_bp"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
-        tf.extractall(tmp, filter="data")
+    if args.base_dir:
+        tmp = args.base_dir
+    else:
+        tmp = tempfile.mkdtemp(prefix="tgbp-ab-")
+        tar = subprocess.run(
+            ["git", "archive", args.base, "tinygrad_bp"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+            tf.extractall(tmp, filter="data")
+        # Time the old engine with today's harness (same workloads, same user code).
+        shutil.copy(os.path.join(ROOT, "tinygrad_bp", "_bench_impls.py"), tmp + "/tinygrad_bp")
+    new_root = args.new_dir or ROOT
     variants = {
         "numpy": ("numpy", ROOT),
         "base": ("tinygrad_bp", tmp),
-        "new": ("tinygrad_bp", ROOT),
+        "new": ("tinygrad_bp", new_root),
     }
     print(
-        f"base {args.base}, {args.threads} thread(s), {clock} clock, {args.rounds} rounds; "
+        f"base {args.base_dir or args.base}, new {args.new_dir or 'working tree'}, "
+        f"{args.threads} thread(s), {clock} clock, {args.rounds} rounds; "
         "ms per step (median), ratios: median of the per-round ratios"
     )
     for wl in args.workloads:
