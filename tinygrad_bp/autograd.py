@@ -10,7 +10,6 @@ here.  Leaves accumulate into ``.grad`` as in PyTorch.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -226,7 +225,7 @@ def backward(
         fn = node._backward
         if fn is None:  # a leaf
             if g is not None and accumulate:
-                _accumulate_reusing(node, g, given)
+                _accumulate_leaf(node, g, given)
             continue
         if node._retain and g is not None and accumulate:
             node.grad = g.copy() if node.grad is None else node.grad + g
@@ -280,43 +279,11 @@ def backward(
             if p._backward is None and hook is None:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
-                    _accumulate_reusing(p, gp, given)
+                    _accumulate_leaf(p, gp, given)
             else:
                 if gp is not None:
                     grads[p] = gp
                 push_ready(p)
-
-
-_refcount = getattr(sys, "getrefcount", None)
-
-
-def _accumulate_reusing(leaf: Tensor, g: Any, given: set[int]) -> None:
-    """:func:`_accumulate_leaf`, except that a leaf whose ``.grad`` was cleared (``None``)
-    gets its previous gradient array back, refilled with ``g``, when nothing but the
-    engine can see that array any more (its reference count says so).
-
-    A training loop clears every gradient with ``zero_grad()`` and makes them all again in
-    the next ``backward()``.  Freed and allocated afresh, they are the last arrays on the
-    heap, so glibc gives their pages back to the system at each ``zero_grad`` and takes
-    them back, one page fault each, at each ``backward`` (~90 faults per step on a deep
-    64-wide network, as much time as its matrix products).  Refilling the old array costs
-    one copy.  The array is the engine's until a backward hands it out as ``.grad``; a
-    user who kept the old ``.grad`` (or a view of it) keeps it untouched, since then the
-    count is higher and a new array is made.
-    """
-    if leaf.grad is None and _refcount is not None:
-        buf = getattr(leaf, "_gradbuf", None)
-        # references: the slot, the local name, getrefcount's argument
-        if buf is not None and buf.shape == g.shape and buf.dtype == g.dtype:
-            if _refcount(buf) == 3 and buf.flags.writeable:
-                xp.copyto(buf, g)
-                given.add(id(buf))
-                leaf.grad = buf
-                return
-        _accumulate_leaf(leaf, g, given)
-        leaf._gradbuf = leaf.grad
-        return
-    _accumulate_leaf(leaf, g, given)
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
