@@ -577,7 +577,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         def backward(g: Any) -> tuple[Any, None]:
             grad = e / se
             grad[rows, idx] -= 1
-            grad *= g / n
+            grad *= float(g) / n  # g is the loss's 0-d gradient: scale by a Python float
             return grad, None
 
     elif tdata.ndim == 2:
