@@ -127,7 +127,11 @@ class SGD(Optimizer):
             for p in self.params:
                 g = p.grad
                 if g is not None:
-                    _sub_scaled(p.data, lr, g)
+                    d = p.data
+                    if d.size <= _CHUNK:
+                        d -= lr * g
+                    else:
+                        _sub_scaled(d, lr, g)
             return
         bufs = self.buffers
         for i, p in enumerate(self.params):
