@@ -99,3 +99,24 @@ def test_the_command_line_defaults():
     assert config.rounds == 5 and config.block_seconds == 0.5
     smoke = bench.config_from_args(parser.parse_args(["--smoke", "--threads", "1"]))
     assert smoke.rounds == 1 and smoke.block_seconds < 0.1 and smoke.threads == [1]
+
+
+def test_gradient_array_reuse_never_changes_a_kept_grad():
+    # The engine refills a cleared leaf's previous gradient array (to spare the page
+    # faults of freeing and re-making it every step) only when nobody else holds it.
+    import tinygrad_bp as tg
+
+    w = tg.Tensor(np.ones(1000), requires_grad=True)  # 8000 bytes: in the reused range
+    (w * w).sum().backward()
+    kept = w.grad
+    w.grad = None
+    (w * 3).sum().backward()
+    assert kept[0] == 2.0 and w.grad[0] == 3.0 and w.grad is not kept
+    view = w.grad[:1]
+    w.grad = None
+    (w * 4).sum().backward()
+    assert view[0] == 3.0 and w.grad[0] == 4.0
+    w.grad = None
+    (w * 5).sum().backward()
+    (w * 1).sum().backward()  # accumulation into the reused array still adds
+    assert np.all(w.grad == 6.0)

@@ -113,6 +113,7 @@ class Tensor:
         "_seq",
         "_retain",
         "_trace",
+        "_gradbuf",  # a leaf's last gradient array, refilled by the engine when unshared
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
