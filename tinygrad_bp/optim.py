@@ -54,26 +54,28 @@ def _check_float(opt: str, label: str, value: Any, low: float, high: float | Non
         raise ValueError(f"{opt}: {label} must be {rng}, got {value}")
 
 
-# Elements per slice in _sub_scaled: 64 KiB of float32, below glibc's mmap threshold and
-# inside L2, so the scratch array never costs page faults or a trip to memory.
-_CHUNK = 16384
+# Bytes per slice in _sub_scaled: a 256 KiB scratch array stays in L2, and slices this
+# size cost no more NumPy calls than a whole update would for the workloads' layers
+# (16 KiB slices made a 784x256 float32 update 25% slower than the plain one).
+_CHUNK_BYTES = 262144
 
 
 def _sub_scaled(d: Any, lr: float, g: Any) -> None:
     """``d -= lr * g`` in place.  For a large contiguous parameter, slice by slice, so the
-    temporary ``lr * g`` is one small reused array instead of a second copy of the
-    gradient (on a 1024x1024 layer: 4 MiB less at the peak of a step).  Same arithmetic,
-    same result."""
+    temporary ``lr * g`` is one 256 KiB array instead of a second copy of the gradient
+    (on a 1024x1024 layer: 4 MiB less at the peak of a step).  Same arithmetic, same
+    result."""
     n = d.size
-    if n <= _CHUNK or not (
+    chunk = max(1, _CHUNK_BYTES // d.itemsize)
+    if n <= chunk or not (
         d.flags.c_contiguous and g.flags.c_contiguous and g.dtype == d.dtype and g.size == n
     ):
         d -= lr * g
         return
     df, gf = d.reshape(-1), g.reshape(-1)
-    tmp = xp.empty(_CHUNK, dtype=d.dtype)
-    for i in range(0, n, _CHUNK):
-        j = min(i + _CHUNK, n)
+    tmp = xp.empty(chunk, dtype=d.dtype)
+    for i in range(0, n, chunk):
+        j = min(i + chunk, n)
         t = tmp[: j - i]
         xp.multiply(gf[i:j], lr, out=t)
         xp.subtract(df[i:j], t, out=df[i:j])
@@ -128,7 +130,7 @@ class SGD(Optimizer):
                 g = p.grad
                 if g is not None:
                     d = p.data
-                    if d.size <= _CHUNK:
+                    if d.nbytes <= _CHUNK_BYTES:
                         d -= lr * g
                     else:
                         _sub_scaled(d, lr, g)
