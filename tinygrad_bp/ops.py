@@ -573,7 +573,8 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
                 f"cross_entropy: class indices must be integers, got dtype {tdata.dtype}"
             )
         idx = tdata.astype(np.intp)
-        if n and (idx.min() < 0 or idx.max() >= c):
+        # one reduction catches both ends: negative indices become huge as unsigned
+        if n and np.maximum.reduce(idx.view(np.uintp)) >= c:
             bad = idx[(idx < 0) | (idx >= c)][0]
             raise ValueError(
                 f"cross_entropy: class index {bad} is out of range for {c} classes "
@@ -585,7 +586,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         def backward(g: Any) -> tuple[Any, None]:
             grad = e / se
             grad[rows, idx] -= 1
-            grad *= g / n
+            grad *= float(g) / n  # g is the loss's 0-d gradient: scale by a Python float
             return grad, None
 
     elif tdata.ndim == 2:

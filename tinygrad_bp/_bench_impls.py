@@ -1,0 +1,578 @@
+"""The benchmark's workloads and implementations, and the worker process that runs them.
+
+Every implementation builds one full SGD training step (forward, softmax cross-entropy,
+backward, update) of a fully connected network from the *same* problem: the data, the
+labels and the initial weights come from :func:`make_problem`, seeded, as NumPy arrays
+with ``W`` of shape ``(in, out)``.  Each returns ``(step, params)``: ``step()`` does one
+training step and returns the loss of the weights it started from; ``params()`` gives the
+current weights back as NumPy arrays in the same layout, so the harness can check that
+every implementation computes the same update.
+
+The worker (``python -m tinygrad_bp._bench_impls IMPL``) is started by
+:mod:`tinygrad_bp.bench` with the BLAS thread variables already in its environment; it
+pins the BLAS pool again with threadpoolctl, answers one JSON request per line on stdin
+and writes one ``@@bench {json}`` line per answer on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Workload", "WORKLOADS", "IMPLS", "IMPL_TITLES", "make_problem", "build"]
+
+LR = 0.01
+SEED = 0
+TAG = "@@bench "
+# The tutorial's (batch, in, out) product is skipped when one such array would exceed this.
+TUTORIAL_LIMIT_BYTES = 512 * 2**20
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A fully connected network and its batch."""
+
+    key: str
+    title: str
+    sizes: tuple[int, ...]  # layer widths, input first, classes last
+    activation: str  # of every hidden layer; the last layer is linear (logits)
+    batch: int
+    dtype: str
+    data: str  # "iris" (standardised Iris, the tutorial's data) or "random"
+
+    @property
+    def layers(self) -> list[tuple[int, int]]:
+        return list(zip(self.sizes[:-1], self.sizes[1:]))
+
+    def tutorial_bytes(self) -> int:
+        """Bytes of the largest (batch, in, out) array the tutorial's W-gradient makes."""
+        item = np.dtype(self.dtype).itemsize
+        return max(self.batch * i * o * item for i, o in self.layers)
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("W1", "tutorial 4-10-5-3 tanh, batch 150, float64", (4, 10, 5, 3), "tanh",
+                 150, "float64", "iris"),
+        Workload("W2", "784-256-128-10 relu, batch 128, float32", (784, 256, 128, 10), "relu",
+                 128, "float32", "random"),
+        Workload("W3", "784-1024-1024-10 relu, batch 512, float32", (784, 1024, 1024, 10),
+                 "relu", 512, "float32", "random"),
+        Workload("W4", "64 → 20 × 64 tanh → 10, batch 32, float64", (64,) + (64,) * 20 + (10,),
+                 "tanh", 32, "float64", "random"),
+    )
+}  # fmt: skip
+
+
+@dataclass
+class Problem:
+    X: np.ndarray
+    y: np.ndarray  # int64 class indices
+    Ws: list[np.ndarray]  # (in, out)
+    bs: list[np.ndarray]  # (out,)
+    activation: str
+    lr: float
+
+
+def make_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> Problem:
+    """The seeded inputs and initial weights every implementation starts from.
+
+    Weights: He normal for ReLU networks, Glorot uniform for tanh ones; biases small
+    random values (not zeros, so that a wrong bias gradient shows in the check).
+    """
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(workload.dtype)
+    if workload.data == "iris":
+        from .data import load_iris, standardize
+
+        X, y = load_iris()
+        X = standardize(X)[0]
+        if len(X) != workload.batch or X.shape[1] != workload.sizes[0]:
+            raise ValueError(f"{workload.key}: Iris is (150, 4), the workload wants another shape")
+    else:
+        X = rng.standard_normal((workload.batch, workload.sizes[0]))
+        y = rng.integers(0, workload.sizes[-1], size=workload.batch)
+    Ws, bs = [], []
+    for fan_in, fan_out in workload.layers:
+        if workload.activation == "relu":
+            W = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+        else:
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        Ws.append(W.astype(dtype))
+        bs.append(rng.uniform(-0.1, 0.1, size=fan_out).astype(dtype))
+    return Problem(X.astype(dtype), y.astype(np.int64), Ws, bs, workload.activation, lr)
+
+
+Step = Callable[[], Any]
+Params = Callable[[], list[np.ndarray]]
+
+
+# ----------------------------------------------------------------------------- tinygrad_bp
+def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
+    """Plain user code: nn.Sequential of nn.Dense, F.cross_entropy, optim.SGD.
+
+    ``package`` is the tinygrad_bp package to use (this one by default; the A/B script
+    ``benchmarks/ab.py`` passes an older revision's)."""
+    import importlib
+
+    tg = package if package is not None else importlib.import_module(__package__)
+    Tensor, F = tg.Tensor, tg.functional
+    nn = importlib.import_module(tg.__name__ + ".nn")
+    optim = importlib.import_module(tg.__name__ + ".optim")
+
+    n_layers = len(p.Ws)
+    layers = [
+        nn.Dense(W.shape[0], W.shape[1], activation=p.activation if i < n_layers - 1 else None,
+                 dtype=W.dtype)
+        for i, W in enumerate(p.Ws)
+    ]  # fmt: skip
+    model = nn.Sequential(*layers)
+    state = {}
+    for i, (W, b) in enumerate(zip(p.Ws, p.bs)):
+        state[f"{i}.W"], state[f"{i}.b"] = W, b
+    model.load_state_dict(state)
+    opt = optim.SGD(model.parameters(), lr=p.lr)
+    x = Tensor(p.X)
+    y = p.y  # integer class indices, as load_iris returns them
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def params() -> list[np.ndarray]:
+        out = []
+        for layer in layers:
+            out += [layer.W.data.copy(), layer.b.data.copy()]
+        return out
+
+    return step, params
+
+
+# ----------------------------------------------------------------------------- by hand
+def _softmax_ce(z: np.ndarray, y: np.ndarray, rows: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Mean cross-entropy of logits ``z`` (through logsumexp) and ``softmax(z) - onehot``."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    loss = np.log(s[:, 0]).mean() - shifted[rows, y].mean()
+    g = e / s
+    g[rows, y] -= 1
+    return loss, g
+
+
+def _hand(p: Problem, tutorial: bool) -> tuple[Step, Params]:
+    Ws = [W.copy() for W in p.Ws]
+    bs = [b.copy() for b in p.bs]
+    X, y, lr = p.X, p.y, p.lr
+    n = X.shape[0]
+    rows = np.arange(n)
+    last = len(Ws) - 1
+    relu = p.activation == "relu"
+
+    def step() -> Any:
+        hs = [X]  # each layer's input
+        h = X
+        for i in range(last):
+            a = h @ Ws[i] + bs[i]
+            h = np.maximum(a, 0) if relu else np.tanh(a)
+            hs.append(h)
+        z = h @ Ws[last] + bs[last]
+        loss, g = _softmax_ce(z, y, rows)  # g = ∂(N·L)/∂z = softmax - onehot
+        if not tutorial:
+            g /= n  # ∂L/∂z for the batch mean
+        for i in range(last, -1, -1):
+            h_in, W = hs[i], Ws[i]
+            if tutorial:
+                # The article's batch formulas: the gradient of each sample's W as a
+                # (batch, in, out) array, averaged over the batch; b likewise.
+                dW = (g.reshape(n, 1, -1) * h_in.reshape(n, -1, 1)).mean(axis=0)
+                db = g.mean(axis=0)
+            else:
+                dW = h_in.T @ g  # xᵀ·g
+                db = g.sum(axis=0)  # Σ over the batch
+            if i:
+                g = g @ W.T  # ∂/∂h with the pre-update W
+                g = g * (h_in > 0) if relu else g * (1 - h_in * h_in)
+            W -= lr * dW
+            bs[i] -= lr * db
+        return float(loss)
+
+    def params() -> list[np.ndarray]:
+        out = []
+        for W, b in zip(Ws, bs):
+            out += [W.copy(), b.copy()]
+        return out
+
+    return step, params
+
+
+def build_numpy(p: Problem) -> tuple[Step, Params]:
+    """Hand-written backprop: dW = xᵀ·g, db = Σg, dx = g·Wᵀ, CE gradient (softmax−onehot)/N."""
+    return _hand(p, tutorial=False)
+
+
+def build_tutorial(p: Problem) -> tuple[Step, Params]:
+    """The article's batch code: W-gradient through a (batch, in, out) product, averaged."""
+    return _hand(p, tutorial=True)
+
+
+# ----------------------------------------------------------------------------- peers
+def build_torch(p: Problem) -> tuple[Step, Params]:
+    """PyTorch eager, idiomatic: nn.Sequential of nn.Linear, F.cross_entropy, optim.SGD."""
+    import torch
+
+    dtype = getattr(torch, str(p.Ws[0].dtype))
+    mods: list[Any] = []
+    linears = []
+    for i, (W, b) in enumerate(zip(p.Ws, p.bs)):
+        lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            lin.bias.copy_(torch.from_numpy(b))
+        linears.append(lin)
+        mods.append(lin)
+        if i < len(p.Ws) - 1:
+            mods.append(torch.nn.ReLU() if p.activation == "relu" else torch.nn.Tanh())
+    model = torch.nn.Sequential(*mods)
+    opt = torch.optim.SGD(model.parameters(), lr=p.lr)
+    x = torch.from_numpy(p.X)
+    y = torch.from_numpy(p.y)
+    cross_entropy = torch.nn.functional.cross_entropy
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def params() -> list[np.ndarray]:
+        out = []
+        for lin in linears:
+            out += [lin.weight.detach().numpy().T.copy(), lin.bias.detach().numpy().copy()]
+        return out
+
+    return step, params
+
+
+def build_mygrad(p: Problem) -> tuple[Step, Params]:
+    """MyGrad: its matmul, activations and softmax_crossentropy; SGD on ``.data``."""
+    import mygrad as mg
+    from mygrad.nnet.activations import relu
+    from mygrad.nnet.losses import softmax_crossentropy
+
+    Ws = [mg.Tensor(W.copy()) for W in p.Ws]
+    bs = [mg.Tensor(b.copy()) for b in p.bs]
+    act = relu if p.activation == "relu" else mg.tanh
+    X, y, lr = p.X, p.y, p.lr
+    last = len(Ws) - 1
+
+    def step() -> Any:
+        h = X
+        for i in range(last):
+            h = act(mg.matmul(h, Ws[i]) + bs[i])
+        loss = softmax_crossentropy(mg.matmul(h, Ws[last]) + bs[last], y)
+        loss.backward()
+        for t in Ws + bs:
+            t.data -= lr * t.grad
+        return loss.item()
+
+    def params() -> list[np.ndarray]:
+        out = []
+        for W, b in zip(Ws, bs):
+            out += [W.data.copy(), b.data.copy()]
+        return out
+
+    return step, params
+
+
+def build_autograd(p: Problem) -> tuple[Step, Params]:
+    """HIPS autograd: ``value_and_grad`` of a loss written in ``autograd.numpy``."""
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    flat = []
+    for W, b in zip(p.Ws, p.bs):
+        flat += [W.copy(), b.copy()]
+    X, y, lr = p.X, p.y, p.lr
+    rows = np.arange(X.shape[0])
+    last = len(p.Ws) - 1
+    relu = p.activation == "relu"
+
+    def loss_fn(ps: list[Any]) -> Any:
+        h = X
+        for i in range(last):
+            a = anp.dot(h, ps[2 * i]) + ps[2 * i + 1]
+            h = anp.maximum(a, 0.0) if relu else anp.tanh(a)
+        z = anp.dot(h, ps[2 * last]) + ps[2 * last + 1]
+        shifted = z - anp.max(z, axis=1, keepdims=True)
+        lse = anp.log(anp.sum(anp.exp(shifted), axis=1))
+        return anp.mean(lse - shifted[rows, y])
+
+    vg = value_and_grad(loss_fn)
+
+    def step() -> Any:
+        loss, grads = vg(flat)
+        for t, g in zip(flat, grads):
+            t -= lr * g
+        return float(loss)
+
+    def params() -> list[np.ndarray]:
+        return [t.copy() for t in flat]
+
+    return step, params
+
+
+IMPLS: dict[str, Callable[[Problem], tuple[Step, Params]]] = {
+    "numpy": build_numpy,
+    "tinygrad_bp": build_tinygrad_bp,
+    "tutorial": build_tutorial,
+    "torch": build_torch,
+    "mygrad": build_mygrad,
+    "autograd": build_autograd,
+}
+IMPL_TITLES = {
+    "numpy": "hand NumPy",
+    "tinygrad_bp": "tinygrad_bp",
+    "tutorial": "tutorial (batch,in,out)",
+    "torch": "PyTorch eager",
+    "mygrad": "MyGrad",
+    "autograd": "HIPS autograd",
+}
+# The Python module each peer needs; the harness leaves out the ones not installed.
+IMPL_MODULES = {"torch": "torch", "mygrad": "mygrad", "autograd": "autograd"}
+
+
+def skip_reason(impl: str, workload: Workload) -> str | None:
+    """Why an implementation does not run a workload (None: it does)."""
+    if impl == "tutorial" and workload.tutorial_bytes() > TUTORIAL_LIMIT_BYTES:
+        gib = workload.tutorial_bytes() / 2**30
+        return f"its (batch, in, out) W-gradient array would take {gib:.1f} GiB"
+    return None
+
+
+def build(impl: str, workload: Workload) -> tuple[Step, Params]:
+    return IMPLS[impl](make_problem(workload))
+
+
+# ----------------------------------------------------------------------------- the worker
+def _versions(impl: str) -> dict[str, Any]:
+    from threadpoolctl import threadpool_info
+
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "blas": [
+            {k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                   "threading_layer", "filepath")}
+            for d in threadpool_info()
+        ],
+    }  # fmt: skip
+    module = IMPL_MODULES.get(impl)
+    if module is not None:
+        from importlib.metadata import version
+
+        info[module] = version(module)
+    if impl == "torch":
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        import re
+
+        found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+        info["torch_blas"] = f"its BLAS: {found.group(1) if found else 'unknown'}"
+    return info
+
+
+class _Worker:
+    def __init__(self, impl: str, threads: int) -> None:
+        from threadpoolctl import threadpool_limits
+
+        self.impl = impl
+        self.threads = threads
+        self._limits = threadpool_limits(limits=threads)  # kept for the life of the worker
+        if impl == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+        if impl in IMPL_MODULES:
+            __import__(IMPL_MODULES[impl])
+        self.models: dict[str, Step] = {}
+
+    def info(self) -> dict[str, Any]:
+        return _versions(self.impl)
+
+    def check(self, workload: str, steps: int, out: str) -> dict[str, Any]:
+        """Run ``steps`` steps from the initial weights; save the final weights to ``out``."""
+        step, params = build(self.impl, WORKLOADS[workload])
+        losses = [float(step()) for _ in range(steps)]
+        arrays = params()
+        np.savez(out, *arrays)
+        return {"losses": losses, "dtypes": sorted({str(a.dtype) for a in arrays})}
+
+    def calibrate(self, workload: str, block_s: float) -> dict[str, Any]:
+        """Build the timed model, warm it up, and choose the steps per block."""
+        step, _ = build(self.impl, WORKLOADS[workload])
+        self.models[workload] = step
+        n, t = 1, 0.0
+        while True:  # warm-up: at least 3 steps and 0.1 s (or one block when blocks are short)
+            t = self._time(step, n)["wall"]
+            if n >= 3 and t >= min(0.1, block_s):
+                break
+            n *= 2
+        n = max(1, math.ceil(block_s / (t / n)))
+        t = self._time(step, n)["wall"]
+        return {"n": max(1, math.ceil(block_s * 1.05 / (t / n))), "per_step": t / n}
+
+    @staticmethod
+    def _time(step: Step, n: int) -> dict[str, float]:
+        """Wall-clock and this thread's CPU seconds of ``n`` steps, and minor page faults."""
+        import resource
+
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        t1 = time.perf_counter()
+        c1 = time.thread_time()
+        f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        return {"wall": t1 - t0, "cpu": c1 - c0, "faults": f1 - f0}
+
+    def block(self, workload: str, n: int) -> dict[str, Any]:
+        t = self._time(self.models[workload], n)
+        return {
+            "n": n,
+            "per_step": t["wall"] / n,
+            "cpu_per_step": t["cpu"] / n,
+            "faults_per_step": t["faults"] / n,
+        }
+
+    def drop(self, workload: str) -> dict[str, Any]:
+        self.models.pop(workload, None)
+        return {}
+
+
+def _rss_reset() -> int | None:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux 4.0+); return it in bytes."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _proc_status("VmRSS")
+    except OSError:
+        return None
+
+
+def _proc_status(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def measure_memory(impl: str, workload: str, warmup: int = 2, steps: int = 3) -> dict[str, Any]:
+    """Peak memory of one implementation on one workload; run in a fresh process.
+
+    First the implementation is built and stepped on the tiny W1 problem and thrown away,
+    so that imports and lazily loaded code are not counted.  Then two measurements of
+    building the model out of the given arrays and running ``warmup + steps`` steps:
+
+    ``rss``: growth of the peak resident set size (the kernel's high-water mark, reset to
+    the current RSS just before; Linux), which sees everything, PyTorch's own allocations
+    included, but is coarse: the C allocator keeps and reuses freed memory, so it can
+    under-count small workloads; None where it cannot be measured.
+    ``traced``: the peak of the memory traced by ``tracemalloc`` over the same span (NumPy
+    reports its array buffers to it, and Python objects are traced too): the weights,
+    gradients, optimiser state, saved activations, graph objects and temporaries; the
+    input data, made before tracing starts, is not counted.  Meaningless for PyTorch,
+    whose tensors are not allocated by NumPy.
+    """
+    import gc
+    import tracemalloc
+
+    step, _ = IMPLS[impl](make_problem(WORKLOADS["W1"]))
+    step()
+    del step, _
+    gc.collect()
+    w = WORKLOADS[workload]
+    problem = make_problem(w)
+    rss0 = _rss_reset()
+    step, _ = IMPLS[impl](problem)
+    for _ in range(warmup + steps):
+        step()
+    peak = _proc_status("VmHWM")
+    rss = peak - rss0 if rss0 is not None and peak is not None else None
+    del step, _
+    gc.collect()
+    problem = make_problem(w)
+    tracemalloc.start()
+    step, _ = IMPLS[impl](problem)
+    for _ in range(warmup + steps):
+        step()
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"traced": traced, "rss": rss}
+
+
+def _serve(impl: str, threads: int) -> int:
+    worker = _Worker(impl, threads)
+    out = sys.stdout
+    print(TAG + json.dumps({"ready": True}), file=out, flush=True)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        req = json.loads(line)
+        cmd = req.pop("cmd")
+        if cmd == "quit":
+            break
+        try:
+            result = getattr(worker, cmd)(**req)
+            reply = {"ok": True, **result}
+        except Exception as exc:  # reported to the parent, which names the implementation
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        print(TAG + json.dumps(reply), file=out, flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``IMPL --threads N`` serves requests; ``IMPL --memory WORKLOAD`` measures and exits."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tinygrad_bp._bench_impls")
+    parser.add_argument("impl", choices=sorted(IMPLS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory", metavar="WORKLOAD", choices=sorted(WORKLOADS))
+    args = parser.parse_args(argv)
+    if args.memory:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=args.threads):
+            if args.impl == "torch":
+                import torch
+
+                torch.set_num_threads(args.threads)
+            result = measure_memory(args.impl, args.memory)
+        print(TAG + json.dumps({"ok": True, **result}), flush=True)
+        return 0
+    return _serve(args.impl, args.threads)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
