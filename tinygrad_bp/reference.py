@@ -96,15 +96,15 @@ def _as_float_matrix(where: str, label: str, x: Any, dtype: np.dtype) -> np.ndar
 class Layer:
     """A hidden layer of the tutorial: ``a = x·W + b``, ``h = act(a)``.
 
+    After :meth:`forward` the layer holds ``x``, ``a`` and ``h``; after :meth:`backward` it
+    holds ``a_grad`` (per sample), ``W_grad``, ``b_grad`` (batch means) and ``x_grad`` (per
+    sample, what it returned).
+
     Parameters
     ----------
     W : array of shape (in, out)
     b : array of shape (out,) (the tutorial's ``(1, out)`` is accepted too)
     activation : "sigmoid", "tanh" or "relu"
-
-    After :meth:`forward` the layer holds ``x``, ``a`` and ``h``; after :meth:`backward` it
-    holds ``a_grad`` (per sample), ``W_grad``, ``b_grad`` (batch means) and ``x_grad`` (per
-    sample, what it returned).
     """
 
     activations: tuple[str, ...] = HIDDEN_ACTIVATIONS
