@@ -39,11 +39,35 @@ def read_csv_dataset(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarr
     Raises ``FileNotFoundError`` or ``ValueError`` naming the file, row and column.
     """
     path = os.fspath(path)
+    return _parse_rows(_read_rows(path), path)
+
+
+def _read_rows(path: str) -> list[list[str]]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"data file not found: {path}")
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    return _parse_rows(rows, path)
+    if len(rows) < 2:
+        raise ValueError(f"{path}: expected a header row and at least one data row")
+    return rows
+
+
+def _numbers(body: list[list[str]], header: list[str], ncols: int, source: str) -> np.ndarray:
+    """The first ``ncols`` fields of every row as float64, naming the row and column of
+    anything that is not a number."""
+    width = len(header)
+    table = np.empty((len(body), ncols))
+    for i, row in enumerate(body, start=2):
+        if len(row) != width:
+            raise ValueError(f"{source}: row {i} has {len(row)} fields, the header has {width}")
+        for j, cell in enumerate(row[:ncols]):
+            try:
+                table[i - 2, j] = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{source}: row {i}, column {header[j]!r}: {cell!r} is not a number"
+                ) from None
+    return table
 
 
 def _parse_rows(rows: list[list[str]], source: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -53,19 +77,8 @@ def _parse_rows(rows: list[list[str]], source: str) -> tuple[np.ndarray, np.ndar
     width = len(header)
     if width < 2:
         raise ValueError(f"{source}: expected feature columns and a label column, got {header}")
-    feats = np.empty((len(body), width - 1))
-    labels: list[str] = []
-    for i, row in enumerate(body, start=2):
-        if len(row) != width:
-            raise ValueError(f"{source}: row {i} has {len(row)} fields, the header has {width}")
-        for j, cell in enumerate(row[:-1]):
-            try:
-                feats[i - 2, j] = float(cell)
-            except ValueError:
-                raise ValueError(
-                    f"{source}: row {i}, column {header[j]!r}: {cell!r} is not a number"
-                ) from None
-        labels.append(row[-1].strip())
+    feats = _numbers(body, header, width - 1, source)
+    labels = [row[-1].strip() for row in body]
     ints = _as_int_labels(labels)
     if ints is not None:  # numeric labels are class indices, used as they are
         if ints.size and ints.min() < 0:
@@ -97,29 +110,14 @@ def read_csv_regression(
     """Read a CSV of numeric columns (a header row first); the last ``n_targets`` columns
     are the targets.  Returns ``(X float64 (N, D), Y float64 (N, n_targets))``."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise ValueError(f"{path}: expected a header row and at least one data row")
+    rows = _read_rows(path)
     header, body = rows[0], [r for r in rows[1:] if r]
     width = len(header)
     if width <= n_targets:
         raise ValueError(
             f"{path}: expected feature columns and {n_targets} target column(s), got {header}"
         )
-    table = np.empty((len(body), width))
-    for i, row in enumerate(body, start=2):
-        if len(row) != width:
-            raise ValueError(f"{path}: row {i} has {len(row)} fields, the header has {width}")
-        for j, cell in enumerate(row):
-            try:
-                table[i - 2, j] = float(cell)
-            except ValueError:
-                raise ValueError(
-                    f"{path}: row {i}, column {header[j]!r}: {cell!r} is not a number"
-                ) from None
+    table = _numbers(body, header, width, path)
     if not np.isfinite(table).all():
         raise ValueError(f"{path}: the data holds NaN or infinite values")
     return table[:, :-n_targets], table[:, -n_targets:]
