@@ -279,7 +279,7 @@ def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
     def backward(g: Any) -> tuple[Any]:
         return (xp.broadcast_to(_expand(g, axes, keepdims), shape),)
 
-    return make_node(xp.asarray(out), (x,), "sum", backward)
+    return make_node(out, (x,), "sum", backward)
 
 
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -295,7 +295,7 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (xp.broadcast_to(_expand(g, axes, keepdims) / n, shape),)
 
-    return make_node(xp.asarray(out), (x,), "mean", backward)
+    return make_node(out, (x,), "mean", backward)
 
 
 def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -313,7 +313,7 @@ def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
         count = mask.sum(axis=axes, keepdims=True)
         return (_expand(g, axes, keepdims) * mask / count,)
 
-    return make_node(xp.asarray(out), (x,), "max", backward)
+    return make_node(out, (x,), "max", backward)
 
 
 # ---------------------------------------------------------------- shape ops

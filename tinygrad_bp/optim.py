@@ -149,7 +149,7 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += (1.0 - self.dampening) * d
                 d = d + mu * buf if self.nesterov else buf
-            p.data -= lr * d
+            _sub_scaled(p.data, lr, d)
 
 
 class Adam(Optimizer):
