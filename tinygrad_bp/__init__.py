@@ -7,7 +7,7 @@ affiliated with the tinygrad project.  The public surface is listed in ``__all__
 from __future__ import annotations
 
 from . import functional, ops
-from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .autograd import detect_anomaly, enable_grad, is_grad_enabled, keep_values, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
@@ -19,6 +19,7 @@ __all__ = [
     "enable_grad",
     "is_grad_enabled",
     "detect_anomaly",
+    "keep_values",
     "gradcheck",
     "GradcheckError",
     "get_default_dtype",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -29,6 +28,9 @@ __all__ = [
     "is_grad_enabled",
     "detect_anomaly",
     "is_anomaly_enabled",
+    "keep_values",
+    "is_keep_values_enabled",
+    "Released",
     "backward",
     "unbroadcast",
 ]
@@ -39,6 +41,7 @@ class _Mode(threading.local):
 
     enabled = True
     anomaly = False
+    keep = False  # keep_values(): no value is released, nothing is computed in place
 
 
 _mode = _Mode()
@@ -113,6 +116,42 @@ def detect_anomaly() -> Iterator[None]:
         _mode.anomaly = previous
 
 
+def is_keep_values_enabled() -> bool:
+    return _mode.keep
+
+
+@contextmanager
+def keep_values() -> Iterator[None]:
+    """Keep the value of every node: nothing is computed in place, nothing is released.
+
+    By default, to use no more memory than hand-written NumPy, :class:`~tinygrad_bp.nn.Dense`
+    computes ``x @ W``, ``+ b`` and the activation in one array, so the matmul and add nodes
+    of a layer keep their place in the graph (and in its pictures) but not their values;
+    and :class:`~tinygrad_bp.nn.Sequential` lets ``backward()`` drop the outputs of the
+    layers inside it, which only the graph can reach, once they are used.  Their ``.data``
+    then is a :class:`~tinygrad_bp.autograd.Released` that says so when read.  Under this
+    context every node keeps its value, as when each op is called by hand; use it to look
+    at every value in a graph, at the cost of memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> layer = tg.nn.Dense(3, 2, activation="tanh")
+    >>> with tg.keep_values():
+    ...     h = layer(tg.Tensor(np.ones((4, 3))))
+    >>> a = h.parents[0]
+    >>> bool(np.allclose(np.tanh(a.data), h.data))
+    True
+    """
+    previous = _mode.keep
+    _mode.keep = True
+    try:
+        yield
+    finally:
+        _mode.keep = previous
+
+
 def creation_site() -> str:
     """The innermost stack frame outside this package, as 'file:line in function'."""
     for frame in reversed(traceback.extract_stack()):
@@ -137,6 +176,83 @@ def check_forward(node: Tensor) -> None:
             f"created at {node._trace}"
         )
 
+
+class Released:
+    """What ``.data`` holds once the engine has let go of an inner node's value.
+
+    An inner node's array is released (1) when :class:`~tinygrad_bp.nn.Dense` computes the
+    next step of its layer in place in that array, as hand-written NumPy would, or (2) when
+    ``backward()`` has used the output of a layer inside :class:`~tinygrad_bp.nn.Sequential`
+    (the user was never given it; the graph alone can reach it).  What
+    stays is what a picture of the graph needs: ``shape``, ``dtype``, ``ndim``, ``size``.
+    Anything that would read the values (arithmetic, indexing, ``np.asarray``, ``.item()``,
+    using the tensor in a new op) raises a RuntimeError that says why the value is gone and
+    how to keep it, instead of handing back numbers that are no longer the node's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> layer = tg.nn.Dense(3, 2, activation="tanh")
+    >>> h = layer(tg.Tensor(np.ones((4, 3))))
+    >>> a = h.parents[0]  # the add node: tanh was computed in place in its array
+    >>> a.op, a.shape
+    ('add', (4, 2))
+    >>> a.data + 1
+    Traceback (most recent call last):
+    ...
+    RuntimeError: the value of this add node (shape (4, 2), float64) was released: ...
+    """
+
+    __slots__ = ("shape", "dtype", "ndim", "size", "op", "why")
+
+    def __init__(self, array: Any, op: str | None, why: str) -> None:
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+        self.size = array.size
+        self.op = op
+        self.why = why
+
+    def error(self) -> RuntimeError:
+        return RuntimeError(
+            f"the value of this {self.op or 'tensor'} node (shape {self.shape}, {self.dtype}) "
+            f"was released: {self.why}; run under tg.keep_values() to keep every node's value"
+        )
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error()
+
+    def __repr__(self) -> str:
+        return f"<released {self.dtype} array of shape {self.shape}>"
+
+    # NumPy asks these before using an object as an array; all of them refuse.
+    __array__ = __array_ufunc__ = __array_function__ = _refuse
+    __getitem__ = __setitem__ = __iter__ = __len__ = __bool__ = _refuse
+    __float__ = __int__ = __index__ = __complex__ = _refuse
+    __neg__ = __pos__ = __abs__ = __invert__ = _refuse
+    for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
+                  "and", "or", "xor", "lshift", "rshift"):  # fmt: skip
+        for _form in ("__{}__", "__r{}__", "__i{}__"):
+            locals()[_form.format(_name)] = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+    del _name, _form
+
+    def __getattr__(self, name: str) -> Any:  # .T, .copy(), .sum(), .astype(), ...
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise self.error()
+
+
+# Tensor._flags bits.
+RETAIN_GRAD = 1  # retain_grad(): keep this inner node's gradient in .grad
+RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential's inner outputs)
+
+_USED = (
+    "backward() used it, and it was an output inside nn.Sequential that only the graph "
+    "could reach; call the layers one by one to keep their outputs"
+)
 
 _ONES_MAX = 4096
 
@@ -253,9 +369,10 @@ def backward(
         fn = node._backward
         if fn is None:  # a leaf
             if g is not None and accumulate:
-                _accumulate_reusing(node, g, given)
+                _accumulate_leaf(node, g, given)
             continue
-        if node._retain and g is not None and accumulate:
+        flags = node._flags
+        if flags & RETAIN_GRAD and g is not None and accumulate:
             node.grad = xp.array(g) if node.grad is None else xp.asarray(node.grad + g)
         parents = node._parents
         if g is None:  # no gradient reached this node; its parents still get counted
@@ -269,6 +386,8 @@ def backward(
         pgrads = fn(g)
         if not retain_graph:
             node._backward = _freed
+            if flags & RELEASE_AFTER_USE:  # nobody outside the graph can see its value
+                node.data = Released(node.data, node._op, _USED)
         if len(pgrads) != len(parents):
             raise RuntimeError(
                 f"{node._op} backward returned {len(pgrads)} gradients for {len(parents)} inputs"
@@ -307,50 +426,11 @@ def backward(
             if p._backward is None and hook is None:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
-                    _accumulate_reusing(p, gp, given)
+                    _accumulate_leaf(p, gp, given)
             else:
                 if gp is not None:
                     grads[p] = gp
                 push_ready(p)
-
-
-_refcount = getattr(sys, "getrefcount", None)
-# Gradient sizes (bytes) whose arrays are reused: from a page up to twice glibc's default
-# trim threshold.  Smaller ones never cost a page fault; larger ones would hold memory at
-# the peak of a step (see _accumulate_reusing).
-_REUSE_MIN, _REUSE_MAX = 4096, 262144
-
-
-def _accumulate_reusing(leaf: Tensor, g: Any, given: set[int]) -> None:
-    """:func:`_accumulate_leaf`, except that a leaf whose ``.grad`` was cleared (``None``)
-    gets its previous gradient array back, refilled with ``g``, when nothing but the
-    engine can see that array any more (its reference count says so), for gradients of
-    4 to 256 KiB.
-
-    A training loop clears every gradient with ``zero_grad()`` and makes them all again in
-    the next ``backward()``.  Freed and allocated afresh, they are often the last arrays
-    on the heap: glibc then returns their pages to the system at each ``zero_grad`` and
-    faults them back at each ``backward`` (on the deep 64-wide benchmark network, W4,
-    ~100-200 faults per step, as much time as its matrix products).  Refilling the old
-    array costs one copy of a small array.  A user who kept the old ``.grad`` (or a view
-    of it) keeps it untouched: the count is then higher and a new array is made.  Larger
-    gradients are left alone: holding them between ``zero_grad`` and the moment their new
-    value arrives would raise the peak memory of a step (1024x1024 weights: +4 MiB), and
-    arrays that size go through their own mmap anyway.
-    """
-    if leaf.grad is None and _refcount is not None and _REUSE_MIN <= g.nbytes <= _REUSE_MAX:
-        buf = getattr(leaf, "_gradbuf", None)
-        # references: the slot, the local name, getrefcount's argument
-        if buf is not None and buf.shape == g.shape and buf.dtype == g.dtype:
-            if _refcount(buf) == 3 and buf.flags.writeable:
-                xp.copyto(buf, g)
-                given.add(id(buf))
-                leaf.grad = buf
-                return
-        _accumulate_leaf(leaf, g, given)
-        leaf._gradbuf = leaf.grad
-        return
-    _accumulate_leaf(leaf, g, given)
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:

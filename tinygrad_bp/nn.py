@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .autograd import RELEASE_AFTER_USE, Released, _mode
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -38,6 +39,11 @@ ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor] | None] = {
 }
 
 INITS = ("auto", "tutorial", "xavier", "he")
+
+_IN_PLACE = (
+    "nn.Dense computed the next step of its layer in place in this node's array, to keep one "
+    "array per layer as hand-written NumPy does"
+)
 
 
 class Module:
@@ -253,9 +259,25 @@ class Dense(Module):
                 f"Dense({self.in_features}→{self.out_features}): expected input whose last "
                 f"dimension is {self.in_features}, got shape {x.data.shape}"
             )
-        a = ops.add(ops.matmul(x, self.W), self.b)
-        act = self._act
-        return a if act is None else act(a)
+        z = ops.matmul(x, self.W)
+        b, act = self.b, self._act
+        zd, bd = z.data, b.data
+        if zd.dtype is not bd.dtype or zd.shape[-1:] != bd.shape or _mode.keep:
+            a = ops.add(z, b)
+            return a if act is None else act(a)
+        # One array per layer, as hand-written NumPy keeps: the bias and the activation are
+        # computed in place in the matmul's fresh array, which nothing but this graph can
+        # see.  The matmul and add nodes stay in the graph (their backward never reads
+        # their own value) and say that their value was released if it is read.
+        a = ops.add(z, b, _inplace=True)
+        z.data = Released(zd, "matmul", _IN_PLACE)
+        if act is None:
+            return a
+        if act is not ops.tanh and act is not ops.relu and act is not ops.sigmoid:
+            return act(a)  # an activation registered by the user: called as any op
+        h = act(a, _inplace=True)
+        a.data = Released(zd, "add", _IN_PLACE)
+        return h
 
     def extra_repr(self) -> str:
         act = f", activation={self.activation!r}" if self.activation else ""
@@ -303,8 +325,15 @@ class Sequential(Module):
         return iter(())
 
     def forward(self, x: Any) -> Any:
-        for m in self.layers:
+        layers = self.layers
+        last = len(layers) - 1
+        for i, m in enumerate(layers):
             x = m(x)
+            if i < last and m.__class__ in _OWN_OUTPUTS and not _mode.keep:
+                # Only this graph can reach this output (our own layers keep no reference
+                # to what they return, and the user gets the last output alone): let
+                # backward() drop its value once used, as PyTorch frees what it saved.
+                x._flags |= RELEASE_AFTER_USE
         return x
 
     def __getitem__(self, i: int) -> Module:
@@ -330,6 +359,10 @@ class Sigmoid(Module):
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
+
+
+# Layers whose outputs nn.Sequential may mark for release: they keep no reference to them.
+_OWN_OUTPUTS = frozenset({Dense, ReLU, Sigmoid, Tanh})
 
 
 def mlp(

@@ -69,12 +69,15 @@ def _check_tensor(x: Any, op: str) -> Tensor:
 
 
 # ---------------------------------------------------------------- elementwise binary
-def add(a: Any, b: Any) -> Tensor:
+def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
     """``a + b``.  ∂/∂a = g, ∂/∂b = g (summed over broadcast axes by the engine: that is
-    the bias gradient, Σ over the batch)."""
+    the bias gradient, Σ over the batch).
+
+    ``_inplace`` (for :class:`~tinygrad_bp.nn.Dense` only): write the sum into ``a``'s
+    array, which the caller owns and whose shape and dtype the sum has."""
     a, b = _pair(a, b, "add")
     try:
-        out = a.data + b.data
+        out = xp.add(a.data, b.data, out=a.data) if _inplace else a.data + b.data
     except ValueError:
         raise _broadcast_error("add", a, b) from None
 
@@ -455,23 +458,29 @@ def sqrt(x: Tensor) -> Tensor:
     return make_node(out, (x,), "sqrt", backward)
 
 
-def relu(x: Tensor) -> Tensor:
-    """``max(x, 0)``.  ∂/∂x = g where x > 0, else 0."""
+# The activations take ``_inplace`` for nn.Dense, which owns its add node's array and
+# computes the activation in it; each backward reads only the activation's output.
+def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
+    """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
     xd = x.data
-    out = xp.maximum(xd, 0)
+    out = xp.maximum(xd, 0, out=xd if _inplace else None)
 
     def backward(g: Any) -> tuple[Any]:
-        return (g * (xd > 0),)
+        return (g * (out > 0),)
 
     return make_node(out, (x,), "relu", backward)
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
     xd = x.data
+    pos = xd >= 0
     # e^{-|x|} never overflows; pick the form that is stable on each side of 0.
     e = xp.exp(-xp.abs(xd))
-    out = xp.where(xd >= 0, 1 / (1 + e), e / (1 + e))
+    d = 1 + e
+    out = xd if _inplace else xp.empty_like(d)
+    xp.divide(1, d, out=out, where=pos)
+    xp.divide(e, d, out=out, where=~pos)
 
     def backward(g: Any) -> tuple[Any]:
         return (g * out * (1 - out),)
@@ -479,9 +488,10 @@ def sigmoid(x: Tensor) -> Tensor:
     return make_node(out, (x,), "sigmoid", backward)
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
-    out = xp.tanh(x.data)
+    xd = x.data
+    out = xp.tanh(xd, out=xd if _inplace else None)
 
     def backward(g: Any) -> tuple[Any]:
         return (g * (1 - out * out),)

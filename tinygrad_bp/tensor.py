@@ -13,10 +13,17 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import _mode
+from .autograd import Released, _mode
 from .backend import ndarray, xp
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf"]
+__all__ = [
+    "Tensor",
+    "Released",
+    "get_default_dtype",
+    "set_default_dtype",
+    "make_node",
+    "leaf",
+]
 
 _default_dtype = np.dtype(np.float64)
 
@@ -123,9 +130,8 @@ class Tensor:
         "_backward",
         "_op",
         "_seq",
-        "_retain",
+        "_flags",  # autograd.RETAIN_GRAD | autograd.RELEASE_AFTER_USE
         "_trace",
-        "_gradbuf",  # a leaf's last gradient array, refilled by the engine when unshared
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -149,7 +155,7 @@ class Tensor:
         self._backward: Callable[[Any], tuple[Any, ...]] | None = None
         self._op: str | None = None
         self._seq = next(_counter)
-        self._retain = False
+        self._flags = 0
         self._trace: str | None = None
 
     # ------------------------------------------------------------------ attributes
@@ -190,7 +196,10 @@ class Tensor:
 
     def numpy(self) -> Any:
         """The underlying array (shared, not copied), like ``torch.Tensor.numpy``."""
-        return self.data
+        data = self.data
+        if data.__class__ is Released:
+            raise data.error()
+        return data
 
     def item(self) -> float:
         if self.data.size != 1:
@@ -202,7 +211,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, outside any graph."""
-        t = leaf(self.data)
+        t = leaf(self.numpy())
         t.name = self.name
         return t
 
@@ -221,7 +230,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward, as in PyTorch."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
-        self._retain = True
+        self._flags |= autograd.RETAIN_GRAD
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -235,6 +244,9 @@ class Tensor:
         return len(self.data)
 
     def __repr__(self) -> str:
+        if self.data.__class__ is Released:
+            d = self.data
+            return f"Tensor(<released>, shape={d.shape}, dtype={d.dtype}, op={self._op})"
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extra = ""
         if self.data.dtype != _default_dtype:
@@ -256,7 +268,8 @@ class Tensor:
         return float(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self.data if dtype is None else self.data.astype(dtype)
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
 
     # ------------------------------------------------------------------ autograd
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -413,7 +426,7 @@ def leaf(data: Any, op: str | None = None) -> Tensor:
     t._backward = None
     t._op = op
     t._seq = next(_counter)
-    t._retain = False
+    t._flags = 0
     t._trace = None
     return t
 
@@ -433,7 +446,7 @@ def make_node(
     t.name = None
     t._op = op
     t._seq = next(_counter)
-    t._retain = False
+    t._flags = 0
     t._trace = None
     if _mode.enabled:
         for p in parents:
