@@ -96,7 +96,7 @@ def test_the_command_line_defaults():
     bench.configure(parser)
     config = bench.config_from_args(parser.parse_args([]))
     assert config.threads == [1, 2] and config.workloads == ["W1", "W2", "W3", "W4"]
-    assert config.rounds == 5 and config.block_seconds == 0.5
+    assert config.rounds == 9 and config.block_seconds == 0.5  # as --help says
     smoke = bench.config_from_args(parser.parse_args(["--smoke", "--threads", "1"]))
     assert smoke.rounds == 1 and smoke.block_seconds < 0.1 and smoke.threads == [1]
 
