@@ -103,3 +103,33 @@ def test_labels_are_not_mutated() -> None:
     z = Tensor(RNG.normal(size=(3, 2)), requires_grad=True)
     F.cross_entropy(z, y).backward()
     np.testing.assert_array_equal(y, before)
+
+
+# Shapes on both sides of the column-wise row maximum (n >= 16·c) and the BLAS row sum,
+# C- and F-ordered logits (the flat target indices must address the right elements).
+@pytest.mark.parametrize("n, c", [(150, 3), (512, 10), (32, 10), (7, 5), (64, 1), (200, 12)])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_against_pytorch_for_batch_shapes_layouts_and_dtypes(n, c, order, dtype) -> None:
+    rng = np.random.default_rng(n * 100 + c)
+    z = (rng.normal(size=(n, c)) * 6).astype(dtype)
+    z = np.asfortranarray(z) if order == "F" else z
+    y = rng.integers(0, c, n)
+    t = Tensor(z, requires_grad=True)
+    loss = F.cross_entropy(t, y)
+    loss.backward()
+    ref_loss, ref_grad = _torch(z, y)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    assert loss.dtype == t.grad.dtype == dtype
+    np.testing.assert_allclose(loss.item(), ref_loss, rtol=tol)
+    np.testing.assert_allclose(t.grad, ref_grad, rtol=tol, atol=tol / n)
+    view = Tensor(np.ascontiguousarray(z.T), requires_grad=True)  # a transposed view
+    F.cross_entropy(view.T, y).backward()
+    np.testing.assert_allclose(view.grad.T, ref_grad, rtol=tol, atol=tol / n)
+
+
+@pytest.mark.parametrize("n", [4, 150])
+def test_a_nan_logit_gives_a_nan_loss_on_every_path(n) -> None:
+    z = np.zeros((n, 3))
+    z[1, 2] = np.nan
+    assert np.isnan(F.cross_entropy(Tensor(z), np.zeros(n, dtype=int)).item())

@@ -16,11 +16,13 @@ composed from these.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from .autograd import _ones
 from .backend import xp
 from .tensor import Tensor, _to_array, leaf, make_node
 
@@ -538,6 +540,37 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------- the fused loss
+@functools.lru_cache(maxsize=32)
+def _row_starts(n: int, c: int) -> Any:
+    """Read-only flat offsets of the rows of an (n, c) array (cached: the batch size
+    rarely changes).  Flat indices are 2-3x faster than ``a[rows, idx]`` on a batch."""
+    v = xp.arange(0, n * c, c, dtype=np.intp)
+    v.flags.writeable = False
+    return v
+
+
+def _rowmax(z: Any) -> Any:
+    """``z.max(axis=1, keepdims=True)``.  With few columns and many rows, as elementwise
+    maxima of the columns: NumPy's reduction over a short last axis runs a tiny loop per
+    row (150 rows x 3 classes: 8 µs; by columns 2 µs).  The same numbers, NaN included."""
+    n, c = z.shape
+    if c < 2 or n < 16 * c:
+        return z.max(axis=1, keepdims=True)
+    m = xp.maximum(z[:, 0], z[:, 1])
+    for j in range(2, c):
+        xp.maximum(m, z[:, j], out=m)
+    return m[:, None]
+
+
+def _rowsum(e: Any) -> Any:
+    """``e.sum(axis=1, keepdims=True)`` as one BLAS matrix-vector product for float32/64
+    (3x faster on a (150, 3) batch; rounding within a few ulps of the pairwise sum)."""
+    char = e.dtype.char
+    if char not in "fd":
+        return e.sum(axis=1, keepdims=True)
+    return (e @ _ones(e.shape[1], char))[:, None]
+
+
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Softmax + cross-entropy in one primitive, the mean over the batch.
 
@@ -562,10 +595,12 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
             f"cross_entropy: target must be class indices of shape ({n},) or a ({n}, {c}) "
             f"matrix, got {type(target).__name__}"
         )
-    shifted = z - z.max(axis=1, keepdims=True)
+    if not z.flags.c_contiguous:  # (e.g. logits.T): keep every array below in C order,
+        z = xp.ascontiguousarray(z)  # so that the flat target indices address them
+    shifted = z - _rowmax(z)
     e = xp.exp(shifted)
-    se = e.sum(axis=1, keepdims=True)
-    logp = shifted - xp.log(se)
+    se = _rowsum(e)
+    lse = xp.log(se)  # log Σ_c e^{z_c − max}: log softmax = shifted − lse
     if tdata.ndim == 1:
         if tdata.shape[0] != n:
             raise ValueError(
@@ -590,13 +625,13 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
                 f"cross_entropy: class index {bad} is out of range for {c} classes "
                 f"(valid: 0..{c - 1})"
             )
-        rows = xp.arange(n)
-        loss = -logp[rows, idx].sum() / n
+        idx += _row_starts(n, c)  # flat positions of the targets (idx is our own copy)
+        loss = (lse.sum() - shifted.take(idx).sum()) / n
 
         def backward(g: Any) -> tuple[Any, None]:
-            grad = e / se
-            grad[rows, idx] -= 1
-            grad *= float(g) / n  # g is the loss's 0-d gradient: scale by a Python float
+            s = float(g) / n  # g is the loss's 0-d gradient: scale by a Python float
+            grad = e * (s / se)  # softmax · s in one pass over the batch
+            grad.reshape(-1)[idx] -= s  # − onehot · s
             return grad, None
 
     elif tdata.ndim == 2:
@@ -608,6 +643,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         if tdata.dtype.kind not in "fiub":
             raise TypeError(f"cross_entropy: target dtype {tdata.dtype} is not numeric")
         y = tdata.astype(z.dtype, copy=False)
+        logp = shifted - lse
         loss = -(y * logp).sum() / n
 
         ry = isinstance(target, Tensor) and target.requires_grad
