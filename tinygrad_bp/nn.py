@@ -201,6 +201,14 @@ class Dense(Module):
     dtype : dtype, optional
         Parameter dtype (the default float dtype if omitted).
 
+    Notes
+    -----
+    The graph is ``matmul → add → activation``, but the layer keeps one array, as
+    hand-written NumPy does: the bias is added and the activation computed in place in the
+    matmul's fresh array.  The matmul and add nodes keep their shape, dtype and gradient
+    (``retain_grad()`` works) but not their value; reading it raises an error that says so.
+    Under :func:`tinygrad_bp.keep_values` every node keeps its value.
+
     Examples
     --------
     >>> import numpy as np
@@ -286,6 +294,11 @@ class Dense(Module):
 
 class Sequential(Module):
     """Modules applied in order; parameters are named by position (``0.W``, ``1.b``).
+
+    The outputs of the ``Dense`` and activation layers inside it, which only the graph can
+    reach (the caller gets the last output alone), are released by ``backward()`` once it
+    has used them, as PyTorch frees what it saved; call the layers one by one to keep them,
+    or run under :func:`tinygrad_bp.keep_values`.
 
     Examples
     --------
