@@ -562,8 +562,9 @@ READING = [
     "it happened; the steady-allocator table shows the difference without it. Setting "
     "`MALLOC_TRIM_THRESHOLD_` and `MALLOC_MMAP_THRESHOLD_` as there is a harmless way for "
     "a user to avoid it.",
-    "- With two BLAS threads the large products (W3) are where PyTorch's own BLAS pulls "
-    "ahead of NumPy's; the engine can only be as fast as NumPy's.",
+    "- On the large products (W3, and W2 with two threads) PyTorch's own BLAS (MKL) is "
+    "faster than NumPy's OpenBLAS, so PyTorch beats the hand-written NumPy step itself "
+    "there; an engine on NumPy can only be as fast as NumPy's BLAS.",
     "- Runs on a shared or busy machine spread widely (see the min–max); the ratios, "
     "taken round by round against the NumPy block of the same round, are steadier than "
     "the times.",
