@@ -120,3 +120,18 @@ def test_gradient_array_reuse_never_changes_a_kept_grad():
     (w * 5).sum().backward()
     (w * 1).sum().backward()  # accumulation into the reused array still adds
     assert np.all(w.grad == 6.0)
+
+
+def test_every_round_times_hand_numpy_and_the_engine_back_to_back():
+    names = ["numpy", "tinygrad_bp", "tutorial", "torch", "mygrad", "autograd"]
+    steady = ["numpy~steady", "tinygrad_bp~steady"]
+    firsts = []
+    for r in range(12):
+        order = bench._round_order(names, steady, r)
+        assert sorted(order) == sorted(names + steady)
+        i, j = order.index("numpy"), order.index("tinygrad_bp")
+        assert abs(i - j) == 1
+        assert abs(order.index("numpy~steady") - order.index("tinygrad_bp~steady")) == 1
+        firsts.append(min(i, j) == i)
+    assert firsts.count(True) == firsts.count(False)  # each goes first half of the time
+    assert bench._round_order(["numpy", "torch"], [], 3) in (["numpy", "torch"], ["torch", "numpy"])

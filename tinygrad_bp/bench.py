@@ -327,11 +327,11 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         for r in range(config.rounds):
             for t in threads:
                 for k, wl in enumerate(workloads):
-                    order = [i for i in names if (i, wl) not in skips]
-                    if t == threads[0]:
-                        order += [col for col, w in steady if w == wl]
-                    shift = (r + k) % len(order)
-                    order = order[shift:] + order[:shift]
+                    order = _round_order(
+                        [i for i in names if (i, wl) not in skips],
+                        [col for col, w in steady if w == wl] if t == threads[0] else [],
+                        r + k,
+                    )
                     this_round = {}
                     for i in order:
                         reply = workers[i, t, wl].request("block", workload=wl, n=nsteps[i, t, wl])
@@ -431,7 +431,9 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"pinned by {', '.join(THREAD_VARS[:3])} before NumPy is imported and by threadpoolctl "
         f"(PyTorch: torch.set_num_threads); {cfg['check_steps']} check steps, warm-up, then "
         f"{cfg['rounds']} interleaved rounds of blocks of at least {cfg['block_seconds']} s "
-        f"(many steps per block). Times are per training step (forward, softmax "
+        f"(many steps per block; in each round hand NumPy and tinygrad_bp run back to back, "
+        f"alternating which goes first, and the others rotate around them). Times are per "
+        f"training step (forward, softmax "
         f"cross-entropy, backward, SGD update with lr {impls.LR}); ratios are the median over "
         f"rounds of each round's ratio to the hand NumPy block of the same round.",
         "- Workloads (same seeded data and initial weights for every implementation; W1 is "
@@ -710,6 +712,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="PATH", help="write the Markdown page here")
     parser.add_argument("--json", metavar="PATH", help="write the raw measurements here")
+
+
+PAIRED = ("numpy", "tinygrad_bp")  # timed back to back in every round
+
+
+def _round_order(names: list[str], steady: list[str], r: int) -> list[str]:
+    """The order of one round's blocks: hand NumPy and tinygrad_bp back to back (which one
+    goes first alternates), the other implementations rotated around the pair, then the
+    steady-allocator pair, also back to back.  The ratio that the goals are about then
+    compares two blocks a second apart, not blocks up to six apart, over which the load
+    of a shared machine drifts.
+
+    >>> _round_order(["numpy", "tinygrad_bp", "torch", "mygrad"], [], 1)
+    ['torch', 'tinygrad_bp', 'numpy', 'mygrad']
+    """
+    pair = [i for i in PAIRED if i in names]
+    rest = [i for i in names if i not in pair]
+    if r % 2:
+        pair.reverse()
+    shift = r % (len(rest) + 1)
+    steady = list(reversed(steady)) if r % 2 else list(steady)
+    return rest[:shift] + pair + rest[shift:] + steady
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
