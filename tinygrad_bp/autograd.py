@@ -10,6 +10,7 @@ here.  Leaves accumulate into ``.grad`` as in PyTorch.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 import traceback
@@ -204,15 +205,21 @@ class Released:
     RuntimeError: the value of this add node (shape (4, 2), float64) was released: ...
     """
 
-    __slots__ = ("shape", "dtype", "ndim", "size", "op", "why")
+    __slots__ = ("shape", "dtype", "op", "why")
 
     def __init__(self, array: Any, op: str | None, why: str) -> None:
         self.shape = array.shape
         self.dtype = array.dtype
-        self.ndim = array.ndim
-        self.size = array.size
         self.op = op
         self.why = why
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
 
     def error(self) -> RuntimeError:
         return RuntimeError(
@@ -426,6 +433,13 @@ def backward(
             if p._backward is None and hook is None:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
+                    if p.grad is None and gp.base is None and id(gp) not in given:
+                        # (_accumulate_leaf's common case, inline: a fresh array nobody
+                        # else was handed becomes .grad as it is)
+                        if gp.flags.writeable:
+                            given.add(id(gp))
+                            p.grad = gp
+                            continue
                     _accumulate_leaf(p, gp, given)
             else:
                 if gp is not None:

@@ -339,15 +339,18 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         layers = self.layers
-        last = len(layers) - 1
-        for i, m in enumerate(layers):
+        if _mode.keep:
+            for m in layers:
+                x = m(x)
+            return x
+        for m in layers[:-1]:
             x = m(x)
-            if i < last and m.__class__ in _OWN_OUTPUTS and not _mode.keep:
+            if m.__class__ in _OWN_OUTPUTS:
                 # Only this graph can reach this output (our own layers keep no reference
                 # to what they return, and the user gets the last output alone): let
                 # backward() drop its value once used, as PyTorch frees what it saved.
                 x._flags |= RELEASE_AFTER_USE
-        return x
+        return layers[-1](x) if layers else x
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
