@@ -101,12 +101,12 @@ def test_the_command_line_defaults():
     assert smoke.rounds == 1 and smoke.block_seconds < 0.1 and smoke.threads == [1]
 
 
-def test_gradient_array_reuse_never_changes_a_kept_grad():
-    # The engine refills a cleared leaf's previous gradient array (to spare the page
-    # faults of freeing and re-making it every step) only when nobody else holds it.
+def test_a_cleared_grad_the_user_kept_is_never_changed_by_later_steps():
+    # A training loop clears .grad and makes it again every step; a .grad (or a view of
+    # it) that the user kept must keep its values, whatever the engine does with arrays.
     import tinygrad_bp as tg
 
-    w = tg.Tensor(np.ones(1000), requires_grad=True)  # 8000 bytes: in the reused range
+    w = tg.Tensor(np.ones(1000), requires_grad=True)
     (w * w).sum().backward()
     kept = w.grad
     w.grad = None
