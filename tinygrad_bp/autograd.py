@@ -433,13 +433,6 @@ def backward(
             if p._backward is None and hook is None:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
-                    if p.grad is None and gp.base is None and id(gp) not in given:
-                        # (_accumulate_leaf's common case, inline: a fresh array nobody
-                        # else was handed becomes .grad as it is)
-                        if gp.flags.writeable:
-                            given.add(id(gp))
-                            p.grad = gp
-                            continue
                     _accumulate_leaf(p, gp, given)
             else:
                 if gp is not None:

@@ -339,13 +339,10 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         layers = self.layers
-        if _mode.keep:
-            for m in layers:
-                x = m(x)
-            return x
+        mark = not _mode.keep
         for m in layers[:-1]:
             x = m(x)
-            if m.__class__ in _OWN_OUTPUTS:
+            if mark and m.__class__ in _OWN_OUTPUTS:
                 # Only this graph can reach this output (our own layers keep no reference
                 # to what they return, and the user gets the last output alone): let
                 # backward() drop its value once used, as PyTorch frees what it saved.

@@ -16,14 +16,7 @@ from . import autograd
 from .autograd import Released, _mode
 from .backend import ndarray, xp
 
-__all__ = [
-    "Tensor",
-    "Released",
-    "get_default_dtype",
-    "set_default_dtype",
-    "make_node",
-    "leaf",
-]
+__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf"]
 
 _default_dtype = np.dtype(np.float64)
 
