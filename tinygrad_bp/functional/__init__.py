@@ -8,14 +8,24 @@ Losses:
   PyTorch.  The article's regression loss is the batch mean of ``½‖ŷ − y‖²``, whose
   gradient is ``(ŷ − y) / N``; ``mse_loss``'s is ``2 (ŷ − y) / (N·D)``, a factor of
   ``2/D`` apart (:func:`half_squared_error` is the article's).
+
+Families: :mod:`.activation`, :mod:`.conv` (convolution and pooling), :mod:`.normalization`
+(batch_norm, layer_norm, dropout), :mod:`.sparse` (embedding, one_hot), :mod:`.attention`,
+:mod:`.loss`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import ops
-from .tensor import Tensor
+from .. import ops
+from ..tensor import Tensor
+from .activation import elu, gelu, leaky_relu, silu, softplus
+from .attention import scaled_dot_product_attention
+from .conv import avg_pool2d, conv2d, max_pool2d
+from .loss import _check_pair, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .normalization import batch_norm, dropout, layer_norm
+from .sparse import embedding, one_hot
 
 __all__ = [
     "cross_entropy",
@@ -27,40 +37,29 @@ __all__ = [
     "softmax",
     "log_softmax",
     "linear",
+    "nll_loss",
+    "binary_cross_entropy_with_logits",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "softplus",
+    "elu",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "layer_norm",
+    "dropout",
+    "embedding",
+    "one_hot",
+    "scaled_dot_product_attention",
 ]
 
-cross_entropy = ops.cross_entropy
 relu = ops.relu
 sigmoid = ops.sigmoid
 tanh = ops.tanh
 softmax = ops.softmax
 log_softmax = ops.log_softmax
-
-
-def _check_pair(pred: Any, target: Any, op: str) -> Tensor:
-    if not isinstance(pred, Tensor):
-        raise TypeError(f"{op}: pred must be a Tensor, got {type(pred).__name__}")
-    tshape = target.shape if hasattr(target, "shape") else None
-    if tshape is not None and tuple(tshape) != pred.shape:
-        raise ValueError(
-            f"{op}: target shape {tuple(tshape)} differs from prediction shape {pred.shape}"
-        )
-    return pred
-
-
-def mse_loss(pred: Tensor, target: Any) -> Tensor:
-    """Mean over all elements of ``(pred - target) ** 2`` (PyTorch's ``mse_loss``).
-
-    Examples
-    --------
-    >>> import tinygrad_bp as tg
-    >>> from tinygrad_bp import functional as F
-    >>> F.mse_loss(tg.Tensor([1.0, 2.0]), tg.Tensor([0.0, 0.0])).item()
-    2.5
-    """
-    _check_pair(pred, target, "mse_loss")
-    d = pred - target
-    return (d * d).mean()
 
 
 def half_squared_error(pred: Tensor, target: Any) -> Tensor:
@@ -79,7 +78,7 @@ def half_squared_error(pred: Tensor, target: Any) -> Tensor:
     array([[0.5, 1. ],
            [0. , 2. ]])
     """
-    _check_pair(pred, target, "half_squared_error")
+    _check_pair(pred, target, "half_squared_error")  # (shared with mse_loss)
     d = pred - target
     n = pred.shape[0] if pred.ndim > 0 else 1
     return (d * d).sum() * (0.5 / n)

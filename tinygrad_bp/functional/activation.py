@@ -1,0 +1,90 @@
+"""Activations beyond the tutorial's three: leaky_relu, gelu (exact), silu, softplus, elu."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import ops
+from ..backend import xp
+from ..ops_window import erf
+from ..tensor import Tensor, make_node
+from ._util import as_tensor
+
+__all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu"]
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope · x``.  ∂/∂x = 1 or ``negative_slope``
+    (``negative_slope`` at 0, as in PyTorch).
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.leaky_relu(tg.Tensor([-2.0, 3.0]), 0.1).data
+    array([-0.2,  3. ])
+    """
+    x = as_tensor(x, "leaky_relu")
+    slope = xp.where(x.data > 0, 1.0, negative_slope).astype(x.data.dtype)
+    return ops.mul(x, slope)  # the slope is a constant: its derivative is itself
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """``x · Φ(x) = ½ x (1 + erf(x/√2))``, exact (PyTorch's default).
+    ∂/∂x = Φ(x) + x·φ(x), which the engine derives through :func:`~tinygrad_bp.ops_window.erf`.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> round(F.gelu(tg.Tensor([1.0])).item(), 6)
+    0.841345
+    """
+    x = as_tensor(x, "gelu")
+    if approximate != "none":
+        raise ValueError(
+            f"gelu: only approximate='none' (the exact erf form) is built, got {approximate!r}"
+        )
+    return x * (erf(x * _INV_SQRT2) + 1.0) * 0.5
+
+
+def silu(x: Tensor) -> Tensor:
+    """``x · sigmoid(x)`` (swish).  ∂/∂x = s + x·s·(1 − s), from the engine."""
+    x = as_tensor(x, "silu")
+    return x * ops.sigmoid(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + e^{βx}) / β``, and ``x`` where ``βx > threshold`` (PyTorch's rule).
+    ∂/∂x = sigmoid(βx) (1 where linear)."""
+    x = as_tensor(x, "softplus")
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be > 0, got {beta}")
+    xd = x.data
+    bx = xd * beta
+    linear = bx > threshold
+    out = xp.where(linear, xd, xp.logaddexp(0.0, bx) / beta).astype(xd.dtype, copy=False)
+    keep = ~linear
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        s = (x * beta).sigmoid() if isinstance(x, Tensor) else _sigmoid_np(x * beta)
+        return (g * (s * keep + linear),)
+
+    return make_node(out, (x,), "softplus", backward)
+
+
+def _sigmoid_np(z: Any) -> Any:
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``x`` where ``x > 0``, else ``α (e^x − 1)``.  ∂/∂x = 1 or ``α e^x``."""
+    x = as_tensor(x, "elu")
+    pos = (x.data > 0).astype(x.data.dtype)
+    neg = 1.0 - pos
+    # exp of x only where x <= 0 (elsewhere exp(0) = 1 contributes 0): no overflow
+    return x * pos + (ops.exp(x * neg) - 1.0) * alpha

@@ -1,0 +1,77 @@
+"""Scaled dot-product attention, PyTorch's definition."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor
+from ._util import as_tensor
+
+__all__ = ["scaled_dot_product_attention"]
+
+
+def _swap_last(t: Tensor) -> Tensor:
+    perm = list(range(t.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return ops.transpose(t, perm)
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """``softmax(q·kᵀ · scale + mask) · v`` over shapes ``(..., L, E)``, ``(..., S, E)``,
+    ``(..., S, Ev)``; ``scale`` defaults to 1/√E.  A boolean ``attn_mask`` says where to
+    attend (False: −∞), a float one is added; ``is_causal`` lets position i see 0..i.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> q = k = v = tg.Tensor(np.eye(2)[None])
+    >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).data[0, 0]
+    array([1., 0.])
+    """
+    q, k, v = (as_tensor(t, "scaled_dot_product_attention") for t in (q, k, v))
+    if (
+        q.ndim < 2
+        or k.ndim < 2
+        or v.ndim < 2
+        or q.shape[-1] != k.shape[-1]
+        or (k.shape[-2] != v.shape[-2])
+    ):
+        raise ValueError(
+            f"scaled_dot_product_attention: expected q (..., L, E), k (..., S, E), "
+            f"v (..., S, Ev), got {q.shape}, {k.shape}, {v.shape}"
+        )
+    if dropout_p:
+        raise ValueError("scaled_dot_product_attention: dropout_p is not supported; use 0.0")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both")
+    L, S = q.shape[-2], k.shape[-2]
+    s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = ops.matmul(q, _swap_last(k)) * s
+    add = None
+    if is_causal:
+        add = np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf)
+    elif attn_mask is not None:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if m.dtype == bool:
+            add = np.where(m, 0.0, -np.inf)
+        elif isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
+            scores = scores + attn_mask
+        else:
+            add = m
+    if add is not None:
+        scores = scores + add.astype(scores.dtype, copy=False)
+    return ops.matmul(ops.softmax(scores, -1), v)

@@ -1,0 +1,169 @@
+"""Normalisation and dropout: batch_norm, layer_norm, dropout (PyTorch's definitions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..autograd import no_grad
+from ..tensor import Tensor
+from ._util import as_tensor
+
+__all__ = ["batch_norm", "layer_norm", "dropout"]
+
+_default_rng = np.random.default_rng()
+
+
+def _array(t: Any) -> Any:
+    return t.data if isinstance(t, Tensor) else t
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Any,
+    running_var: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (axis 1) over the batch (and spatial axes).
+
+    Training: ``(x − mean) / √(var + eps)`` with the batch's mean and *biased* variance,
+    and the running estimates (arrays or Tensors, updated in place, if given) move by
+    ``momentum`` towards the batch mean and the *unbiased* variance.  Evaluation: the
+    running estimates normalise.  Then ``· weight + bias`` per channel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> x = tg.Tensor([[1.0], [3.0]])
+    >>> rm, rv = np.zeros(1), np.ones(1)
+    >>> F.batch_norm(x, rm, rv, training=True, eps=0.0).data.ravel()
+    array([-1.,  1.])
+    >>> rm, rv  # moved by 0.1 towards mean 2 and unbiased variance 2
+    (array([0.2]), array([1.1]))
+    """
+    x = as_tensor(x, "batch_norm")
+    xd = x.data
+    if xd.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {xd.shape}")
+    c = xd.shape[1]
+    axes = (0,) + tuple(range(2, xd.ndim))
+    shape = (1, c) + (1,) * (xd.ndim - 2)
+    for label, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and tuple(np.shape(_array(t))) != (c,):
+            raise ValueError(
+                f"batch_norm: {label} must have shape ({c},) for an input of shape {xd.shape}, "
+                f"got {tuple(np.shape(_array(t)))}"
+            )
+    if training:
+        count = xd.size // c
+        if count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"of shape {xd.shape}"
+            )
+        mu = ops.mean(x, axis=axes, keepdims=True)
+        d = x - mu
+        var = ops.mean(d * d, axis=axes, keepdims=True)
+        xhat = d * (var + eps) ** -0.5
+        with no_grad():  # the running estimates are buffers, never part of the graph
+            if running_mean is not None:
+                rm = _array(running_mean)
+                rm *= 1.0 - momentum
+                rm += momentum * mu.data.reshape(c)
+            if running_var is not None:
+                rv = _array(running_var)
+                rv *= 1.0 - momentum
+                rv += momentum * var.data.reshape(c) * (count / (count - 1))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+        rm = _array(running_mean).reshape(shape)
+        rstd = 1.0 / np.sqrt(_array(running_var).reshape(shape) + eps)
+        xhat = (x - rm.astype(xd.dtype, copy=False)) * rstd.astype(xd.dtype, copy=False)
+    if weight is not None:
+        xhat = xhat * ops.reshape(weight, shape)
+    if bias is not None:
+        xhat = xhat + ops.reshape(bias, shape)
+    return xhat
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` axes (biased variance), then
+    ``· weight + bias`` elementwise over those axes.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.layer_norm(tg.Tensor([[1.0, 3.0]]), (2,), eps=0.0).data
+    array([[-1.,  1.]])
+    """
+    x = as_tensor(x, "layer_norm")
+    ns = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, (int, np.integer))
+        else tuple(normalized_shape)
+    )
+    k = len(ns)
+    if k == 0 or tuple(x.shape[-k:]) != ns:
+        raise ValueError(
+            f"layer_norm: normalized_shape {ns} must match the last axes of the input, got "
+            f"input shape {x.shape}"
+        )
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mu = ops.mean(x, axis=axes, keepdims=True)
+    d = x - mu
+    var = ops.mean(d * d, axis=axes, keepdims=True)
+    y = d * (var + eps) ** -0.5
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
+    """Inverted dropout: each value zeroed with probability ``p``, the rest scaled by
+    ``1/(1 − p)``; the identity when not training.  ``rng`` (a seed or a NumPy Generator)
+    makes the mask reproducible.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.dropout(tg.Tensor(np.ones(6)), 0.5, rng=0).data
+    array([0., 2., 0., 2., 2., 0.])
+    """
+    x = as_tensor(x, "dropout")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+    if not training or p == 0:
+        return x
+    g = (
+        rng
+        if isinstance(rng, np.random.Generator)
+        else (_default_rng if rng is None else np.random.default_rng(rng))
+    )
+    keep = g.random(x.shape) >= p
+    scale = (keep * (1.0 / (1.0 - p))).astype(x.dtype, copy=False)
+    return ops.mul(x, scale)

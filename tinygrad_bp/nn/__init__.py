@@ -1,0 +1,78 @@
+"""``nn``: modules by family, PyTorch's names.
+
+- :mod:`.module`: ``Module`` (parameters, buffers, train/eval, state dict), ``Parameter``
+- :mod:`.linear`: the article's ``Dense`` (``W (in, out)``) and PyTorch's ``Linear``
+- :mod:`.containers`: ``Sequential``, ``ModuleList``, ``Identity``, ``Flatten``, ``mlp``
+- :mod:`.activation`, :mod:`.conv`, :mod:`.pooling`, :mod:`.normalization`,
+  :mod:`.dropout`, :mod:`.sparse` (``Embedding``), :mod:`.recurrent`, :mod:`.attention`,
+  :mod:`.loss`, :mod:`.utils` (``clip_grad_norm_``)
+"""
+
+from __future__ import annotations
+
+from . import utils
+from .activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .attention import MultiheadAttention
+from .containers import Flatten, Identity, ModuleList, Sequential, mlp
+from .conv import Conv2d
+from .dropout import Dropout
+from .linear import ACTIVATIONS, INITS, Dense, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import AvgPool2d, MaxPool2d
+from .recurrent import LSTM, GRUCell, LSTMCell, RNNCell
+from .sparse import Embedding
+
+__all__ = [
+    "Module",
+    "Parameter",
+    "Dense",
+    "Linear",
+    "Sequential",
+    "ModuleList",
+    "Identity",
+    "Flatten",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "ELU",
+    "Softmax",
+    "LogSoftmax",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Dropout",
+    "Embedding",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "LSTM",
+    "MultiheadAttention",
+    "CrossEntropyLoss",
+    "MSELoss",
+    "NLLLoss",
+    "BCEWithLogitsLoss",
+    "utils",
+    "mlp",
+    "ACTIVATIONS",
+    "INITS",
+]

@@ -1,0 +1,98 @@
+"""Activation modules: thin wrappers of the functions in :mod:`tinygrad_bp.functional`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import functional as F
+from .. import ops
+from ..tensor import Tensor
+from .module import Module
+
+__all__ = [
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "LeakyReLU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "ELU",
+    "Softmax",
+    "LogSoftmax",
+]
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    """The exact (erf) GELU, PyTorch's default."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate != "none":
+            raise ValueError(f"GELU: only approximate='none' is built, got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x)
+
+
+class SiLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Softplus(Module):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class ELU(Module):
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+
+class Softmax(Module):
+    def __init__(self, dim: int = -1, axis: Any = None) -> None:
+        self.axis = dim if axis is None else axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softmax(x, self.axis)
+
+
+class LogSoftmax(Module):
+    def __init__(self, dim: int = -1, axis: Any = None) -> None:
+        self.axis = dim if axis is None else axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.log_softmax(x, self.axis)

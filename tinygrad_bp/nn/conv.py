@@ -1,0 +1,71 @@
+"""``Conv2d``: PyTorch's 2-D convolution layer over NCHW images (see :func:`F.conv2d`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import functional as F
+from ..ops_window import _pair
+from ..tensor import Tensor, get_default_dtype
+from .linear import _check_features, _uniform
+from .module import Module, Parameter, _rng
+
+__all__ = ["Conv2d"]
+
+
+class Conv2d(Module):
+    """``y = conv2d(x, weight, bias, stride, padding)``; ``weight (C_out, C_in, kH, kW)``,
+    initialised as PyTorch does (uniform in ±1/√(C_in·kH·kW), the bias too).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> conv = tg.nn.Conv2d(1, 16, 3, padding=1, rng=0)
+    >>> conv.weight.shape, conv(tg.Tensor(np.zeros((2, 1, 8, 8)))).shape
+    ((16, 1, 3, 3), (2, 16, 8, 8))
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        bias: bool = True,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        _check_features("Conv2d", in_channels=in_channels, out_channels=out_channels)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = _pair(stride, "stride", "Conv2d", 1)
+        self.padding = _pair(padding, "padding", "Conv2d", 0)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        g = _rng(rng)
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.weight = Parameter(_uniform(g, bound, shape, dtype))
+        self.bias = Parameter(_uniform(g, bound, (self.out_channels,), dtype)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv2d({self.in_channels}, {self.out_channels}): expected an input of shape "
+                f"(N, {self.in_channels}, H, W), got shape {x.shape} (weight shape "
+                f"{self.weight.shape})"
+            )
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
