@@ -42,7 +42,7 @@ def conv2d(
     >>> x = tg.Tensor(np.ones((1, 1, 4, 4)))
     >>> w = tg.Tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
     >>> y = F.conv2d(x, w, padding=1)
-    >>> y.shape, y.data[0, 0, 0, 0], y.data[0, 0, 1, 1]
+    >>> y.shape, float(y.data[0, 0, 0, 0]), float(y.data[0, 0, 1, 1])
     ((1, 2, 4, 4), 4.0, 9.0)
     """
     x = as_tensor(x, "conv2d")

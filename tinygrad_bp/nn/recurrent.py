@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops_window import stack
+from ..ops_window import lstm_gates, stack
 from ..tensor import Tensor, get_default_dtype
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -141,18 +141,15 @@ class LSTMCell(_Cell):
         x2, batched, n = self._check(x, (h0, c0))
         h = self._state(h0, n, batched, x.dtype)
         c = self._state(c0, n, batched, x.dtype)
-        h, c = self._step(self._gates_x(x2), h, c)
+        h, c = self._step(self._gates_x(x2) + self._gates_h(h), c)
         return _unbatch(h, batched), _unbatch(c, batched)
 
-    def _step(self, gx: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    def _step(self, a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """One step from the gates' pre-activations ``a (N, 4H)`` and the cell state."""
         H = self.hidden_size
-        a = gx + self._gates_h(h)
-        i = ops.sigmoid(a[:, :H])
-        f = ops.sigmoid(a[:, H : 2 * H])
-        g = ops.tanh(a[:, 2 * H : 3 * H])
-        o = ops.sigmoid(a[:, 3 * H :])
-        c = f * c + i * g
-        return o * ops.tanh(c), c
+        act = lstm_gates(a)  # σ(i), σ(f), tanh(g), σ(o) in one op
+        c = act[:, H : 2 * H] * c + act[:, :H] * act[:, 2 * H : 3 * H]
+        return act[:, 3 * H :] * ops.tanh(c), c
 
 
 class GRUCell(_Cell):
@@ -253,11 +250,15 @@ class LSTM(Module):
                 h, c = cell._zeros(n, x.dtype), cell._zeros(n, x.dtype)
             else:
                 h, c = h0[k], c0[k]
-            # the input's part of every gate for all steps in one matrix product
-            gx = ops.reshape(cell._gates_x(ops.reshape(seq, T * n, -1)), T, n, -1)
+            # the input's part of every gate (and both biases) for all steps in one product
+            gx = cell._gates_x(ops.reshape(seq, T * n, -1))
+            if cell.bias_hh is not None:
+                gx = gx + cell.bias_hh
+            gx = ops.reshape(gx, T, n, -1)
+            w_hh_t = ops.transpose(cell.weight_hh)
             outs = []
             for t in range(T):
-                h, c = cell._step(gx[t], h, c)
+                h, c = cell._step(gx[t] + ops.matmul(h, w_hh_t), c)
                 outs.append(h)
             seq = stack(outs, 0)
             hs.append(h)

@@ -1,0 +1,409 @@
+"""The model results of issue 11, measured: run one, or write the docs page from all runs.
+
+    python benchmarks/model_results.py cnn            # digits CNN, and its PyTorch twin
+    python benchmarks/model_results.py mlp            # names: Bengio MLP
+    python benchmarks/model_results.py lstm           # names: LSTM
+    python benchmarks/model_results.py transformer    # names: transformer vs its PyTorch twin
+    python benchmarks/model_results.py docs           # docs/results.md from the runs' JSON
+
+Each run pins BLAS to one thread, trains in float32 with the seed given, writes
+``benchmarks/results/models/<run>.json`` (command, seed, wall time, result, loss curve,
+sampled names) and prints a summary.  The PyTorch twins are built here from the same
+description (they are not makemore's code), get the same initial weights (copied) and the
+same batches, and are timed in the same process, in alternating blocks of steps, so that
+the time-per-step ratio sees the same machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from tinygrad_bp import models, optim  # noqa: E402
+
+OUT_DIR = os.path.join(HERE, "results", "models")
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
+for var, name in (("TINYGRAD_BP_DIGITS", "digits.csv.gz"), ("TINYGRAD_BP_NAMES", "names.txt")):
+    if os.path.exists(os.path.join(SHARED, name)):
+        os.environ.setdefault(var, os.path.join(SHARED, name))
+
+
+def _pin_threads() -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _torch():
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    return torch
+
+
+def _copy_into_torch(ours: Any, twin: Any) -> None:
+    """Copy our parameters into the twin, by name (the twins use the same names)."""
+    torch = sys.modules["torch"]
+    theirs = dict(twin.named_parameters())
+    mine = dict(ours.named_parameters())
+    if set(theirs) != set(mine):
+        raise RuntimeError(f"twin names differ: {sorted(set(theirs) ^ set(mine))}")
+    with torch.no_grad():
+        for name, p in theirs.items():
+            if tuple(p.shape) != mine[name].shape:
+                raise RuntimeError(f"{name}: {tuple(p.shape)} vs {mine[name].shape}")
+            p.copy_(torch.from_numpy(np.ascontiguousarray(mine[name].data)))
+
+
+def _save(name: str, record: dict[str, Any]) -> None:
+    os.makedirs(OUT_DIR, exist_ok=True)
+    record["machine"] = f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
+    record["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    path = os.path.join(OUT_DIR, f"{name}.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(tmp, path)
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+# ---------------------------------------------------------------- digits CNN
+def torch_cnn():
+    torch = _torch()
+    nn = torch.nn
+
+    class Twin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Flatten(), nn.Linear(128, 10),
+            )
+
+        def forward(self, x):
+            return self.net(x)
+
+    return Twin()
+
+
+def run_cnn(args: argparse.Namespace) -> None:
+    torch = _torch()
+    task = models.load_task("digits", "cnn", seed=0)
+    steps, bs, lr = args.steps or 700, 64, 2e-3
+    batches = models.batch_indices(task, steps, bs, seed=args.seed)
+    model = models.build("digits", "cnn", seed=args.seed, dtype=np.float32)
+    twin = torch_cnn()
+    _copy_into_torch(model, twin)
+    opt = optim.Adam(model.parameters(), lr=lr)
+    t0 = time.perf_counter()
+    hist = models.fit(model, task, opt, steps, bs, batches=batches)
+    wall = time.perf_counter() - t0
+    acc = models.evaluate(model, task)
+    # the twin: same weights, same batches, same optimizer
+    topt = torch.optim.Adam(twin.parameters(), lr=lr)
+    X = torch.from_numpy(task.X_train.astype(np.float32))
+    Y = torch.from_numpy(task.y_train)
+    tl = []
+    t1 = time.perf_counter()
+    for ix in batches:
+        ix = torch.from_numpy(ix)
+        loss = torch.nn.functional.cross_entropy(twin(X[ix]), Y[ix])
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+        tl.append(loss.item())
+    twall = time.perf_counter() - t1
+    with torch.no_grad():
+        tpred = twin(torch.from_numpy(task.X_test.astype(np.float32))).argmax(1).numpy()
+    tacc = float((tpred == task.y_test).mean())
+    rec = {
+        "run": "digits CNN",
+        "command": "python benchmarks/model_results.py cnn",
+        "seed": args.seed,
+        "config": f"Adam lr {lr}, batch {bs}, {steps} steps ({steps * bs / len(task.y_train):.1f} epochs), float32, 1 thread",
+        "train/test": f"{len(task.y_train)}/{len(task.y_test)} (stratified 20 %, seed 0)",
+        "wall_s": wall,
+        "test_accuracy": acc,
+        "torch_wall_s": twall,
+        "torch_test_accuracy": tacc,
+        "loss_first_last": [hist["losses"][0], hist["losses"][-1]],
+        "torch_loss_first_last": [tl[0], tl[-1]],
+        "max_loss_gap": float(np.max(np.abs(np.array(hist["losses"]) - np.array(tl)))),
+    }
+    print(json.dumps(rec, indent=1))
+    _save("cnn", rec)
+
+
+# ---------------------------------------------------------------- names
+def _names_run(kind: str, args: argparse.Namespace, steps: int, bs: int, lr_at: Any,
+               make_opt: Any, config: str) -> None:
+    task = models.load_task("names", kind, seed=0)
+    model = models.build("names", kind, seed=args.seed, dtype=np.float32, task=task)
+    opt = make_opt(model.parameters())
+    batches = models.batch_indices(task, steps, bs, seed=args.seed)
+    curve = []
+    t0 = time.perf_counter()
+    every = max(steps // 10, 1)
+    for start in range(0, steps, every):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(start)
+        chunk = batches[start : start + every]
+        models.fit(model, task, opt, len(chunk), bs, batches=chunk)
+        elapsed = time.perf_counter() - t0
+        test = models.evaluate(model, task)
+        curve.append([start + len(chunk), round(elapsed, 1), test])
+        print(f"{kind}: step {start + len(chunk)}  {elapsed:.0f} s  test {test:.4f}", flush=True)
+    wall = time.perf_counter() - t0
+    rec = {
+        "run": f"names {kind}",
+        "command": f"python benchmarks/model_results.py {kind}",
+        "seed": args.seed,
+        "config": config,
+        "train/test names": f"{len(task.info['train_names'])}/{len(task.info['test_names'])} (10 % held out, seed 0)",
+        "wall_s": wall,
+        "test_loss": curve[-1][2],
+        "train_loss": models.evaluate(model, task, split="train", batch=4096)
+        if kind != "mlp" else None,
+        "curve": curve,
+        "samples": models.sample_names(model, task, 20, seed=args.seed),
+    }
+    print(json.dumps(rec, indent=1))
+    _save(kind, rec)
+
+
+def run_mlp(args: argparse.Namespace) -> None:
+    steps = args.steps or 20000
+    _names_run(
+        "mlp", args, steps, 256,
+        lambda s: 3e-3 if s < 0.75 * steps else 3e-4,
+        lambda ps: optim.AdamW(ps, lr=3e-3, weight_decay=0.01),
+        f"embedding 24 x 3 chars, tanh 256, AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 256, {steps} steps, float32",
+    )
+
+
+def run_lstm(args: argparse.Namespace) -> None:
+    steps = args.steps or 8000
+    _names_run(
+        "lstm", args, steps, 64,
+        lambda s: 3e-3 if s < 0.75 * steps else 3e-4,
+        lambda ps: optim.AdamW(ps, lr=3e-3, weight_decay=0.01),
+        f"Embedding(27,32) - LSTM(128) - Linear(128,27), AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 64, {steps} steps, float32",
+    )
+
+
+def torch_transformer(block_size: int):
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self, c: int, h: int) -> None:
+            super().__init__()
+            self.n_head = h
+            self.ln_1 = nn.LayerNorm(c)
+            self.c_attn = nn.Linear(c, 3 * c)
+            self.attn_proj = nn.Linear(c, c)
+            self.ln_2 = nn.LayerNorm(c)
+            self.c_fc = nn.Linear(c, 4 * c)
+            self.mlp_proj = nn.Linear(4 * c, c)
+
+        def forward(self, x):
+            n, t, c = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+            q, k, v = (z.view(n, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).reshape(n, t, c))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+    class Twin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(27, 64)
+            self.wpe = nn.Embedding(block_size, 64)
+            self.blocks = nn.ModuleList([Block(64, 4) for _ in range(4)])
+            self.ln_f = nn.LayerNorm(64)
+            self.lm_head = nn.Linear(64, 27, bias=False)
+
+        def forward(self, idx):
+            t = idx.shape[1]
+            x = self.wte(idx) + self.wpe(torch.arange(t))
+            for b in self.blocks:
+                x = b(x)
+            return self.lm_head(self.ln_f(x)).reshape(-1, 27)
+
+    return Twin()
+
+
+def run_transformer(args: argparse.Namespace) -> None:
+    torch = _torch()
+    task = models.load_task("names", "transformer", seed=0)
+    steps, bs, lr = args.steps or 6000, 32, 5e-4
+    model = models.build("names", "transformer", seed=args.seed, dtype=np.float32, task=task)
+    twin = torch_transformer(task.block_size)
+    _copy_into_torch(model, twin)
+    opt = optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
+    topt = torch.optim.AdamW(twin.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-8,
+                             weight_decay=0.01)
+    batches = models.batch_indices(task, steps, bs, seed=args.seed)
+    X, Y = torch.from_numpy(task.X_train), torch.from_numpy(task.y_train)
+    Xte, Yte = torch.from_numpy(task.X_test), torch.from_numpy(task.y_test)
+
+    def torch_eval() -> float:
+        twin.eval()
+        with torch.no_grad():
+            tot, cnt = 0.0, 0
+            for i in range(0, len(Xte), 1024):
+                y = Yte[i : i + 1024].reshape(-1)
+                tot += F_ce(twin(Xte[i : i + 1024]), y, reduction="sum").item()
+                cnt += int((y >= 0).sum())
+        twin.train()
+        return tot / cnt
+
+    F_ce = lambda z, y, reduction="mean": torch.nn.functional.cross_entropy(  # noqa: E731
+        z, y, ignore_index=-1, reduction=reduction
+    )
+    ours_s = theirs_s = 0.0
+    curve = []
+    every = args.every or 500
+    for start in range(0, steps, every):
+        chunk = batches[start : start + every]
+        h = models.fit(model, task, opt, len(chunk), bs, batches=chunk)
+        ours_s += h["seconds"]
+        t1 = time.perf_counter()
+        for ix in chunk:
+            ix = torch.from_numpy(ix)
+            loss = F_ce(twin(X[ix]), Y[ix].reshape(-1))
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+        theirs_s += time.perf_counter() - t1
+        done = start + len(chunk)
+        ours_test, theirs_test = models.evaluate(model, task), torch_eval()
+        curve.append([done, ours_test, theirs_test, h["losses"][-1], loss.item()])
+        print(
+            f"transformer: step {done}  ours {ours_test:.4f} ({ours_s:.0f} s)  "
+            f"PyTorch {theirs_test:.4f} ({theirs_s:.0f} s)", flush=True,
+        )
+    rec = {
+        "run": "names transformer vs PyTorch twin",
+        "command": "python benchmarks/model_results.py transformer",
+        "seed": args.seed,
+        "config": f"4 layers, 4 heads, 64 channels, block {task.block_size}, AdamW lr {lr} betas (0.9, 0.99) wd 0.01, batch {bs}, {steps} steps, float32, 1 thread",
+        "wall_s": ours_s,
+        "torch_wall_s": theirs_s,
+        "ms_per_step": 1000 * ours_s / steps,
+        "torch_ms_per_step": 1000 * theirs_s / steps,
+        "time_ratio": ours_s / theirs_s,
+        "test_loss": curve[-1][1],
+        "torch_test_loss": curve[-1][2],
+        "max_test_gap": max(abs(c[1] - c[2]) for c in curve),
+        "curve": curve,
+        "samples": models.sample_names(model, task, 20, seed=args.seed),
+    }
+    print(json.dumps(rec, indent=1))
+    _save("transformer", rec)
+
+
+# ---------------------------------------------------------------- the page
+def write_docs(args: argparse.Namespace) -> None:
+    recs = {}
+    for name in ("cnn", "mlp", "lstm", "transformer"):
+        path = os.path.join(OUT_DIR, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                recs[name] = json.load(f)
+    lines = [
+        "# Model results",
+        "",
+        "Made by `python benchmarks/model_results.py docs` from the runs' records in",
+        "`benchmarks/results/models/`; each run below names the command that made it. One",
+        "thread (BLAS pinned), float32, on a machine shared with other jobs, so wall times",
+        "are upper bounds.",
+        "",
+        "| run | result | target | wall time | seed |",
+        "|---|---|---|---|---|",
+    ]
+    if "cnn" in recs:
+        r = recs["cnn"]
+        lines.append(
+            f"| digits CNN | {100 * r['test_accuracy']:.2f} % held out (PyTorch twin "
+            f"{100 * r['torch_test_accuracy']:.2f} %) | ≥ 98 % in < 2 min; twin within 0.5 % "
+            f"| {r['wall_s']:.0f} s (PyTorch {r['torch_wall_s']:.0f} s) | {r['seed']} |"
+        )
+    for name, target in (("mlp", "≤ 2.20"), ("lstm", "≤ 2.05")):
+        if name in recs:
+            r = recs[name]
+            lines.append(
+                f"| names {name.upper()} | {r['test_loss']:.4f} nats/char (test) | {target} in "
+                f"≤ 15 min | {r['wall_s']:.0f} s | {r['seed']} |"
+            )
+    if "transformer" in recs:
+        r = recs["transformer"]
+        lines.append(
+            f"| names transformer | {r['test_loss']:.4f} (PyTorch twin {r['torch_test_loss']:.4f}) "
+            f"| ≤ 2.05 in ≤ 15 min; twin within 0.02 | {r['wall_s']:.0f} s "
+            f"({r['ms_per_step']:.1f} ms/step; PyTorch {r['torch_ms_per_step']:.1f}, ratio "
+            f"{r['time_ratio']:.2f}) | {r['seed']} |"
+        )
+    for name, r in recs.items():
+        lines += ["", f"## {r['run']}", "", f"- command: `{r['command']}` (seed {r['seed']})",
+                  f"- setup: {r['config']}", f"- measured: {r['date']}, {r['machine']}"]
+        if name == "cnn":
+            lines.append(
+                f"- largest gap between the two training-loss curves (same weights, same "
+                f"batches, float32): {r['max_loss_gap']:.2e}"
+            )
+        if "curve" in r:
+            if name == "transformer":
+                lines += ["", "| step | tinygrad_bp test loss | PyTorch twin test loss |",
+                          "|---|---|---|"]
+                lines += [f"| {c[0]} | {c[1]:.4f} | {c[2]:.4f} |" for c in r["curve"]]
+                lines.append(f"\nLargest gap at a checkpoint: {r['max_test_gap']:.4f}.")
+            else:
+                lines += ["", "| step | seconds | test loss |", "|---|---|---|"]
+                lines += [f"| {c[0]} | {c[1]:.0f} | {c[2]:.4f} |" for c in r["curve"]]
+        if "samples" in r:
+            lines += ["", "Sampled names: " + ", ".join(r["samples"])]
+    path = os.path.join(ROOT, "docs", "results.md")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    print(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", choices=["cnn", "mlp", "lstm", "transformer", "docs"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=0, help="override the run's step count")
+    p.add_argument("--every", type=int, default=0, help="transformer: steps per block")
+    args = p.parse_args()
+    _pin_threads()
+    {"cnn": run_cnn, "mlp": run_mlp, "lstm": run_lstm, "transformer": run_transformer,
+     "docs": write_docs}[args.run](args)
+
+
+if __name__ == "__main__":
+    main()
+
