@@ -21,7 +21,10 @@ def _run(fn_ours, fn_torch, arrays, needs_grad=None, seed=0):
     """Run both on the same float64 arrays; compare values and the gradient of
     sum(out * w) for a random w with respect to every float input."""
     needs_grad = needs_grad if needs_grad is not None else [a.dtype.kind == "f" for a in arrays]
-    ours = [tg.Tensor(a, requires_grad=r) if a.dtype.kind == "f" else a for a, r in zip(arrays, needs_grad)]
+    ours = [
+        tg.Tensor(a, requires_grad=r) if a.dtype.kind == "f" else a
+        for a, r in zip(arrays, needs_grad)
+    ]
     theirs = [
         torch.tensor(a, requires_grad=r) if a.dtype.kind == "f" else torch.from_numpy(a)
         for a, r in zip(arrays, needs_grad)
@@ -96,13 +99,14 @@ def test_conv2d(xs, ws, stride, padding):
         lambda x, w, b: TF.conv2d(x, w, b, stride, padding),
         [x, w, b],
     )
-    _run(lambda x, w: F.conv2d(x, w, None, stride, padding),
-         lambda x, w: TF.conv2d(x, w, None, stride, padding), [x, w])
+    _run(
+        lambda x, w: F.conv2d(x, w, None, stride, padding),
+        lambda x, w: TF.conv2d(x, w, None, stride, padding),
+        [x, w],
+    )
 
 
-@pytest.mark.parametrize(
-    "k, s, p", [(2, None, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), (1, 1))]
-)
+@pytest.mark.parametrize("k, s, p", [(2, None, 0), (3, 1, 1), (3, 2, 1), ((2, 3), (1, 2), (1, 1))])
 def test_pools(k, s, p):
     x = rnd(2, 3, 7, 8)
     _run(lambda x: F.max_pool2d(x, k, s, p), lambda x: TF.max_pool2d(x, k, s, p), [x])
@@ -135,7 +139,11 @@ def test_batch_norm_training_and_running_stats(shape):
 
 def test_layer_norm():
     x, w, b = rnd(3, 4, 5), rnd(4, 5, seed=1), rnd(4, 5, seed=2)
-    _run(lambda x, w, b: F.layer_norm(x, (4, 5), w, b), lambda x, w, b: TF.layer_norm(x, (4, 5), w, b), [x, w, b])
+    _run(
+        lambda x, w, b: F.layer_norm(x, (4, 5), w, b),
+        lambda x, w, b: TF.layer_norm(x, (4, 5), w, b),
+        [x, w, b],
+    )
     _run(lambda x: F.layer_norm(x, 5), lambda x: TF.layer_norm(x, (5,)), [x])
 
 
@@ -143,7 +151,9 @@ def test_embedding_and_one_hot():
     w = rnd(7, 3)
     idx = np.array([[1, 2, 1], [6, 0, 1]])
     _run(lambda i, w: F.embedding(i, w), lambda i, w: TF.embedding(i, w), [idx, w], [False, True])
-    np.testing.assert_array_equal(F.one_hot(idx, 7).data, TF.one_hot(torch.from_numpy(idx), 7).numpy())
+    np.testing.assert_array_equal(
+        F.one_hot(idx, 7).data, TF.one_hot(torch.from_numpy(idx), 7).numpy()
+    )
     with pytest.raises(IndexError, match="index 7 is out of range for 7 embeddings"):
         F.embedding(np.array([7]), tg.Tensor(w))
 
@@ -184,7 +194,9 @@ def test_cross_entropy_options(reduction, ls):
     t2 = np.array([0, 3, 1, -1, 2, 3])
     _run(
         lambda z: F.cross_entropy(z, t2, reduction=reduction, label_smoothing=ls, ignore_index=-1),
-        lambda z: TF.cross_entropy(z, torch.from_numpy(t2), reduction=reduction, label_smoothing=ls, ignore_index=-1),
+        lambda z: TF.cross_entropy(
+            z, torch.from_numpy(t2), reduction=reduction, label_smoothing=ls, ignore_index=-1
+        ),
         [z],
     )
     p = np.abs(rnd(6, 4, seed=3))
@@ -206,14 +218,23 @@ def test_nll_mse_bce(reduction):
     z = rnd(5, 4)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))
     t = np.array([1, 0, 3, 3, 2])
-    _run(lambda a: F.nll_loss(a, t, reduction=reduction),
-         lambda a: TF.nll_loss(a, torch.from_numpy(t), reduction=reduction), [logp])
+    _run(
+        lambda a: F.nll_loss(a, t, reduction=reduction),
+        lambda a: TF.nll_loss(a, torch.from_numpy(t), reduction=reduction),
+        [logp],
+    )
     y = rnd(5, 4, seed=1)
-    _run(lambda a: F.mse_loss(a, tg.Tensor(y), reduction=reduction),
-         lambda a: TF.mse_loss(a, torch.from_numpy(y), reduction=reduction), [z])
+    _run(
+        lambda a: F.mse_loss(a, tg.Tensor(y), reduction=reduction),
+        lambda a: TF.mse_loss(a, torch.from_numpy(y), reduction=reduction),
+        [z],
+    )
     yb = (rnd(5, 4, seed=2) > 0).astype(np.float64)
-    _run(lambda a: F.binary_cross_entropy_with_logits(a, yb, reduction=reduction),
-         lambda a: TF.binary_cross_entropy_with_logits(a, torch.from_numpy(yb), reduction=reduction), [z * 10])
+    _run(
+        lambda a: F.binary_cross_entropy_with_logits(a, yb, reduction=reduction),
+        lambda a: TF.binary_cross_entropy_with_logits(a, torch.from_numpy(yb), reduction=reduction),
+        [z * 10],
+    )
 
 
 def test_dropout_seeded_scaled_and_identity_in_eval():
@@ -236,7 +257,9 @@ def test_bad_input_messages():
     x = tg.Tensor(rnd(1, 3, 5, 5))
     with pytest.raises(ValueError, match=r"3 channels .*expects 2 .*\(4, 2, 3, 3\)"):
         F.conv2d(x, tg.Tensor(rnd(4, 2, 3, 3)))
-    with pytest.raises(ValueError, match=r"kernel size \(7, 7\) is larger than the padded input \(5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"kernel size \(7, 7\) is larger than the padded input \(5, 5\)"
+    ):
         F.conv2d(x, tg.Tensor(rnd(4, 3, 7, 7)))
     with pytest.raises(ValueError, match="stride must be >= 1"):
         F.conv2d(x, tg.Tensor(rnd(4, 3, 3, 3)), stride=0)

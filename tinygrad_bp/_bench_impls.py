@@ -46,6 +46,7 @@ class Workload:
     batch: int
     dtype: str
     data: str  # "iris" (standardised Iris, the tutorial's data) or "random"
+    kind: str = "mlp"  # "mlp", or "cnn" (W5) / "lstm" (W6): see MODEL_WORKLOADS
 
     @property
     def layers(self) -> list[tuple[int, int]]:
@@ -71,6 +72,217 @@ WORKLOADS: dict[str, Workload] = {
     )
 }  # fmt: skip
 
+# The next chapters' models, one full SGD step each (tinygrad_bp and PyTorch eager build
+# them here; the hand-NumPy baseline is tinygrad_bp.reference.steps):
+# W5: the digits CNN Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
+#     MaxPool2d(2)-Flatten-Linear(128,10) on 64 digits; W6: Embedding(27,32)-LSTM(128)-
+#     Linear(128,27) on 32 sequences of 16 characters, the loss over all 512 positions.
+MODEL_WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("W5", "digits CNN (2 conv, 2 max-pool, linear), batch 64, float32",
+                 (64, 10), "relu", 64, "float32", "digits", "cnn"),
+        Workload("W6", "names LSTM (embedding 32, hidden 128), batch 32 × 16 steps, float32",
+                 (32, 128, 27), "tanh", 32, "float32", "names", "lstm"),
+    )
+}  # fmt: skip
+DIGITS_CNN_PARAMS = ("0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias")
+NAMES_LSTM_PARAMS = (
+    "embed.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0",
+    "lstm.bias_hh_l0", "head.weight", "head.bias",
+)  # fmt: skip
+SEQ_LEN = 16
+
+
+def _hand_steps() -> Any:
+    """The hand-written W5/W6 steps, where the reference package has them."""
+    try:
+        from .reference import steps
+    except ImportError:
+        return None
+    return steps if hasattr(steps, "build_digits_cnn") else None
+
+
+if _hand_steps() is not None:  # the baseline exists: the bench runs W5 and W6 by default
+    WORKLOADS.update(MODEL_WORKLOADS)
+
+
+@dataclass
+class ModelProblem:
+    """W5/W6: inputs, integer targets and the initial weights by PyTorch's names."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: dict[str, np.ndarray]
+    kind: str
+    lr: float
+
+    @property
+    def arrays(self) -> list[np.ndarray]:
+        return list(self.weights.values())
+
+    # the harness pairs (Ws[i], bs[i]) into the flat list of initial arrays
+    @property
+    def Ws(self) -> list[np.ndarray]:  # noqa: N802
+        return self.arrays[0::2]
+
+    @property
+    def bs(self) -> list[np.ndarray]:
+        rest = self.arrays[1::2]
+        return rest + [np.zeros(0)] * (len(self.Ws) - len(rest))
+
+
+def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(-bound, bound, size=shape)
+
+
+def make_model_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> ModelProblem:
+    """Seeded W5/W6 inputs and PyTorch-style initial weights (uniform ±1/√fan_in).
+
+    W5 takes the first 64 shipped digits, standardised, where the data package has them
+    (seeded normal images otherwise); W6 takes seeded random character ids in 0..26
+    (its cost does not depend on which characters they are)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(workload.dtype)
+    if workload.kind == "cnn":
+        try:
+            from .data import load_digits
+
+            X, y = load_digits()
+            X = X[: workload.batch].reshape(-1, 1, 8, 8)
+            X = (X - X.mean()) / X.std()
+            y = y[: workload.batch]
+        except ImportError:
+            X = rng.standard_normal((workload.batch, 1, 8, 8))
+            y = rng.integers(0, 10, size=workload.batch)
+        shapes = [((16, 1, 3, 3), 9), ((16,), 9), ((32, 16, 3, 3), 144), ((32,), 144),
+                  ((10, 128), 128), ((10,), 128)]  # fmt: skip
+        names = DIGITS_CNN_PARAMS
+    else:
+        X = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
+        y = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
+        h = 128
+        shapes = [((27, 32), 0), ((4 * h, 32), h), ((4 * h, h), h), ((4 * h,), h),
+                  ((4 * h,), h), ((27, h), h), ((27,), h)]  # fmt: skip
+        names = NAMES_LSTM_PARAMS
+    weights = {}
+    for name, (shape, fan) in zip(names, shapes):
+        w = rng.standard_normal(shape) if fan == 0 else _uniform(rng, 1 / math.sqrt(fan), shape)
+        weights[name] = w.astype(dtype)
+    X = X.astype(dtype) if workload.kind == "cnn" else X.astype(np.int64)
+    return ModelProblem(X, y.astype(np.int64), weights, workload.kind, lr)
+
+
+def _model_tinygrad_bp(p: ModelProblem, tg: Any) -> tuple[Step, Params]:
+    """Plain user code: the layers of tinygrad_bp.nn, F.cross_entropy, optim.SGD."""
+    import importlib
+
+    nn = importlib.import_module(tg.__name__ + ".nn")
+    optim = importlib.import_module(tg.__name__ + ".optim")
+    F, Tensor = tg.functional, tg.Tensor
+    dt = next(iter(p.weights.values())).dtype
+    if p.kind == "cnn":
+        model = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1, dtype=dt), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1, dtype=dt), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(128, 10, dtype=dt),
+        )  # fmt: skip
+        x, y = Tensor(p.X), p.y
+
+        def loss_fn() -> Any:
+            return F.cross_entropy(model(x), y)
+
+    else:
+
+        class NamesLSTM(nn.Module):
+            def __init__(self) -> None:
+                self.embed = nn.Embedding(27, 32, dtype=dt)
+                self.lstm = nn.LSTM(32, 128, dtype=dt)
+                self.head = nn.Linear(128, 27, dtype=dt)
+
+            def forward(self, idx: Any) -> Any:
+                seq, _ = self.lstm(self.embed(idx.T))  # time-major (T, N, H)
+                return self.head(seq.reshape(-1, 128))
+
+        model = NamesLSTM()
+        x, y = p.X, np.ascontiguousarray(p.y.T).ravel()  # targets in the logits' order
+
+        def loss_fn() -> Any:
+            return F.cross_entropy(model(x), y)
+
+    model.load_state_dict(p.weights)
+    params_ = dict(model.named_parameters())
+    opt = optim.SGD(model.parameters(), lr=p.lr)
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def params() -> list[np.ndarray]:
+        return [params_[n].data.copy() for n in p.weights]
+
+    return step, params
+
+
+def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
+    """PyTorch eager, idiomatic: torch.nn layers, F.cross_entropy, optim.SGD."""
+    import torch
+
+    nn = torch.nn
+    dtype = getattr(torch, str(next(iter(p.weights.values())).dtype))
+    if p.kind == "cnn":
+        model = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(128, 10),
+        ).to(dtype)  # fmt: skip
+        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
+    else:
+
+        class NamesLSTM(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.embed = nn.Embedding(27, 32)
+                self.lstm = nn.LSTM(32, 128, batch_first=True)
+                self.head = nn.Linear(128, 27)
+
+            def forward(self, idx: Any) -> Any:
+                seq, _ = self.lstm(self.embed(idx))
+                return self.head(seq).reshape(-1, 27)
+
+        model = NamesLSTM().to(dtype)
+        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y).reshape(-1)
+    tp = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, w in p.weights.items():
+            tp[n].copy_(torch.from_numpy(w))
+    opt = torch.optim.SGD(model.parameters(), lr=p.lr)
+    cross_entropy = torch.nn.functional.cross_entropy
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def params() -> list[np.ndarray]:
+        return [tp[n].detach().numpy().copy() for n in p.weights]
+
+    return step, params
+
+
+def _model_numpy(p: ModelProblem) -> tuple[Step, Params]:
+    """Hand-written backprop: tinygrad_bp.reference.steps."""
+    steps = _hand_steps()
+    if steps is None:
+        raise RuntimeError("W5/W6 need tinygrad_bp.reference.steps for the hand-NumPy step")
+    build_fn = steps.build_digits_cnn if p.kind == "cnn" else steps.build_names_lstm
+    return build_fn(p.X, p.y, {k: v.copy() for k, v in p.weights.items()}, lr=p.lr)
+
 
 @dataclass
 class Problem:
@@ -82,12 +294,14 @@ class Problem:
     lr: float
 
 
-def make_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> Problem:
+def make_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> Any:
     """The seeded inputs and initial weights every implementation starts from.
 
     Weights: He normal for ReLU networks, Glorot uniform for tanh ones; biases small
     random values (not zeros, so that a wrong bias gradient shows in the check).
     """
+    if workload.kind != "mlp":
+        return make_model_problem(workload, seed, lr)
     rng = np.random.default_rng(seed)
     dtype = np.dtype(workload.dtype)
     if workload.data == "iris":
@@ -125,6 +339,8 @@ def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
     import importlib
 
     tg = package if package is not None else importlib.import_module(__package__)
+    if isinstance(p, ModelProblem):
+        return _model_tinygrad_bp(p, tg)
     Tensor, F = tg.Tensor, tg.functional
     nn = importlib.import_module(tg.__name__ + ".nn")
     optim = importlib.import_module(tg.__name__ + ".optim")
@@ -220,6 +436,8 @@ def _hand(p: Problem, tutorial: bool) -> tuple[Step, Params]:
 
 def build_numpy(p: Problem) -> tuple[Step, Params]:
     """Hand-written backprop: dW = xᵀ·g, db = Σg, dx = g·Wᵀ, CE gradient (softmax−onehot)/N."""
+    if isinstance(p, ModelProblem):
+        return _model_numpy(p)
     return _hand(p, tutorial=False)
 
 
@@ -231,6 +449,8 @@ def build_tutorial(p: Problem) -> tuple[Step, Params]:
 # ----------------------------------------------------------------------------- peers
 def build_torch(p: Problem) -> tuple[Step, Params]:
     """PyTorch eager, idiomatic: nn.Sequential of nn.Linear, F.cross_entropy, optim.SGD."""
+    if isinstance(p, ModelProblem):
+        return _model_torch(p)
     import torch
 
     dtype = getattr(torch, str(p.Ws[0].dtype))
@@ -357,6 +577,8 @@ IMPL_MODULES = {"torch": "torch", "mygrad": "mygrad", "autograd": "autograd"}
 
 def skip_reason(impl: str, workload: Workload) -> str | None:
     """Why an implementation does not run a workload (None: it does)."""
+    if workload.kind != "mlp" and impl not in ("numpy", "tinygrad_bp", "torch"):
+        return "built for the fully connected workloads only"
     if impl == "tutorial" and workload.tutorial_bytes() > TUTORIAL_LIMIT_BYTES:
         gib = workload.tutorial_bytes() / 2**30
         return f"its (batch, in, out) W-gradient array would take {gib:.1f} GiB"
@@ -424,7 +646,7 @@ class _Worker:
 
     def calibrate(self, workload: str, block_s: float) -> dict[str, Any]:
         """Build the timed model, warm it up, and choose the steps per block."""
-        step, _ = build(self.impl, WORKLOADS[workload])
+        step, _ = build(self.impl, {**MODEL_WORKLOADS, **WORKLOADS}[workload])
         self.models[workload] = step
         n, t = 1, 0.0
         while True:  # warm-up: at least 3 steps and 0.1 s (or one block when blocks are short)
@@ -510,7 +732,7 @@ def measure_memory(impl: str, workload: str, warmup: int = 2, steps: int = 3) ->
     step()
     del step, _
     gc.collect()
-    w = WORKLOADS[workload]
+    w = {**MODEL_WORKLOADS, **WORKLOADS}[workload]
     problem = make_problem(w)
     rss0 = _rss_reset()
     step, _ = IMPLS[impl](problem)

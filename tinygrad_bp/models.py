@@ -132,20 +132,22 @@ class Task:
 
 def load_task(data: str, model: str = "cnn", seed: int = 0) -> Task:
     """The data set ``data`` prepared for ``model``: digits as ``(N, 1, 8, 8)`` images
-    scaled to [0, 1] (stratified 20 % held out); names split 90/10 by name, as context
+    standardised (stratified 20 % held out); names split 90/10 by name, as context
     windows (``mlp``) or padded sequences (``lstm``, ``transformer``)."""
     if data not in DATA:
         raise ValueError(f"load_task: unknown data {data!r}; expected one of {DATA}")
     if model not in MODELS[data]:
         raise ValueError(
-            f"load_task: model {model!r} does not fit data {data!r}; expected one of "
-            f"{MODELS[data]}"
+            f"load_task: model {model!r} does not fit data {data!r}; expected one of {MODELS[data]}"
         )
     if data == "digits":
         X, y = _load_digits()
         tr, te = stratified_split(y, 0.2, seed)
-        img = (np.asarray(X, dtype=np.float64) / 16.0).reshape(-1, 1, 8, 8)
-        return Task(data, img[tr], y[tr], img[te], y[te], "image")
+        img = np.asarray(X, dtype=np.float64).reshape(-1, 1, 8, 8)
+        # standardised with the training images' mean and standard deviation
+        mean, std = float(img[tr].mean()), float(img[tr].std())
+        img = (img - mean) / std
+        return Task(data, img[tr], y[tr], img[te], y[te], "image", info={"mean": mean, "std": std})
     words = _load_names()
     perm = np.random.default_rng(seed).permutation(len(words))
     n_test = len(words) // 10
@@ -253,8 +255,13 @@ class NamesTransformer(nn.Module):
     LayerNorm and a bias-free head; logits ``(N·T, 27)`` (targets: ``y.ravel()``)."""
 
     def __init__(
-        self, block_size: int, n_layer: int = 4, n_head: int = 4, n_embd: int = 64,
-        rng: Any = 0, dtype: Any = None,
+        self,
+        block_size: int,
+        n_layer: int = 4,
+        n_head: int = 4,
+        n_embd: int = 64,
+        rng: Any = 0,
+        dtype: Any = None,
     ) -> None:
         g = nn.module._rng(rng)
         self.block_size = block_size
@@ -304,12 +311,12 @@ def targets_for(model: nn.Module, y: np.ndarray) -> np.ndarray:
     return y.ravel()
 
 
-def loss_of(model: nn.Module, xb: Any, yb: np.ndarray) -> Tensor:
+def loss_of(model: nn.Module, xb: Any, yb: np.ndarray, label_smoothing: float = 0.0) -> Tensor:
     """Mean cross-entropy of a batch (positions without a target, -1, left out)."""
     logits = model(xb)
     t = targets_for(model, yb)
-    if (t < 0).any():
-        return F.cross_entropy(logits, t, ignore_index=-1)
+    if label_smoothing or (t < 0).any():
+        return F.cross_entropy(logits, t, ignore_index=-1, label_smoothing=label_smoothing)
     return F.cross_entropy(logits, t)
 
 
@@ -324,10 +331,13 @@ def fit(
     dtype: Any = np.float32,
     on_step: Callable[[int, float], None] | None = None,
     batches: Any = None,
+    label_smoothing: float = 0.0,
+    lr_at: Callable[[int], float] | None = None,
 ) -> dict[str, Any]:
     """Train for ``steps`` steps of ``batch_size`` examples drawn by
     ``numpy.random.default_rng(seed)`` (images: shuffled epochs; names: draws with
-    replacement, as makemore), calling ``on_step(step, loss)`` after each.  Returns the
+    replacement, as makemore), calling ``on_step(step, loss)`` after each.  ``lr_at(step)``
+    (optional) sets every parameter group's learning rate before the step.  Returns the
     losses and the wall time."""
     batches = batches if batches is not None else batch_indices(task, steps, batch_size, seed)
     X = task.X_train.astype(dtype) if task.kind == "image" else task.X_train
@@ -335,8 +345,11 @@ def fit(
     t0 = time.perf_counter()
     model.train()
     for step, ix in enumerate(batches):
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step)
         xb = Tensor(X[ix]) if task.kind == "image" else X[ix]
-        loss = loss_of(model, xb, task.y_train[ix])
+        loss = loss_of(model, xb, task.y_train[ix], label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -368,8 +381,10 @@ def evaluate(model: nn.Module, task: Task, split: str = "test", batch: int = 102
     with no_grad():
         if task.kind == "image":
             pred = np.concatenate(
-                [model(Tensor(X[i : i + batch].astype(dtype))).data.argmax(1)
-                 for i in range(0, len(X), batch)]
+                [
+                    model(Tensor(X[i : i + batch].astype(dtype))).data.argmax(1)
+                    for i in range(0, len(X), batch)
+                ]
             )
             model.train()
             return float((pred == y).mean())
@@ -415,3 +430,13 @@ def sample_names(model: nn.Module, task: Task, n: int = 20, seed: int = 0) -> li
 
 
 __all__ += ["batch_indices", "loss_of", "targets_for", "contexts"]
+
+
+def cosine(lr: float, steps: int) -> Callable[[int], float]:
+    """``lr · ½ (1 + cos(π·step/steps))``: the learning rate annealed to 0 over the run."""
+    import math
+
+    return lambda step: lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+
+
+__all__ += ["cosine"]

@@ -177,7 +177,8 @@ def _erf_tables(dtype: Any) -> tuple[Any, Any]:
             c = (2 * k + 1) / 4.0
             vals = [math.erf(c + math.cos(th) / 4.0) for th in theta]
             coef = [
-                (1.0 if j == 0 else 2.0) / m
+                (1.0 if j == 0 else 2.0)
+                / m
                 * math.fsum(v * math.cos(j * th) for v, th in zip(vals, theta))
                 for j in range(deg + 1)
             ]
@@ -186,8 +187,10 @@ def _erf_tables(dtype: Any) -> tuple[Any, Any]:
         table = np.array(rows)[:, ::-1].astype(key)  # highest power first, for Horner
         # erf(x) = 2/√π Σ (−1)^n x^{2n+1} / (n! (2n+1)), highest power first
         taylor = np.array(
-            [(-1) ** n / (math.factorial(n) * (2 * n + 1)) * _TWO_OVER_SQRT_PI
-             for n in range(taylor_terms)][::-1]
+            [
+                (-1) ** n / (math.factorial(n) * (2 * n + 1)) * _TWO_OVER_SQRT_PI
+                for n in range(taylor_terms)
+            ][::-1]
         ).astype(key)
         _ERF_TABLES[key] = (np.ascontiguousarray(table.T), taylor)
     return _ERF_TABLES[key]
