@@ -74,7 +74,7 @@ def _copy_into_torch(ours: Any, twin: Any) -> None:
             p.copy_(torch.from_numpy(np.ascontiguousarray(mine[name].data)))
 
 
-def _save(name: str, record: dict[str, Any]) -> None:
+def _save(name: str, record: dict[str, Any], quiet: bool = False) -> None:
     os.makedirs(OUT_DIR, exist_ok=True)
     record["machine"] = (
         f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
@@ -85,7 +85,8 @@ def _save(name: str, record: dict[str, Any]) -> None:
     with open(tmp, "w") as f:
         json.dump(record, f, indent=1)
     os.replace(tmp, path)
-    print(f"wrote {os.path.relpath(path, ROOT)}")
+    if not quiet:
+        print(f"wrote {os.path.relpath(path, ROOT)}")
 
 
 # ---------------------------------------------------------------- digits CNN
@@ -189,6 +190,12 @@ def _names_run(
         test = models.evaluate(model, task)
         curve.append([start + len(chunk), round(elapsed, 1), test])
         print(f"{kind}: step {start + len(chunk)}  {elapsed:.0f} s  test {test:.4f}", flush=True)
+        if start + every < steps:  # a partial record, replaced by the final one
+            _save(kind, {"run": f"names {kind}", "partial": True, "curve": curve,
+                         "cpu_s": time.process_time() - c0, "wall_s": elapsed,
+                         "steps_planned": steps, "config": config, "seed": args.seed,
+                         "command": f"python benchmarks/model_results.py {kind}",
+                         "test_loss": test}, quiet=True)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rec = {
         "run": f"names {kind}",
@@ -330,6 +337,13 @@ def run_transformer(args: argparse.Namespace) -> None:
         done = start + len(chunk)
         ours_test, theirs_test = models.evaluate(model, task), torch_eval()
         curve.append([done, ours_test, theirs_test, h["losses"][-1], loss.item()])
+        if done < steps:  # a partial record, replaced by the final one
+            _save("transformer", {
+                "run": "names transformer vs PyTorch twin", "partial": True, "curve": curve,
+                "cpu_s": ours_cpu, "torch_cpu_s": theirs_cpu, "wall_s": ours_s,
+                "torch_wall_s": theirs_s, "steps_planned": steps, "seed": args.seed,
+                "command": "python benchmarks/model_results.py transformer",
+            }, quiet=True)
         print(
             f"transformer: step {done}  ours {ours_test:.4f} ({ours_s:.0f} s)  "
             f"PyTorch {theirs_test:.4f} ({theirs_s:.0f} s)  CPU {ours_cpu:.0f} s / "

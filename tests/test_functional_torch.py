@@ -311,3 +311,22 @@ def test_stack_and_lstm_gates():
         return torch.cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 1)
 
     _run(ops_window.lstm_gates, torch_gates, [rnd(5, 8) * 4])
+
+
+def test_lstm_cell_matches_pytorch_and_its_closure_takes_tensors():
+    H = 3
+    a, c = rnd(4, 4 * H) * 2, rnd(4, H, seed=1)
+
+    def theirs(a, c):
+        i, f, g, o = a.chunk(4, 1)
+        c2 = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return torch.stack([o.sigmoid() * c2.tanh(), c2])
+
+    _run(ops_window.lstm_cell, theirs, [a, c])
+    y = ops_window.lstm_cell(tg.Tensor(a, requires_grad=True), tg.Tensor(c, requires_grad=True))
+    g = rnd(*y.shape, seed=2)
+    arrays = y._backward(g)
+    tensors = y._backward(tg.Tensor(g))
+    for arr, ten in zip(arrays, tensors):
+        assert isinstance(ten, tg.Tensor)
+        np.testing.assert_allclose(ten.data, arr, rtol=1e-12)

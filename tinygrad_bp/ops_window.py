@@ -307,3 +307,74 @@ def lstm_gates(a: Tensor) -> Tensor:
         return (g * (out * (1 - out) * is_sig + (1 - out * out) * is_tanh),)
 
     return make_node(out, (a,), "lstm_gates", backward)
+
+
+def _sig(z: Any) -> Any:
+    return z.sigmoid() if isinstance(z, Tensor) else _sigmoid_np(z)
+
+
+def _tanh(z: Any) -> Any:
+    return z.tanh() if isinstance(z, Tensor) else xp.tanh(z)
+
+
+def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
+    """One LSTM step from the gates' pre-activations ``a (N, 4H)`` (PyTorch's order i, f,
+    g, o) and the cell state ``c (N, H)``; returns ``(h', c')`` stacked as ``(2, N, H)``.
+
+    ``i, f, o = σ(a_i, a_f, a_o)``, ``g = tanh(a_g)``, ``c' = f·c + i·g``,
+    ``h' = o·tanh(c')``.  With incoming ``(g_h, g_c)`` and ``γ = g_c + g_h·o·(1 − tanh²c')``:
+    ∂/∂c = γ·f, ∂/∂a = [γ·g·i(1−i), γ·c·f(1−f), γ·i·(1−g²), g_h·tanh(c')·o(1−o)].
+    """
+    ad, cd = a.data, c.data
+    if ad.ndim != 2 or cd.ndim != 2 or ad.shape != (cd.shape[0], 4 * cd.shape[1]):
+        raise ValueError(
+            f"lstm_cell: expected gates (N, 4H) and a cell state (N, H), got {ad.shape} and "
+            f"{cd.shape}"
+        )
+    H = cd.shape[1]
+    act = _sigmoid_np(ad)
+    gg = xp.tanh(ad[:, 2 * H : 3 * H])
+    i, f, o = act[:, :H], act[:, H : 2 * H], act[:, 3 * H :]
+    out = xp.empty((2,) + cd.shape, dtype=np.result_type(ad.dtype, cd.dtype))
+    c_new = out[1]
+    xp.multiply(f, cd, out=c_new)
+    c_new += i * gg
+    tc = xp.tanh(c_new)
+    xp.multiply(o, tc, out=out[0])
+
+    def backward(g: Any, a: Any = ad, c: Any = cd) -> tuple[Any, Any]:
+        if isinstance(g, Tensor) or isinstance(a, Tensor) or isinstance(c, Tensor):
+            # recomputed from the parents, in ops, so that it can be differentiated again
+            ii, ff = _sig(a[:, :H]), _sig(a[:, H : 2 * H])
+            g_, oo = _tanh(a[:, 2 * H : 3 * H]), _sig(a[:, 3 * H :])
+            t = _tanh(ff * c + ii * g_)
+            gh, gc = g[0], g[1]
+            gam = gc + gh * oo * (1 - t * t)
+            parts = [gam * g_ * ii * (1 - ii), gam * c * ff * (1 - ff),
+                     gam * ii * (1 - g_ * g_), gh * t * oo * (1 - oo)]  # fmt: skip
+            return _concat_last(parts), gam * ff
+        gh, gc = g[0], g[1]
+        gam = gh * o
+        gam *= 1 - tc * tc
+        gam += gc
+        da = xp.empty_like(ad, dtype=gam.dtype)
+        xp.multiply(gam * gg, i * (1 - i), out=da[:, :H])
+        xp.multiply(gam * cd, f * (1 - f), out=da[:, H : 2 * H])
+        xp.multiply(gam * i, 1 - gg * gg, out=da[:, 2 * H : 3 * H])
+        xp.multiply(gh * tc, o * (1 - o), out=da[:, 3 * H :])
+        return da, gam * f
+
+    return make_node(out, (a, c), "lstm_cell", backward)
+
+
+def _concat_last(parts: list[Tensor]) -> Tensor:
+    """Join Tensors along the last axis (the lstm_cell's second derivative needs it):
+    ∂/∂parts[k] = g's k-th block of columns."""
+    data = xp.concatenate([p.data for p in parts], axis=-1)
+    widths = [p.data.shape[-1] for p in parts]
+    starts = np.cumsum([0] + widths)
+
+    def backward(g: Any) -> tuple[Any, ...]:
+        return tuple(g[..., starts[k] : starts[k + 1]] for k in range(len(parts)))
+
+    return make_node(data, tuple(parts), "concat", backward)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops_window import lstm_gates, stack
+from ..ops_window import lstm_cell, stack
 from ..tensor import Tensor, get_default_dtype
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -145,11 +145,10 @@ class LSTMCell(_Cell):
         return _unbatch(h, batched), _unbatch(c, batched)
 
     def _step(self, a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """One step from the gates' pre-activations ``a (N, 4H)`` and the cell state."""
-        H = self.hidden_size
-        act = lstm_gates(a)  # σ(i), σ(f), tanh(g), σ(o) in one op
-        c = act[:, H : 2 * H] * c + act[:, :H] * act[:, 2 * H : 3 * H]
-        return act[:, 3 * H :] * ops.tanh(c), c
+        """One step from the gates' pre-activations ``a (N, 4H)`` and the cell state: the
+        gates, ``c'`` and ``h'`` in one op (:func:`~tinygrad_bp.ops_window.lstm_cell`)."""
+        hc = lstm_cell(a, c)
+        return hc[0], hc[1]
 
 
 class GRUCell(_Cell):
@@ -250,15 +249,20 @@ class LSTM(Module):
                 h, c = cell._zeros(n, x.dtype), cell._zeros(n, x.dtype)
             else:
                 h, c = h0[k], c0[k]
-            # the input's part of every gate (and both biases) for all steps in one product
-            gx = cell._gates_x(ops.reshape(seq, T * n, -1))
-            if cell.bias_hh is not None:
-                gx = gx + cell.bias_hh
-            gx = ops.reshape(gx, T, n, -1)
+            # the transposed weights and the summed biases once for all steps; the input's
+            # product per step (slicing one product for all steps would cost a full-size
+            # gradient array per step in the backward pass)
+            w_ih_t = ops.transpose(cell.weight_ih)
             w_hh_t = ops.transpose(cell.weight_hh)
+            bias = None
+            if cell.bias_ih is not None:
+                bias = cell.bias_ih + cell.bias_hh
             outs = []
             for t in range(T):
-                h, c = cell._step(gx[t] + ops.matmul(h, w_hh_t), c)
+                a = ops.matmul(seq[t], w_ih_t) + ops.matmul(h, w_hh_t)
+                if bias is not None:
+                    a = a + bias
+                h, c = cell._step(a, c)
                 outs.append(h)
             seq = stack(outs, 0)
             hs.append(h)
