@@ -275,6 +275,7 @@ def test_bad_input_messages():
     "make",
     [
         lambda x: ops_window.unfold(x, (2, 3), (1, 2), (1, 0)),
+        lambda x: ops_window.max_last(x, axis=1),
         lambda x: ops_window.erf(x),
         lambda x: ops_window.max_last(x),
         lambda x: F.softplus(x),

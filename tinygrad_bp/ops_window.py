@@ -3,8 +3,8 @@ layers need: ``erf`` (for the exact GELU) and ``stack`` (the recurrent layers' o
 
 Convolution and pooling are built on :func:`unfold`: the input's sliding windows as a
 strided view (``numpy.lib.stride_tricks.sliding_window_view``), copied once into a
-``(N, OH, OW, C, kH, kW)`` array, so a convolution is one matrix product with the weight
-and a pooling is one reduction over the last two axes.  The derivative of ``unfold`` is
+``(N, C, kH, kW, OH, OW)`` array, so a convolution is one matrix product with the weight
+and a pooling is one reduction over the two kernel axes.  The derivative of ``unfold`` is
 :func:`fold` (col2im: each window's gradient added back where the window came from), and
 the derivative of ``fold`` is ``unfold``: the pair are each other's adjoint, so
 gradients of any order stay inside these two functions.
@@ -59,10 +59,7 @@ def window_shape(
 
 
 def _im2col(
-    xd: Any,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int],
+    xd: Any, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
     pad_value: float,
 ) -> Any:
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
@@ -72,26 +69,25 @@ def _im2col(
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     view = sliding_window_view(xd, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
     view = view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-    out = xp.empty((n, oh, ow, c, kh, kw), dtype=xd.dtype)
-    out[...] = view.transpose(0, 2, 3, 1, 4, 5)  # the one copy
+    out = xp.empty((n, c, kh, kw, oh, ow), dtype=xd.dtype)
+    out[...] = view.transpose(0, 1, 4, 5, 2, 3)  # the one copy, rows of OW innermost
     return out
 
 
 def _col2im(
-    gd: Any,
-    in_shape: tuple[int, ...],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
+    gd: Any, in_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
     padding: tuple[int, int],
 ) -> Any:
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = in_shape
-    _, oh, ow = gd.shape[:3]
+    oh, ow = gd.shape[4:]
+    if (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w):
+        # windows that tile the input exactly (pooling): col2im is a transpose
+        return gd.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, h, w)
     full = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gd.dtype)
-    g6 = gd.transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, OH, OW)
     for i in range(kh):
         for j in range(kw):
-            full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += g6[:, :, i, j]
+            full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += gd[:, :, i, j]
     if ph or pw:
         full = full[:, :, ph : ph + h, pw : pw + w]
     return full
@@ -105,8 +101,9 @@ def unfold(
     pad_value: float = 0.0,
     op: str = "unfold",
 ) -> Tensor:
-    """The sliding windows of an NCHW input: ``out[n, i, j, c, p, q] =
-    xpad[n, c, i·sH + p, j·sW + q]``, of shape ``(N, OH, OW, C, kH, kW)``.
+    """The sliding windows of an NCHW input: ``out[n, c, p, q, i, j] =
+    xpad[n, c, i·sH + p, j·sW + q]``, of shape ``(N, C, kH, kW, OH, OW)`` (so that a
+    convolution's product and a pooling's reduction come out in NCHW without a copy).
 
     ``xpad`` is ``x`` padded with ``pad_value`` (0 for convolutions and average pooling,
     −∞ for max pooling).  The map is linear in ``x``; its derivative is its adjoint:
@@ -136,7 +133,7 @@ def unfold(
 def fold(
     cols: Tensor, in_shape: tuple[int, ...], kernel_size: Any, stride: Any = 1, padding: Any = 0
 ) -> Tensor:
-    """col2im, the adjoint of :func:`unfold`: ``out[n, c, y, x] = Σ cols[n, i, j, c, p, q]``
+    """col2im, the adjoint of :func:`unfold`: ``out[n, c, y, x] = Σ cols[n, c, p, q, i, j]``
     over the windows ``(i, j)`` and offsets ``(p, q)`` with ``i·sH + p − pH = y`` and
     ``j·sW + q − pW = x``.  Linear; ∂/∂cols = unfold(g) (zero padding)."""
     kernel = _pair(kernel_size, "kernel_size", "fold", 1)
@@ -264,19 +261,22 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 
 
 # ---------------------------------------------------------------- max over windows
-def max_last(x: Tensor) -> Tensor:
-    """The maximum over the last axis, its gradient to the first maximal element (as
-    PyTorch's max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""
+def max_last(x: Tensor, axis: int = -1) -> Tensor:
+    """The maximum over ``axis``, its gradient to the first maximal element (as PyTorch's
+    max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""
     if not isinstance(x, Tensor):
         raise TypeError(f"max_last: expected a Tensor, got {type(x).__name__}")
     xd = x.data
-    idx = xd.argmax(axis=-1)
-    out = xp.take_along_axis(xd, idx[..., None], axis=-1)[..., 0]
-    onehot = xp.zeros(xd.shape, dtype=bool)
-    xp.put_along_axis(onehot, idx[..., None], True, axis=-1)
+    axis %= xd.ndim
+    idx = xp.expand_dims(xd.argmax(axis=axis), axis)
+    out = xp.take_along_axis(xd, idx, axis=axis).squeeze(axis)
+    shape = [1] * xd.ndim
+    shape[axis] = xd.shape[axis]
+    onehot = xp.arange(xd.shape[axis]).reshape(shape) == idx
+    lead = (slice(None),) * axis + (None,)
 
     def backward(g: Any) -> tuple[Any]:
-        return (g[..., None] * onehot,)
+        return (g[lead] * onehot,)
 
     return make_node(out, (x,), "max_last", backward)
 

@@ -1,9 +1,9 @@
 """Convolution and pooling over NCHW images, through the input's windows (im2col).
 
-``conv2d`` takes the windows of the padded input as one ``(N, OH, OW, C·kH·kW)`` matrix
-(:func:`~tinygrad_bp.ops_window.unfold`) and multiplies it by the weight reshaped to
-``(C_out, C·kH·kW)``: one matrix product, as DeZero and CS231n's fast layers do.  Pooling
-reduces the same windows over their last two axes.  The gradients come from the engine:
+``conv2d`` takes the windows of the padded input as a ``(N, C·kH·kW, OH·OW)`` array
+(:func:`~tinygrad_bp.ops_window.unfold`) and multiplies the weight reshaped to
+``(C_out, C·kH·kW)`` by it: one matrix product per image, as DeZero and CS231n's fast
+layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come from the engine:
 ``unfold``'s derivative is col2im, the matmul's the article's ``xᵀ·g`` and ``g·Wᵀ``.
 """
 
@@ -69,12 +69,14 @@ def conv2d(
     strides = _pair(stride, "stride", "conv2d", 1)
     pads = _pair(padding, "padding", "conv2d", 0)
     oh, ow = window_shape((h, w), (kh, kw), strides, pads, "conv2d")
-    cols = unfold(x, (kh, kw), strides, pads, op="conv2d")  # (N, OH, OW, C, kh, kw)
+    cols = unfold(x, (kh, kw), strides, pads, op="conv2d")  # (N, C, kh, kw, OH, OW)
     k = c * kh * kw
-    y = ops.matmul(ops.reshape(cols, n * oh * ow, k), ops.reshape(weight, cout, k).T)
+    # (C_out, K) @ (N, K, OH·OW): one product per image, NCHW out; the engine sums the
+    # weight's gradient over the images
+    y = ops.matmul(ops.reshape(weight, cout, k), ops.reshape(cols, n, k, oh * ow))
     if bias is not None:
-        y = ops.add(y, bias)
-    return ops.transpose(ops.reshape(y, n, oh, ow, cout), 0, 3, 1, 2)
+        y = ops.add(y, ops.reshape(bias, cout, 1))
+    return ops.reshape(y, n, cout, oh, ow)
 
 
 def _pool_args(
@@ -109,9 +111,8 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     x = as_tensor(x, "max_pool2d")
     kernel, strides, pads = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
     cols = unfold(x, kernel, strides, pads, pad_value=-float("inf"), op="max_pool2d")
-    n, oh, ow, c = cols.shape[:4]
-    m = max_last(ops.reshape(cols, n, oh, ow, c, kernel[0] * kernel[1]))
-    return ops.transpose(m, 0, 3, 1, 2)
+    n, c, kh, kw, oh, ow = cols.shape
+    return max_last(ops.reshape(cols, n, c, kh * kw, oh, ow), axis=2)
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
@@ -119,4 +120,4 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     x = as_tensor(x, "avg_pool2d")
     kernel, strides, pads = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
     cols = unfold(x, kernel, strides, pads, op="avg_pool2d")
-    return ops.transpose(ops.mean(cols, axis=(4, 5)), 0, 3, 1, 2)
+    return ops.mean(cols, axis=(2, 3))
