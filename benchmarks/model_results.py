@@ -191,18 +191,29 @@ def _names_run(
         curve.append([start + len(chunk), round(elapsed, 1), test])
         print(f"{kind}: step {start + len(chunk)}  {elapsed:.0f} s  test {test:.4f}", flush=True)
         if start + every < steps:  # a partial record, replaced by the final one
-            _save(kind, {"run": f"names {kind}", "partial": True, "curve": curve,
-                         "cpu_s": time.process_time() - c0, "wall_s": elapsed,
-                         "steps_planned": steps, "config": config, "seed": args.seed,
-                         "command": f"python benchmarks/model_results.py {kind}",
-                         "test_loss": test}, quiet=True)
+            _save(
+                kind,
+                {
+                    "run": f"names {kind}",
+                    "partial": True,
+                    "curve": curve,
+                    "cpu_s": time.process_time() - c0,
+                    "wall_s": elapsed,
+                    "steps_planned": steps,
+                    "config": config,
+                    "seed": args.seed,
+                    "command": f"python benchmarks/model_results.py {kind}",
+                    "test_loss": test,
+                },
+                quiet=True,
+            )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rec = {
         "run": f"names {kind}",
         "command": f"python benchmarks/model_results.py {kind}",
         "seed": args.seed,
         "config": config,
-        "train/test names": f"{len(task.info['train_names'])}/{len(task.info['test_names'])} (10 % held out, seed 0)",
+        "train/test names": f"{len(task.info['train_names'])}/{len(task.info['test_names'])} (10 % held out, seed 0)",  # noqa: E501
         "wall_s": wall,
         "cpu_s": cpu,
         "test_loss": curve[-1][2],
@@ -225,7 +236,7 @@ def run_mlp(args: argparse.Namespace) -> None:
         256,
         lambda s: 3e-3 if s < 0.75 * steps else 3e-4,
         lambda ps: optim.AdamW(ps, lr=3e-3, weight_decay=0.01),
-        f"embedding 24 x 3 chars, tanh 256, AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 256, {steps} steps, float32",
+        f"embedding 24 x 3 chars, tanh 256, AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 256, {steps} steps, float32",  # noqa: E501
     )
 
 
@@ -238,7 +249,7 @@ def run_lstm(args: argparse.Namespace) -> None:
         64,
         lambda s: 3e-3 if s < 0.75 * steps else 3e-4,
         lambda ps: optim.AdamW(ps, lr=3e-3, weight_decay=0.01),
-        f"Embedding(27,32) - LSTM(128) - Linear(128,27), AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 64, {steps} steps, float32",
+        f"Embedding(27,32) - LSTM(128) - Linear(128,27), AdamW lr 3e-3 (3e-4 for the last quarter), wd 0.01, batch 64, {steps} steps, float32",  # noqa: E501
     )
 
 
@@ -338,12 +349,22 @@ def run_transformer(args: argparse.Namespace) -> None:
         ours_test, theirs_test = models.evaluate(model, task), torch_eval()
         curve.append([done, ours_test, theirs_test, h["losses"][-1], loss.item()])
         if done < steps:  # a partial record, replaced by the final one
-            _save("transformer", {
-                "run": "names transformer vs PyTorch twin", "partial": True, "curve": curve,
-                "cpu_s": ours_cpu, "torch_cpu_s": theirs_cpu, "wall_s": ours_s,
-                "torch_wall_s": theirs_s, "steps_planned": steps, "seed": args.seed,
-                "command": "python benchmarks/model_results.py transformer",
-            }, quiet=True)
+            _save(
+                "transformer",
+                {
+                    "run": "names transformer vs PyTorch twin",
+                    "partial": True,
+                    "curve": curve,
+                    "cpu_s": ours_cpu,
+                    "torch_cpu_s": theirs_cpu,
+                    "wall_s": ours_s,
+                    "torch_wall_s": theirs_s,
+                    "steps_planned": steps,
+                    "seed": args.seed,
+                    "command": "python benchmarks/model_results.py transformer",
+                },
+                quiet=True,
+            )
         print(
             f"transformer: step {done}  ours {ours_test:.4f} ({ours_s:.0f} s)  "
             f"PyTorch {theirs_test:.4f} ({theirs_s:.0f} s)  CPU {ours_cpu:.0f} s / "
@@ -354,7 +375,7 @@ def run_transformer(args: argparse.Namespace) -> None:
         "run": "names transformer vs PyTorch twin",
         "command": "python benchmarks/model_results.py transformer",
         "seed": args.seed,
-        "config": f"4 layers, 4 heads, 64 channels, block {task.block_size}, AdamW lr {lr} betas (0.9, 0.99) wd 0.01, batch {bs}, {steps} steps, float32, 1 thread",
+        "config": f"4 layers, 4 heads, 64 channels, block {task.block_size}, AdamW lr {lr} betas (0.9, 0.99) wd 0.01, batch {bs}, {steps} steps, float32, 1 thread",  # noqa: E501
         "wall_s": ours_s,
         "torch_wall_s": theirs_s,
         "cpu_s": ours_cpu,
@@ -399,20 +420,20 @@ def write_docs(args: argparse.Namespace) -> None:
         lines.append(
             f"| digits CNN | {100 * r['test_accuracy']:.2f} % held out (PyTorch twin "
             f"{100 * r['torch_test_accuracy']:.2f} %) | ≥ 98 % in < 2 min; twin within 0.5 % "
-            f"| {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall (PyTorch {r['torch_cpu_s']:.0f} s CPU) | {r['seed']} |"
+            f"| {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall (PyTorch {r['torch_cpu_s']:.0f} s CPU) | {r['seed']} |"  # noqa: E501
         )
     for name, target in (("mlp", "≤ 2.20"), ("lstm", "≤ 2.05")):
         if name in recs:
             r = recs[name]
             lines.append(
                 f"| names {name.upper()} | {r['test_loss']:.4f} nats/char (test) | {target} in "
-                f"≤ 15 min | {r.get('cpu_s', 0):.0f} s CPU, {r['wall_s']:.0f} s wall | {r['seed']} |"
+                f"≤ 15 min | {r.get('cpu_s', 0):.0f} s CPU, {r['wall_s']:.0f} s wall | {r['seed']} |"  # noqa: E501
             )
     if "transformer" in recs:
         r = recs["transformer"]
         lines.append(
             f"| names transformer | {r['test_loss']:.4f} (PyTorch twin {r['torch_test_loss']:.4f}) "
-            f"| ≤ 2.05 in ≤ 15 min; twin within 0.02 | {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall "
+            f"| ≤ 2.05 in ≤ 15 min; twin within 0.02 | {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall "  # noqa: E501
             f"({r['ms_per_step']:.1f} ms/step; PyTorch {r['torch_ms_per_step']:.1f}, ratio "
             f"{r['time_ratio']:.2f}) | {r['seed']} |"
         )

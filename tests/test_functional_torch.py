@@ -175,8 +175,10 @@ def test_sdpa_masks():
     fm = rnd(4, 6, seed=6)
     for m in (bm, fm):
         _run(
-            lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
-            lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, attn_mask=torch.from_numpy(m)),
+            lambda q, k, v, m=m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+            lambda q, k, v, m=m: TF.scaled_dot_product_attention(
+                q, k, v, attn_mask=torch.from_numpy(m)
+            ),
             [q, k, v],
         )
 

@@ -275,7 +275,8 @@ def test_conv_bad_input_names_the_layer_and_shapes():
     conv = nn.Conv2d(3, 4, 3)
     with pytest.raises(
         ValueError,
-        match=r"Conv2d\(3, 4\): expected an input of shape \(N, 3, H, W\), got shape \(1, 2, 5, 5\)",
+        match=r"Conv2d\(3, 4\): expected an input of shape \(N, 3, H, W\), got shape "
+        r"\(1, 2, 5, 5\)",
     ):
         conv(tg.Tensor(rnd(1, 2, 5, 5)))
     with pytest.raises(ValueError, match="kernel size"):

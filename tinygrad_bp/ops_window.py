@@ -59,7 +59,10 @@ def window_shape(
 
 
 def _im2col(
-    xd: Any, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+    xd: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
     pad_value: float,
 ) -> Any:
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
@@ -75,7 +78,10 @@ def _im2col(
 
 
 def _col2im(
-    gd: Any, in_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+    gd: Any,
+    in_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
     padding: tuple[int, int],
 ) -> Any:
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding

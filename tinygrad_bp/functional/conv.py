@@ -3,7 +3,8 @@
 ``conv2d`` takes the windows of the padded input as a ``(N, C·kH·kW, OH·OW)`` array
 (:func:`~tinygrad_bp.ops_window.unfold`) and multiplies the weight reshaped to
 ``(C_out, C·kH·kW)`` by it: one matrix product per image, as DeZero and CS231n's fast
-layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come from the engine:
+layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come
+from the engine:
 ``unfold``'s derivative is col2im, the matmul's the article's ``xᵀ·g`` and ``g·Wᵀ``.
 """
 
