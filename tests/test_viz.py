@@ -22,6 +22,7 @@ from PIL import Image
 
 import tinygrad_bp as tg
 from tinygrad_bp import autograd, nn, viz
+from tinygrad_bp.viz import read, render, scene
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("TINYGRAD_BP_REGEN_GOLDEN") == "1"
@@ -200,11 +201,11 @@ def test_backward_view_same_nodes_reversed_edges_gradients_and_rules():
     assert all(p.grad is None for p in model.parameters())
     loss.backward()
     for name, p in model.named_parameters():
-        sym = {"W": "W", "b": "b"}[name[-1]] + str(int(name[0]) + 1).translate(viz._SUP)
-        norm = viz._num(float(np.linalg.norm(p.grad)))
-        assert f"∂L/∂{sym} {viz._shape(p.shape)}  ‖·‖ = {norm}" in text, name
+        sym = {"W": "W", "b": "b"}[name[-1]] + str(int(name[0]) + 1).translate(scene._SUP)
+        norm = scene._num(float(np.linalg.norm(p.grad)))
+        assert f"∂L/∂{sym} {scene._shape(p.shape)}  ‖·‖ = {norm}" in text, name
     b3 = model[2].b.grad
-    assert "= [" + ", ".join(viz._num(v) for v in b3) + "]" in text  # 3 values: shown
+    assert "= [" + ", ".join(scene._num(v) for v in b3) + "]" in text  # 3 values: shown
 
 
 def test_backward_view_keeps_the_ranks():
@@ -343,7 +344,7 @@ def test_failed_render_leaves_old_file_untouched(tmp_path, monkeypatch):
     def broken(*a, **k):
         raise RuntimeError("Graphviz could not render the graph as png: boom")
 
-    monkeypatch.setattr(viz, "_render", broken)
+    monkeypatch.setattr(render, "_render", broken)
     with pytest.raises(RuntimeError, match="boom"):
         g.save(out)
     assert out.read_bytes() == b"old" and os.listdir(tmp_path) == ["g.png"]
@@ -423,7 +424,9 @@ def test_backward_steps_frames_gif_html(tmp_path):
         f"step_{k:03d}.png" for k in range(1, len(order) + 1)
     ]
     assert not (tmp_path / "step_099.png").exists()
-    assert res.order[0] == "L" and res.order == [viz._display(_ctx(loss, model), t) for t in order]
+    assert res.order[0] == "L" and res.order == [
+        scene._display(_ctx(loss, model), t) for t in order
+    ]
     sizes = set()
     for p in res.frames:
         with Image.open(p) as im:
@@ -440,7 +443,7 @@ def test_backward_steps_frames_gif_html(tmp_path):
 
 
 def _ctx(loss, model):
-    return viz._context(loss, model, False, None, "test")
+    return read._context(loss, model, False, None, "test")
 
 
 def test_backward_steps_refuses_huge_graphs(tmp_path):
