@@ -125,6 +125,7 @@ class Tensor:
         "_seq",
         "_flags",  # autograd.RETAIN_GRAD | autograd.RELEASE_AFTER_USE
         "_trace",
+        "_module",  # set by nn.Module.__call__ on its outputs only (never in make_node)
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))

@@ -146,7 +146,7 @@ def _legend(backward: bool, collapsed: bool) -> str:
         cell("op", _FILL["op"], "rounded"),
     ]
     if collapsed:
-        cells.append(cell("Dense layer", _FILL["group"]))
+        cells.append(cell("module call", _FILL["group"]))
     if backward:
         cells.append(
             f'<td><font point-size="11" color="{_GRAD}">⟵ gradient flow · '
@@ -210,8 +210,23 @@ def _agraph(
     g.edge_attr.update(fontname=_FONT, arrowsize="0.7", color="#444444")
     ids = {k: f"n{i}" for i, (k, _) in enumerate(s.nodes)}
     spine = _spine(s)
+    # An expanded module is a Graphviz cluster with the module's name (nested as called).
+    subs: list[Any] = []
+    for i, (label, parent) in enumerate(s.clusters):
+        owner = g if parent is None else subs[parent]
+        subs.append(
+            owner.add_subgraph(
+                name=f"cluster_{i}",
+                label=f"<<b>{_esc(label)}</b>>",
+                style="rounded,dashed",
+                color="#38761d",
+                fontcolor="#38761d",
+                labeljust="l",
+            )
+        )
     for k, attrs in s.nodes:
-        g.add_node(ids[k], **(dict(attrs, group="spine") if k in spine else attrs))
+        owner = subs[s.cluster_of[k]] if k in s.cluster_of else g
+        owner.add_node(ids[k], **(dict(attrs, group="spine") if k in spine else attrs))
     for i, (src, dst, attrs) in enumerate(s.edges):
         if edge_keys:
             g.add_edge(ids[src], ids[dst], key=f"e{i}", **attrs)

@@ -1,7 +1,13 @@
-"""Scene building: what to draw (nodes, edges, labels) for a graph that has been read."""
+"""Scene building: what to draw (nodes, edges, labels, clusters) for a graph that has been read.
+
+A scene is plain data: a list of nodes with their Graphviz attributes, a list of edges,
+and the clusters (an expanded module) that hold some nodes.  :mod:`.render` turns it into
+DOT; nothing here imports the renderer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +15,12 @@ import numpy as np
 
 from ..tensor import Tensor
 from ._style import _CURRENT, _FILL, _GRAD, _MUTED, _PENDING, _SUP, _esc
-from .read import _Ctx, _kind, _Layer
+from .read import _Call, _Ctx, _kind, _value, _wrap
+
+# Beyond these, a picture drawn in full is too large to read (Graphviz scales a PNG down
+# to at most 32,767 pixels a side, and every word becomes a dot): fall back as for max_nodes.
+MAX_DRAWN_NODES = 1500
+MAX_RANKS = 250  # ranks of ~1 inch: about 24,000 pixels at 96 dpi
 
 
 # ====================================================================== labels
@@ -29,32 +40,58 @@ def _values(a: Any) -> str:
     return "[" + ", ".join(_values(r) for r in a) + "]"
 
 
+def _sym(ctx: _Ctx, t: Tensor) -> str:
+    """The name a tensor has in the picture (every tensor has one: see read._auto_names)."""
+    name, sym = ctx.names.get(id(t), (None, None))
+    return sym or name or "?"
+
+
 def _display(ctx: _Ctx, t: Tensor) -> str:
     """A short name for captions: the tutorial's symbol, else the name, else the op."""
     name, sym = ctx.names.get(id(t), (None, None))
-    return sym or name or (f"{t._op} output" if t._op else "tensor")
+    return sym or name or (f"{t.op} output" if t.op else "tensor")
 
 
 def _wrt(sym: str) -> str:
     """``∂L/∂h¹``; a compound symbol gets parentheses: ``∂L/∂(x·W¹)``."""
-    return f"∂L/∂({sym})" if "·" in sym else f"∂L/∂{sym}"
+    return f"∂L/∂{_wrap(sym)}"
+
+
+def _value_row(t: Tensor) -> str | None:
+    """The node's value, shown beside its gradient so that a learner can check the rule
+    (for ``L = a·b``: ∂L/∂a is b's value)."""
+    v = _value(t)
+    if v is None:
+        return f'<font point-size="10" color="{_MUTED}">value released</font>'
+    return f"value = {_esc(_values(np.asarray(v)))}"
 
 
 def _grad_rows(ctx: _Ctx, t: Tensor, state: str) -> list[str]:
     """Gradient lines of a tensor node.  ``state``: "done", "current" or "pending"."""
     if not t.requires_grad:
         return [f'<font point-size="9" color="{_MUTED}">no gradient needed</font>']
-    name, sym = ctx.names.get(id(t), (None, None))
-    what = _wrt(sym) if sym else "grad"
+    what = _wrt(_sym(ctx, t))
     g = ctx.grads.get(id(t))
     if state == "pending":
         return [f'<font color="{_PENDING}">{_esc(what)} = ?</font>']
     if g is None:
+        if ctx.after_backward and t.parents:
+            return [
+                f'<font point-size="10" color="{_MUTED}">{_esc(what)}: not kept '
+                "(t.retain_grad() before backward() keeps it)</font>"
+            ]
         return [f'<font color="{_MUTED}">{_esc(what)}: no gradient reached it</font>']
     color = _CURRENT if state == "current" else _GRAD
+    rows = []
+    if g.values is not None:
+        vrow = _value_row(t)
+        if vrow:
+            rows.append(vrow)
     if g.shape == () and g.values is not None:
-        return [f'<font color="{color}">{_esc(what)} = {_esc(_values(g.values))}</font>']
-    rows = [f'<font color="{color}">{_esc(what)} {_shape(g.shape)}  ‖·‖ = {_num(g.norm)}</font>']
+        return rows + [f'<font color="{color}">{_esc(what)} = {_esc(_values(g.values))}</font>']
+    rows.append(
+        f'<font color="{color}">{_esc(what)} {_shape(g.shape)}  ‖·‖ = {_num(g.norm)}</font>'
+    )
     if g.values is not None:
         rows.append(f'<font color="{color}">= {_esc(_values(g.values))}</font>')
     return rows
@@ -72,12 +109,11 @@ def _tensor_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
     if name:
         head.append(f"<b>{_esc(name)}</b>")
     if sym and sym != name:
-        head.append(f"<i>{_esc(sym)}</i>")
-    if not head and _kind(t) == "const" and t.size == 1:
-        head.append(f"const {_esc(_num(float(np.asarray(t.data).reshape(()))))}")
-    elif not head:
-        head.append({"const": "const", "param": "param", "input": "input"}.get(_kind(t), ""))
-    if any(head):
+        if name is None and _kind(t) == "const" and t.size == 1:
+            head.append(f"const {_esc(sym)}")
+        else:
+            head.append(f"<i>{_esc(sym)}</i>")
+    if head:
         rows.append("  ".join(head))
     rows.append(f'<font point-size="10" color="{_MUTED}">{_shape(t.shape)} {t.dtype}</font>')
     if ctx.backward:
@@ -85,64 +121,81 @@ def _tensor_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
     return _table(rows)
 
 
-_ACTS = {"relu", "sigmoid", "tanh"}
+# Local rules, written in the picture's names: {x} the input, {y} the output.
 _UNARY_RULES = {
     "neg": "−g",
     "sum": "g broadcast back",
     "mean": "g/n broadcast back",
     "max": "g to the max entries",
+    "min": "g to the min entries",
     "reshape": "g reshaped back",
     "transpose": "g transposed back",
     "getitem": "g scattered into zeros",
     "cast": "g cast back",
-    "exp": "g·out",
-    "log": "g/x",
-    "sqrt": "g/(2·out)",
-    "relu": "g·[a > 0]",
-    "sigmoid": "g·h·(1 − h)",
-    "tanh": "g·(1 − h²)",
-    "softmax": "s·(g − Σ g·s)",
-    "log_softmax": "g − softmax·Σ g",
+    "exp": "g·{y}",
+    "log": "g/{x}",
+    "sqrt": "g/(2·{y})",
+    "relu": "g·[{x} > 0]",
+    "sigmoid": "g·{y}·(1 − {y})",
+    "tanh": "g·(1 − {yp}²)",
+    "softmax": "{y}·(g − Σ g·{y})",
+    "log_softmax": "g − softmax({x})·Σ g",
+    "sin": "g·cos {x}",
+    "cos": "−g·sin {x}",
+    "abs": "g·sign({x})",
+    "square": "g·2·{x}",
+    "log1p": "g/(1 + {x})",
 }
 _BINARY_RULES = {
     "add": ("g", "g"),
     "sub": ("g", "−g"),
-    "mul": ("g·v", "g·u"),
-    "div": ("g/v", "−g·u/v²"),
-    "pow": ("g·v·uᵛ⁻¹", "g·uᵛ·ln u"),
+    "mul": ("g·{v}", "g·{u}"),
+    "div": ("g/{v}", "−g·{u}/{vp}²"),
+    "pow": ("g·{v}·{up}^({v} − 1)", "g·{up}^{v}·ln {u}"),
+    "maximum": ("g·[{u} > {v}]", "g·[{v} > {u}]"),
+    "minimum": ("g·[{u} < {v}]", "g·[{v} < {u}]"),
 }
+NO_RULE = "(no rule recorded)"
 
 
 def _rule_lines(ctx: _Ctx, t: Tensor) -> list[str]:
-    """The op's local derivative rule, one line per input that needs a gradient."""
-    op = t._op or ""
-    ps = t._parents
+    """The op's local derivative rule, one line per input that needs a gradient, in the
+    names the picture shows; g is the gradient arriving at the op's output."""
+    op = t.op or ""
+    base = op.split()[0] if op else ""
+    ps = t.parents
     need = [p.requires_grad for p in ps]
-    layer = next((L for L in ctx.layers if t is L.xw or t is L.a), None)
-    if op == "cross_entropy":
-        return ["∂/∂z = (softmax − y)/N"]
+    names = [_wrap(_sym(ctx, p)) for p in ps]
+    post = [_wrap(_sym(ctx, p), postfix=True) for p in ps]
+    y, yp = _wrap(_sym(ctx, t)), _wrap(_sym(ctx, t), postfix=True)
+    if op == "cross_entropy" and len(ps) == 2:
+        return [f"∂/∂{names[0]} = (softmax({_sym(ctx, ps[0])}) − {names[1]})/N"]
     if op == "matmul" and len(ps) == 2:
-        x, w = ("x", "W") if layer is not None else ("A", "B")
         lines = []
         if need[1]:
-            lines.append(f"d{w} = {x}ᵀ·g")
+            lines.append(f"∂/∂{names[1]} = {post[0]}ᵀ·g")
         if need[0]:
-            lines.append(f"d{x} = g·{w}ᵀ")
+            lines.append(f"∂/∂{names[0]} = g·{post[1]}ᵀ")
         return lines
-    if op in _BINARY_RULES and len(ps) == 2:
-        names = ("(xW)", "b") if layer is not None else ("u", "v")
-        return [f"∂/∂{n} = {r}" for n, r, k in zip(names, _BINARY_RULES[op], need) if k]
-    if op.startswith("pow ") and len(ps) == 1:
+    if base in _BINARY_RULES and len(ps) == 2:
+        (u, v), (up, vp) = names, post
+        return [
+            f"∂/∂{n} = {r.format(u=u, v=v, up=up, vp=vp)}"
+            for n, r, k in zip(names, _BINARY_RULES[base], need)
+            if k
+        ]
+    if base == "pow" and len(ps) == 1 and len(op.split()) == 2:
         p = float(op.split()[1])
-        return ["∂/∂a = g·2·a" if p == 2 else f"∂/∂a = g·{p:g}·a^{p - 1:g}"]
-    if op in _UNARY_RULES:
-        var = "a" if op in _ACTS else "x"
-        return [f"∂/∂{var} = {_UNARY_RULES[op]}"]
-    return []
+        x, xp = names[0], post[0]
+        return [f"∂/∂{x} = g·2·{x}" if p == 2 else f"∂/∂{x} = g·{p:g}·{xp}^{p - 1:g}"]
+    if base in _UNARY_RULES and len(ps) == 1:
+        rule = _UNARY_RULES[base].format(x=names[0], y=y, xp=post[0], yp=yp)
+        return [f"∂/∂{names[0]} = {rule}"]
+    return [NO_RULE]  # an op this picture does not know (a custom Function, a new op)
 
 
 def _op_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
-    rows = [f"<b>{_esc(t._op or '?')}</b>"]
+    rows = [f"<b>{_esc(t.op or 'op')}</b>"]
     if ctx.backward:
         color = {"pending": _PENDING, "current": _CURRENT}.get(state, _GRAD)
         rows += [
@@ -154,7 +207,7 @@ def _op_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
 def _broadcast_mark(p: Tensor, t: Tensor) -> str | None:
     """Where an elementwise op broadcast ``p`` up to ``t``'s shape, the engine sums the
     gradient back: name the summed axes ("Σ over batch" for a bias)."""
-    base = t._op.split()[0] if t._op else ""
+    base = t.op.split()[0] if t.op else ""
     if base not in _BINARY_RULES or p.shape == t.shape or not p.requires_grad:
         return None
     lead = t.ndim - p.ndim
@@ -180,6 +233,9 @@ class _Scene:
     tensor_of: dict[Any, Tensor] = field(default_factory=dict)
     # edge index -> the tensor whose processing sends gradient along the edge
     edge_owner: dict[int, Tensor] = field(default_factory=dict)
+    # expanded modules: (label, parent cluster index or None); node key -> cluster index
+    clusters: list[tuple[str, int | None]] = field(default_factory=list)
+    cluster_of: dict[Any, int] = field(default_factory=dict)
 
 
 def _tensor_attrs(ctx: _Ctx, t: Tensor) -> dict[str, str]:
@@ -233,17 +289,21 @@ def _op_attrs(ctx: _Ctx, t: Tensor) -> dict[str, str]:
 
 
 def _full_scene(ctx: _Ctx) -> _Scene:
-    s = _Scene([], [], ("t", ctx.root._seq), "forward")
+    s = _Scene([], [], ("t", ctx.key(ctx.root)), "forward")
     for t in ctx.tensors:
-        tk = ("t", t._seq)
-        if t._parents:
-            ok = ("o", t._seq)
+        tk = ("t", ctx.key(t))
+        if t.parents:
+            ok = ("o", ctx.key(t))
             s.nodes.append((ok, _op_attrs(ctx, t)))
             s.tensor_of[ok] = t
-            for p in t._parents:
+            for p in t.parents:
                 s.edge_owner[len(s.edges)] = t
                 s.edges.append(
-                    (("t", p._seq), ok, _edge_attrs(ctx, p.requires_grad, _broadcast_mark(p, t)))
+                    (
+                        ("t", ctx.key(p)),
+                        ok,
+                        _edge_attrs(ctx, p.requires_grad, _broadcast_mark(p, t)),
+                    )
                 )
             s.edge_owner[len(s.edges)] = t
             s.edges.append((ok, tk, _edge_attrs(ctx, True)))
@@ -252,108 +312,195 @@ def _full_scene(ctx: _Ctx) -> _Scene:
     return s
 
 
-def _group_label(ctx: _Ctx, L: _Layer) -> str:
-    act = f", {L.module.activation}" if L.module.activation else ""
-    call = "" if L.call == 1 else f" (call {L.call})"
+# ---------------------------------------------------------------------- module nodes
+def _grad_line(ctx: _Ctx, t: Tensor, sym: str, extra: str = "") -> str:
+    g = ctx.grads.get(id(t))
+    if g is None:
+        why = "not kept" if ctx.after_backward and t.parents else "none"
+        return f'<font color="{_MUTED}">{_esc(_wrt(sym))}: {why}</font>'
+    return (
+        f'<font color="{_GRAD}">{_esc(_wrt(sym))} {_shape(g.shape)}  '
+        f"‖·‖ = {_num(g.norm)}{extra}</font>"
+    )
+
+
+def _stats_rows(ctx: _Ctx, t: Tensor) -> list[str]:
+    """Activation statistics of a module's output (and its gradient's, when known)."""
+    rows = []
+    v = _value(t)
+    if v is not None and np.asarray(v).size:
+        a = np.asarray(v, dtype=np.float64)
+        rows.append(
+            f'<font point-size="10">out: mean {_num(float(a.mean()))}  std {_num(float(a.std()))}'
+            f"  ‖·‖ {_num(float(np.sqrt(np.square(a).sum())))}</font>"
+        )
+    g = ctx.grads.get(id(t))
+    if g is not None:
+        rows.append(
+            f'<font point-size="10" color="{_GRAD}">grad: mean {_num(g.mean)}  '
+            f"‖·‖ {_num(g.norm)}</font>"
+        )
+    return rows
+
+
+def _dense_label(ctx: _Ctx, c: _Call) -> str:
+    L = c.layer
+    m = c.module
+    act = f", {m.activation}" if m.activation else ""
+    call = "" if c.calls == 1 else f" (call {c.number})"
     sup = str(L.index).translate(_SUP)
     insym = ctx.names.get(id(L.x), (None, None))[1] or "x"
     rows = [
-        f"<b>Dense {L.module.in_features}→{L.module.out_features}{act}</b>",
-        f'<font point-size="10" color="{_MUTED}">layer {_esc(L.name)}{call}: '
-        f"a{sup} = {_esc(insym)}·W{sup} + b{sup}"
-        + (f", h{sup} = {L.module.activation}(a{sup})" if act else "")
+        f"<b>Dense {m.in_features}→{m.out_features}{act}</b>",
+        f'<font point-size="10" color="{_MUTED}">layer {_esc(c.name)}{call}: '
+        f"a{sup} = {_esc(_wrap(insym))}·W{sup} + b{sup}"
+        + (f", h{sup} = {m.activation}(a{sup})" if act else "")
         + "</font>",
     ]
     if ctx.backward:
-        for p, sym in ((L.module.W, f"W{sup}"), (L.module.b, f"b{sup}"), (L.out, None)):
-            g = ctx.grads.get(id(p))
+        for p, sym in ((m.W, f"W{sup}"), (m.b, f"b{sup}"), (L.out, None)):
             sym = sym or ctx.names.get(id(p), (None, None))[1] or "h"
-            if g is None:
-                rows.append(f'<font color="{_MUTED}">{_esc(_wrt(sym))}: none</font>')
-                continue
-            extra = " (Σ over batch)" if p is L.module.b and L.a.ndim >= 2 else ""
-            rows.append(
-                f'<font color="{_GRAD}">{_esc(_wrt(sym))} {_shape(g.shape)}  '
-                f"‖·‖ = {_num(g.norm)}{extra}</font>"
-            )
+            extra = " (Σ over batch)" if p is m.b and L.a.ndim >= 2 else ""
+            rows.append(_grad_line(ctx, p, sym, extra))
     return _table(rows)
 
 
-def _collapsed_scene(ctx: _Ctx) -> _Scene:
-    s = _Scene([], [], None, "collapsed")
-    member: dict[int, tuple[str, int]] = {}
-    for i, L in enumerate(ctx.layers):
-        for t in L.members:
-            member[id(t)] = ("g", i)
-    consumers: dict[int, list[Tensor]] = {}
-    for t in ctx.tensors:
-        for p in t._parents:
-            consumers.setdefault(id(p), []).append(t)
-    # a layer's W and b disappear into it when nothing outside the layers uses them
-    params = {id(L.module.W) for L in ctx.layers} | {id(L.module.b) for L in ctx.layers}
-    dropped = {
-        id(t)
-        for t in ctx.tensors
-        if id(t) in params and all(id(c) in member for c in consumers.get(id(t), []))
+def _module_label(ctx: _Ctx, c: _Call) -> str:
+    outs = ", ".join(_shape(o.shape) for o in c.outputs)
+    rows = [
+        f"<b>{_esc(c.title)}</b>",
+        f'<font point-size="10" color="{_MUTED}">{_esc(c.label)} → {outs}</font>',
+    ]
+    if ctx.backward:
+        own = {id(v) for v in vars(c.module).values() if isinstance(v, Tensor)}
+        for t in c.members:
+            if not t.parents and t.requires_grad and id(t) in own:
+                name = next(n for n, v in vars(c.module).items() if v is t)
+                rows.append(_grad_line(ctx, t, name))
+        for o in c.outputs:
+            if o.requires_grad:
+                rows.append(_grad_line(ctx, o, _sym(ctx, o) if len(c.outputs) > 1 else "out"))
+    return _table(rows)
+
+
+def _unit_attrs(ctx: _Ctx, c: _Call, stats: bool, annotate: dict[str, list[str]]) -> dict:
+    label = _dense_label(ctx, c) if c.layer is not None else _module_label(ctx, c)
+    extra = []
+    if stats:
+        for o in c.outputs:
+            extra += _stats_rows(ctx, o)
+    extra += [_esc(str(x)) for x in annotate.get(c.name, ())]
+    if extra:  # one more table below: rows appended inside the label's table
+        label = (
+            label[: -len("</table>>")]
+            + "".join(f"<tr><td>{r}</td></tr>" for r in extra)
+            + "</table>>"
+        )
+    ident = f"module:{c.name}" + ("" if c.calls == 1 else f":{c.number}")
+    return {
+        "shape": "box3d",
+        "style": "filled",
+        "fillcolor": _FILL["group"],
+        "color": "#38761d",
+        "label": label,
+        "id": ident,
+        "tooltip": c.label,
     }
 
+
+def _own_params(c: _Call) -> bool:
+    """Whether the module holds parameters of its own (not only through sub-modules)."""
+    return any(
+        isinstance(v, Tensor) and v.requires_grad and any(v is t for t in c.members)
+        for v in vars(c.module).values()
+    )
+
+
+def _collapsed_scene(
+    ctx: _Ctx, expand: set[str], stats: bool = False, annotate: dict | None = None
+) -> _Scene:
+    """Each module call as one node.  A container (a module whose parameters all live in
+    sub-modules: Sequential, a user's network) is drawn through, as its sub-module calls
+    and its own ops; a module named in ``expand`` is drawn as a cluster of its ops."""
+    annotate = annotate or {}
+    s = _Scene([], [], None, "collapsed")
+    unit_of: dict[int, Any] = {}  # tensor id -> the module node that hides it
+    cluster_of_tensor: dict[int, int] = {}  # tensor id -> cluster of a loose node
+    units: dict[Any, _Call] = {}
+
+    def visit(c: _Call, cluster: int | None) -> None:
+        if c.name in expand:
+            s.clusters.append((f"{c.label}: {c.title}", cluster))
+            here = len(s.clusters) - 1
+        elif c.children and not _own_params(c):
+            here = cluster
+        else:
+            key = ("g", ctx.calls.index(c))
+            units[key] = c
+            for t in c.members:
+                unit_of[id(t)] = key
+            if cluster is not None:
+                s.cluster_of[key] = cluster
+            return
+        inner = {id(t) for ch in c.children for t in ch.members}
+        if here is not None:
+            for t in c.members:
+                if id(t) not in inner:
+                    cluster_of_tensor[id(t)] = here
+        for ch in c.children:
+            visit(ch, here)
+
+    for c in ctx.calls:
+        if c.parent is None:
+            visit(c, None)
+
     def key(t: Tensor) -> Any:
-        return member.get(id(t), ("t", t._seq))
+        return unit_of.get(id(t), ("t", ctx.key(t)))
 
     added: set[Any] = set()
-    seen_edges: set[tuple[Any, Any]] = set()
+    seen_edges: set[tuple[Any, Any, int]] = set()
 
     def edge(src: Any, dst: Any, p: Tensor, owner: Tensor, mark: str | None = None) -> None:
-        if (src, dst) in seen_edges and src[0] == "g":
+        if (src, dst, id(p)) in seen_edges:
             return
-        seen_edges.add((src, dst))
+        seen_edges.add((src, dst, id(p)))
         label = None
         if src[0] == "g":
             name, sym = ctx.names.get(id(p), (None, None))
-            label = f"{sym or name or ''} {_shape(p.shape)}".strip()
+            shown = sym if name is not None or sym in ("x", "y", "L") else None
+            label = f"{shown or name or ''} {_shape(p.shape)}".strip()
         s.edge_owner[len(s.edges)] = owner
         s.edges.append((src, dst, _edge_attrs(ctx, p.requires_grad, mark, label)))
 
     for t in ctx.tensors:
-        if id(t) in member:
-            g = member[id(t)]
-            L = ctx.layers[g[1]]
-            if g not in added:
-                added.add(g)
-                s.nodes.append(
-                    (
-                        g,
-                        {
-                            "shape": "box3d",
-                            "style": "filled",
-                            "fillcolor": _FILL["group"],
-                            "color": "#38761d",
-                            "label": _group_label(ctx, L),
-                        },
-                    )
-                )
-                s.tensor_of[g] = L.out
-            for p in t._parents:
-                if id(p) in dropped or key(p) == g:
-                    continue
-                edge(key(p), g, p, L.out)
+        k = key(t)
+        if k[0] == "g":
+            c = units[k]
+            if k not in added:
+                added.add(k)
+                s.nodes.append((k, _unit_attrs(ctx, c, stats, annotate)))
+                s.tensor_of[k] = c.outputs[0]
+            for p in t.parents:
+                if key(p) != k:
+                    edge(key(p), k, p, c.outputs[0])
             if t is ctx.root:
-                s.root = g
+                s.root = k
             continue
-        if id(t) in dropped:
-            continue
-        tk = ("t", t._seq)
-        if t._parents:
-            ok = ("o", t._seq)
+        tk = ("t", ctx.key(t))
+        if t.parents:
+            ok = ("o", ctx.key(t))
             s.nodes.append((ok, _op_attrs(ctx, t)))
             s.tensor_of[ok] = t
-            for p in t._parents:
-                if id(p) not in dropped:
-                    edge(key(p), ok, p, t, _broadcast_mark(p, t))
+            if id(t) in cluster_of_tensor:
+                s.cluster_of[ok] = cluster_of_tensor[id(t)]
+            for p in t.parents:
+                edge(key(p), ok, p, t, _broadcast_mark(p, t))
             s.edge_owner[len(s.edges)] = t
             s.edges.append((ok, tk, _edge_attrs(ctx, True)))
         s.nodes.append((tk, _tensor_attrs(ctx, t)))
         s.tensor_of[tk] = t
+        if id(t) in cluster_of_tensor:
+            s.cluster_of[tk] = cluster_of_tensor[id(t)]
         if t is ctx.root:
             s.root = tk
     return s
@@ -393,6 +540,8 @@ def _truncate(s: _Scene, max_nodes: int) -> tuple[_Scene, int]:
         )
     )
     out.nodes += [(k, a) for k, a in s.nodes if k in keep]
+    out.clusters = s.clusters
+    out.cluster_of = {k: v for k, v in s.cluster_of.items() if k in keep}
     linked: set[Any] = set()
     for i, (src, dst, attrs) in enumerate(s.edges):
         if dst not in keep:
@@ -407,36 +556,93 @@ def _truncate(s: _Scene, max_nodes: int) -> tuple[_Scene, int]:
     return out, hidden
 
 
-def _build_scene(ctx: _Ctx, collapse: bool, max_nodes: int, model: Any, fn: str) -> _Scene:
+def _ranks(s: _Scene) -> int:
+    """The number of nodes on the longest path: how many ranks the layout stacks."""
+    incoming: dict[Any, list[Any]] = {}
+    for src, dst, _ in s.edges:
+        incoming.setdefault(dst, []).append(src)
+    depth: dict[Any, int] = {}
+    for k, _ in s.nodes:  # nodes come parents first (the graph's order)
+        depth[k] = 1 + max((depth.get(p, 0) for p in incoming.get(k, ())), default=0)
+    return max(depth.values(), default=0)
+
+
+def _known_names(ctx: _Ctx) -> list[str]:
+    return sorted({c.name for c in ctx.calls})
+
+
+def _check_expand(ctx: _Ctx, expand: Any, fn: str) -> set[str]:
+    if expand is None:
+        return set()
+    names = [expand] if isinstance(expand, str) else expand
+    if not isinstance(names, Iterable) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{fn}: expand must be a module name or a list of them, got {expand!r}")
+    names = list(names)
+    known = _known_names(ctx)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(
+            f"{fn}: expand names {', '.join(map(repr, bad))}, but no such module is called in "
+            f"this graph; the modules called here are: {', '.join(map(repr, known)) or 'none'}"
+        )
+    return set(names)
+
+
+def _build_scene(
+    ctx: _Ctx,
+    collapse: bool,
+    max_nodes: int,
+    fn: str,
+    expand: Any = None,
+    stats: bool = False,
+    annotate: dict | None = None,
+) -> _Scene:
     full = None
+    if expand is not None:
+        collapse = True
     if collapse:
-        if model is None:
+        if not ctx.calls:
             raise ValueError(
-                f"{fn}: collapse=True needs model= (the module whose Dense "
-                "layers to draw as one node each)"
+                f"{fn}: collapse=True, but no module call is recorded in this graph (modules "
+                "record their calls when called as module(x), not module.forward(x))"
             )
-        if not ctx.layers:
-            raise ValueError(
-                f"{fn}: collapse=True, but no Dense layer of the model is in this graph"
-            )
-        scene = _collapsed_scene(ctx)
+        scene = _collapsed_scene(ctx, _check_expand(ctx, expand, fn), stats, annotate)
     else:
         full = scene = _full_scene(ctx)
-    if len(scene.nodes) > max_nodes and not collapse and ctx.layers:
-        collapsed = _collapsed_scene(ctx)
-        collapsed.note = (
-            f"The graph has {len(scene.nodes)} nodes (more than max_nodes={max_nodes}): "
-            "each Dense layer is drawn as one node. Pass a larger max_nodes to see all."
+    limit = min(max_nodes, MAX_DRAWN_NODES)
+
+    def too_big(sc: _Scene) -> bool:
+        return len(sc.nodes) > limit or _ranks(sc) > MAX_RANKS
+
+    if not collapse and too_big(scene) and ctx.calls:
+        collapsed = _collapsed_scene(ctx, set(), stats, annotate)
+        why = (
+            f"more than max_nodes={max_nodes}"
+            if len(scene.nodes) > max_nodes
+            else "too many to read in one picture"
         )
-        scene = collapsed
-    if len(scene.nodes) > max_nodes:
-        total = len((full or scene).nodes)
-        scene, hidden = _truncate(full or scene, max_nodes)
+        collapsed.note = (
+            f"The graph has {len(scene.nodes)} nodes ({why}): each module call is drawn "
+            "as one node. Pass a larger max_nodes to see all."
+        )
+        if not too_big(collapsed):
+            scene = collapsed
+    if too_big(scene):
+        source = full if full is not None and not collapse else scene
+        total = len(source.nodes)
+        scene, hidden = _truncate(source, min(limit, MAX_RANKS))
+        why = (
+            f"more than max_nodes={max_nodes}"
+            if total > max_nodes
+            else "too many to read in one picture"
+        )
         scene.note = (
-            f"The graph has {total} nodes (more than max_nodes={max_nodes}): only the "
+            f"The graph has {total} nodes ({why}): only the "
             f"{len(scene.nodes) - 1} nearest the output are drawn. Pass a larger max_nodes "
             "to see all."
         )
+    if ctx.note:
+        scene.note = ctx.note + (". " + scene.note if scene.note else "")
     if ctx.backward:
         scene.view += "+backward"
     return scene

@@ -39,8 +39,8 @@ class StepsResult:
 def _step_caption(ctx: _Ctx, k: int, t: Tensor) -> str:
     n = len(ctx.order)
     who = _display(ctx, t)
-    if t._parents:
-        return f"step {k + 1} of {n}: {_wrt(who)} is complete; {t._op} sends it to its inputs"
+    if t.parents:
+        return f"step {k + 1} of {n}: {_wrt(who)} is complete; {t.op} sends it to its inputs"
     return f"step {k + 1} of {n}: {_wrt(who)} is complete (a leaf: backward() adds it to .grad)"
 
 
