@@ -427,6 +427,7 @@ def _collapsed_scene(
     unit_of: dict[int, Any] = {}  # tensor id -> the module node that hides it
     cluster_of_tensor: dict[int, int] = {}  # tensor id -> cluster of a loose node
     units: dict[Any, _Call] = {}
+    inside: dict[Any, set[int]] = {}  # module node -> ids of the tensors it hides
 
     def visit(c: _Call, cluster: int | None) -> None:
         if c.name in expand:
@@ -437,6 +438,7 @@ def _collapsed_scene(
         else:
             key = ("g", ctx.calls.index(c))
             units[key] = c
+            inside[key] = {id(t) for t in c.members}
             for t in c.members:
                 unit_of[id(t)] = key
             if cluster is not None:
@@ -461,8 +463,8 @@ def _collapsed_scene(
     seen_edges: set[tuple[Any, Any, int]] = set()
 
     def edge(src: Any, dst: Any, p: Tensor, owner: Tensor, mark: str | None = None) -> None:
-        if (src, dst, id(p)) in seen_edges:
-            return
+        if (src, dst, id(p)) in seen_edges and src[0] == "g":
+            return  # a module's output used twice by one op: one arrow (as op inputs are)
         seen_edges.add((src, dst, id(p)))
         label = None
         if src[0] == "g":
@@ -481,7 +483,8 @@ def _collapsed_scene(
                 s.nodes.append((k, _unit_attrs(ctx, c, stats, annotate)))
                 s.tensor_of[k] = c.outputs[0]
             for p in t.parents:
-                if key(p) != k:
+                # (a shared parameter, as a recurrent cell's, is inside every call of it)
+                if key(p) != k and id(p) not in inside[k]:
                     edge(key(p), k, p, c.outputs[0])
             if t is ctx.root:
                 s.root = k
