@@ -17,8 +17,8 @@ import pygraphviz as pgv
 import pytest
 
 import tinygrad_bp as tg
-from tinygrad_bp import nn, viz
 from tinygrad_bp import functional as F
+from tinygrad_bp import nn, viz
 from tinygrad_bp.tensor import make_node
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -164,9 +164,11 @@ def test_collapsed_backward_shows_parameter_gradients():
     for name in ("weight", "bias"):
         for mod in (net.block.lin, net.head):
             norm = float(np.linalg.norm(getattr(mod, name).grad))
-            assert f"∂L/∂{name} {viz.scene._shape(getattr(mod, name).shape)}  ‖·‖ = " + (
-                viz.scene._num(norm)
-            ) in src
+            assert (
+                f"∂L/∂{name} {viz.scene._shape(getattr(mod, name).shape)}  ‖·‖ = "
+                + (viz.scene._num(norm))
+                in src
+            )
 
 
 def test_recurrent_cell_is_one_node_per_step():
@@ -315,8 +317,8 @@ def test_value_beside_gradient_lets_a_learner_check_the_rule():
     a = tg.Tensor(2.0, requires_grad=True, name="a")
     b = tg.Tensor(-3.0, requires_grad=True, name="b")
     src = viz.draw_graph(a * b, backward=True).source
-    assert "value = 2</td></tr><tr><td><font color=\"#a61c00\">∂L/∂a = −3" in src
-    assert "value = −3</td></tr><tr><td><font color=\"#a61c00\">∂L/∂b = 2" in src
+    assert 'value = 2</td></tr><tr><td><font color="#a61c00">∂L/∂a = −3' in src
+    assert 'value = −3</td></tr><tr><td><font color="#a61c00">∂L/∂b = 2' in src
     assert "∂/∂a = g·b" in src and "∂/∂b = g·a" in src
 
 

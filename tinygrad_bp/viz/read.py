@@ -341,6 +341,8 @@ def _auto_names(tensors: list[Tensor], names: dict) -> None:
             continue
         groups.setdefault({"param": "w", "input": "x", "const": "c"}.get(kind, "t"), []).append(t)
     for letter, ts in groups.items():
+        # numbered in the order the program made them (x₁ before x₂), not the walk's
+        ts.sort(key=lambda t: getattr(t, "_seq", 0))
         for i, t in enumerate(ts, 1):
             names[id(t)] = (None, letter if len(ts) == 1 else letter + str(i).translate(_SUB))
 

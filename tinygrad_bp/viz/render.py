@@ -128,7 +128,7 @@ class Graph:
 
 
 # ====================================================================== DOT
-def _legend(backward: bool, collapsed: bool) -> str:
+def _legend(backward: bool, collapsed: bool, params: bool = True) -> str:
     def cell(text: str, fill: str, style: str = "") -> str:
         # fixed-size cells: a wide title would otherwise stretch the legend across it
         width = round(6.8 * len(text) + 16)
@@ -138,7 +138,7 @@ def _legend(backward: bool, collapsed: bool) -> str:
             f'height="20"><font point-size="11">{text}</font></td>'
         )
 
-    cells = [] if collapsed else [cell("parameter", _FILL["param"])]  # W, b are inside
+    cells = [cell("parameter", _FILL["param"])] if params else []  # else inside modules
     cells += [
         cell("input", _FILL["input"]),
         cell("constant", _FILL["const"], "dashed"),
@@ -203,7 +203,14 @@ def _agraph(
         ranksep="0.3",
         pad="0.25",
         label=_graph_label(
-            title, s.note, _legend(backward, s.view.startswith("collapsed")), caption
+            title,
+            s.note,
+            _legend(
+                backward,
+                s.view.startswith("collapsed"),
+                any(a.get("fillcolor") == _FILL["param"] for _, a in s.nodes),
+            ),
+            caption,
         ),
     )
     g.node_attr.update(fontname=_FONT, fontsize="12", margin="0.12,0.04")

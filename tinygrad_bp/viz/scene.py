@@ -376,7 +376,9 @@ def _module_label(ctx: _Ctx, c: _Call) -> str:
         for t in c.members:
             if not t.parents and t.requires_grad and id(t) in own:
                 name = next(n for n, v in vars(c.module).items() if v is t)
-                rows.append(_grad_line(ctx, t, name))
+                # a parameter shared by every call (a recurrent cell's) has one gradient
+                extra = f" (Σ over the {c.calls} calls)" if c.calls > 1 else ""
+                rows.append(_grad_line(ctx, t, name, extra))
         for o in c.outputs:
             if o.requires_grad:
                 rows.append(_grad_line(ctx, o, _sym(ctx, o) if len(c.outputs) > 1 else "out"))
@@ -468,9 +470,7 @@ def _collapsed_scene(
         seen_edges.add((src, dst, id(p)))
         label = None
         if src[0] == "g":
-            name, sym = ctx.names.get(id(p), (None, None))
-            shown = sym if name is not None or sym in ("x", "y", "L") else None
-            label = f"{shown or name or ''} {_shape(p.shape)}".strip()
+            label = f"{_sym(ctx, p)} {_shape(p.shape)}"
         s.edge_owner[len(s.edges)] = owner
         s.edges.append((src, dst, _edge_attrs(ctx, p.requires_grad, mark, label)))
 
