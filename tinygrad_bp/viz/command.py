@@ -43,8 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=4,
-        help="Iris rows in the batch (default 4, so gradient values stay readable)",
+        default=5,
+        help="Iris rows in the batch (default 5: few enough to read, and unlike the 4 "
+        "features, so x (5, 4) shows which axis is the batch)",
     )
     parser.add_argument("--seed", type=int, default=0, help="weights and batch seed (default 0)")
     parser.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES)
@@ -85,7 +86,7 @@ def _model_from_weights(path: str, activation: str) -> Any:
 
 
 def tutorial_graph(
-    batch_size: int = 4, seed: int = 0, weights: str | None = None, activation: str = "tanh"
+    batch_size: int = 5, seed: int = 0, weights: str | None = None, activation: str = "tanh"
 ) -> tuple[Tensor, Any, str]:
     """The tutorial's network (4 → 10 tanh → 5 tanh → 3, cross-entropy) on an Iris batch.
 
