@@ -338,3 +338,37 @@ def test_huge_graph_falls_back_with_a_note_whatever_max_nodes():
     g = viz.draw_graph(x.sum(), max_nodes=100_000)
     assert g.view == "truncated" and "too many to read in one picture" in g.note
     assert g.num_nodes <= viz.scene.MAX_RANKS
+
+
+def test_huge_module_graph_falls_back_to_modules_whatever_max_nodes():
+    model = nn.Sequential(*[nn.Dense(3, 3, activation="tanh", rng=i) for i in range(150)])
+    loss = model(tg.Tensor(np.ones((2, 3)))).sum()
+    g = viz.draw_graph(loss, max_nodes=100_000)  # 1,203 nodes on 900 ranks in full
+    assert g.view == "collapsed" and g.num_nodes == 150 + 1 + 2  # x, 150 layers, sum, loss
+    assert "each module call is drawn as one node" in g.note and "32,767" in g.note
+
+
+def test_module_stats_match_the_arrays_and_the_svg_ids():
+    loss, net = net_loss()
+    stats = viz.module_stats(loss, model=net, bins=4)
+    assert [s.name for s in stats] == ["block.lin", "head"]
+    lin = net.block.lin
+    out = walk(loss)
+    head_out = next(t for t in out if t.op == "cross_entropy").parents[0]
+    s = stats[1]
+    assert s.shapes == [(5, 2)] and s.title == "Linear(in_features=4, out_features=2)"
+    assert s.output.mean == pytest.approx(float(head_out.data.mean()))
+    assert sum(s.output.hist) == 10 and len(s.output.edges) == 5
+    # the gradient of the head's output: (softmax − onehot)/N, from one engine call
+    z = head_out.data
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(5), [0, 1, 0, 1, 1]] -= 1
+    assert s.grad.norm == pytest.approx(float(np.linalg.norm(p / 5)))
+    assert sum(s.grad.hist) == 10
+    assert set(stats[0].param_grad_norms) == {"weight", "bias"}
+    assert all(x.grad is None for x in (lin.weight, lin.bias))  # nothing accumulated
+    svg = viz.draw_graph(loss, model=net, collapse=True).pipe("svg").decode()
+    assert all(f'id="{s.svg_id}"' in svg for s in stats)
+    with pytest.raises(ValueError, match="bins"):
+        viz.module_stats(loss, bins=0)

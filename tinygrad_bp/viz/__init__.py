@@ -9,9 +9,16 @@ writes one frame per step of the engine's backward walk, an animated GIF and an 
 
 Rendering goes through pygraphviz, whose wheel bundles the Graphviz engine, so PNG, SVG and
 PDF need no system ``dot`` program.  It is imported when a picture is made, not when
-``tinygrad_bp`` is imported.  The module reads node fields only (``_parents``, ``_op``,
-``_seq``, ``requires_grad``) and gets gradients from :func:`tinygrad_bp.autograd.backward`
-with ``retain_graph=True, accumulate=False``: drawing never changes any ``.grad``.
+``tinygrad_bp`` is imported.  The picture reads the graph's nodes (``.parents``, ``.op``,
+``.shape``, ``.dtype``, ``.data``, ``.grad``, ``.requires_grad``) and the record each
+``nn.Module`` call leaves on its outputs, and gets gradients from the engine through one
+call (``read._engine_gradients``; after a plain ``backward()`` it reads ``.grad``
+instead): drawing never changes any ``.grad``.
+
+The parts: :mod:`.read` (the graph, its module calls, names, gradients), :mod:`.scene`
+(what to draw), :mod:`.render` (DOT, files), :mod:`.draw` (:func:`draw_graph`),
+:mod:`.steps` (:func:`backward_steps`), :mod:`.stats` (:func:`module_stats`) and
+:mod:`.command` (``tinygrad-bp graph``).
 
 Examples
 --------
@@ -36,6 +43,7 @@ from ._style import DEFAULT_MAX_NODES, FORMATS
 from .command import VIEWS, configure, main, tutorial_graph
 from .draw import draw_graph
 from .render import Graph
+from .stats import ModuleStats, Summary, module_stats
 from .steps import StepsResult, backward_steps
 
 __all__ = [
@@ -46,6 +54,9 @@ __all__ = [
     "StepsResult",
     "draw_graph",
     "backward_steps",
+    "module_stats",
+    "ModuleStats",
+    "Summary",
     "tutorial_graph",
     "configure",
     "main",

@@ -87,6 +87,7 @@ class _Ctx:
     order: list[Tensor]  # backward processing order (from the engine's hook)
     after_backward: bool = False  # gradients read from .grad: inner ones may be not kept
     note: str | None = None
+    raw: dict[int, Any] | None = None  # id -> the gradient array (module_stats only)
 
     @property
     def layers(self) -> list[_Layer]:
@@ -407,7 +408,7 @@ def _stored_gradients(root: Tensor, tensors: list[Tensor], grad: Any) -> dict[in
 
 
 def _gradients(root: Tensor, tensors: list[Tensor], grad: Any, fn: str):
-    """``(summaries, order, after_backward)``: from the engine while the graph keeps its
+    """``(summaries, order, after_backward, arrays)``: from the engine while the graph keeps its
     saved values, else (the root's backward() freed them) from ``.grad``."""
     if autograd.is_freed(root):
         if fn == "backward_steps":
@@ -417,7 +418,8 @@ def _gradients(root: Tensor, tensors: list[Tensor], grad: Any, fn: str):
                 ".backward(), or call backward(retain_graph=True); "
                 "draw_graph(..., backward=True) draws the gradients after backward()"
             )
-        return _stored_gradients(root, tensors, grad), [], True
+        kept = {id(t): t.grad for t in tensors if t.requires_grad and t.grad is not None}
+        return _stored_gradients(root, tensors, grad), [], True, kept
     for t in tensors:
         if t.parents and autograd.is_freed(t):
             raise RuntimeError(
@@ -427,10 +429,12 @@ def _gradients(root: Tensor, tensors: list[Tensor], grad: Any, fn: str):
                 f"{fn}(...) before that .backward(), or call backward(retain_graph=True)"
             )
     raw, order = _engine_gradients(root, _seed(root, grad, fn))
-    return {k: _summary(g) for k, g in raw.items()}, order, False
+    return {k: _summary(g) for k, g in raw.items()}, order, False, raw
 
 
-def _context(root: Any, model: Any, backward: bool, grad: Any, fn: str) -> _Ctx:
+def _context(
+    root: Any, model: Any, backward: bool, grad: Any, fn: str, keep_raw: bool = False
+) -> _Ctx:
     root = _check_root(root, fn)
     if model is not None and not hasattr(model, "named_parameters"):
         raise TypeError(f"{fn}: model must be an nn.Module, got {type(model).__name__}")
@@ -441,8 +445,9 @@ def _context(root: Any, model: Any, backward: bool, grad: Any, fn: str) -> _Ctx:
     grads: dict[int, _Grad] = {}
     order: list[Tensor] = []
     after = False
+    raw = None
     if backward:
-        grads, order, after = _gradients(root, tensors, grad, fn)
+        grads, order, after, raw = _gradients(root, tensors, grad, fn)
     note = None
     if after:
         note = (
@@ -450,4 +455,16 @@ def _context(root: Any, model: Any, backward: bool, grad: Any, fn: str) -> _Ctx:
             "An inner tensor's gradient is kept only if t.retain_grad() was called before "
             "backward()"
         )
-    return _Ctx(root, tensors, index, names, calls, backward, grads, order, after, note)
+    return _Ctx(
+        root,
+        tensors,
+        index,
+        names,
+        calls,
+        backward,
+        grads,
+        order,
+        after,
+        note,
+        raw if keep_raw else None,
+    )

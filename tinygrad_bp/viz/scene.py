@@ -591,6 +591,15 @@ def _check_expand(ctx: _Ctx, expand: Any, fn: str) -> set[str]:
     return set(names)
 
 
+def _more_hint(over_max_nodes: bool) -> str:
+    if over_max_nodes:
+        return "Pass a larger max_nodes to see all."
+    return (
+        "Drawn whole, it would be too large to read (a PNG holds at most 32,767 pixels a "
+        "side). Draw a part of it (from an inner tensor)."
+    )
+
+
 def _build_scene(
     ctx: _Ctx,
     collapse: bool,
@@ -600,7 +609,6 @@ def _build_scene(
     stats: bool = False,
     annotate: dict | None = None,
 ) -> _Scene:
-    full = None
     if expand is not None:
         collapse = True
     if collapse:
@@ -611,38 +619,26 @@ def _build_scene(
             )
         scene = _collapsed_scene(ctx, _check_expand(ctx, expand, fn), stats, annotate)
     else:
-        full = scene = _full_scene(ctx)
+        scene = _full_scene(ctx)
     limit = min(max_nodes, MAX_DRAWN_NODES)
 
     def too_big(sc: _Scene) -> bool:
         return len(sc.nodes) > limit or _ranks(sc) > MAX_RANKS
 
-    if not collapse and too_big(scene) and ctx.calls:
-        collapsed = _collapsed_scene(ctx, set(), stats, annotate)
-        why = (
-            f"more than max_nodes={max_nodes}"
-            if len(scene.nodes) > max_nodes
-            else "too many to read in one picture"
-        )
-        collapsed.note = (
-            f"The graph has {len(scene.nodes)} nodes ({why}): each module call is drawn "
-            "as one node. Pass a larger max_nodes to see all."
-        )
-        if not too_big(collapsed):
-            scene = collapsed
     if too_big(scene):
-        source = full if full is not None and not collapse else scene
-        total = len(source.nodes)
-        scene, hidden = _truncate(source, min(limit, MAX_RANKS))
-        why = (
-            f"more than max_nodes={max_nodes}"
-            if total > max_nodes
-            else "too many to read in one picture"
-        )
-        scene.note = (
-            f"The graph has {total} nodes ({why}): only the "
-            f"{len(scene.nodes) - 1} nearest the output are drawn. Pass a larger max_nodes "
-            "to see all."
+        total = len(scene.nodes)
+        over = total > max_nodes
+        why = f"more than max_nodes={max_nodes}" if over else "too many to read in one picture"
+        done = []
+        if not collapse and ctx.calls:
+            scene = _collapsed_scene(ctx, set(), stats, annotate)
+            done.append("each module call is drawn as one node")
+        if too_big(scene):
+            kept = min(limit, MAX_RANKS)
+            scene, _ = _truncate(scene, kept)
+            done.append(f"only the {len(scene.nodes) - 1} nodes nearest the output are drawn")
+        scene.note = f"The graph has {total} nodes ({why}): {', and '.join(done)}. " + (
+            _more_hint(over)
         )
     if ctx.note:
         scene.note = ctx.note + (". " + scene.note if scene.note else "")
