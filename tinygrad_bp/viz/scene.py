@@ -410,6 +410,24 @@ def _unit_attrs(ctx: _Ctx, c: _Call, stats: bool, annotate: dict[str, list[str]]
     }
 
 
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+
+
+def _drawn_through(c: _Call) -> bool:
+    """Whether a module call is drawn as its sub-module calls rather than as one node: a
+    container (Sequential), or a user's module whose parameters all live in its layers.
+    The engine's own layers are one node each even when built from sub-modules (an
+    attention layer's projections): expand= opens them."""
+    if not c.children:
+        return False
+    cls = type(c.module)
+    if cls.__name__ in _CONTAINERS:
+        return True
+    if cls.__module__.split(".")[0] == "tinygrad_bp":
+        return False
+    return not _own_params(c)
+
+
 def _own_params(c: _Call) -> bool:
     """Whether the module holds parameters of its own (not only through sub-modules)."""
     return any(
@@ -421,9 +439,10 @@ def _own_params(c: _Call) -> bool:
 def _collapsed_scene(
     ctx: _Ctx, expand: set[str], stats: bool = False, annotate: dict | None = None
 ) -> _Scene:
-    """Each module call as one node.  A container (a module whose parameters all live in
-    sub-modules: Sequential, a user's network) is drawn through, as its sub-module calls
-    and its own ops; a module named in ``expand`` is drawn as a cluster of its ops."""
+    """Each module call as one node.  A container (Sequential, or a user's network whose
+    parameters all live in sub-modules) is drawn through, as its sub-module calls and its
+    own ops; a module named in ``expand`` is drawn as a cluster of its ops, its own
+    sub-module calls still one node each unless named too."""
     annotate = annotate or {}
     s = _Scene([], [], None, "collapsed")
     unit_of: dict[int, Any] = {}  # tensor id -> the module node that hides it
@@ -435,7 +454,7 @@ def _collapsed_scene(
         if c.name in expand:
             s.clusters.append((f"{c.label}: {c.title}", cluster))
             here = len(s.clusters) - 1
-        elif c.children and not _own_params(c):
+        elif _drawn_through(c):
             here = cluster
         else:
             key = ("g", ctx.calls.index(c))

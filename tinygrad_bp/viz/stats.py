@@ -15,6 +15,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .read import _context, _value
+from .scene import _collapsed_scene
 
 
 @dataclass
@@ -61,7 +62,8 @@ def _summary(a: Any, bins: int) -> Summary:
 def module_stats(
     root: Tensor, model: Any = None, backward: bool = True, bins: int = 10, grad: Any = None
 ) -> list[ModuleStats]:
-    """Statistics of every module call in the graph of ``root``, in the graph's order.
+    """Statistics of each module node of the collapsed picture of ``root``'s graph (every
+    call of a layer; containers such as Sequential are drawn as their layers), in order.
 
     With ``backward=True`` the gradients come as in :func:`draw_graph`: from one backward
     pass that changes no ``.grad`` while the graph keeps its values, else (after a plain
@@ -82,11 +84,9 @@ def module_stats(
         raise ValueError(f"{fn}: bins must be a positive int, got {bins!r}")
     ctx = _context(root, model, bool(backward), grad, fn, keep_raw=True)
     out = []
-    for c in ctx.calls:
-        if c.children and not any(
-            isinstance(v, Tensor) and v.requires_grad for v in vars(c.module).values()
-        ):
-            continue  # a container: its layers have their own entries
+    # exactly the module nodes of the collapsed picture, in its order
+    drawn = [k for k, _ in _collapsed_scene(ctx, set()).nodes if k[0] == "g"]
+    for c in (ctx.calls[k[1]] for k in drawn):
         o = c.outputs[0]
         v = _value(o)
         g = ctx.grads.get(id(o))
