@@ -461,3 +461,30 @@ def test_an_engine_layer_made_of_sub_modules_is_one_node_until_expanded():
     assert e.source.count("box3d") == 2 and [s.name for s in d.subgraphs()] == ["cluster_0"]
     # inside the cluster: q and k (one node each), mul and sum with their outputs
     assert len(d.subgraphs()[0].nodes()) == 2 + 2 * 2
+
+
+def test_a_module_keeping_state_between_calls_is_one_node_per_call():
+    class Running(nn.Module):
+        """Keeps its last output and adds it to the next: no input carries it in."""
+
+        def __init__(self) -> None:
+            self.w = tg.Tensor(np.ones(2), requires_grad=True)
+            self.state = None
+
+        def forward(self, x):
+            out = x * self.w if self.state is None else x * self.w + self.state
+            self.state = out
+            return out
+
+    run = Running()
+    for k in range(3):
+        out = run(tg.Tensor(np.full(2, k + 1.0)))
+    g = viz.draw_graph(out.sum(), collapse=True)
+    d = parse(g.source)
+    ids = {n.attr.get("id"): str(n) for n in d.nodes()}
+    assert g.source.count("box3d") == 3
+    edges = {(str(a), str(b)) for a, b in d.edges()}
+    assert (ids["module:Running:1"], ids["module:Running:2"]) in edges
+    assert (ids["module:Running:2"], ids["module:Running:3"]) in edges
+    # three inputs, three calls, the sum op and its output
+    assert d.number_of_nodes() == 3 + 3 + 2

@@ -54,6 +54,7 @@ class _Call:
     children: list[_Call] = field(default_factory=list)
     layer: _Layer | None = None  # the article's names, for a Dense layer
     depth: int = 0  # position in the output's records (0 = innermost)
+    record: Any = None  # the record object Module.__call__ left on the outputs
 
     @property
     def title(self) -> str:
@@ -197,13 +198,14 @@ def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> l
             c = by_record.get(id(rec))
             if c is None:
                 inputs = [x for x in _tensors_in((args, kwargs)) if isinstance(x, Tensor)]
-                c = by_record[id(rec)] = _Call(module, "", inputs, [], depth=depth)
+                c = by_record[id(rec)] = _Call(module, "", inputs, [], depth=depth, record=rec)
             c.outputs.append(t)
             c.depth = max(c.depth, depth)
     calls = []
     for c in by_record.values():
         stop = {id(x) for x in c.inputs}
         own = _own_tensors(c.module)
+        inner = {id(m) for _, m in c.module.modules()} - {id(c.module)}
         seen: set[int] = set()
         stack = [o for o in c.outputs if id(o) not in stop]
         while stack:
@@ -212,6 +214,9 @@ def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> l
                 continue
             if not t.parents and id(t) not in own and t.op != "const":
                 continue  # a leaf from outside: an input drawn beside the module
+            recs = getattr(t, "_module", ())
+            if recs and all(r is not c.record and id(r[0]) not in inner for r in recs):
+                continue  # the output of another call (a state kept from an earlier step)
             seen.add(id(t))
             stack.extend(p for p in t.parents if id(p) not in stop)
         if not any(t.parents for t in (x for x in c.outputs if id(x) in seen)):
@@ -273,7 +278,9 @@ def _naming(ctx_tensors: list[Tensor], root: Tensor, model: Any, calls: list[_Ca
     names: dict[int, tuple[str | None, str | None]] = {}
     in_graph = {id(t) for t in ctx_tensors}
     named = [model] if model is not None else []
-    named += [c.module for c in calls if c.parent is None and c.module is not model]
+    for c in calls:
+        if c.parent is None and all(c.module is not m for m in named):
+            named.append(c.module)
     for top in named:
         prefix = "" if top is model or len(named) == 1 else f"{_call_name(calls, top)}."
         for n, p in top.named_parameters():
