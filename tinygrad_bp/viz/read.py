@@ -207,6 +207,7 @@ def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> l
         own = _own_tensors(c.module)
         inner = {id(m) for _, m in c.module.modules()} - {id(c.module)}
         seen: set[int] = set()
+        found: list[Tensor] = []
         stack = [o for o in c.outputs if id(o) not in stop]
         while stack:
             t = stack.pop()
@@ -218,17 +219,22 @@ def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> l
             if recs and all(r is not c.record and id(r[0]) not in inner for r in recs):
                 continue  # the output of another call (a state kept from an earlier step)
             seen.add(id(t))
+            found.append(t)
             stack.extend(p for p in t.parents if id(p) not in stop)
         if not any(t.parents for t in (x for x in c.outputs if id(x) in seen)):
             continue  # returned its input unchanged (an identity, dropout in eval): no node
-        c.members = sorted((x for x in tensors if id(x) in seen), key=lambda x: index[id(x)])
+        c.members = sorted(found, key=lambda x: index[id(x)])
         calls.append(c)
     # Order the calls as the graph does (by their first output), inner before outer.
     calls.sort(key=lambda c: (min(index[id(o)] for o in c.outputs), c.depth))
     member_sets = {id(c): {id(x) for x in c.members} for c in calls}
+    containing: dict[int, list[_Call]] = {}  # tensor id -> the calls that made it
+    for c in calls:
+        for x in c.members:
+            containing.setdefault(id(x), []).append(c)
     for c in calls:
         best = None
-        for a in calls:
+        for a in containing[id(c.outputs[0])]:  # an enclosing call made c's output too
             if a is c or not member_sets[id(c)] <= member_sets[id(a)]:
                 continue
             if member_sets[id(c)] == member_sets[id(a)] and a.depth <= c.depth:
