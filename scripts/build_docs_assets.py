@@ -58,6 +58,8 @@ PICTURES = (
     "tutorial_backward.png",
     "tutorial_backward.svg",
     "tutorial_collapsed.png",
+    "tutorial_expanded.png",
+    "tutorial_after_backward.png",
     "tutorial_steps.gif",
 )
 SUBCOMMANDS = ("train", "compare", "graph", "bench")

@@ -6,7 +6,8 @@
 Draws the 4 → 10 tanh → 5 tanh → 3 network with cross-entropy on 5 Iris rows (5, not 4:
 ``x (5, 4)`` then says which axis is the batch; weights seeded, so the pictures are the
 same on every run): forward (PNG, SVG), backward with the gradients (PNG, SVG), the same
-after a plain ``loss.backward()`` (PNG), one node per layer (PNG), and the backward walk
+after a plain ``loss.backward()`` (PNG), one node per layer (PNG), the same with
+layer 1 opened into its ops (PNG), and the backward walk
 step by step (one palette PNG per step and an HTML page in docs/images/steps/, the
 animation in docs/images/tutorial_steps.gif).  Where the engine has them, also the graph
 of tanh's first derivative made by ``tg.autograd.grad(..., create_graph=True)`` and a
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         written.append(g.save(os.path.join(out, f"tutorial_backward.{ext}")))
     g = viz.draw_graph(loss, model=model, collapse=True, title="One node per Dense layer")
     written.append(g.save(os.path.join(out, "tutorial_collapsed.png")))
+    g = viz.draw_graph(
+        loss, model=model, expand=["1"], backward=True, title="Layer 1 opened into its ops"
+    )
+    written.append(g.save(os.path.join(out, "tutorial_expanded.png")))
     loss, model = tutorial()
     loss.backward()  # the most natural sequence: the picture reads .grad afterwards
     g = viz.draw_graph(
