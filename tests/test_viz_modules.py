@@ -488,3 +488,14 @@ def test_a_module_keeping_state_between_calls_is_one_node_per_call():
     assert (ids["module:Running:2"], ids["module:Running:3"]) in edges
     # three inputs, three calls, the sum op and its output
     assert d.number_of_nodes() == 3 + 3 + 2
+
+
+def test_expanding_an_inner_module_opens_the_layer_around_it():
+    attn = Attn()
+    loss = attn(tg.Tensor(np.ones((2, 3)))).sum()
+    d = parse(viz.draw_graph(loss, model=attn, expand="q").source)
+    outer = d.subgraphs()
+    assert [s.name for s in outer] == ["cluster_0"]  # Attn, opened around q
+    assert "Attn: Attn()" in outer[0].graph_attr["label"]
+    inner = outer[0].subgraphs()
+    assert [s.name for s in inner] == ["cluster_1"] and "q: Linear" in inner[0].graph_attr["label"]

@@ -450,8 +450,18 @@ def _collapsed_scene(
     units: dict[Any, _Call] = {}
     inside: dict[Any, set[int]] = {}  # module node -> ids of the tensors it hides
 
-    def visit(c: _Call, cluster: int | None) -> None:
+    # A module named in expand opens, and so does every module call around it (else a
+    # module inside a closed one could not be seen open).
+    opened: set[int] = set()
+    for c in ctx.calls:
         if c.name in expand:
+            a: _Call | None = c
+            while a is not None:
+                opened.add(id(a))
+                a = a.parent
+
+    def visit(c: _Call, cluster: int | None) -> None:
+        if id(c) in opened and (c.name in expand or not _drawn_through(c)):
             s.clusters.append((f"{c.label}: {c.title}", cluster))
             here = len(s.clusters) - 1
         elif _drawn_through(c):
