@@ -333,3 +333,51 @@ def test_lstm_cell_matches_pytorch_and_its_closure_takes_tensors():
     for arr, ten in zip(arrays, tensors):
         assert isinstance(ten, tg.Tensor)
         np.testing.assert_allclose(ten.data, arr, rtol=1e-12)
+
+
+_R = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "name, fn, arrays",
+    [
+        (
+            "unfold",
+            lambda x: ops_window.unfold(x, 2, (2, 1), 1),
+            [_R.standard_normal((1, 2, 4, 3))],
+        ),
+        (
+            "fold",
+            lambda c: ops_window.fold(c * c, (1, 1, 3, 3), 2, 1, 0),
+            [_R.standard_normal((1, 1, 2, 2, 2, 2))],
+        ),
+        ("erf", ops_window.erf, [_R.standard_normal(5)]),
+        ("gelu", F.gelu, [_R.standard_normal(5)]),
+        ("softplus", F.softplus, [_R.standard_normal(5)]),
+        ("max_pool2d", lambda x: F.max_pool2d(x, 2), [_R.standard_normal((1, 2, 4, 4))]),
+        (
+            "conv2d",
+            lambda x, w: F.conv2d(x, w, padding=1),
+            [_R.standard_normal((1, 2, 4, 4)), _R.standard_normal((3, 2, 3, 3))],
+        ),
+        (
+            "lstm_cell",
+            ops_window.lstm_cell,
+            [_R.standard_normal((2, 8)), _R.standard_normal((2, 2))],
+        ),
+        (
+            "stack",
+            lambda a, b: ops_window.stack([a * a, b * a], 1),
+            [_R.standard_normal((2, 3)), _R.standard_normal((2, 3))],
+        ),
+        ("layer_norm", lambda x: F.layer_norm(x, 4), [_R.standard_normal((2, 4))]),
+        (
+            "sdpa",
+            lambda q: F.scaled_dot_product_attention(q, q * 2, q, is_causal=True),
+            [_R.standard_normal((3, 2))],
+        ),
+    ],
+)
+def test_second_derivatives(name, fn, arrays):
+    """The window primitives and the layers' functions differentiate twice (create_graph)."""
+    assert tg.gradgradcheck(fn, [tg.Tensor(a, requires_grad=True) for a in arrays])
