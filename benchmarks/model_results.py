@@ -395,6 +395,10 @@ def run_transformer(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------- the page
+def _secs(r: dict[str, Any], key: str) -> str:
+    return f"{r[key]:.0f} s" if r.get(key) is not None else "not recorded"
+
+
 def write_docs(args: argparse.Namespace) -> None:
     recs = {}
     for name in ("cnn", "mlp", "lstm", "transformer"):
@@ -408,44 +412,53 @@ def write_docs(args: argparse.Namespace) -> None:
         "Made by `python benchmarks/model_results.py docs` from the runs' records in",
         "`benchmarks/results/models/`; each run below names the command that made it. One",
         "thread (BLAS pinned), float32, on a 2-core machine shared with other jobs (load",
-        "average ~9 during these runs, the runs niced), so wall times are far above the CPU",
-        "time the process itself used; both are given, and the time-per-step ratio is taken",
-        "from CPU time, measured for both engines in the same process.",
+        "average ~9 during these runs, which ran under `nice -n 10`), so wall times are far",
+        "above the CPU time the process itself used; both are given where recorded (the wall",
+        "time bounds the CPU time). The time-per-step ratio of the transformer is taken from",
+        "CPU time, measured for both engines in the same process, in alternating blocks of",
+        "steps. A run marked *partial* had not reached its last step when the page was made;",
+        "its figures are those of its last checkpoint.",
         "",
-        "| run | result | target | wall time | seed |",
+        "| run | result | target | time | seed |",
         "|---|---|---|---|---|",
     ]
-    if "cnn" in recs:
-        r = recs["cnn"]
-        lines.append(
-            f"| digits CNN | {100 * r['test_accuracy']:.2f} % held out (PyTorch twin "
-            f"{100 * r['torch_test_accuracy']:.2f} %) | ≥ 98 % in < 2 min; twin within 0.5 % "
-            f"| {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall (PyTorch {r['torch_cpu_s']:.0f} s CPU) | {r['seed']} |"  # noqa: E501
-        )
-    for name, target in (("mlp", "≤ 2.20"), ("lstm", "≤ 2.05")):
-        if name in recs:
-            r = recs[name]
-            lines.append(
-                f"| names {name.upper()} | {r['test_loss']:.4f} nats/char (test) | {target} in "
-                f"≤ 15 min | {r.get('cpu_s', 0):.0f} s CPU, {r['wall_s']:.0f} s wall | {r['seed']} |"  # noqa: E501
+    for name, r in recs.items():
+        part = ""
+        if r.get("partial"):
+            part = f" *partial: step {r['curve'][-1][0]} of {r['steps_planned']}*"
+        t = f"{_secs(r, 'cpu_s')} CPU, {_secs(r, 'wall_s')} wall"
+        if name == "cnn":
+            res = (
+                f"{100 * r['test_accuracy']:.2f} % held out (PyTorch twin "
+                f"{100 * r['torch_test_accuracy']:.2f} %)"
             )
-    if "transformer" in recs:
-        r = recs["transformer"]
-        lines.append(
-            f"| names transformer | {r['test_loss']:.4f} (PyTorch twin {r['torch_test_loss']:.4f}) "
-            f"| ≤ 2.05 in ≤ 15 min; twin within 0.02 | {r['cpu_s']:.0f} s CPU, {r['wall_s']:.0f} s wall "  # noqa: E501
-            f"({r['ms_per_step']:.1f} ms/step; PyTorch {r['torch_ms_per_step']:.1f}, ratio "
-            f"{r['time_ratio']:.2f}) | {r['seed']} |"
-        )
+            target = "≥ 98 % in < 2 min; twin within 0.5 %"
+            t += f" (PyTorch {_secs(r, 'torch_cpu_s')} CPU)"
+        elif name == "transformer":
+            last = r["curve"][-1]
+            res = f"{last[1]:.4f} nats/char (PyTorch twin {last[2]:.4f})"
+            target = "≤ 2.05 in ≤ 15 min; twin within 0.02"
+            steps = last[0]
+            ratio = r["cpu_s"] / r["torch_cpu_s"]
+            t += (
+                f"; {1000 * r['cpu_s'] / steps:.1f} ms/step vs PyTorch "
+                f"{1000 * r['torch_cpu_s'] / steps:.1f}: ratio {ratio:.2f}"
+            )
+        else:
+            res = f"{r['test_loss']:.4f} nats/char (test)"
+            target = ("≤ 2.20" if name == "mlp" else "≤ 2.05") + " in ≤ 15 min"
+        lines.append(f"| {r['run']}{part} | {res} | {target} | {t} | {r['seed']} |")
     for name, r in recs.items():
         lines += [
             "",
             f"## {r['run']}",
             "",
             f"- command: `{r['command']}` (seed {r['seed']})",
-            f"- setup: {r['config']}",
-            f"- measured: {r['date']}, {r['machine']}",
         ]
+        if r.get("config"):
+            lines.append(f"- setup: {r['config']}")
+        if r.get("date"):
+            lines.append(f"- measured: {r['date']}, {r['machine']}")
         if name == "cnn":
             lines.append(
                 f"- largest gap between the two training-loss curves (same weights, same "
@@ -459,9 +472,10 @@ def write_docs(args: argparse.Namespace) -> None:
                     "|---|---|---|",
                 ]
                 lines += [f"| {c[0]} | {c[1]:.4f} | {c[2]:.4f} |" for c in r["curve"]]
-                lines.append(f"\nLargest gap at a checkpoint: {r['max_test_gap']:.4f}.")
+                gap = max(abs(c[1] - c[2]) for c in r["curve"])
+                lines.append(f"\nLargest gap at a checkpoint: {gap:.4f}.")
             else:
-                lines += ["", "| step | seconds | test loss |", "|---|---|---|"]
+                lines += ["", "| step | wall seconds | test loss |", "|---|---|---|"]
                 lines += [f"| {c[0]} | {c[1]:.0f} | {c[2]:.4f} |" for c in r["curve"]]
         if "samples" in r:
             lines += ["", "Sampled names: " + ", ".join(r["samples"])]
