@@ -152,7 +152,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     >>> import tinygrad_bp as tg
     >>> from tinygrad_bp import functional as F
     >>> F.dropout(tg.Tensor(np.ones(6)), 0.5, rng=0).data
-    array([0., 2., 0., 2., 2., 0.])
+    array([2., 0., 0., 0., 2., 2.])
     """
     x = as_tensor(x, "dropout")
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:

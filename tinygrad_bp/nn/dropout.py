@@ -23,7 +23,7 @@ class Dropout(Module):
     >>> import tinygrad_bp as tg
     >>> drop = tg.nn.Dropout(0.5, rng=0)
     >>> drop(tg.Tensor(np.ones(6))).data
-    array([0., 2., 0., 2., 2., 0.])
+    array([2., 0., 0., 0., 2., 2.])
     >>> drop.eval()(tg.Tensor(np.ones(3))).data
     array([1., 1., 1.])
     """
