@@ -1,0 +1,31 @@
+"""W5 and W6 of the benchmark: tinygrad_bp's step and PyTorch's agree on the same problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_bp import _bench_impls as bi
+
+
+@pytest.mark.parametrize("key", ["W5", "W6"])
+def test_model_workloads_agree_with_pytorch(key):
+    w = bi.MODEL_WORKLOADS[key]
+    runs = {}
+    for impl in ("tinygrad_bp", "torch"):
+        step, params = bi.IMPLS[impl](bi.make_problem(w))
+        runs[impl] = ([step() for _ in range(3)], params())
+    (la, pa), (lb, pb) = runs["tinygrad_bp"], runs["torch"]
+    np.testing.assert_allclose(la, lb, rtol=1e-5)
+    p0 = bi.make_problem(w).arrays
+    assert [a.shape for a in pa] == [a.shape for a in p0] == [b.shape for b in pb]
+    for a, b, start in zip(pa, pb, p0):
+        scale = float(np.abs(b - start).max()) or 1.0
+        assert float(np.abs(a - b).max()) / scale < 1e-3  # the bench's float32 tolerance
+    assert all(a.dtype == np.float32 for a in pa)
+
+
+def test_model_workloads_are_skipped_by_the_mlp_only_peers():
+    for impl in ("tutorial", "mygrad", "autograd"):
+        assert bi.skip_reason(impl, bi.MODEL_WORKLOADS["W5"]) is not None
+    assert bi.skip_reason("tinygrad_bp", bi.MODEL_WORKLOADS["W6"]) is None
