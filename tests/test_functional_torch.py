@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_bp as tg
 from tinygrad_bp import functional as F
@@ -381,3 +383,38 @@ _R = np.random.default_rng(0)
 def test_second_derivatives(name, fn, arrays):
     """The window primitives and the layers' functions differentiate twice (create_graph)."""
     assert tg.gradgradcheck(fn, [tg.Tensor(a, requires_grad=True) for a in arrays])
+
+
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 3), cout=st.integers(1, 3),
+    h=st.integers(1, 7), w=st.integers(1, 7), kh=st.integers(1, 4), kw=st.integers(1, 4),
+    sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
+)  # fmt: skip
+def test_conv2d_and_pools_on_drawn_shapes(n, c, cout, h, w, kh, kw, sh, sw, ph, pw):
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            F.conv2d(
+                tg.Tensor(rnd(n, c, h, w)),
+                tg.Tensor(rnd(cout, c, kh, kw)),
+                None,
+                (sh, sw),
+                (ph, pw),
+            )
+        return
+    x, wt, b = rnd(n, c, h, w), rnd(cout, c, kh, kw, seed=1), rnd(cout, seed=2)
+    _run(
+        lambda x, wt, b: F.conv2d(x, wt, b, (sh, sw), (ph, pw)),
+        lambda x, wt, b: TF.conv2d(x, wt, b, (sh, sw), (ph, pw)),
+        [x, wt, b],
+    )
+    if ph <= kh // 2 and pw <= kw // 2:
+        _run(
+            lambda x: F.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw)),
+            lambda x: TF.max_pool2d(x, (kh, kw), (sh, sw), (ph, pw)),
+            [x],
+        )
+        _run(
+            lambda x: F.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw)),
+            lambda x: TF.avg_pool2d(x, (kh, kw), (sh, sw), (ph, pw)),
+            [x],
+        )
