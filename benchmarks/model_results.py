@@ -74,7 +74,13 @@ def _copy_into_torch(ours: Any, twin: Any) -> None:
             p.copy_(torch.from_numpy(np.ascontiguousarray(mine[name].data)))
 
 
+TAG = ""
+
+
 def _save(name: str, record: dict[str, Any], quiet: bool = False) -> None:
+    if TAG:
+        name = f"{name}_{TAG}"
+        record["run"] = f"{record['run']} ({TAG})"
     os.makedirs(OUT_DIR, exist_ok=True)
     record["machine"] = (
         f"{platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}"
@@ -401,11 +407,14 @@ def _secs(r: dict[str, Any], key: str) -> str:
 
 def write_docs(args: argparse.Namespace) -> None:
     recs = {}
-    for name in ("cnn", "mlp", "lstm", "transformer"):
-        path = os.path.join(OUT_DIR, f"{name}.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                recs[name] = json.load(f)
+    order = ("cnn", "mlp", "lstm", "transformer")
+    files = sorted(
+        (f[:-5] for f in os.listdir(OUT_DIR) if f.endswith(".json")),
+        key=lambda n: (order.index(n.split("_")[0]) if n.split("_")[0] in order else 9, n),
+    )
+    for name in files:
+        with open(os.path.join(OUT_DIR, f"{name}.json")) as f:
+            recs[name] = json.load(f)
     lines = [
         "# Model results",
         "",
@@ -427,14 +436,15 @@ def write_docs(args: argparse.Namespace) -> None:
         if r.get("partial"):
             part = f" *partial: step {r['curve'][-1][0]} of {r['steps_planned']}*"
         t = f"{_secs(r, 'cpu_s')} CPU, {_secs(r, 'wall_s')} wall"
-        if name == "cnn":
+        kind = name.split("_")[0]
+        if kind == "cnn":
             res = (
                 f"{100 * r['test_accuracy']:.2f} % held out (PyTorch twin "
                 f"{100 * r['torch_test_accuracy']:.2f} %)"
             )
             target = "≥ 98 % in < 2 min; twin within 0.5 %"
             t += f" (PyTorch {_secs(r, 'torch_cpu_s')} CPU)"
-        elif name == "transformer":
+        elif kind == "transformer":
             last = r["curve"][-1]
             res = f"{last[1]:.4f} nats/char (PyTorch twin {last[2]:.4f})"
             target = "≤ 2.05 in ≤ 15 min; twin within 0.02"
@@ -446,7 +456,7 @@ def write_docs(args: argparse.Namespace) -> None:
             )
         else:
             res = f"{r['test_loss']:.4f} nats/char (test)"
-            target = ("≤ 2.20" if name == "mlp" else "≤ 2.05") + " in ≤ 15 min"
+            target = ("≤ 2.20" if kind == "mlp" else "≤ 2.05") + " in ≤ 15 min"
         lines.append(f"| {r['run']}{part} | {res} | {target} | {t} | {r['seed']} |")
     for name, r in recs.items():
         lines += [
@@ -459,13 +469,13 @@ def write_docs(args: argparse.Namespace) -> None:
             lines.append(f"- setup: {r['config']}")
         if r.get("date"):
             lines.append(f"- measured: {r['date']}, {r['machine']}")
-        if name == "cnn":
+        if name.startswith("cnn"):
             lines.append(
                 f"- largest gap between the two training-loss curves (same weights, same "
                 f"batches, float32): {r['max_loss_gap']:.2e}"
             )
         if "curve" in r:
-            if name == "transformer":
+            if name.startswith("transformer"):
                 lines += [
                     "",
                     "| step | tinygrad_bp test loss | PyTorch twin test loss |",
@@ -493,7 +503,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=0, help="override the run's step count")
     p.add_argument("--every", type=int, default=0, help="transformer: steps per block")
+    p.add_argument("--tag", default="", help="record as <run>_<tag>.json")
     args = p.parse_args()
+    global TAG
+    TAG = args.tag
     _pin_threads()
     {
         "cnn": run_cnn,
