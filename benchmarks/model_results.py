@@ -307,7 +307,7 @@ def torch_transformer(block_size: int):
 def run_transformer(args: argparse.Namespace) -> None:
     torch = _torch()
     task = models.load_task("names", "transformer", seed=0)
-    steps, bs, lr = args.steps or 3000, 32, 5e-4
+    steps, bs, lr = args.steps or 5000, 32, 5e-4
     model = models.build("names", "transformer", seed=args.seed, dtype=np.float32, task=task)
     twin = torch_transformer(task.block_size)
     _copy_into_torch(model, twin)
