@@ -53,27 +53,27 @@ def _check_image(name: str, x: np.ndarray, kernel: tuple[int, int], padding: tup
 
 def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
     """The windows of the padded image ``xp (N, C, Hp, Wp)`` as a strided view of shape
-    ``(N, OH, OW, C, kH, kW)``: no copy; ``reshape(N·OH·OW, C·kH·kW)`` makes the rows."""
+    ``(N, C, kH, kW, OH, OW)``, no copy: ``reshape(N, C·kH·kW, OH·OW)`` makes each window
+    a column, so that ``W_flat · cols`` is the convolution."""
     win = sliding_window_view(xp, kernel, axis=(2, 3))  # (N, C, Hp-kH+1, Wp-kW+1, kH, kW)
     win = win[:, :, :: stride[0], :: stride[1]]  # (N, C, OH, OW, kH, kW)
-    return win.transpose(0, 2, 3, 1, 4, 5)
+    return win.transpose(0, 1, 4, 5, 2, 3)
 
 
 def col2im(
-    dwin: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]
+    dcols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]
 ) -> np.ndarray:
-    """The adjoint of :func:`im2col`: add each window's gradient ``dwin (N, OH, OW, C, kH,
-    kW)`` back onto the pixels it was read from, giving ``(N, C, Hp, Wp)``.
+    """The adjoint of :func:`im2col`: add the gradient of every window ``dcols (N, C, kH,
+    kW, OH, OW)`` back onto the pixels it was read from, giving ``(N, C, Hp, Wp)``.
 
-    One strided slice per kernel offset ``(r, s)``: the offset's pixels of all windows at
-    once; overlapping windows accumulate through ``+=``."""
-    n, oh, ow, c, kh, kw = dwin.shape
+    One strided slice per kernel offset ``(r, s)``: the pixel at that offset of every
+    window at once; where windows overlap, ``+=`` accumulates."""
+    n, c, kh, kw, oh, ow = dcols.shape
     sh, sw = stride
-    dxp = np.zeros(padded_shape, dtype=dwin.dtype)
-    dwin = dwin.transpose(0, 3, 4, 5, 1, 2)  # (N, C, kH, kW, OH, OW)
+    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
     for r in range(kh):
         for s in range(kw):
-            dxp[:, :, r : r + sh * oh : sh, s : s + sw * ow : sw] += dwin[:, :, r, s]
+            dxp[:, :, r : r + sh * oh : sh, s : s + sw * ow : sw] += dcols[:, :, r, s]
     return dxp
 
 
@@ -122,7 +122,8 @@ class Conv2d(HandLayer):
         self.param_names = ("weight", "bias") if bias else ("weight",)
 
     def forward(self, x: Any) -> np.ndarray:
-        """``out = im2col(xp) · W_flatᵀ + b``, back to ``(N, C_out, OH, OW)``."""
+        """``out[n] = W_flat · cols[n] + b``: ``(C_out, C_in·kH·kW) × (C_in·kH·kW, OH·OW)``
+        for each image, which is already ``(N, C_out, OH, OW)``."""
         x = self.input(x, self.weight.dtype)
         _check_image("Conv2d", x, self.kernel_size, self.padding)
         if x.shape[1] != self.in_channels:
@@ -132,28 +133,36 @@ class Conv2d(HandLayer):
             )
         xp = _pad(x, self.padding)
         win = im2col(xp, self.kernel_size, self.stride)
-        n, oh, ow = win.shape[:3]
-        cols = win.reshape(n * oh * ow, -1)  # the one copy: every window as a row
-        out = cols @ self.weight.reshape(self.out_channels, -1).T  # (N·OH·OW, C_out)
+        n, oh, ow = win.shape[0], win.shape[4], win.shape[5]
+        cols = win.reshape(n, -1, oh * ow)  # the one copy: every window as a column
+        out = self.weight.reshape(self.out_channels, -1) @ cols  # (N, C_out, OH·OW)
         if self.bias is not None:
-            out += self.bias
-        self.cache = (cols, xp.shape, x.shape)
-        return out.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+            out += self.bias[:, None]
+        self.cache = (cols, xp.shape)
+        return out.reshape(n, self.out_channels, oh, ow)
 
-    def backward(self, dout: Any) -> Grads:
-        """``dW = doutᵀ · cols``, ``db = Σ dout``, ``dx = col2im(dout · W_flat)``."""
-        cols, padded_shape, x_shape = self.saved()
-        n, _, hp, wp = padded_shape
-        oh = output_size(x_shape[2], self.kernel_size[0], self.stride[0], self.padding[0])
-        ow = output_size(x_shape[3], self.kernel_size[1], self.stride[1], self.padding[1])
+    def backward(self, dout: Any, input_grad: bool = True) -> Grads:
+        """``dW = Σ_n dout[n] · cols[n]ᵀ``, ``db = Σ dout``, ``dx = col2im(W_flatᵀ ·
+        dout[n])``.
+
+        With ``input_grad=False`` the ``"x"`` entry is left out, and not computed (a first
+        layer, whose input is data)."""
+        cols, padded_shape = self.saved()
+        n = padded_shape[0]
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        oh, ow = (padded_shape[2] - kh) // sh + 1, (padded_shape[3] - kw) // sw + 1
         g = self.grad_in(dout, (n, self.out_channels, oh, ow), self.weight.dtype)
-        g2 = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, self.out_channels)
+        g3 = g.reshape(n, self.out_channels, oh * ow)
         w2 = self.weight.reshape(self.out_channels, -1)
-        grads: Grads = {"weight": (g2.T @ cols).reshape(self.weight.shape)}
+        # one product over the batch and the positions together
+        grads: Grads = {"weight": np.tensordot(g3, cols, axes=([0, 2], [0, 2]))}
+        grads["weight"] = grads["weight"].reshape(self.weight.shape)
         if self.bias is not None:
-            grads["bias"] = g2.sum(axis=0)
-        dwin = (g2 @ w2).reshape(n, oh, ow, self.in_channels, *self.kernel_size)
-        grads["x"] = _crop(col2im(dwin, padded_shape, self.stride), self.padding)
+            grads["bias"] = g3.sum(axis=(0, 2))
+        if not input_grad:
+            return grads
+        dcols = (w2.T @ g3).reshape(n, self.in_channels, kh, kw, oh, ow)
+        grads["x"] = _crop(col2im(dcols, padded_shape, self.stride), self.padding)
         return grads
 
     def __repr__(self) -> str:
@@ -181,12 +190,22 @@ class _Pool(HandLayer):
                 f"{self.kernel_size}"
             )
 
-    def _windows(self, x: Any, pad_value: float) -> tuple[np.ndarray, np.ndarray]:
+    def _padded(self, x: Any, pad_value: float) -> tuple[np.ndarray, int, int]:
         arr = np.asarray(x)
         x = self.input(arr, arr.dtype if arr.dtype.kind == "f" else np.float64)
         _check_image(self.name, x, self.kernel_size, self.padding)
-        xp = _pad(x, self.padding, pad_value)
-        return xp, im2col(xp, self.kernel_size, self.stride)  # (N, OH, OW, C, kH, kW)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh = output_size(x.shape[2], kh, sh, ph)
+        ow = output_size(x.shape[3], kw, sw, pw)
+        return _pad(x, self.padding, pad_value), oh, ow
+
+    def _offsets(self, oh: int, ow: int):
+        """``(k, slices)`` for every kernel offset ``(r, s)``, ``k = r·kW + s``: the slices
+        of the padded image holding pixel ``(r, s)`` of every window, ``(N, C, OH, OW)``."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        for r in range(kh):
+            for s in range(kw):
+                yield r * kw + s, (..., slice(r, r + sh * oh, sh), slice(s, s + sw * ow, sw))
 
     def __repr__(self) -> str:
         return (
@@ -200,34 +219,37 @@ class MaxPool2d(_Pool):
     the kernel; the padding counts as −∞).
 
     The gradient of a window goes to its maximum; where several pixels tie, to the first
-    in row-major order, as PyTorch does (``argmax`` picks the first).  ``backward(dout)``
-    returns ``{"x"}``.
+    in row-major order, as PyTorch does.  ``backward(dout)`` returns ``{"x"}``.
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        xp, win = self._windows(x, -np.inf)
-        n, oh, ow, c, kh, kw = win.shape
-        flat = win.reshape(n, oh, ow, c, kh * kw)
-        arg = flat.argmax(axis=-1)  # (N, OH, OW, C): the first maximum of each window
-        out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        """A running maximum over the kernel offsets, remembering which offset won: a
+        later pixel takes over only when strictly larger (so ties stay with the first),
+        or when it is NaN (NaN propagates, as in PyTorch)."""
+        xp, oh, ow = self._padded(x, -np.inf)
+        out = np.empty(xp.shape[:2] + (oh, ow), dtype=xp.dtype)
+        arg = np.zeros(out.shape, dtype=np.int32)  # offset of each window's maximum
+        for k, sl in self._offsets(oh, ow):
+            if k == 0:
+                out[...] = xp[sl]
+                continue
+            v = xp[sl]
+            better = v > out
+            better |= np.isnan(v)
+            np.copyto(out, v, where=better)
+            np.copyto(arg, k, where=better)
         self.cache = (arg, xp.shape, xp.dtype)
-        return out.transpose(0, 3, 1, 2)
+        return out
 
     def backward(self, dout: Any) -> Grads:
-        """Each output's gradient to its window's (first) maximum, then col2im."""
+        """Each output's gradient to the pixel its maximum came from (col2im of a one-hot
+        window): at each kernel offset, the outputs whose maximum sits there."""
         arg, padded_shape, dtype = self.saved()
-        n, oh, ow, c = arg.shape
-        g = self.grad_in(dout, (n, c, oh, ow), dtype)
-        g = g.transpose(0, 2, 3, 1)  # (N, OH, OW, C) like arg
-        kh, kw = self.kernel_size
-        onehot = arg[..., None] == np.arange(kh * kw)  # (N, OH, OW, C, kH·kW)
-        dwin = (onehot * g[..., None]).reshape(n, oh, ow, c, kh, kw)
-        if self.stride == self.kernel_size and padded_shape[2] == oh * kh:
-            # windows tile the image exactly: no overlap, so col2im is a pure reshape
-            if padded_shape[3] == ow * kw:
-                dxp = dwin.transpose(0, 3, 1, 4, 2, 5).reshape(padded_shape)
-                return {"x": _crop(dxp, self.padding)}
-        return {"x": _crop(col2im(dwin, padded_shape, self.stride), self.padding)}
+        g = self.grad_in(dout, arg.shape, dtype)
+        dxp = np.zeros(padded_shape, dtype=g.dtype)
+        for k, sl in self._offsets(*arg.shape[2:]):
+            dxp[sl] += np.where(arg == k, g, 0)
+        return {"x": _crop(dxp, self.padding)}
 
 
 class AvgPool2d(_Pool):
@@ -237,16 +259,20 @@ class AvgPool2d(_Pool):
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        xp, win = self._windows(x, 0.0)
-        out = win.mean(axis=(4, 5))  # (N, OH, OW, C)
+        xp, oh, ow = self._padded(x, 0.0)
+        out = np.zeros(xp.shape[:2] + (oh, ow), dtype=xp.dtype)
+        for _, sl in self._offsets(oh, ow):
+            out += xp[sl]
+        out /= self.kernel_size[0] * self.kernel_size[1]
         self.cache = (xp.shape, out.shape, xp.dtype)
-        return out.transpose(0, 3, 1, 2)
+        return out
 
     def backward(self, dout: Any) -> Grads:
         """Each output's gradient, divided by ``kH·kW``, to every pixel of its window."""
-        padded_shape, (n, oh, ow, c), dtype = self.saved()
-        g = self.grad_in(dout, (n, c, oh, ow), dtype)
-        kh, kw = self.kernel_size
-        share = g.transpose(0, 2, 3, 1) / (kh * kw)
-        dwin = np.broadcast_to(share[..., None, None], (n, oh, ow, c, kh, kw))
-        return {"x": _crop(col2im(dwin, padded_shape, self.stride), self.padding)}
+        padded_shape, out_shape, dtype = self.saved()
+        g = self.grad_in(dout, out_shape, dtype)
+        share = g / (self.kernel_size[0] * self.kernel_size[1])
+        dxp = np.zeros(padded_shape, dtype=g.dtype)
+        for _, sl in self._offsets(*out_shape[2:]):
+            dxp[sl] += share
+        return {"x": _crop(dxp, self.padding)}
