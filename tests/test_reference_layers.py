@@ -147,7 +147,8 @@ def test_pooling_equals_torch_and_finite_differences(kind, shape, k, s, p):
 @pytest.mark.parametrize(("k", "s"), [(2, None), (3, 1)])
 def test_max_pool_ties_go_to_the_first_maximum_as_in_torch(k, s):
     x = np.zeros((1, 1, 4, 4))
-    x[0, 0, 1:3, 1:3] = 1.0  # windows holding several equal maxima
+    x[0, 0, 1:3, 1:3] = 1.0
+    x[0, 0, 0, 2:] = 1.0  # every window holds two or more equal maxima
     layer = R.MaxPool2d(k, stride=s)
     xt = t64(x)
     yt = torch.nn.functional.max_pool2d(xt, k, stride=s)
@@ -353,7 +354,9 @@ def test_cell_one_step_equals_torch_and_finite_differences(kind, bias):
 
         fd_check(cell, run, x, fd_grads, np.concatenate([dh, dc]))
     else:
-        fd_check(cell, lambda xv: cell.forward(xv, h0), x, {k: v for k, v in g.items() if k != "h"}, dh)
+        fd_check(
+            cell, lambda xv: cell.forward(xv, h0), x, {k: v for k, v in g.items() if k != "h"}, dh
+        )
 
 
 def _torch_seq(kind: str, i: int, h: int) -> torch.nn.Module:
@@ -364,9 +367,16 @@ def _torch_seq(kind: str, i: int, h: int) -> torch.nn.Module:
     return torch.nn.RNN(i, h, nonlinearity=kind.split("_")[1]).double()
 
 
-@pytest.mark.parametrize(("kind", "t_len", "n"), [
-    ("rnn_tanh", 5, 2), ("rnn_relu", 4, 3), ("lstm", 6, 2), ("gru", 5, 3), ("lstm", 1, 1),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "t_len", "n"),
+    [
+        ("rnn_tanh", 5, 2),
+        ("rnn_relu", 4, 3),
+        ("lstm", 6, 2),
+        ("gru", 5, 3),
+        ("lstm", 1, 1),
+    ],
+)
 def test_unroll_bptt_equals_torch_sequence_and_finite_differences(kind, t_len, n):
     rng = np.random.default_rng(8)
     i, h = 3, 4
@@ -450,8 +460,13 @@ def test_fast_lstm_finite_differences():
     out, _ = lstm.forward(xs)
     dout = rng.normal(size=out.shape)
     g = lstm.backward(dout)
-    fd_check(lstm, lambda xv: lstm.forward(xv)[0], xs,
-             {k: v for k, v in g.items() if k not in ("h0", "c0")}, dout)  # fmt: skip
+    fd_check(
+        lstm,
+        lambda xv: lstm.forward(xv)[0],
+        xs,
+        {k: v for k, v in g.items() if k not in ("h0", "c0")},
+        dout,
+    )
 
 
 # ------------------------------------------------------------------------- attention
@@ -544,60 +559,257 @@ def test_backward_before_forward_says_so(make):
 
 def test_bad_shapes_and_arguments_name_the_layer():
     conv = R.Conv2d(3, 4, 3, rng=0)
-    _raises(ValueError, r"Conv2d: the input has 2 channels.*expects 3", conv.forward,
-            np.ones((1, 2, 5, 5)))  # fmt: skip
-    _raises(ValueError, r"Conv2d: kernel \(3, 3\) is larger than the padded input \(2, 5\)",
-            conv.forward, np.ones((1, 3, 2, 5)))  # fmt: skip
+    _raises(
+        ValueError,
+        r"Conv2d: the input has 2 channels.*expects 3",
+        conv.forward,
+        np.ones((1, 2, 5, 5)),
+    )
+    _raises(
+        ValueError,
+        r"Conv2d: kernel \(3, 3\) is larger than the padded input \(2, 5\)",
+        conv.forward,
+        np.ones((1, 3, 2, 5)),
+    )
     _raises(ValueError, r"Conv2d: expected a 4-D input", conv.forward, np.ones((3, 5, 5)))
     _raises(ValueError, r"Conv2d: stride must be a positive int", R.Conv2d, 1, 1, 3, stride=0)
     _raises(ValueError, r"Conv2d: padding must be a non-negative", R.Conv2d, 1, 1, 3, padding=-1)
     _raises(ValueError, r"Conv2d: kernel_size must be a positive", R.Conv2d, 1, 1, (3, 0))
     _raises(ValueError, r"Conv2d: in_channels must be a positive int", R.Conv2d, 0, 1, 3)
-    _raises(TypeError, r"Conv2d: the input must be numeric", conv.forward,
-            np.array([["a"]]))  # fmt: skip
+    _raises(TypeError, r"Conv2d: the input must be numeric", conv.forward, np.array([["a"]]))
     conv.forward(np.ones((1, 3, 4, 4)))
-    _raises(ValueError, r"Conv2d.backward: expected a gradient of shape \(1, 4, 2, 2\)",
-            conv.backward, np.ones((1, 4, 3, 3)))  # fmt: skip
-    _raises(ValueError, r"MaxPool2d: padding \(2, 2\) must be at most half", R.MaxPool2d, 3,
-            padding=2)  # fmt: skip
-    _raises(ValueError, r"AvgPool2d: kernel \(3, 3\) is larger", R.AvgPool2d(3).forward,
-            np.ones((1, 1, 2, 2)))  # fmt: skip
+    _raises(
+        ValueError,
+        r"Conv2d.backward: expected a gradient of shape \(1, 4, 2, 2\)",
+        conv.backward,
+        np.ones((1, 4, 3, 3)),
+    )
+    _raises(
+        ValueError, r"MaxPool2d: padding \(2, 2\) must be at most half", R.MaxPool2d, 3, padding=2
+    )
+    _raises(
+        ValueError,
+        r"AvgPool2d: kernel \(3, 3\) is larger",
+        R.AvgPool2d(3).forward,
+        np.ones((1, 1, 2, 2)),
+    )
     _raises(ValueError, r"Dropout: p must be a probability in \[0, 1\], got 1.5", R.Dropout, 1.5)
     _raises(ValueError, r"Dropout: p must be .* got -0.1", R.Dropout, -0.1)
     _raises(TypeError, r"Dropout: p must be a number", R.Dropout, "0.5")
-    _raises(ValueError, r"BatchNorm1d: expected more than 1 value per channel when training",
-            R.BatchNorm1d(3).forward, np.ones((1, 3)))  # fmt: skip
-    _raises(ValueError, r"BatchNorm2d: expected more than 1 value per channel",
-            R.BatchNorm2d(3).forward, np.ones((1, 3, 1, 1)))  # fmt: skip
+    _raises(
+        ValueError,
+        r"BatchNorm1d: expected more than 1 value per channel when training",
+        R.BatchNorm1d(3).forward,
+        np.ones((1, 3)),
+    )
+    _raises(
+        ValueError,
+        r"BatchNorm2d: expected more than 1 value per channel",
+        R.BatchNorm2d(3).forward,
+        np.ones((1, 3, 1, 1)),
+    )
     R.BatchNorm1d(3).eval().forward(np.ones((1, 3)))  # evaluation needs no batch statistics
-    _raises(ValueError, r"BatchNorm2d\(3\): expected 3 channels", R.BatchNorm2d(3).forward,
-            np.ones((2, 4, 2, 2)))  # fmt: skip
-    _raises(ValueError, r"BatchNorm2d: expected a 4-D input", R.BatchNorm2d(3).forward,
-            np.ones((2, 3)))  # fmt: skip
-    _raises(ValueError, r"BatchNorm1d: momentum must be in \[0, 1\]", R.BatchNorm1d, 3,
-            momentum=2.0)  # fmt: skip
-    _raises(ValueError, r"LayerNorm\(4,\): expected an input ending in \(4,\)",
-            R.LayerNorm(4).forward, np.ones((2, 3)))  # fmt: skip
+    _raises(
+        ValueError,
+        r"BatchNorm2d\(3\): expected 3 channels",
+        R.BatchNorm2d(3).forward,
+        np.ones((2, 4, 2, 2)),
+    )
+    _raises(
+        ValueError, r"BatchNorm2d: expected a 4-D input", R.BatchNorm2d(3).forward, np.ones((2, 3))
+    )
+    _raises(
+        ValueError, r"BatchNorm1d: momentum must be in \[0, 1\]", R.BatchNorm1d, 3, momentum=2.0
+    )
+    _raises(
+        ValueError,
+        r"LayerNorm\(4,\): expected an input ending in \(4,\)",
+        R.LayerNorm(4).forward,
+        np.ones((2, 3)),
+    )
     _raises(ValueError, r"LayerNorm: eps must be a positive", R.LayerNorm, 4, eps=0)
     emb = R.Embedding(5, 2)
-    _raises(ValueError, r"Embedding\(5, 2\): index out of range: expected 0..4, got values "
-            r"from 0 to 5", emb.forward, np.array([0, 5]))  # fmt: skip
+    _raises(
+        ValueError,
+        r"Embedding\(5, 2\): index out of range: expected 0..4, got values "
+        r"from 0 to 5",
+        emb.forward,
+        np.array([0, 5]),
+    )
     _raises(ValueError, r"Embedding.*out of range", emb.forward, np.array([-1]))
     _raises(TypeError, r"Embedding: indices must be integers", emb.forward, np.array([1.0]))
-    _raises(ValueError, r"LSTMCell\(4, 3\): expected input of shape \(batch, 4\), got \(2, 5\)",
-            R.LSTMCell(4, 3).forward, np.ones((2, 5)))  # fmt: skip
-    _raises(ValueError, r"LSTMCell\(4, 3\): expected c of shape \(2, 3\)",
-            R.LSTMCell(4, 3).forward, np.ones((2, 4)), (np.ones((2, 3)), np.ones((1, 3))))  # fmt: skip
-    _raises(ValueError, r"LSTM\(4, 3\): expected input of shape \(T, batch, 4\), got \(2, 5, 3\)",
-            R.LSTM(4, 3).forward, np.ones((2, 5, 3)))  # fmt: skip
-    _raises(ValueError, r"Unroll\(GRUCell\(4, 3\)\): expected a sequence of shape",
-            R.Unroll(R.GRUCell(4, 3)).forward, np.ones((2, 4)))  # fmt: skip
-    _raises(ValueError, r"RNNCell: unknown nonlinearity 'sigmoid'", R.RNNCell, 2, 3,
-            nonlinearity="sigmoid")  # fmt: skip
+    _raises(
+        ValueError,
+        r"LSTMCell\(4, 3\): expected input of shape \(batch, 4\), got \(2, 5\)",
+        R.LSTMCell(4, 3).forward,
+        np.ones((2, 5)),
+    )
+    _raises(
+        ValueError,
+        r"LSTMCell\(4, 3\): expected c of shape \(2, 3\)",
+        R.LSTMCell(4, 3).forward,
+        np.ones((2, 4)),
+        (np.ones((2, 3)), np.ones((1, 3))),
+    )
+    _raises(
+        ValueError,
+        r"LSTM\(4, 3\): expected input of shape \(T, batch, 4\), got \(2, 5, 3\)",
+        R.LSTM(4, 3).forward,
+        np.ones((2, 5, 3)),
+    )
+    _raises(
+        ValueError,
+        r"Unroll\(GRUCell\(4, 3\)\): expected a sequence of shape",
+        R.Unroll(R.GRUCell(4, 3)).forward,
+        np.ones((2, 4)),
+    )
+    _raises(
+        ValueError,
+        r"RNNCell: unknown nonlinearity 'sigmoid'",
+        R.RNNCell,
+        2,
+        3,
+        nonlinearity="sigmoid",
+    )
     _raises(TypeError, r"Unroll: expected an RNNCell", R.Unroll, R.Linear(2, 3))
-    _raises(ValueError, r"CausalSelfAttention\(4\): expected input of shape \(batch, T, 4\)",
-            R.CausalSelfAttention(4).forward, np.ones((2, 3, 5)))  # fmt: skip
-    _raises(KeyError, r"Conv2d.load_state_dict: missing keys \['bias'\]", conv.load_state_dict,
-            {"weight": conv.weight})  # fmt: skip
-    _raises(ValueError, r"Conv2d.load_state_dict: weight has shape \(1,\)", conv.load_state_dict,
-            {"weight": np.ones(1), "bias": conv.bias})  # fmt: skip
+    _raises(
+        ValueError,
+        r"CausalSelfAttention\(4\): expected input of shape \(batch, T, 4\)",
+        R.CausalSelfAttention(4).forward,
+        np.ones((2, 3, 5)),
+    )
+    _raises(
+        KeyError,
+        r"Conv2d.load_state_dict: missing keys \['bias'\]",
+        conv.load_state_dict,
+        {"weight": conv.weight},
+    )
+    _raises(
+        ValueError,
+        r"Conv2d.load_state_dict: weight has shape \(1,\)",
+        conv.load_state_dict,
+        {"weight": np.ones(1), "bias": conv.bias},
+    )
+
+
+def test_max_pool_propagates_nan_as_torch():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 0] = np.nan  # not the first pixel of its window
+    ours = R.MaxPool2d(2).forward(x)
+    np.testing.assert_array_equal(ours, torch.nn.functional.max_pool2d(t64(x, False), 2).numpy())
+
+
+# ------------------------------------------------------------------------- training steps
+def _torch_cnn() -> torch.nn.Module:
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(128, 10),
+    ).double()
+
+
+class _TorchNames(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(27, 32)
+        self.lstm = torch.nn.LSTM(32, 128, batch_first=True)
+        self.head = torch.nn.Linear(128, 27)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(self.embed(ids))[0])
+
+
+def _numpy_state(module: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("net", ["cnn", "lstm"])
+def test_training_step_gradients_equal_torch(net):
+    from tinygrad_bp.reference import steps
+
+    rng = np.random.default_rng(13)
+    if net == "cnn":
+        tmod = _torch_cnn()
+        inputs, targets = rng.normal(size=(64, 1, 8, 8)), rng.integers(0, 10, size=64)
+        model = steps.DigitsCNN(dtype=np.float64)
+        names = steps.DIGITS_CNN_PARAMS
+        logits = tmod(torch.tensor(inputs))
+        tloss = torch.nn.functional.cross_entropy(logits, torch.tensor(targets))
+        build = steps.build_digits_cnn
+    else:
+        tmod = _TorchNames().double()
+        inputs, targets = rng.integers(0, 27, size=(32, 16)), rng.integers(0, 27, size=(32, 16))
+        model = steps.NamesLSTM(dtype=np.float64)
+        names = steps.NAMES_LSTM_PARAMS
+        logits = tmod(torch.tensor(inputs)).reshape(-1, 27)
+        tloss = torch.nn.functional.cross_entropy(logits, torch.tensor(targets).reshape(-1))
+        build = steps.build_names_lstm
+    state = _numpy_state(tmod)
+    assert tuple(state) == names  # the same names, in the same order, as PyTorch's
+    model.load(state)
+    loss, grads = model.loss_and_grads(inputs, targets)
+    tloss.backward()
+    assert abs(loss - tloss.item()) <= 1e-12
+    tgrads = {k: p.grad for k, p in tmod.named_parameters()}
+    assert set(grads) == set(tgrads) == set(names)
+    for k in names:
+        close(grads[k], tgrads[k], what=k)
+    # the step: returns the loss of the weights it started from, then p -= 0.01·∂L/∂p
+    step, params = build(inputs, targets, state)
+    assert step() == loss
+    for k, p in zip(names, params()):
+        np.testing.assert_allclose(p, state[k] - 0.01 * grads[k], rtol=0, atol=1e-15, err_msg=k)
+    assert np.array_equal(state[names[0]], _numpy_state(tmod)[names[0]])  # weights copied
+
+
+@pytest.mark.parametrize("net", ["cnn", "lstm"])
+def test_training_steps_lower_the_loss_in_float32(net):
+    from tinygrad_bp.reference import steps
+
+    rng = np.random.default_rng(14)
+    if net == "cnn":
+        x = rng.normal(size=(64, 1, 8, 8)).astype(np.float32)
+        y = rng.integers(0, 10, size=64)
+        step, params = steps.build_digits_cnn(x, y, steps.init_digits_cnn(0), lr=0.1)
+    else:
+        x, y = rng.integers(0, 27, size=(32, 16)), rng.integers(0, 27, size=(32, 16))
+        step, params = steps.build_names_lstm(x, y, steps.init_names_lstm(0), lr=1.0)
+    losses = [step() for _ in range(6)]
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert all(p.dtype == np.float32 for p in params())
+
+
+def test_training_step_bad_input():
+    from tinygrad_bp.reference import steps
+
+    w = steps.init_digits_cnn(0)
+    _raises(
+        ValueError,
+        r"build_digits_cnn: expected images \(N, 1, 8, 8\)",
+        steps.build_digits_cnn,
+        np.ones((64, 64)),
+        np.zeros(64, int),
+        w,
+    )
+    _raises(
+        KeyError,
+        r"DigitsCNN: missing weights \['7.bias'\]",
+        steps.build_digits_cnn,
+        np.ones((2, 1, 8, 8)),
+        np.zeros(2, int),
+        {k: v for k, v in w.items() if k != "7.bias"},
+    )
+    _raises(
+        ValueError,
+        r"build_names_lstm: expected ids and targets of one shape",
+        steps.build_names_lstm,
+        np.zeros((2, 3), int),
+        np.zeros((2, 4), int),
+        steps.init_names_lstm(0),
+    )

@@ -93,8 +93,7 @@ class HandLayer:
             cur = getattr(self, k)
             if arr.shape != cur.shape:
                 raise ValueError(
-                    f"{self.name}.load_state_dict: {k} has shape {arr.shape}, the layer "
-                    f"{cur.shape}"
+                    f"{self.name}.load_state_dict: {k} has shape {arr.shape}, the layer {cur.shape}"
                 )
             arrays[k] = arr
         for k, arr in arrays.items():  # all checked first: a failed load changes nothing

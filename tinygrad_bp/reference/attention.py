@@ -89,8 +89,7 @@ class CausalSelfAttention(HandLayer):
         e = self.embed_dim
         if x.ndim != 3 or x.shape[2] != e:
             raise ValueError(
-                f"CausalSelfAttention({e}): expected input of shape (batch, T, {e}), "
-                f"got {x.shape}"
+                f"CausalSelfAttention({e}): expected input of shape (batch, T, {e}), got {x.shape}"
             )
         t_len = x.shape[1]
         qkv = x @ self.in_proj_weight.T + self.in_proj_bias  # (N, T, 3E)

@@ -60,9 +60,7 @@ def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> 
     return win.transpose(0, 1, 4, 5, 2, 3)
 
 
-def col2im(
-    dcols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]
-) -> np.ndarray:
+def col2im(dcols: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
     """The adjoint of :func:`im2col`: add the gradient of every window ``dcols (N, C, kH,
     kW, OH, OW)`` back onto the pixels it was read from, giving ``(N, C, Hp, Wp)``.
 
@@ -186,8 +184,7 @@ class _Pool(HandLayer):
         self.padding = pair(name, "padding", padding, 0)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(  # PyTorch's rule: a window must not lie in the padding only
-                f"{name}: padding {self.padding} must be at most half the kernel "
-                f"{self.kernel_size}"
+                f"{name}: padding {self.padding} must be at most half the kernel {self.kernel_size}"
             )
 
     def _padded(self, x: Any, pad_value: float) -> tuple[np.ndarray, int, int]:
@@ -229,13 +226,15 @@ class MaxPool2d(_Pool):
         xp, oh, ow = self._padded(x, -np.inf)
         out = np.empty(xp.shape[:2] + (oh, ow), dtype=xp.dtype)
         arg = np.zeros(out.shape, dtype=np.int32)  # offset of each window's maximum
+        has_nan = bool(np.isnan(xp).any())
         for k, sl in self._offsets(oh, ow):
             if k == 0:
                 out[...] = xp[sl]
                 continue
             v = xp[sl]
             better = v > out
-            better |= np.isnan(v)
+            if has_nan:
+                better |= np.isnan(v)
             np.copyto(out, v, where=better)
             np.copyto(arg, k, where=better)
         self.cache = (arg, xp.shape, xp.dtype)

@@ -48,9 +48,7 @@ class Embedding(HandLayer):
         """``weight[indices]``: shape ``indices.shape + (D,)``."""
         idx = np.asarray(indices)
         if idx.dtype.kind not in "iu":
-            raise TypeError(
-                f"Embedding: indices must be integers, got dtype {idx.dtype}"
-            )
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
         v = self.num_embeddings
         if idx.size and (idx.min() < 0 or idx.max() >= v):
             raise ValueError(

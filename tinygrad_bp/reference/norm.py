@@ -116,9 +116,7 @@ class _BatchNorm(HandLayer):
         gamma = self.weight if self.affine else np.ones_like(self.weight)
         scale = (gamma * inv_std).reshape(shape)
         if training:
-            dx = (scale / m) * (
-                m * dy - sum_dy.reshape(shape) - xhat * sum_dy_xhat.reshape(shape)
-            )
+            dx = (scale / m) * (m * dy - sum_dy.reshape(shape) - xhat * sum_dy_xhat.reshape(shape))
         else:
             dx = scale * dy
         grads: Grads = {"x": dx}
@@ -203,7 +201,9 @@ class LayerNorm(HandLayer):
         d = int(np.prod(self.normalized_shape))
         g = dy * self.weight if self.affine else dy
         dx = (inv_std / d) * (
-            d * g - g.sum(axis=axes, keepdims=True) - xhat * (g * xhat).sum(axis=axes, keepdims=True)
+            d * g
+            - g.sum(axis=axes, keepdims=True)
+            - xhat * (g * xhat).sum(axis=axes, keepdims=True)
         )
         grads: Grads = {"x": dx}
         if self.affine:

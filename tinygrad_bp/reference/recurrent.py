@@ -221,7 +221,9 @@ class LSTMCell(_Cell):
         cache = self.saved()
         shape = cache[7].shape
         g_h = self.grad_in(dh, shape, self.dtype, "h'")
-        g_c = np.zeros(shape, self.dtype) if dc is None else self.grad_in(dc, shape, self.dtype, "c'")
+        g_c = (
+            np.zeros(shape, self.dtype) if dc is None else self.grad_in(dc, shape, self.dtype, "c'")
+        )
         dx, (dh_prev, dc_prev), grads = self.step_backward(cache, (g_h, g_c))
         return {"x": dx, "h": dh_prev, "c": dc_prev, **grads}
 
@@ -328,7 +330,10 @@ class Unroll(HandLayer):
         zeros = np.zeros(shape, cell.dtype)
         if self.lstm:
             dh, dc = (zeros, zeros) if dstate is None else dstate
-            carry: Any = (self.grad_in(dh, shape, cell.dtype, "h"), self.grad_in(dc, shape, cell.dtype, "c"))
+            carry: Any = (
+                self.grad_in(dh, shape, cell.dtype, "h"),
+                self.grad_in(dc, shape, cell.dtype, "c"),
+            )
         else:
             carry = zeros if dstate is None else self.grad_in(dstate, shape, cell.dtype, "h")
         dxs = np.empty((t_len, n, cell.input_size), dtype=cell.dtype)
@@ -416,9 +421,7 @@ class LSTM(HandLayer):
         h0, c0 = (None, None) if state0 is None else state0
         h0, c0 = self._state(h0, n, "h0"), self._state(c0, n, "c0")
         x2 = np.ascontiguousarray(xs).reshape(t_len * n, self.input_size)
-        ax = (x2 @ self.weight_ih_l0.T + (self.bias_ih_l0 + self.bias_hh_l0)).reshape(
-            t_len, n, h4
-        )
+        ax = (x2 @ self.weight_ih_l0.T + (self.bias_ih_l0 + self.bias_hh_l0)).reshape(t_len, n, h4)
         H = np.empty((t_len + 1, n, hs), dtype)  # H[t] is the h that step t reads
         C = np.empty((t_len + 1, n, hs), dtype)
         acts = np.empty((t_len, n, h4), dtype)  # i, f, g, o after their nonlinearity
@@ -461,7 +464,12 @@ class LSTM(HandLayer):
         w_hh = self.weight_hh_l0
         for t in reversed(range(t_len)):
             act = acts[t]
-            i, f, gg, o = act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :]
+            i, f, gg, o = (
+                act[:, :hs],
+                act[:, hs : 2 * hs],
+                act[:, 2 * hs : 3 * hs],
+                act[:, 3 * hs :],
+            )
             tc = tcs[t]
             dh += g[t]  # from this step's output, and from step t + 1
             dc += dh * o * (1 - tc * tc)

@@ -141,8 +141,14 @@ class DigitsCNN(_Model):
         da1 = pool1.backward(g2["x"])["x"]
         da1 *= a1 > 0
         g1 = conv1.backward(da1, input_grad=False)  # the images need no gradient
-        grads = {"0.weight": g1["weight"], "0.bias": g1["bias"], "3.weight": g2["weight"],
-                 "3.bias": g2["bias"], "7.weight": g_fc["weight"], "7.bias": g_fc["bias"]}  # fmt: skip
+        grads = {
+            "0.weight": g1["weight"],
+            "0.bias": g1["bias"],
+            "3.weight": g2["weight"],
+            "3.bias": g2["bias"],
+            "7.weight": g_fc["weight"],
+            "7.bias": g_fc["bias"],
+        }
         return loss, grads
 
 
@@ -171,8 +177,11 @@ class NamesLSTM(_Model):
         g_head = head.backward(dz)
         g_lstm = lstm.backward(g_head["x"].reshape(t_len, n, hs))
         g_emb = emb.backward(g_lstm["x"])
-        grads = {"embed.weight": g_emb["weight"], "head.weight": g_head["weight"],
-                 "head.bias": g_head["bias"]}  # fmt: skip
+        grads = {
+            "embed.weight": g_emb["weight"],
+            "head.weight": g_head["weight"],
+            "head.bias": g_head["bias"],
+        }
         for k in LSTM.param_names:
             grads["lstm." + k] = g_lstm[k]
         return loss, grads
