@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import reference as R
 
@@ -813,3 +815,41 @@ def test_training_step_bad_input():
         np.zeros((2, 4), int),
         steps.init_names_lstm(0),
     )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    hw=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
+def test_conv_and_pools_equal_torch_on_drawn_shapes(n, c_in, c_out, hw, k, s, p):
+    padded = (hw[0] + 2 * p[0], hw[1] + 2 * p[1])
+    assume(k[0] <= padded[0] and k[1] <= padded[1])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, c_in) + hw)
+    conv = R.Conv2d(c_in, c_out, k, stride=s, padding=p, rng=rng)
+    xt = t64(x)
+    yt = torch.nn.functional.conv2d(
+        xt, torch.tensor(conv.weight), torch.tensor(conv.bias), stride=s, padding=p
+    )
+    y = conv.forward(x)
+    close(y, yt, what="conv forward")
+    dout = rng.normal(size=y.shape)
+    yt.backward(torch.tensor(dout))
+    close(conv.backward(dout)["x"], xt.grad, what="conv dx")
+    if 2 * p[0] <= k[0] and 2 * p[1] <= k[1]:  # PyTorch's rule for the pools' padding
+        for layer, fn in (
+            (R.MaxPool2d(k, s, p), torch.nn.functional.max_pool2d),
+            (R.AvgPool2d(k, s, p), torch.nn.functional.avg_pool2d),
+        ):
+            xt = t64(x)
+            yt = fn(xt, k, s, p)
+            close(layer.forward(x), yt, what=f"{layer} forward")
+            dout = rng.normal(size=tuple(yt.shape))
+            yt.backward(torch.tensor(dout))
+            close(layer.backward(dout)["x"], xt.grad, what=f"{layer} dx")

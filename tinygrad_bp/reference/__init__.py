@@ -33,10 +33,17 @@ engine's weights unchanged.  The convention of every one of them:
   (``"weight"``, ``"bias"``, ...).  These are plain chain-rule gradients of whatever ``L``
   is, no batch mean taken or added: give it ``∂L/∂out`` of a mean loss and the results are
   the gradients of that mean, as PyTorch's ``.grad`` would be.  An input that is not
-  differentiable (Embedding's indices) has no entry; recurrent layers add their initial
-  state (``"h0"``, and ``"c0"`` for the LSTM);
+  differentiable (Embedding's indices) has no entry.  The recurrent cells return their
+  state's gradient too (``"h"``, and ``"c"`` for the LSTM cell) and take the state's
+  incoming gradient as a second argument where there are two (``LSTMCell.backward(dh,
+  dc)``); the sequence layers :class:`Unroll` and :class:`LSTM` take ``backward(douts,
+  dstate=None)`` and return the initial state's (``"h0"``, and ``"c0"`` for an LSTM).
+  ``Conv2d.backward(dout, input_grad=False)`` leaves ``"x"`` out (a first layer);
 - ``backward`` before ``forward`` raises a RuntimeError that says so; bad shapes and
-  arguments raise ValueError/TypeError naming the layer.
+  arguments raise ValueError/TypeError naming the layer;
+- ``state_dict()`` / ``load_state_dict()`` copy weights out and in by name (a failed load
+  changes nothing), ``parameters()`` gives the arrays themselves, and ``train()`` /
+  ``eval()`` switch the mode (BatchNorm and Dropout differ between them).
 """
 
 from .attention import CausalSelfAttention
