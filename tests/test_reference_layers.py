@@ -853,3 +853,13 @@ def test_conv_and_pools_equal_torch_on_drawn_shapes(n, c_in, c_out, hw, k, s, p)
             dout = rng.normal(size=tuple(yt.shape))
             yt.backward(torch.tensor(dout))
             close(layer.backward(dout)["x"], xt.grad, what=f"{layer} dx")
+
+
+def test_max_pool_backward_keeps_a_non_finite_gradient_to_its_winner():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    pool = R.MaxPool2d(2)
+    pool.forward(x)
+    g = np.array([[[[np.inf, 1.0], [np.nan, 2.0]]]])
+    xt = t64(x)
+    torch.nn.functional.max_pool2d(xt, 2).backward(torch.tensor(g))
+    np.testing.assert_array_equal(pool.backward(g)["x"], xt.grad.numpy())

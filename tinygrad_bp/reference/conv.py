@@ -228,15 +228,17 @@ class MaxPool2d(_Pool):
         arg = np.zeros(out.shape, dtype=np.int32)  # offset of each window's maximum
         has_nan = bool(np.isnan(xp).any())
         for k, sl in self._offsets(oh, ow):
-            if k == 0:
-                out[...] = xp[sl]
-                continue
             v = xp[sl]
+            if k == 0:
+                out[...] = v
+                continue
             better = v > out
             if has_nan:
                 better |= np.isnan(v)
-            np.copyto(out, v, where=better)
-            np.copyto(arg, k, where=better)
+            np.maximum(out, v, out=out)  # np.maximum propagates NaN, as PyTorch does
+            # k exceeds every offset seen so far: the maximum of arg and better·k moves
+            # arg to k exactly where this offset is strictly better
+            np.maximum(arg, better * np.int32(k), out=arg)
         self.cache = (arg, xp.shape, xp.dtype)
         return out
 
@@ -246,8 +248,9 @@ class MaxPool2d(_Pool):
         arg, padded_shape, dtype = self.saved()
         g = self.grad_in(dout, arg.shape, dtype)
         dxp = np.zeros(padded_shape, dtype=g.dtype)
+        finite = bool(np.isfinite(g).all())  # else g·0 would put NaN where 0 belongs
         for k, sl in self._offsets(*arg.shape[2:]):
-            dxp[sl] += np.where(arg == k, g, 0)
+            dxp[sl] += g * (arg == k) if finite else np.where(arg == k, g, 0)
         return {"x": _crop(dxp, self.padding)}
 
 
