@@ -675,6 +675,27 @@ def test_bad_shapes_and_arguments_name_the_layer():
     )
     _raises(TypeError, r"Unroll: expected an RNNCell", R.Unroll, R.Linear(2, 3))
     _raises(
+        TypeError,
+        r"Unroll\(LSTMCell\): state0 must be a pair",
+        R.Unroll(R.LSTMCell(2, 3)).forward,
+        np.ones((2, 1, 2)),
+        np.ones((1, 3)),
+    )
+    _raises(
+        TypeError,
+        r"LSTM: state0 must be a pair",
+        R.LSTM(2, 3).forward,
+        np.ones((2, 1, 2)),
+        np.ones((1, 1, 3)),
+    )
+    _raises(
+        ValueError,
+        r"LSTM: expected h0 of shape \(1, 1, 3\)",
+        R.LSTM(2, 3).forward,
+        np.ones((2, 1, 2)),
+        (np.ones((1, 3)), np.ones((1, 1, 3))),
+    )
+    _raises(
         ValueError,
         r"CausalSelfAttention\(4\): expected input of shape \(batch, T, 4\)",
         R.CausalSelfAttention(4).forward,

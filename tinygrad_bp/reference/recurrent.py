@@ -307,6 +307,8 @@ class Unroll(HandLayer):
             )
         t_len, n = xs.shape[:2]
         if self.lstm:
+            if state0 is not None and not (isinstance(state0, (tuple, list)) and len(state0) == 2):
+                raise TypeError("Unroll(LSTMCell): state0 must be a pair (h0, c0) or None")
             h0, c0 = (None, None) if state0 is None else state0
             state = (cell.check_hidden(h0, n, "h0"), cell.check_hidden(c0, n, "c0"))
         else:
@@ -418,6 +420,8 @@ class LSTM(HandLayer):
         t_len, n, _ = xs.shape
         h4 = 4 * self.hidden_size
         hs = self.hidden_size
+        if state0 is not None and not (isinstance(state0, (tuple, list)) and len(state0) == 2):
+            raise TypeError("LSTM: state0 must be a pair (h0, c0) or None")
         h0, c0 = (None, None) if state0 is None else state0
         h0, c0 = self._state(h0, n, "h0"), self._state(c0, n, "c0")
         x2 = np.ascontiguousarray(xs).reshape(t_len * n, self.input_size)
