@@ -434,9 +434,11 @@ class LSTM(HandLayer):
         w_hh_t = self.weight_hh_l0.T
         scale, shift = self._scale, self._shift
         for t in range(t_len):
-            a = ax[t] + H[t] @ w_hh_t
+            a = H[t] @ w_hh_t
+            a += ax[t]
+            a *= scale
             act = acts[t]
-            np.tanh(a * scale, out=act)
+            np.tanh(a, out=act)
             act *= scale
             act += shift
             i, f, g, o = act[:, :hs], act[:, hs : 2 * hs], act[:, 2 * hs : 3 * hs], act[:, 3 * hs :]
