@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,8 +50,12 @@ def gradcheck(
     themselves are left unchanged.  An element passes when
     ``|analytic - numeric| <= atol + rtol * |numeric|``.
 
+    Tensors that ``fn`` captures (a model's parameters, say) are differentiated too, as
+    part of the graph, but their ``.grad`` is put back as it was: checking a gradient
+    changes no state.
+
     Returns ``True``, or raises :class:`GradcheckError` naming the input, the index and
-    both values.
+    both values; ``eps`` must be a positive finite number (``ValueError`` otherwise).
 
     Examples
     --------
@@ -59,6 +64,12 @@ def gradcheck(
     >>> tg.gradcheck(lambda t: (t * t).tanh(), [x])
     True
     """
+    for label, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise TypeError(f"gradcheck: {label} must be a number, got {v!r}")
+        if not math.isfinite(v) or v < 0 or (label == "eps" and v == 0):
+            want = "a positive" if label == "eps" else "a non-negative"
+            raise ValueError(f"gradcheck: {label} must be {want} finite number, got {v!r}")
     if isinstance(inputs, Tensor):
         inputs = [inputs]
     copies: list[Any] = []
@@ -84,7 +95,19 @@ def gradcheck(
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     total = out.sum()
     if total.requires_grad:
-        total.backward()
+        # backward() accumulates into every leaf of the graph, including tensors that fn
+        # captures rather than takes as inputs; keep their gradients to put them back.
+        ours = {id(c) for c in copies if isinstance(c, Tensor)}
+        saved = [
+            (t, None if t.grad is None else np.array(t.grad, copy=True))
+            for t in _leaves(total)
+            if id(t) not in ours
+        ]
+        try:
+            total.backward()
+        finally:
+            for t, g in saved:
+                t.grad = g
 
     def value() -> float:
         with no_grad():
@@ -115,3 +138,20 @@ def gradcheck(
                     f"(|diff| {abs(a - numeric):.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)",
                 )
     return True
+
+
+def _leaves(root: Tensor) -> list[Tensor]:
+    """The leaves that require grad in the graph of ``root``, each once."""
+    seen: set[int] = set()
+    found: list[Tensor] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node._parents:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                if p._parents:
+                    stack.append(p)
+                else:
+                    found.append(p)
+    return found
