@@ -253,20 +253,35 @@ print(reads, bad)
 
 def _soak(tmp_path: Path, seconds: float) -> None:
     path = tmp_path / "w.npz"
-    nn.mlp([20, 50, 30, 4], rng=0).save(path)
+    first = nn.mlp([20, 50, 30, 4], rng=0)
+    for p in first.parameters():  # one value throughout, as every save of the writers
+        p.data[...] = 0.0
+    first.save(path)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     run = [sys.executable, "-c"]
     procs = [
-        subprocess.Popen([*run, _WRITER, str(path), str(w), str(seconds)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [*run, _WRITER, str(path), str(w), str(seconds)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for w in (1, 2)
     ]
     procs.append(
-        subprocess.Popen([*run, _READER, str(path), str(seconds)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [*run, _READER, str(path), str(seconds)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
     )
     outs = [p.communicate(timeout=seconds + 60) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
     saves = [int(outs[0][0]), int(outs[1][0])]
     reads, bad = map(int, outs[2][0].split())

@@ -49,6 +49,7 @@ __all__ = [
     "load_module",
     "architecture",
     "load_model",
+    "graph_loss",
     "WeightsFileError",
 ]
 
@@ -509,3 +510,70 @@ def _infer_dense(state: Mapping[str, np.ndarray], path: str, what: str, act: str
         return nn.Sequential(*mods)
     except ValueError as exc:
         raise WeightsFileError(f"{what}: {path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- drawing a saved model
+def graph_loss(
+    path: str | os.PathLike[str],
+    batch_size: int = 4,
+    seed: int = 0,
+    activation: str | None = None,
+    what: str = "graph",
+) -> tuple[Any, Sequential, str]:
+    """``(loss, model, description)`` for drawing the network saved in ``path`` as it was
+    trained: its layers and activation from the file, and its task's loss (cross-entropy
+    for ``classify``, the batch mean of ½‖ŷ − y‖² for ``regress``) on a batch of the
+    shipped data when the network's inputs and outputs fit it, else on seeded random rows.
+    Files saved before the architecture was recorded are drawn as Dense layers with
+    ``activation`` (default tanh) as a classifier, and the description says so."""
+    from . import data, ops
+    from .functional import half_squared_error
+    from .tensor import Tensor
+
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= 150
+    ):
+        raise ValueError(f"{what}: --batch-size must be between 1 and 150, got {batch_size!r}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what}: no such weights file: {path}")
+    model, info = load_model(path, what, activation)
+    task = info.get("task", "classify")
+    if task not in ("classify", "regress"):
+        raise WeightsFileError(f"{what}: {path} records an unknown task {task!r}")
+    first, last = model[0], model[len(model) - 1]
+    n_in, n_out = first.in_features, last.out_features
+    dtype = first.W.data.dtype
+    rng = np.random.default_rng(seed)
+    if task == "classify":
+        X, y = data.load_iris()
+        X = data.standardize(X)[0]
+        fits, name = n_in == X.shape[1] and n_out == 3, "Iris rows"
+    else:
+        X, y = data.make_regression(150, seed=seed)
+        fits, name = n_in == X.shape[1] and n_out == y.shape[1], "make_regression rows"
+    if fits:
+        idx = rng.permutation(len(X))[:batch_size]
+        xb, yb = X[idx].astype(dtype), y[idx]
+        src = f"{batch_size} {name}"
+    else:
+        xb = rng.standard_normal((batch_size, n_in)).astype(dtype)
+        if task == "classify":
+            yb = rng.integers(0, n_out, size=batch_size)
+        else:
+            yb = rng.standard_normal((batch_size, n_out)).astype(dtype)
+        src = f"{batch_size} random rows (the model does not fit the shipped {name})"
+    out = model(Tensor(xb))
+    if task == "classify":
+        loss, kind = ops.cross_entropy(out, yb), "cross-entropy"
+    else:
+        loss, kind = half_squared_error(out, yb.astype(dtype)), "1/2 squared error"
+    arch = info.get("architecture") or {}
+    act = arch.get("activation")
+    shape = "-".join(str(v) for v in arch.get("sizes", [])) or "saved model"
+    desc = f"{os.path.basename(path)} ({shape}, {act or 'no'} hidden activation, {task})"
+    if not info.get("architecture_recorded"):
+        desc += " [architecture not recorded in the file: hidden activation assumed]"
+    return loss, model, f"{desc}, {kind} on {src}"
