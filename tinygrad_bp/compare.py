@@ -674,10 +674,10 @@ def format_report(result: CompareResult) -> str:
             lines.append("")
     lower = [r for r in result.order if int(r.name.split(".")[0]) < len(s["hidden"])]
     bound = max((r.fd_bound for r in result.params), default=0.0)
+    lines.append(f"maxima over {len(tasks)} task(s) x {len(acts)} activation(s), {s['dtype']}:")
     lines.append(
-        f"maxima over {len(tasks)} task(s) x {len(acts)} activation(s), {s['dtype']} "
-        f"(tolerance {result.tolerance:g}; against finite differences {result.tolerance:g} "
-        f"plus each stencil's round-off bound, at most {bound:.1e} here):"
+        f"  tolerance {result.tolerance:g}; vs finite differences {result.tolerance:g} + the "
+        f"stencil's round-off bound (<= {bound:.1e})"
     )
     lines.append(f"  |engine - hand-written| parameter gradients   {result.max_ref_diff:.2e}")
     lines.append(f"  |engine - finite differences|                 {result.max_fd_diff:.2e}")
