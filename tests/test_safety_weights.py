@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -152,6 +153,13 @@ def _bad_file(tmp_path: Path, case: str) -> Path:
         path.write_bytes(data[: len(data) // 2])
     elif case == "empty":
         path.write_bytes(b"")
+    elif case == "forged_size":  # a deflated entry whose zip headers claim 3 GB
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("0.W.npy", _header((375_000_000,)) + b"\0" * 1000)
+        data = bytearray(path.read_bytes())
+        for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            struct.pack_into("<I", data, data.find(sig) + off, 3_000_000_000)
+        path.write_bytes(bytes(data))
     return path
 
 
@@ -162,6 +170,7 @@ BAD = {
     "text": "is a text file",
     "truncated": "corrupt or truncated",
     "empty": "it is empty",
+    "forged_size": "claims 3,000,000,000 bytes but the archive holds",
 }
 
 
@@ -209,6 +218,17 @@ def test_saved_weights_record_the_architecture(tmp_path: Path) -> None:
     np.testing.assert_array_equal(model(x).data, net(x).data)
     with pytest.raises(ValueError, match="saved with hidden activation 'relu', not 'tanh'"):
         serialization.load_model(path, activation="tanh")
+
+
+def test_a_sequential_with_activation_modules_is_rebuilt(tmp_path: Path) -> None:
+    from tinygrad_bp import serialization
+
+    net = nn.Sequential(nn.Dense(4, 5, rng=0), nn.ReLU(), nn.Dense(5, 2, rng=1))
+    net.save(tmp_path / "s.npz")
+    model, info = serialization.load_model(tmp_path / "s.npz")
+    assert [type(m).__name__ for m in model] == ["Dense", "ReLU", "Dense"]
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_array_equal(model(x).data, net(x).data)
 
 
 # ---------------------------------------------------------------------- races

@@ -238,9 +238,24 @@ def _not_npz(path: str, head: bytes) -> str | None:
     return "it is not an .npz archive (no zip signature)"
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+# Deflate cannot shrink data more than about 1032 : 1; a larger claim is a forged size.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> np.ndarray:
     """One ``.npy`` entry, its header checked against its stored size before allocating."""
     fmt = np.lib.format
+    if info.compress_size > archive_size or (
+        info.file_size > info.compress_size
+        and (
+            info.compress_type == zipfile.ZIP_STORED
+            or info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096
+        )
+    ):
+        raise ValueError(
+            f"claims {info.file_size:,} bytes but the archive holds {info.compress_size:,} "
+            f"for it ({archive_size:,} in all): corrupt"
+        )
     with zf.open(info) as f:
         try:
             version = fmt.read_magic(f)
@@ -303,6 +318,7 @@ def read(
 def _read_archive(f: Any, path: str, what: str) -> tuple[dict[str, np.ndarray], dict | None]:
     state: dict[str, np.ndarray] = {}
     meta: dict[str, Any] | None = None
+    size = os.fstat(f.fileno()).st_size
     try:
         with zipfile.ZipFile(f) as zf:
             for info in zf.infolist():
@@ -317,7 +333,7 @@ def _read_archive(f: Any, path: str, what: str) -> tuple[dict[str, np.ndarray], 
                 if name in state or (name == META_KEY and meta is not None):
                     raise WeightsFileError(f"{what}: {path} holds {name!r} twice")
                 try:
-                    arr = _read_entry(zf, info)
+                    arr = _read_entry(zf, info, size)
                 except (ValueError, TypeError) as exc:
                     cls = TypeError if isinstance(exc, TypeError) else WeightsFileError
                     raise cls(f"{what}: {path}: the entry {name!r} {exc}") from None
@@ -391,10 +407,12 @@ def architecture(module: Module) -> dict[str, Any] | None:
     """The layers of a ``Sequential`` of ``Dense`` and activation layers, as JSON data
     (with ``sizes`` and ``activation`` when it is an :func:`~tinygrad_bp.nn.mlp`), or
     None for any other module."""
+    from . import nn
     from .nn import Dense, Sequential
 
     if not isinstance(module, Sequential):
         return None
+    activation_layers = {getattr(nn, name): name for name in _ACTIVATION_LAYERS}
     layers: list[dict[str, Any]] = []
     for m in module:
         if type(m) is Dense:
@@ -407,8 +425,8 @@ def architecture(module: Module) -> dict[str, Any] | None:
                     "dtype": m.W.data.dtype.name,
                 }
             )
-        elif type(m).__name__ in _ACTIVATION_LAYERS and type(m).__module__ == Dense.__module__:
-            layers.append({"type": type(m).__name__})
+        elif type(m) in activation_layers:
+            layers.append({"type": activation_layers[type(m)]})
         else:
             return None
     arch: dict[str, Any] = {"model": "Sequential", "layers": layers}
@@ -449,8 +467,12 @@ def load_model(
                             dtype=d.get("dtype"),
                         )
                     )
-                else:
+                elif d["type"] in _ACTIVATION_LAYERS:
                     mods.append(getattr(nn, d["type"])())
+                else:
+                    raise ValueError(f"unknown layer type {d['type']!r}")
+            if not any(isinstance(m, nn.Dense) for m in mods):
+                raise ValueError("no Dense layer")
             model = nn.Sequential(*mods)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WeightsFileError(
@@ -526,7 +548,7 @@ def graph_loss(
     shipped data when the network's inputs and outputs fit it, else on seeded random rows.
     Files saved before the architecture was recorded are drawn as Dense layers with
     ``activation`` (default tanh) as a classifier, and the description says so."""
-    from . import data, ops
+    from . import data, nn, ops
     from .functional import half_squared_error
     from .tensor import Tensor
 
@@ -543,7 +565,8 @@ def graph_loss(
     task = info.get("task", "classify")
     if task not in ("classify", "regress"):
         raise WeightsFileError(f"{what}: {path} records an unknown task {task!r}")
-    first, last = model[0], model[len(model) - 1]
+    dense = [m for m in model if isinstance(m, nn.Dense)]
+    first, last = dense[0], dense[-1]
     n_in, n_out = first.in_features, last.out_features
     dtype = first.W.data.dtype
     rng = np.random.default_rng(seed)
