@@ -131,7 +131,7 @@ def test_two_train_runs_into_one_folder_are_both_accounted_for(tmp_path):
     process held the folder; the folder holds exactly one complete run."""
     out = tmp_path / "run"
     seeds = (1, 2)
-    procs = [_spawn("train", "--epochs", "300", "--hidden", "8", "--seed", str(s), "--out",
+    procs = [_spawn("train", "--epochs", "100", "--hidden", "8", "--seed", str(s), "--out",
                     str(out)) for s in seeds]  # fmt: skip
     results = [p.communicate(timeout=120) for p in procs]
     codes = [p.returncode for p in procs]
@@ -146,7 +146,7 @@ def test_two_train_runs_into_one_folder_are_both_accounted_for(tmp_path):
     winners = [s for s, c in zip(seeds, codes) if c == 0]
     assert summary["seed"] in winners
     # the weights are the ones of that run (training is deterministic for a seed)
-    again = train(hidden=(8,), epochs=300, seed=summary["seed"])
+    again = train(hidden=(8,), epochs=100, seed=summary["seed"])
     from tinygrad_bp import nn
 
     saved = nn.mlp([4, 8, 3])

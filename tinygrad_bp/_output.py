@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -32,6 +31,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: a byte-range lock instead
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 __all__ = [
     "MANIFEST",
@@ -258,7 +263,10 @@ class _FolderLock:
     def _try_once(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # pragma: no cover
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
@@ -286,9 +294,12 @@ class _FolderLock:
     def release(self) -> None:
         if self.fd is None:
             return
+        if fcntl is None:  # pragma: no cover - Windows cannot remove an open file
+            os.close(self.fd)
         with contextlib.suppress(OSError):
-            os.remove(self.path)
-        os.close(self.fd)
+            os.remove(self.path)  # while still locked, so no one else holds this inode
+        if fcntl is not None:
+            os.close(self.fd)
         self.fd = None
 
 

@@ -356,7 +356,8 @@ def train(
         return _train(*args, None, data, init, num_classes, progress, compare_after)
     run = RunFolder(out, "train")  # refuses a file or an unwritable path at once
     with run:  # locked; removed again unless committed
-        run.check(OUTPUT_FILES)  # before any work: nothing of the user's is overwritten
+        # before any work: no file of the user's is ever overwritten
+        run.check([f for f in OUTPUT_FILES if compare_after or f != "compare.txt"])
         result = _train(*args, run, data, init, num_classes, progress, compare_after)
         run.commit()
     result.out = Path(out)
