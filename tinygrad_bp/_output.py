@@ -98,9 +98,13 @@ def error_line(exc: BaseException, command: str) -> str:
     else:
         text = str(exc) or type(exc).__name__
     text = " ".join(text.split())  # one line
-    for prefix in (f"{command}: ", f"tinygrad-bp {command}: ", f"{command} --"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :] if not prefix.endswith("--") else text[len(command) + 1 :]
+    # The line already starts "tinygrad-bp COMMAND: error: ", so drop the command's name
+    # where the message repeats it ("train: lr must be ...", "graph --out: cannot ...").
+    text = text.removeprefix(f"tinygrad-bp {command}: ")
+    if text.startswith(f"{command}: "):
+        text = text[len(command) + 2 :]
+    elif text.startswith(f"{command} --"):
+        text = text[len(command) + 1 :]
     return text
 
 
