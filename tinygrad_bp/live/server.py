@@ -223,8 +223,9 @@ def create_app(config: LiveConfig) -> Any:
                             break
                     await asyncio.sleep(EVENT_PERIOD)
             finally:
-                # the page went away (closed, reloaded) or the server stops: so does training
-                await run_in_threadpool(session.stop)
+                # The page went away (closed, reloaded) or the server stops: so does
+                # training.  No await here: this runs while the stream is being cancelled.
+                session.request_stop()
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}

@@ -219,12 +219,20 @@ class Session:
             self._paused = True  # at once, so that a following set/step is accepted
         self._commands.put((name, kwargs))
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop training, wait for the thread and remove the temporary frames."""
+    def request_stop(self) -> None:
+        """Ask the thread to stop after its current step; returns at once (safe to call
+        from an event loop that is being cancelled)."""
         self._stop.set()
         self._commands.put(("wake", {}))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop training, wait for the thread and remove the temporary frames."""
+        self.request_stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        self._finish()
+
+    def _finish(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
         with self._lock:
             if self.state.status != "error":
@@ -299,6 +307,9 @@ class Session:
             tb = traceback.extract_tb(exc.__traceback__)
             where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
             self._set(status="error", error=f"{type(exc).__name__}: {exc}{where}")
+        finally:
+            if self._stop.is_set():
+                self._finish()
 
     def _handle_commands(self, block: bool) -> None:
         while True:
