@@ -60,7 +60,7 @@ PICTURES = (
     "tutorial_collapsed.png",
     "tutorial_steps.gif",
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
 
 class Missing(Exception):

@@ -22,7 +22,13 @@ function showError(text) {
   e.textContent = text || "";
 }
 
-function showMessage(text) {
+function showNotice(text) {  // the answer to the user's last command, if it was refused
+  const m = $("notice");
+  m.hidden = !text;
+  m.textContent = text || "";
+}
+
+function showMessage(text) {  // what the training thread is doing, from the snapshot
   const m = $("message");
   m.hidden = !text;
   m.textContent = text || "";
@@ -41,7 +47,7 @@ async function startSession(data) {
   stopSession();
   history = []; graphVersion = -1; walk = null; last = null;
   $("walk").hidden = true; $("graph").textContent = ""; $("layers").textContent = "";
-  showError(""); showMessage("");
+  showError(""); showMessage(""); showNotice("");
   setStatus("starting");
   let made;
   try {
@@ -69,9 +75,9 @@ async function control(command, extra) {
   if (!sid) return;
   try {
     await post(`/api/sessions/${sid}/control`, Object.assign({command}, extra || {}));
-    showMessage("");
+    showNotice("");
   } catch (err) {
-    showMessage("⚠ " + err.message);
+    showNotice("⚠ " + err.message);
   }
 }
 
@@ -98,8 +104,7 @@ function update(s) {
     $("bs").max = s.rows;
   }
   if (s.error) showError("Training stopped: " + s.error + "\nThe page stays up: fix the model and restart.");
-  if (s.message && !s.error) showMessage(s.message);
-  if (s.status === "running" && !s.message) showMessage("");
+  showMessage(s.error ? "" : s.message);
   history = history.concat(s.history);
   drawCurves();
   if (s.graph_svg !== undefined && s.graph_version !== graphVersion) {
@@ -126,7 +131,7 @@ function el(name, attrs, parent) {
 function drawCurves() {
   const svg = $("curves");
   svg.textContent = "";
-  const W = 420, H = 250, L = 44, R = 40, T = 12, B = 28;
+  const W = 420, H = 250, L = 44, R = 40, T = 24, B = 28;
   el("rect", {x: L, y: T, width: W - L - R, height: H - T - B, fill: "#fff", stroke: "#ccc"}, svg);
   const pts = history.filter((p) => p.loss !== null);
   if (pts.length === 0) return;
@@ -147,8 +152,8 @@ function drawCurves() {
   text(W - R + 4, H - B, "0%", {fill: "#2f9e44"});
   text(L, H - 8, `step ${x0}`);
   text(W - R - 60, H - 8, `step ${pts[pts.length - 1].step}`);
-  text(L + 8, T + 16, "loss", {fill: "#1c7ed6", "font-weight": "bold"});
-  text(L + 48, T + 16, "accuracy", {fill: "#2f9e44", "font-weight": "bold"});
+  text(L, 14, "loss", {fill: "#1c7ed6", "font-weight": "bold"});
+  text(L + 40, 14, "accuracy", {fill: "#2f9e44", "font-weight": "bold"});
   const p = pts[pts.length - 1];
   const r = $("readout");
   r.textContent = `loss ${fmt(p.loss)} · accuracy ${(100 * p.accuracy).toFixed(1)}% at step ${p.step}`;
