@@ -380,3 +380,22 @@ def test_ctrl_c_stops_the_command_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_live_from_python_with_your_model_and_the_docs_pictures(capsys):
+    X, y = make_moons(50, seed=3)
+    model = nn.mlp([2, 4, 2], rng=0)
+    srv = live(model, (X, y), port=0, block=False)
+    try:
+        assert f"serving {srv.url} (Ctrl-C stops)" in capsys.readouterr().out
+        import httpx
+
+        cfg = httpx.get(srv.url + "api/config").json()
+        assert cfg["fixed"] is True and cfg["data"] == "your data"
+    finally:
+        srv.stop()
+    page = (ROOT / "docs" / "live.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\((images/live_[a-z]+\.png)\)", page)
+    assert len(shown) == 3
+    for rel in shown:  # made by scripts/make_live_screenshots.py
+        assert (ROOT / "docs" / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", rel

@@ -118,11 +118,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hidden", default=None, help='hidden sizes, e.g. "16,16" (default: the data set\'s)'
     )
     parser.add_argument(
-        "--activation", choices=("tanh", "sigmoid", "relu"), default="tanh", help="default tanh"
+        "--activation",
+        choices=("tanh", "sigmoid", "relu"),
+        default="tanh",
+        help="hidden-layer activation (default tanh)",
     )
-    parser.add_argument("--lr", type=float, default=None, help="learning rate")
-    parser.add_argument("--batch-size", type=int, default=None, help="rows per step")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: the data set's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="rows per step (default: the data set's)"
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default=None,
+        help="default: the data set's (sgd for Iris as in the tutorial, adam for the toys)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="weights, data and batch seed")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})"
