@@ -98,6 +98,10 @@ def test_registry_names_and_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         as_dataset((np.full((2, 2), np.nan), np.array([0, 1])))
     assert set(MODELS) >= {"mlp"}
+    # integer inputs (token indices, for an embedding) stay integers; no boundary for them
+    tokens = as_dataset((np.array([[1, 2], [3, 0]]), np.array([0, 1])))
+    assert tokens.X.dtype == np.int64 and not tokens.is_2d
+    assert as_dataset((np.zeros((2, 2), np.float32), np.array([0, 1]))).is_2d
 
 
 # ---------------------------------------------------------------------- sessions
@@ -244,6 +248,11 @@ def test_api_trains_controls_and_serves_frames():
         assert c.post(f"{base}/close").status_code == 200
         assert c.get(f"{base}/state").json()["status"] == "stopped"
         assert not app.state.sessions[sid].alive
+        # the boundary (the biggest part) is sent again only when it changed
+        sess = app.state.sessions[sid]
+        v = sess.snapshot()["boundary_version"]
+        assert v > 0 and sess.snapshot(boundary_since=v)["boundary"] is None
+        assert sess.snapshot(boundary_since=v - 1)["boundary"] is not None
         assert c.get("/api/sessions/nope/state").status_code == 404
 
 

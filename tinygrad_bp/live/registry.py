@@ -53,7 +53,8 @@ __all__ = [
 
 @dataclass
 class Dataset:
-    """Arrays to train on: ``X`` (rows first, float64), ``y`` (int64 class labels)."""
+    """Arrays to train on: ``X`` (rows first; float64, or int64 indices), ``y`` (int64
+    class labels), and the defaults the page starts with."""
 
     name: str
     X: np.ndarray
@@ -67,8 +68,8 @@ class Dataset:
 
     @property
     def is_2d(self) -> bool:
-        """Two input features: the page draws the decision boundary."""
-        return self.X.ndim == 2 and self.X.shape[1] == 2
+        """Two real-valued input features: the page draws the decision boundary."""
+        return self.X.ndim == 2 and self.X.shape[1] == 2 and self.X.dtype.kind == "f"
 
     @property
     def num_classes(self) -> int:
@@ -102,6 +103,9 @@ class ModelSpec:
     title: str
     build: Callable[[Dataset, tuple[int, ...], str, int], nn.Module]
     loss: Callable[[Tensor, np.ndarray], Tensor] = field(default=_cross_entropy)
+    #: turns a batch of rows of ``X`` into what the model's forward takes (a Tensor by
+    #: default; a model that embeds integer tokens may take the array itself)
+    inputs: Callable[[np.ndarray], Any] = field(default=Tensor)
 
 
 def _load_iris(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
@@ -193,7 +197,8 @@ def as_dataset(data: Any, name: str = "arrays", classes: Sequence[str] | None = 
     names = list(classes) if classes and len(classes) == n_classes else None
     return Dataset(
         name,
-        X.astype(np.float64),
+        # integer X (token or character indices) stays integer, for an embedding
+        X.astype(np.int64 if X.dtype.kind in "iu" else np.float64),
         y.astype(np.int64),
         names or [str(i) for i in range(n_classes)],
     )

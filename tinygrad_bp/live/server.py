@@ -95,17 +95,18 @@ class LiveConfig:
             ds = as_dataset(data_name, name="your data")
         if self.fixed:
             net, model_name = self.model, type(self.model).__name__
-            loss = MODELS["mlp"].loss
+            spec = MODELS["mlp"]  # the default loss (cross-entropy) and inputs (Tensor)
         else:
             model_name = model or (self.model if isinstance(self.model, str) else None)
             model_name = model_name or ds.default_model
             hidden = self.hidden if data is None else None
             net = build_model(model_name, ds, hidden, self.activation, self.seed)
-            loss = MODELS[model_name].loss
+            spec = MODELS[model_name]
         return Session(
             net,
             ds,
-            loss,
+            spec.loss,
+            inputs=spec.inputs,
             title=f"{model_name} on {ds.name}",
             lr=self.lr if self.lr is not None and data is None else ds.lr,
             batch_size=self.batch_size if self.batch_size and data is None else ds.batch_size,
@@ -208,13 +209,14 @@ def create_app(config: LiveConfig) -> Any:
             return error(404, "live: no such session (it stopped, or the server restarted)")
 
         async def stream() -> Any:
-            sent_version, sent_history, sent_graph = -1, 0, -1
+            sent_version, sent_history, sent_graph, sent_boundary = -1, 0, -1, -1
             try:
                 yield "retry: 1000\n\n"
                 while not closing():
                     if session.version != sent_version:
-                        snap = session.snapshot(since=sent_history)
-                        sent_version = snap["version"]
+                        # the curve's new points only, and the boundary when it changed
+                        snap = session.snapshot(since=sent_history, boundary_since=sent_boundary)
+                        sent_version, sent_boundary = snap["version"], snap["boundary_version"]
                         sent_history = snap["history_len"]
                         if snap["graph_version"] != sent_graph:
                             sent_graph, snap["graph_svg"] = session.graph()

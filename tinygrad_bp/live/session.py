@@ -33,6 +33,7 @@ OPTIMIZERS = ("sgd", "adam")
 HIST_BINS = 16  # bars in each small histogram
 BOUNDARY_GRID = 64  # the decision boundary's grid is BOUNDARY_GRID × BOUNDARY_GRID
 MAX_HISTORY = 2000  # curve points kept: older ones are thinned, not dropped
+EVAL_ROWS = 1000  # the curves are measured on at most this many (seeded) training rows
 
 
 def _stats(a: Any) -> dict[str, Any]:
@@ -118,6 +119,7 @@ class _State:
     graph_svg: str = ""
     graph_version: int = 0
     boundary: dict[str, Any] | None = None
+    boundary_version: int = 0
     walk: Walk | None = None
     error: str | None = None
     message: str | None = None
@@ -137,6 +139,7 @@ class Session:
         data: Dataset,
         loss: Callable[[Tensor, np.ndarray], Tensor],
         title: str,
+        inputs: Callable[[np.ndarray], Any] = Tensor,
         lr: float = 0.01,
         batch_size: int = 32,
         optimizer: str = "adam",
@@ -156,6 +159,7 @@ class Session:
         self.model = model
         self.data = data
         self.loss_fn = loss
+        self.inputs = inputs
         self.title = title
         self.seed = int(seed)
         self.optimizer_name = optimizer
@@ -172,6 +176,7 @@ class Session:
         self._rng = np.random.default_rng(self.seed)
         self._order = self._rng.permutation(n)
         self._pos = 0
+        self._eval = np.sort(self._rng.permutation(n)[:EVAL_ROWS])
         self.state = _State()
         self.version = 0  # bumped whenever the snapshot changes
         self._lock = threading.Lock()
@@ -240,10 +245,11 @@ class Session:
             self.version += 1
 
     # ------------------------------------------------------------------ reading
-    def snapshot(self, since: int = 0) -> dict[str, Any]:
+    def snapshot(self, since: int = 0, boundary_since: int = -1) -> dict[str, Any]:
         """What the page shows: status, settings, curve points from index ``since``, the
         layer statistics, the graph's version (the SVG itself comes from :meth:`graph`),
-        the decision boundary and the current walk."""
+        the decision boundary (None when its version is still ``boundary_since``) and the
+        current walk."""
         with self._lock:
             s = self.state
             return {
@@ -261,7 +267,8 @@ class Session:
                 "history": s.history[since:],
                 "layers": s.layers,
                 "graph_version": s.graph_version,
-                "boundary": s.boundary,
+                "boundary": s.boundary if s.boundary_version != boundary_since else None,
+                "boundary_version": s.boundary_version,
                 "walk": s.walk.public() if s.walk else None,
                 "error": s.error,
                 "message": s.message,
@@ -364,7 +371,7 @@ class Session:
         return out, [("output", out)]
 
     def _loss(self, idx: np.ndarray) -> tuple[Tensor, list[tuple[str, Tensor]]]:
-        out, acts = self._forward(Tensor(self.data.X[idx]))
+        out, acts = self._forward(self.inputs(self.data.X[idx]))
         if not isinstance(out, Tensor):
             raise TypeError(f"live: the model returned {type(out).__name__}, not a Tensor")
         loss = self.loss_fn(out, self.data.y[idx])
@@ -398,9 +405,10 @@ class Session:
 
     def _evaluate(self) -> None:
         with no_grad():
-            out, _ = self._forward(Tensor(self.data.X))
-            loss = float(self.loss_fn(out, self.data.y).data)
-            acc = float((np.asarray(out.data).argmax(axis=-1) == self.data.y).mean())
+            out, _ = self._forward(self.inputs(self.data.X[self._eval]))
+            y = self.data.y[self._eval]
+            loss = float(self.loss_fn(out, y).data)
+            acc = float((np.asarray(out.data).argmax(axis=-1) == y).mean())
         point = {"step": self.state.step, "loss": _finite(loss), "accuracy": acc}
         with self._lock:
             h = self.state.history
@@ -491,11 +499,12 @@ class Session:
         g = self._grid
         assert g is not None  # only called for 2-D data
         with no_grad():
-            out, _ = self._forward(Tensor(g["points"]))
+            out, _ = self._forward(self.inputs(g["points"]))
         z = np.asarray(out.data, dtype=np.float64)
         z = np.exp(z - z.max(axis=1, keepdims=True))
         p = z / z.sum(axis=1, keepdims=True)
         self._set(
+            boundary_version=self.state.boundary_version + 1,
             boundary={
                 "size": BOUNDARY_GRID,
                 "lo": g["lo"],
@@ -504,7 +513,7 @@ class Session:
                 "conf": np.round(p.max(axis=1), 2).tolist(),
                 "X": np.round(self.data.X, 3).tolist(),
                 "y": self.data.y.tolist(),
-            }
+            },
         )
 
     def _walk_step(self) -> None:
