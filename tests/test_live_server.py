@@ -113,13 +113,19 @@ def _session(data="moons", **kw):
     return Session(model, ds, MODELS["mlp"].loss, "test", lr=ds.lr, batch_size=32, **kw), model
 
 
-def test_session_trains_and_stats_match_the_gradients():
+def test_session_trains_and_stats_match_the_gradients(monkeypatch):
+    from tinygrad_bp import viz
+
+    def no_frames(*args, **kwargs):  # the frames are tested below; this test needs none
+        raise ValueError("not drawn in this test")
+
+    monkeypatch.setattr(viz, "backward_steps", no_frames)
     s, model = _session(start_paused=True)
     s.start()
     try:
         wait_for(lambda: s.snapshot()["status"] == "paused", what="paused")
         s.command("step")
-        snap = wait_for(lambda: (x := s.snapshot())["walk"] and x["step"] == 1 and x, what="step")
+        snap = wait_for(lambda: (x := s.snapshot())["step"] == 1 and x, what="step")
         # the statistics are those of the step's gradients, which .grad still holds
         by_name = {p["name"]: p for L in snap["layers"] for p in L["params"]}
         for name, p in model.named_parameters():
@@ -137,37 +143,6 @@ def test_session_trains_and_stats_match_the_gradients():
         s.stop()
     assert not s.alive and s.snapshot()["status"] == "stopped"
     assert not os.path.exists(s._tmp)  # the frames' folder is removed
-
-
-def test_walk_is_the_engines_order_and_the_step_is_taken():
-    s, model = _session(start_paused=True)
-    s.start()
-    try:
-        wait_for(lambda: s.snapshot()["status"] == "paused", what="paused")
-        s.command("set", lr=0.5, batch_size=7)
-        s.command("step")
-        wait_for(lambda: s.snapshot()["walk"] is not None, what="walk")
-        walk = s.current_walk()
-        assert len(walk.batch) == 7 and s.opt.lr == 0.5
-        # redo the step independently: same weights, same rows, the engine's own walk
-        ds = load_dataset("moons")
-        twin = build_model("mlp", ds, hidden=(6,), seed=123)
-        twin.load_state_dict(walk.weights)
-        loss = F.cross_entropy(twin(Tensor(ds.X[walk.batch])), ds.y[walk.batch])
-        order = []
-        autograd.backward(
-            loss, np.ones(()), retain_graph=True, accumulate=False,
-            hook=lambda n, g: order.append({"op": n.op, "shape": list(n.shape)}),
-        )  # fmt: skip
-        assert walk.nodes == order
-        assert len(walk.frames) == len(order) == len(walk.names)
-        assert walk.names[0] == "L" and walk.names[-1] == "W¹"
-        assert walk.loss == pytest.approx(float(loss.data))
-        # and the step's update was applied to every parameter
-        for name, p in model.named_parameters():
-            assert not np.allclose(p.data, walk.weights[name]), name
-    finally:
-        s.stop()
 
 
 def test_session_refuses_bad_commands():
@@ -230,13 +205,32 @@ def test_api_trains_controls_and_serves_frames():
         base = f"/api/sessions/{sid}"
         wait_for(lambda: c.get(f"{base}/state").json()["status"] == "paused", what="paused")
         assert c.post(f"{base}/control", json={"command": "set", "lr": "fast"}).status_code == 400
-        assert c.post(f"{base}/control", json={"command": "set", "lr": 0.05}).status_code == 200
+        set_ = {"command": "set", "lr": 0.05, "batch_size": 7}
+        assert c.post(f"{base}/control", json=set_).status_code == 200
         assert c.post(f"{base}/control", json={"nothing": 1}).status_code == 400
         assert c.post(f"{base}/control", content=b"{").status_code == 400
         assert c.post(f"{base}/control", json={"command": "step"}).status_code == 200
         snap = wait_for(lambda: (x := c.get(f"{base}/state").json())["walk"] and x, what="walk")
-        assert snap["lr"] == 0.05
+        assert snap["lr"] == 0.05 and snap["batch_size"] == 7
         w = snap["walk"]
+        # the walk is the engine's order: redo the step with the same weights and rows
+        walk = app.state.sessions[sid].current_walk()
+        assert len(walk.batch) == 7 and app.state.sessions[sid].opt.lr == 0.05
+        ds = load_dataset("moons")
+        twin = build_model("mlp", ds, hidden=(6,), seed=123)
+        twin.load_state_dict(walk.weights)
+        loss = F.cross_entropy(twin(Tensor(ds.X[walk.batch])), ds.y[walk.batch])
+        order = []
+        autograd.backward(
+            loss, np.ones(()), retain_graph=True, accumulate=False,
+            hook=lambda n, g: order.append({"op": n.op, "shape": list(n.shape)}),
+        )  # fmt: skip
+        assert w["nodes"] == order and w["count"] == len(order) == len(w["names"])
+        assert w["names"][0] == "L" and w["names"][-1] == "W¹"
+        assert w["loss"] == pytest.approx(float(loss.data))
+        model = app.state.sessions[sid].model
+        for name, p in model.named_parameters():  # and the step's update was applied
+            assert not np.allclose(p.data, walk.weights[name]), name
         png = c.get(f"{base}/walk/{w['id']}/0.png")
         assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
         assert c.get(f"{base}/walk/{w['id']}/{w['count']}.png").status_code == 404
@@ -408,3 +402,59 @@ def test_live_from_python_with_your_model_and_the_docs_pictures(capsys):
     assert len(shown) == 3
     for rel in shown:  # made by scripts/make_live_screenshots.py
         assert (ROOT / "docs" / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", rel
+
+
+def test_a_picture_that_cannot_be_drawn_does_not_stop_training(monkeypatch):
+    from tinygrad_bp import viz
+
+    def too_big(*args, **kwargs):
+        raise ValueError("backward_steps: the graph has 400 nodes")
+
+    def no_graph(*args, **kwargs):
+        raise RuntimeError("Graphviz could not render the graph as svg")
+
+    monkeypatch.setattr(viz, "backward_steps", too_big)
+    monkeypatch.setattr(viz, "draw_graph", no_graph)
+    s, model = _session(start_paused=True)
+    s.start()
+    try:
+        snap = wait_for(lambda: (x := s.snapshot())["graph_error"] and x, what="graph error")
+        assert snap["graph_error"].startswith("the graph cannot be drawn: Graphviz could not")
+        assert snap["status"] == "paused" and snap["error"] is None
+        s.command("step")
+        snap = wait_for(lambda: (x := s.snapshot())["step"] == 1 and x, what="the step")
+        assert snap["walk"] is None and snap["status"] == "paused"
+        assert snap["message"] == (
+            "step taken, but not drawn: backward_steps: the graph has 400 nodes"
+        )
+        s.command("resume")
+        wait_for(lambda: s.snapshot()["step"] > 20, what="training on")
+        assert s.snapshot()["error"] is None
+    finally:
+        s.stop()
+
+
+def test_cli_offers_the_next_free_port_in_a_terminal(monkeypatch, capsys):
+    import io
+
+    import tinygrad_bp.live as live_mod
+
+    calls = []
+
+    def fake_live(port, **kwargs):
+        calls.append(port)
+        if len(calls) == 1:
+            raise PortInUseError(port, port + 1)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(live_mod, "live", fake_live)
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    assert cli_main(["live", "--port", "8123"]) == 0
+    assert calls == [8123, 8124]
+    assert "Serve on port 8124 instead? [Y/n]" in capsys.readouterr().out
+    calls.clear()
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    assert cli_main(["live", "--port", "8123"]) == 2 and calls == [8123]

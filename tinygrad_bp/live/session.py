@@ -35,6 +35,10 @@ BOUNDARY_GRID = 64  # the decision boundary's grid is BOUNDARY_GRID × BOUNDARY_
 MAX_HISTORY = 2000  # curve points kept: older ones are thinned, not dropped
 EVAL_ROWS = 1000  # the curves are measured on at most this many (seeded) training rows
 
+# Graphviz keeps global state and is not thread-safe: pages training at the same time take
+# turns drawing (each picture takes a fraction of a second).
+_DRAW_LOCK = threading.Lock()
+
 
 def _stats(a: Any) -> dict[str, Any]:
     """Norm, mean, std, range and a histogram of an array: a few numbers for the page."""
@@ -118,6 +122,7 @@ class _State:
     layers: list[dict[str, Any]] = field(default_factory=list)
     graph_svg: str = ""
     graph_version: int = 0
+    graph_error: str | None = None
     boundary: dict[str, Any] | None = None
     boundary_version: int = 0
     walk: Walk | None = None
@@ -267,6 +272,7 @@ class Session:
                 "history": s.history[since:],
                 "layers": s.layers,
                 "graph_version": s.graph_version,
+                "graph_error": s.graph_error,
                 "boundary": s.boundary if s.boundary_version != boundary_since else None,
                 "boundary_version": s.boundary_version,
                 "walk": s.walk.public() if s.walk else None,
@@ -437,16 +443,22 @@ class Session:
             p.grad = saved[id(p)]
 
     def _draw(self, loss: Tensor) -> None:
+        """The collapsed backward picture of ``loss``.  If the picture cannot be made, the
+        page says why and training goes on: the picture is not the model."""
         from .. import viz
 
         t0 = time.monotonic()
-        svg = (
-            viz.draw_graph(loss, backward=True, model=self.model, collapse=True)
-            .pipe("svg")
-            .decode("utf-8")
-        )
+        try:
+            with _DRAW_LOCK:
+                g = viz.draw_graph(loss, backward=True, model=self.model, collapse=True)
+                svg = g.pipe("svg").decode("utf-8")
+        except (ValueError, TypeError, RuntimeError, ImportError) as exc:
+            self._set(graph_error=f"the graph cannot be drawn: {exc}")
+            self.settings.stats_every = max(self.settings.stats_every, 10.0)  # don't retry often
+            return
         with self._lock:
             self.state.graph_svg = svg
+            self.state.graph_error = None
             self.state.graph_version += 1
             self.version += 1
         # a slow picture (a big model) is refreshed less often
@@ -526,9 +538,19 @@ class Session:
         loss, acts = self._loss(idx)
         self._walk_id += 1
         folder = f"{self._tmp}/walk_{self._walk_id}"
-        res = viz.backward_steps(
-            loss, folder, model=self.model, title=f"Backward pass of step {self.state.step + 1}"
-        )
+        try:
+            with _DRAW_LOCK:
+                res = viz.backward_steps(
+                    loss,
+                    folder,
+                    model=self.model,
+                    title=f"Backward pass of step {self.state.step + 1}",
+                )
+        except (ValueError, TypeError, RuntimeError, ImportError) as exc:
+            # no frames (a graph too big to draw node by node, say): still take the step
+            self._plain_step(loss, acts)
+            self._set(status="paused", message=f"step taken, but not drawn: {exc}")
+            return
         nodes: list[dict[str, Any]] = []
         autograd.backward(
             loss,
@@ -545,6 +567,15 @@ class Session:
             self._walk_id, self.state.step + 1, folder, res.frames, list(res.order), nodes,
             idx.copy(), weights, float(loss.data),
         )  # fmt: skip
+        old = self.state.walk
+        self._plain_step(loss, acts, publish=walk)
+        if old is not None:
+            shutil.rmtree(old.folder, ignore_errors=True)
+
+    def _plain_step(
+        self, loss: Tensor, acts: list[tuple[str, Tensor]], publish: Walk | None = None
+    ) -> None:
+        """Backward, statistics and the update for a step taken while paused."""
         self._draw(loss)
         for _, a in acts:
             a.retain_grad()
@@ -552,8 +583,5 @@ class Session:
         loss.backward()
         self._layer_stats(acts)
         self.opt.step()
-        old = self.state.walk
-        self._set(walk=walk, status="paused", message=None)
-        if old is not None:
-            shutil.rmtree(old.folder, ignore_errors=True)
+        self._set(walk=publish, status="paused", message=None)
         self._after_step()

@@ -107,6 +107,8 @@ function update(s) {
   showMessage(s.error ? "" : s.message);
   history = history.concat(s.history);
   drawCurves();
+  $("graph-error").hidden = !s.graph_error;
+  $("graph-error").textContent = s.graph_error || "";
   if (s.graph_svg !== undefined && s.graph_version !== graphVersion) {
     graphVersion = s.graph_version;
     drawGraph(s.graph_svg);
