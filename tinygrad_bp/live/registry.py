@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
-from .. import nn
-from ..tensor import Tensor
+from tinygrad_bp import functional as F
+from tinygrad_bp import nn
+from tinygrad_bp.tensor import Tensor
+
 from .toys import make_moons, make_spirals
 
 __all__ = [
@@ -109,7 +110,7 @@ class ModelSpec:
 
 
 def _load_iris(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
-    from ..data import IRIS_CLASSES, load_iris, standardize
+    from tinygrad_bp.data import IRIS_CLASSES, load_iris, standardize
 
     X, y = load_iris()
     return standardize(X)[0], y, IRIS_CLASSES  # the tutorial: features standardised

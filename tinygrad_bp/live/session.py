@@ -22,9 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import autograd, nn, optim
-from ..autograd import no_grad
-from ..tensor import Tensor
+# The engine and the pictures by absolute name: this package is meant to move under
+# tinygrad_bp.viz; only its own modules are imported relatively.
+from tinygrad_bp import autograd, nn, optim
+from tinygrad_bp.autograd import no_grad
+from tinygrad_bp.tensor import Tensor
+
 from .registry import Dataset
 
 __all__ = ["Session", "Walk", "OPTIMIZERS", "HIST_BINS", "BOUNDARY_GRID"]
@@ -445,7 +448,7 @@ class Session:
     def _draw(self, loss: Tensor) -> None:
         """The collapsed backward picture of ``loss``.  If the picture cannot be made, the
         page says why and training goes on: the picture is not the model."""
-        from .. import viz
+        from tinygrad_bp import viz
 
         t0 = time.monotonic()
         try:
@@ -530,7 +533,7 @@ class Session:
 
     def _walk_step(self) -> None:
         """One training step whose backward pass is drawn frame by frame first."""
-        from .. import viz
+        from tinygrad_bp import viz
 
         self._set(status="walking", message="drawing the backward pass, one frame per node…")
         idx = self._next_batch()
