@@ -435,9 +435,12 @@ def test_a_picture_that_cannot_be_drawn_does_not_stop_training(monkeypatch):
 
 
 def test_cli_offers_the_next_free_port_in_a_terminal(monkeypatch, capsys):
+    import importlib
     import io
 
-    import tinygrad_bp.live as live_mod
+    # import_module, not `import ... as`: once the package sits at tinygrad_bp.viz.live,
+    # the attribute tinygrad_bp.viz.live is the function tg.viz.live, not this module
+    live_mod = importlib.import_module("tinygrad_bp.live")
 
     calls = []
 

@@ -26,9 +26,6 @@ import webbrowser
 from collections.abc import Sequence
 from typing import Any
 
-from .registry import DATASETS, MODELS, Dataset, DataSpec, ModelSpec
-from .toys import make_moons, make_spirals
-
 __all__ = [
     "live",
     "DATASETS",
@@ -43,6 +40,25 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8000
+_LAZY = {
+    "DATASETS": "registry",
+    "MODELS": "registry",
+    "Dataset": "registry",
+    "DataSpec": "registry",
+    "ModelSpec": "registry",
+    "make_moons": "toys",
+    "make_spirals": "toys",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Importing this package stays cheap (no nn, no server): tinygrad_bp.viz can import
+    # ``live`` from it eagerly.  The registry and the toy sets load on first use.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def live(
@@ -104,6 +120,8 @@ def live(
 # ---------------------------------------------------------------------- command line
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tinygrad-bp live``."""
+    from .registry import DATASETS, MODELS
+
     parser.add_argument(
         "--data",
         default="spirals",
