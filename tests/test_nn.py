@@ -38,7 +38,7 @@ def test_parameters_found_through_attributes_lists_dicts_and_submodules_each_onc
     expected = [m.a, m.inner.w, m.plist[0], m.ptuple[0], m.pdict["k"], m.mods[0].W]
     expected += [m.mods[0].b, m.mods[1].w]
     assert {id(p) for p in expected} == set(ids)
-    assert m.inner.frozen not in params
+    assert all(p is not m.inner.frozen for p in params)  # (`in` would compare values)
     names = dict(m.named_parameters())
     assert names["a"] is m.a and names["inner.w"] is m.inner.w
     assert names["plist.0"] is m.plist[0] and names["pdict.k"] is m.pdict["k"]

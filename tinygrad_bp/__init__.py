@@ -6,9 +6,32 @@ affiliated with the tinygrad project.  The public surface is listed in ``__all__
 
 from __future__ import annotations
 
-from . import functional, ops
-from .autograd import detect_anomaly, enable_grad, is_grad_enabled, keep_values, no_grad
-from .gradcheck import GradcheckError, gradcheck
+from . import autograd, functional, ops
+from .autograd import (
+    Function,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    keep_values,
+    no_grad,
+)
+from .creation import (
+    arange,
+    full,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops import cat, einsum, maximum, minimum, stack, where
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
 __version__ = "0.1.0"
@@ -20,8 +43,30 @@ __all__ = [
     "is_grad_enabled",
     "detect_anomaly",
     "keep_values",
+    "is_anomaly_enabled",
     "gradcheck",
+    "gradgradcheck",
     "GradcheckError",
+    "grad",
+    "autograd",
+    "Function",
+    "maximum",
+    "minimum",
+    "where",
+    "cat",
+    "stack",
+    "einsum",
+    "tensor",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "arange",
+    "linspace",
+    "randn",
+    "rand",
+    "manual_seed",
     "get_default_dtype",
     "set_default_dtype",
     "functional",

@@ -14,7 +14,7 @@ import math
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "is_keep_values_enabled",
     "Released",
     "backward",
+    "grad",
     "unbroadcast",
 ]
 
@@ -255,6 +256,11 @@ class Released:
 # Tensor._flags bits.
 RETAIN_GRAD = 1  # retain_grad(): keep this inner node's gradient in .grad
 RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential's inner outputs)
+HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its gradient
+MODIFIED = 8  # changed in place: t._version and t._version_seq say when
+
+# Set once any tensor is changed in place: only then does the walk check versions.
+_inplace_seen = [False]
 
 _USED = (
     "backward() used it, and it was an output inside nn.Sequential that only the graph "
@@ -291,7 +297,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...], op: str) -> Any:
     """
     gshape = grad.shape
     lead = len(gshape) - len(shape)
-    if lead == 1 and shape and gshape[1:] == shape:  # the common case: a bias over a batch
+    if lead == 1 and shape and gshape[1:] == shape and grad.__class__ is xp.ndarray:
+        # the common case: a bias over a batch
         if len(gshape) == 2 and gshape[0] <= _ONES_MAX and grad.dtype.char in "fd":
             # Σ over rows as ones·G: one BLAS call, 2-5x faster than add.reduce over axis 0
             # on a (batch, out) matrix.  Up to _ONES_MAX rows its rounding stays within a
@@ -333,6 +340,119 @@ def is_freed(node: Tensor) -> bool:
     return node._backward is _freed
 
 
+def _count_consumers(roots: Sequence[Tensor]) -> dict[Tensor, int]:
+    """For each node that needs a gradient, how many consumers it has in this graph.  A
+    node is processed once all of them have sent their gradient."""
+    consumers: dict[Tensor, int] = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for p in node._parents:
+            if p.requires_grad:
+                if p in consumers:
+                    consumers[p] += 1
+                else:
+                    consumers[p] = 1
+                    if p._parents:
+                        stack.append(p)
+    return consumers
+
+
+def _relevant(roots: Sequence[Tensor], targets: dict[Tensor, Any]) -> set[Tensor]:
+    """The nodes from which some target can be reached (a target included): the only ones
+    :func:`grad` needs to send gradients into."""
+    order: list[Tensor] = []  # post-order: every node after all of its parents
+    seen: set[Tensor] = set()
+    stack: list[tuple[Tensor, int]] = [(r, 0) for r in roots]
+    while stack:
+        node, i = stack.pop()
+        if i == 0:
+            if node in seen:
+                continue
+            seen.add(node)
+        parents = node._parents
+        if i < len(parents):
+            stack.append((node, i + 1))
+            p = parents[i]
+            if p.requires_grad and p not in seen:
+                stack.append((p, 0))
+        else:
+            order.append(node)
+    relevant: set[Tensor] = set()
+    for node in order:
+        if node in targets or any(p in relevant for p in node._parents):
+            relevant.add(node)
+    return relevant
+
+
+def _saved_values(node: Tensor, fn: Any) -> tuple[Any, ...]:
+    """The Tensors behind a closure's saved arrays (its default arguments): each is one of
+    the node's parents' arrays or the node's own output.  Used under ``create_graph``."""
+    saved = getattr(fn, "_saved", None)
+    if saved is None:
+        saved = fn.__defaults__ or ()
+    out = []
+    for v in saved:
+        for p in node._parents:
+            if p.data is v:
+                out.append(p)
+                break
+        else:
+            if getattr(v, "shape", None) != node.data.shape:
+                raise RuntimeError(
+                    f"{node._op}: its backward saved a value of shape "
+                    f"{getattr(v, 'shape', None)} that is neither an input's array nor its "
+                    f"output's (shape {node.data.shape}), so it cannot be differentiated "
+                    f"again; was an input's .data replaced after the forward?"
+                )
+            out.append(node)
+    return tuple(out)
+
+
+def _check_versions(node: Tensor, fn: Any) -> None:
+    """Refuse to use a value that an in-place operation changed after this node saved it
+    (PyTorch's version-counter check)."""
+    seq = node._seq
+    saved = getattr(fn, "_saved", None)
+    if saved is None:
+        saved = fn.__defaults__ or ()
+    for t in (node, *node._parents):
+        if t._flags & MODIFIED and t._version_seq > seq:
+            if any(v is t.data for v in saved):
+                what = "its output" if t is node else f"its input of shape {t.data.shape}"
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: {node._op} saved {what} ({t.data.dtype}), "
+                    f"which was changed in place after the forward (version {t._version}); "
+                    f"compute the update out of place, or do it after backward()"
+                )
+
+
+def _run_hooks(t: Tensor, g: Any) -> Any:
+    """Call ``t``'s hooks (``register_hook``) in order; each may return a replacement."""
+    from .tensor import Tensor, leaf
+
+    graph = isinstance(g, Tensor)
+    for fn in list(t._hooks.values()):
+        arg = g if graph else leaf(g)
+        new = fn(arg)
+        if new is None:
+            continue
+        if isinstance(new, Tensor):
+            new = new if graph else new.data
+        elif graph:
+            new = leaf(xp.asarray(new, dtype=g.dtype))
+        else:
+            new = xp.asarray(new)
+        if new.shape != g.shape:
+            raise RuntimeError(
+                f"hook: a hook on a tensor of shape {g.shape} returned a gradient of shape "
+                f"{new.shape}"
+            )
+        g = new
+    return g
+
+
 def backward(
     root: Tensor,
     seed: Any,
@@ -346,43 +466,59 @@ def backward(
     order nodes are processed.  With ``accumulate=False`` leaves' ``.grad`` are left alone
     (the pictures use that to read gradients without side effects).
     """
-    # Pass 1: count, for each node that needs a gradient, how many consumers it has in
-    # this graph.  A node is processed once all of them have sent their gradient.
-    consumers: dict[Tensor, int] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for p in node._parents:
-            if p.requires_grad:
-                if p in consumers:
-                    consumers[p] += 1
-                else:
-                    consumers[p] = 1
-                    if p._parents:
-                        stack.append(p)
+    _walk((root,), (seed,), retain_graph, hook, accumulate, None, False)
+
+
+def _walk(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Any],
+    retain_graph: bool,
+    hook: Hook | None,
+    accumulate: bool,
+    targets: dict[Tensor, Any] | None,
+    create_graph: bool,
+) -> None:
+    """The backward walk.  With ``targets`` (``grad()``), the complete gradient of each
+    target is stored in ``targets[t]`` instead of any leaf's ``.grad``; with
+    ``create_graph``, gradients are Tensors and every closure records a graph."""
+    consumers = _count_consumers(roots)
+    relevant = _relevant(roots, targets) if targets is not None else None
 
     anomaly = _mode.anomaly
-    grads: dict[Tensor, Any] = {root: seed}
+    versions = _inplace_seen[0]
+    grads: dict[Tensor, Any] = {}
+    ready = []
+    for r, sd in zip(roots, seeds):
+        prev = grads.get(r)
+        grads[r] = sd if prev is None else prev + sd
+        if r not in consumers and r not in ready:
+            ready.append(r)
     given: set[int] = set()  # ids of arrays already handed to a leaf this walk
-    ready = [root]
     # Bound methods and locals: this loop runs once per node of every training step.
     pop_ready, push_ready = ready.pop, ready.append
     pop_grad, get_grad = grads.pop, grads.get
     while ready:
         node = pop_ready()
         g = pop_grad(node, None)
+        flags = node._flags
+        if flags & HAS_HOOKS and g is not None:
+            g = _run_hooks(node, g)
         if hook is not None and g is not None:
             hook(node, g)
+        if targets is not None and node in targets and g is not None:
+            targets[node] = g
         fn = node._backward
         if fn is None:  # a leaf
             if g is not None and accumulate:
                 _accumulate_leaf(node, g, given)
             continue
-        flags = node._flags
         if flags & RETAIN_GRAD and g is not None and accumulate:
-            node.grad = xp.array(g) if node.grad is None else xp.asarray(node.grad + g)
+            gd = g.data if create_graph else g
+            node.grad = xp.array(gd) if node.grad is None else xp.asarray(node.grad + gd)
         parents = node._parents
-        if g is None:  # no gradient reached this node; its parents still get counted
+        if g is None or (relevant is not None and node not in relevant):
+            # no gradient reached this node (or none is wanted from it): its parents still
+            # get counted
             for p in parents:
                 if p.requires_grad:
                     left = consumers[p] - 1
@@ -390,7 +526,18 @@ def backward(
                     if left == 0:
                         push_ready(p)
             continue
-        pgrads = fn(g)
+        if versions:
+            _check_versions(node, fn)
+        if create_graph:
+            from .tensor import Tensor
+
+            with enable_grad():
+                pgrads = fn(g, *_saved_values(node, fn))
+            pgrads = tuple(
+                gp if gp is None or isinstance(gp, Tensor) else _const_grad(gp) for gp in pgrads
+            )
+        else:
+            pgrads = fn(g)
         if not retain_graph:
             node._backward = _freed
             if flags & RELEASE_AFTER_USE:  # nobody outside the graph can see its value
@@ -412,7 +559,7 @@ def backward(
                 if gdtype is not dtype and gdtype != dtype:
                     gp = gp.astype(dtype)
                 if anomaly:
-                    kind = _nonfinite_kind(gp)
+                    kind = _nonfinite_kind(gp.data if create_graph else gp)
                     if kind is not None:
                         raise FloatingPointError(
                             f"{node._op} produced {kind} in its backward (gradient for its "
@@ -430,7 +577,7 @@ def backward(
             prev = pop_grad(p, None)
             if prev is not None:
                 gp = prev if gp is None else prev + gp
-            if p._backward is None and hook is None:
+            if p._backward is None and hook is None and targets is None:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
                     _accumulate_leaf(p, gp, given)
@@ -440,18 +587,235 @@ def backward(
                 push_ready(p)
 
 
+def _const_grad(g: Any) -> Any:
+    """An array a closure returned under create_graph (a constant gradient) as a Tensor."""
+    from .tensor import leaf
+
+    return leaf(xp.asarray(g), "const")
+
+
+# Leaf gradients are accumulated under one lock, so that two threads calling backward on
+# graphs that share leaves never lose an update (NumPy releases the GIL inside ``+=``).
+_leaf_lock = threading.Lock()
+
+
 def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
-    current = leaf.grad
-    if current is None:
-        # The walk may hand the same array (or a view of one) to several leaves, e.g. both
-        # sides of an add; each leaf gets its own array so that in-place changes to one
-        # .grad never show in another.
-        # (0-d results come back from NumPy as read-only scalars: np.array makes them arrays.)
-        if g.base is not None or id(g) in given or not g.flags.writeable:
-            g = xp.array(g)
-        given.add(id(g))
-        leaf.grad = g
-    elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
-        current += g
+    if leaf._flags & HAS_HOOKS:
+        g = _run_hooks(leaf, g)
+    with _leaf_lock:
+        current = leaf.grad
+        if current is None:
+            # The walk may hand the same array (or a view of one) to several leaves, e.g.
+            # both sides of an add; each leaf gets its own array so that in-place changes
+            # to one .grad never show in another.  (0-d results come back from NumPy as
+            # read-only scalars: np.array makes them arrays.)
+            if g.base is not None or id(g) in given or not g.flags.writeable:
+                g = xp.array(g)
+            given.add(id(g))
+            leaf.grad = g
+        elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
+            current += g
+        else:
+            leaf.grad = xp.asarray(current + g)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Any, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``.
+
+    Returns a tuple with one Tensor per input (``None`` for an unused input when
+    ``allow_unused=True``) and touches no ``.grad``.  ``grad_outputs`` seeds each output
+    (needed unless the output has one element).  With ``create_graph=True`` the returned
+    Tensors carry a graph of their own, so they can be differentiated again, to any order;
+    ``retain_graph`` defaults to ``create_graph``.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> x = tg.Tensor(3.0, requires_grad=True)
+    >>> (dx,) = tg.grad(x ** 3, x, create_graph=True)   # 3x² = 27
+    >>> (ddx,) = tg.grad(dx, x)                          # 6x = 18
+    >>> dx.item(), ddx.item()
+    (27.0, 18.0)
+    """
+    from .tensor import Tensor, _to_array, leaf
+
+    single_in = isinstance(inputs, Tensor)
+    outs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    ins = (inputs,) if single_in else tuple(inputs)
+    if not outs or not ins:
+        raise ValueError("grad: outputs and inputs must each be a Tensor or a non-empty sequence")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, expected a Tensor")
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: inputs[{i}] does not require grad")
+    if grad_outputs is None:
+        gouts: tuple[Any, ...] = (None,) * len(outs)
+    elif isinstance(grad_outputs, (Tensor, xp.ndarray)) or not isinstance(
+        grad_outputs, (list, tuple)
+    ):
+        gouts = (grad_outputs,)
     else:
-        leaf.grad = xp.asarray(current + g)
+        gouts = tuple(grad_outputs)
+    if len(gouts) != len(outs):
+        raise ValueError(f"grad: got {len(gouts)} grad_outputs for {len(outs)} outputs")
+    roots, seeds = [], []
+    for i, (o, go) in enumerate(zip(outs, gouts)):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"grad: outputs[{i}] is a {type(o).__name__}, expected a Tensor")
+        if not o.requires_grad:
+            raise RuntimeError(
+                f"grad: outputs[{i}] does not require grad and has no graph (was it computed "
+                f"under no_grad(), or from tensors that do not require grad?)"
+            )
+        if is_freed(o):
+            _freed(None)
+        if go is None:
+            if o.data.size != 1:
+                raise RuntimeError(
+                    f"grad: grad can be implicitly created only for one-element outputs; "
+                    f"outputs[{i}] has shape {o.data.shape}, so pass grad_outputs"
+                )
+            seed = xp.ones(o.data.shape, dtype=o.data.dtype)
+        else:
+            seed = go if isinstance(go, Tensor) else _to_array(go, o.data.dtype, "grad")
+            if seed.shape != o.data.shape:
+                raise ValueError(
+                    f"grad: grad_outputs[{i}] has shape {seed.shape}, expected the output's "
+                    f"shape {o.data.shape}"
+                )
+        if create_graph:
+            seed = seed if isinstance(seed, Tensor) else leaf(seed, "const")
+        elif isinstance(seed, Tensor):
+            seed = seed.data
+        roots.append(o)
+        seeds.append(seed)
+    if retain_graph is None:
+        retain_graph = create_graph
+    targets: dict[Tensor, Any] = dict.fromkeys(ins)
+    _walk(roots, seeds, retain_graph, None, False, targets, create_graph)
+    result = []
+    for i, t in enumerate(ins):
+        g = targets[t]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: inputs[{i}] (shape {t.data.shape}) does not take part in the graph "
+                    f"of the outputs; pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        elif isinstance(g, Tensor):
+            result.append(g)
+        else:
+            if g.shape != t.data.shape:
+                g = unbroadcast(g, t.data.shape, "grad")
+            result.append(leaf(xp.array(g, dtype=t.data.dtype)))
+    return tuple(result)
+
+
+class FunctionCtx:
+    """The ``ctx`` of a :class:`Function`: what ``forward`` keeps for ``backward``."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self.saved_tensors = tensors
+
+
+class Function:
+    """A user-defined op, as ``torch.autograd.Function``.
+
+    Subclass it with static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``; call
+    it as ``MyOp.apply(*args)``.  ``forward`` computes with Tensors or their ``.data`` (no
+    graph is recorded inside it) and returns one Tensor (or array); ``backward`` gets the
+    output's gradient as a Tensor and returns one gradient per argument of ``forward``
+    (``None`` for arguments that need none).  Write ``backward`` with Tensor operations on
+    ``ctx.saved_tensors`` and it can be differentiated again under ``create_graph=True``.
+    The node is named after the class in the graph and its pictures.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> class Cube(tg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return g * 3 * x * x
+    >>> x = tg.Tensor([2.0], requires_grad=True)
+    >>> y = Cube.apply(x)
+    >>> y.op
+    'Cube'
+    >>> y.sum().backward()
+    >>> x.grad
+    array([12.])
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("Function subclasses must define a static forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Any) -> Any:
+        raise NotImplementedError("Function subclasses must define a static backward(ctx, ...)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        from .tensor import Tensor, _to_array, leaf, make_node
+
+        name = cls.__name__
+        tensors = tuple(a for a in args if isinstance(a, Tensor))
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+        with no_grad():
+            out = cls.forward(ctx, *args)
+        if isinstance(out, (tuple, list)):
+            raise TypeError(
+                f"{name}.forward returned {len(out)} values; a Function here returns one "
+                f"Tensor (split a multi-output op into several Functions)"
+            )
+        data = out.data if isinstance(out, Tensor) else _to_array(out, None, f"{name}.forward")
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+
+        def backward(g: Any) -> tuple[Any, ...]:
+            graph = isinstance(g, Tensor)
+            with enable_grad() if graph else no_grad():
+                got = cls.backward(ctx, g if graph else leaf(g))
+            if not isinstance(got, tuple):
+                got = (got,)
+            if len(got) != len(args):
+                raise RuntimeError(
+                    f"{name}.backward returned {len(got)} gradients, expected {len(args)} (one "
+                    f"per argument of forward, None for those that need none)"
+                )
+            grads = []
+            for i in positions:
+                gi, a = got[i], args[i]
+                if gi is None or not a.requires_grad:
+                    grads.append(None)
+                    continue
+                if graph and not isinstance(gi, Tensor):
+                    gi = leaf(xp.asarray(gi))
+                elif not graph:
+                    gi = gi.data if isinstance(gi, Tensor) else xp.asarray(gi)
+                if gi.dtype.kind != "f":
+                    raise TypeError(
+                        f"{name}.backward returned a gradient of dtype {gi.dtype} for "
+                        f"argument {i} ({a.data.dtype}); gradients must be floating"
+                    )
+                grads.append(gi)
+            return tuple(grads)
+
+        backward._saved = ()  # type: ignore[attr-defined]  (ctx keeps the Tensors themselves)
+        return make_node(data, tensors, name, backward)

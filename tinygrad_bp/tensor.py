@@ -7,7 +7,7 @@ primitive's forward and backward sit side by side.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,8 +84,10 @@ def _to_array(data: Any, dtype: Any, op: str) -> Any:
             arr = arr.astype(dtype)
     elif arr.dtype != _default_dtype and (arr.dtype.kind != "f" or not hasattr(data, "dtype")):
         # only arrays (and NumPy scalars) keep a float dtype of their own; Python floats
-        # and lists of them take the default, as in PyTorch
-        arr = arr.astype(_default_dtype)
+        # and lists of them take the default, as in PyTorch.  A boolean array stays a
+        # boolean mask (it selects when used as an index), as a torch.bool tensor does.
+        if not (arr.dtype.kind == "b" and hasattr(data, "dtype")):
+            arr = arr.astype(_default_dtype)
     return arr
 
 
@@ -125,6 +127,10 @@ class Tensor:
         "_seq",
         "_flags",  # autograd.RETAIN_GRAD | autograd.RELEASE_AFTER_USE
         "_trace",
+        "_hooks",  # register_hook(): {handle id: fn}; set only when there is one
+        "_version",  # in-place changes so far; set with the MODIFIED flag
+        "_version_seq",  # the node counter at the last in-place change
+        "_module",  # set by nn.Module.__call__ on its outputs only (never in make_node)
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -261,11 +267,36 @@ class Tensor:
         return float(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        """``np.asarray(t)`` shares the buffer; ``np.array(t)`` (``copy=True``) copies it,
+        so writing into the result never changes the tensor behind your back."""
         data = self.numpy()
-        return data if dtype is None else data.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"__array__: cannot convert {data.dtype} to {dtype} without a copy"
+                )
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __contains__(self, value: Any) -> bool:
+        """``v in t``: whether any element equals ``v`` (as ``torch.Tensor.__contains__``)."""
+        other = value.data if isinstance(value, Tensor) else value
+        return bool((self.numpy() == other).any())
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        grad: Any = None,
+        retain_graph: bool = False,
+        create_graph: bool = False,
+        *,
+        gradient: Any = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         On a one-element tensor the seed is 1; otherwise ``grad`` (the gradient of some
@@ -283,6 +314,16 @@ class Tensor:
         >>> x.grad
         array([4., 4., 9.])
         """
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward: pass grad or gradient (its PyTorch name), not both")
+            grad = gradient
+        if create_graph:
+            raise RuntimeError(
+                "backward: create_graph=True would make .grad a Tensor with a graph, but here "
+                ".grad is always a NumPy array; use tg.autograd.grad(outputs, inputs, "
+                "create_graph=True) to get differentiable gradients"
+            )
         if not self.requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph; create a leaf "
@@ -359,24 +400,284 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
-    # Tensors are dict keys in the backward walk: keep identity hashing and equality.
+    # ------------------------------------------------------------------ comparisons
+    # Elementwise, as in NumPy and PyTorch: boolean tensors that never require grad.
+    def _compare(self, other: Any, fn: Any) -> Tensor:
+        o = other.numpy() if isinstance(other, Tensor) else other
+        with np.errstate(invalid="ignore"):
+            return leaf(xp.asarray(fn(self.numpy(), o)))
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, xp.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, xp.not_equal)
+
+    def __invert__(self) -> Tensor:
+        if self.data.dtype.kind != "b":
+            raise TypeError(f"~: only boolean tensors can be inverted, got {self.data.dtype}")
+        return leaf(~self.data)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.logical_and)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(other, xp.logical_or)
+
+    # Tensors are dict keys in the backward walk: keep identity hashing (``==`` above is
+    # elementwise, so equality never decides a dict lookup: distinct tensors hash apart).
     __hash__ = object.__hash__
 
+    # ------------------------------------------------------------------ in place
+    def _inplace(self, name: str, other: Any, fn: Any) -> Tensor:
+        """``self <op>= other`` in ``self``'s own array, as PyTorch does.
+
+        Allowed under ``no_grad()`` and on tensors outside any graph; a leaf that requires
+        grad is refused while grad mode is on (PyTorch's rule).  The change is recorded, so
+        a graph that saved this tensor's value refuses to use it at ``backward()``."""
+        o = other.numpy() if isinstance(other, Tensor) else other
+        if _mode.enabled and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        ):
+            if self.requires_grad and self._backward is None:
+                raise RuntimeError(
+                    f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                    f"operation (do it under tg.no_grad(), as an optimizer step does)"
+                )
+            raise RuntimeError(
+                f"{name}: in-place operations on a tensor that is part of a graph are not "
+                f"supported while grad mode is on; write it out of place (t = t + ...)"
+            )
+        data = self.numpy()
+        try:
+            fn(data, o, out=data, casting="same_kind")
+        except TypeError as exc:  # NumPy's casting errors are TypeErrors
+            raise TypeError(
+                f"{name}: the result cannot be stored in a tensor of dtype {data.dtype} ({exc})"
+            ) from None
+        except ValueError:
+            shape = getattr(o, "shape", np.shape(o))
+            raise ValueError(
+                f"{name}: an operand of shape {tuple(shape)} does not broadcast to the "
+                f"tensor's shape {data.shape} (an in-place result keeps the tensor's shape)"
+            ) from None
+        self._bump_version()
+        return self
+
+    def _bump_version(self) -> None:
+        autograd._inplace_seen[0] = True
+        self._version = (self._version if self._flags & autograd.MODIFIED else 0) + 1
+        self._version_seq = next(_counter)
+        self._flags |= autograd.MODIFIED
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("+=", other, xp.add)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("-=", other, xp.subtract)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("*=", other, xp.multiply)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("/=", other, xp.true_divide)
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """``self += alpha * other`` in place."""
+        o = other.numpy() if isinstance(other, Tensor) else other
+        return self._inplace("add_", o if alpha == 1 else xp.multiply(o, alpha), xp.add)
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        o = other.numpy() if isinstance(other, Tensor) else other
+        return self._inplace("sub_", o if alpha == 1 else xp.multiply(o, alpha), xp.subtract)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", other, xp.multiply)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", other, xp.true_divide)
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place."""
+        return self._inplace("zero_", 0, _assign)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._inplace("fill_", value, _assign)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values into this tensor (broadcast to its shape) in place."""
+        return self._inplace("copy_", src, _assign)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        if min is not None:
+            self._inplace("clamp_", min, xp.maximum)
+        if max is not None:
+            self._inplace("clamp_", max, xp.minimum)
+        return self
+
+    @property
+    def version(self) -> int:
+        """How many times this tensor was changed in place (PyTorch's ``_version``)."""
+        return self._version if self._flags & autograd.MODIFIED else 0
+
+    # ------------------------------------------------------------------ hooks
+    def register_hook(self, fn: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``fn(grad)`` with this tensor's gradient (a Tensor) when it is computed; if
+        it returns a Tensor or array, that replaces the gradient.  Returns a handle whose
+        ``.remove()`` takes the hook off.
+
+        Examples
+        --------
+        >>> import tinygrad_bp as tg
+        >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([20., 40.])
+        >>> h.remove()
+        """
+        if not callable(fn):
+            raise TypeError(f"register_hook: expected a callable, got {type(fn).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if not self._flags & autograd.HAS_HOOKS:
+            self._hooks = {}
+            self._flags |= autograd.HAS_HOOKS
+        handle = RemovableHandle(self)
+        self._hooks[handle.id] = fn
+        return handle
+
     # ------------------------------------------------------------------ methods
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
+    # Reductions take NumPy's axis=/keepdims= and PyTorch's dim=/keepdim= alike.
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Any = None) -> Tensor:  # fmt: skip
+        return ops.sum(self, *ops_axes("sum", axis, keepdims, dim, keepdim))
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: Any = None) -> Tensor:  # fmt: skip
+        return ops.mean(self, *ops_axes("mean", axis, keepdims, dim, keepdim))
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Any = None) -> Tensor:  # fmt: skip
+        """The maximum (a Tensor; PyTorch's ``max(dim)`` also returns indices: use
+        :meth:`argmax` for those)."""
+        return ops.max(self, *ops_axes("max", axis, keepdims, dim, keepdim))
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Any = None) -> Tensor:  # fmt: skip
+        return ops.min(self, *ops_axes("min", axis, keepdims, dim, keepdim))
+
+    def prod(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: Any = None) -> Tensor:  # fmt: skip
+        return ops.prod(self, *ops_axes("prod", axis, keepdims, dim, keepdim))
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+                  keepdim: Any = None) -> Tensor:  # fmt: skip
+        return ops.logsumexp(self, *ops_axes("logsumexp", axis, keepdims, dim, keepdim))
+
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+            dim: Any = None, keepdim: Any = None, unbiased: Any = None,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        """Variance with NumPy's ``ddof=0`` default (PyTorch's default is unbiased: pass
+        ``unbiased=True``, ``correction=1`` or ``ddof=1``)."""
+        a, k = ops_axes("var", axis, keepdims, dim, keepdim)
+        return ops.var(self, a, k, ddof, unbiased=unbiased, correction=correction)
+
+    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+            dim: Any = None, keepdim: Any = None, unbiased: Any = None,
+            correction: Any = None) -> Tensor:  # fmt: skip
+        """Standard deviation, with :meth:`var`'s arguments."""
+        a, k = ops_axes("std", axis, keepdims, dim, keepdim)
+        return ops.std(self, a, k, ddof, unbiased=unbiased, correction=correction)
+
+    def cumsum(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        a, _ = ops_axes("cumsum", axis, False, dim, None)
+        if a is None:
+            raise TypeError("cumsum: axis (or dim) is required")
+        return ops.cumsum(self, a)
+
+    def argmax(self, axis: int | None = None, *, dim: Any = None) -> Any:
+        """Indices of the maxima: an integer NumPy array (not differentiable)."""
+        a, _ = ops_axes("argmax", axis, False, dim, None)
+        return self.numpy().argmax(axis=a)
+
+    def argmin(self, axis: int | None = None, *, dim: Any = None) -> Any:
+        """Indices of the minima: an integer NumPy array (not differentiable)."""
+        a, _ = ops_axes("argmin", axis, False, dim, None)
+        return self.numpy().argmin(axis=a)
 
     def reshape(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
 
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for :meth:`reshape` (the result is a new node, not a view)."""
+        return ops.reshape(self, *shape)
+
     def transpose(self, *axes: Any) -> Tensor:
+        """NumPy's ``transpose(*axes)``: permute all axes (reverse them when none are
+        given).  PyTorch's ``transpose(dim0, dim1)`` swaps two axes: that is
+        :meth:`swapaxes` here; :meth:`permute` is PyTorch's name for this one."""
         return ops.transpose(self, *axes)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return ops.transpose(self, *dims)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """Swap two axes (PyTorch's ``transpose(dim0, dim1)``)."""
+        nd = self.ndim
+        for a in (axis0, axis1):
+            if not isinstance(a, (int, np.integer)) or not -nd <= a < nd:
+                raise ValueError(f"swapaxes: axis {a!r} is out of range for {nd} dims")
+        perm = list(range(nd))
+        perm[axis0], perm[axis1] = perm[axis1], perm[axis0]
+        return ops.transpose(self, tuple(perm))
+
+    swapdims = swapaxes
+
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return ops.squeeze(self, dim if dim is not None else axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return ops.flatten(self, start_axis, end_axis)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    expand = broadcast_to
+
+    def split(self, split_size_or_sections: Any, axis: int = 0, *, dim: Any = None) -> tuple:
+        return ops.split(self, split_size_or_sections, dim if dim is not None else axis)
+
+    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        """Constant padding with NumPy's ``pad_width`` (not ``F.pad``'s reversed list)."""
+        return ops.pad(self, pad_width, value)
+
+    def flip(self, axis: Any = None, *, dims: Any = None) -> Tensor:
+        return ops.flip(self, dims if dims is not None else axis)
+
+    def gather(self, axis: int, index: Any) -> Tensor:
+        return ops.gather(self, axis, index)
+
+    def clone(self) -> Tensor:
+        """A copy with its own array that stays in the graph (∂/∂self = g)."""
+        return ops.clone(self)
 
     def exp(self) -> Tensor:
         return ops.exp(self)
@@ -384,8 +685,42 @@ class Tensor:
     def log(self) -> Tensor:
         return ops.log(self)
 
+    def log1p(self) -> Tensor:
+        return ops.log1p(self)
+
     def sqrt(self) -> Tensor:
         return ops.sqrt(self)
+
+    def sin(self) -> Tensor:
+        return ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return ops.cos(self)
+
+    def tan(self) -> Tensor:
+        return ops.tan(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    __abs__ = abs
+
+    def square(self) -> Tensor:
+        return ops.square(self)
+
+    def sign(self) -> Tensor:
+        return ops.sign(self)
+
+    def floor(self) -> Tensor:
+        return ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return ops.ceil(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return ops.clamp(self, min, max)
+
+    clip = clamp
 
     def relu(self) -> Tensor:
         return ops.relu(self)
@@ -396,15 +731,60 @@ class Tensor:
     def tanh(self) -> Tensor:
         return ops.tanh(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.softmax(self, axis)
+    def softmax(self, axis: int = -1, *, dim: Any = None) -> Tensor:
+        return ops.softmax(self, dim if dim is not None else axis)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
+    def log_softmax(self, axis: int = -1, *, dim: Any = None) -> Tensor:
+        return ops.log_softmax(self, dim if dim is not None else axis)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        """Indices of the maxima (an integer tensor, not differentiable)."""
-        return Tensor(self.data.argmax(axis=axis), dtype=np.int64)
+    # ------------------------------------------------------------------ conversions
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def float(self) -> Tensor:
+        """As float32 (PyTorch's ``float``), differentiable."""
+        return self if self.data.dtype == np.float32 else ops.cast(self, np.float32)
+
+    def double(self) -> Tensor:
+        """As float64, differentiable."""
+        return self if self.data.dtype == np.float64 else ops.cast(self, np.float64)
+
+
+def _assign(data: Any, value: Any, out: Any, casting: str) -> None:
+    """``out[...] = value`` with a ufunc's signature (for fill_, zero_, copy_)."""
+    xp.copyto(out, value, casting=casting)
+
+
+def ops_axes(op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    from .ops._common import axis_args
+
+    return axis_args(op, axis, keepdims, dim, keepdim)
+
+
+class RemovableHandle:
+    """What :meth:`Tensor.register_hook` returns: ``.remove()`` takes the hook off."""
+
+    _ids = itertools.count()
+
+    def __init__(self, tensor: Tensor) -> None:
+        import weakref
+
+        self.id = next(RemovableHandle._ids)
+        self._ref = weakref.ref(tensor)
+
+    def remove(self) -> None:
+        t = self._ref()
+        if t is not None and t._flags & autograd.HAS_HOOKS:
+            t._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def leaf(data: Any, op: str | None = None) -> Tensor:

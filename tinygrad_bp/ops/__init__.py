@@ -1,0 +1,58 @@
+"""Every differentiable primitive, forward and backward side by side, by family.
+
+Each op computes its value, names what its backward needs, and hands ``make_node`` a
+closure ``backward(g, <saved values>) -> (grad for each parent)``.  The saved values that
+the derivative depends on are the closure's default arguments (a parent's array or the
+op's own output); everything else it reads is a constant (shapes, axes, masks, indices).
+Closures are written in the dialect of :mod:`.dialect`, so the engine calls the same lines
+with arrays in a plain ``backward()`` and with Tensors under ``create_graph=True``: each
+derivative is written once and can be differentiated again.  Closures return gradients of
+the broadcast result's shape where that is natural; the engine
+(``autograd.unbroadcast``) sums them back to each parent's shape and casts them to its
+dtype, in one place.  ``None`` marks a parent that gets no gradient.
+
+The families:
+
+- :mod:`.elementwise`: add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, sin, cos, tan,
+  abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid, tanh;
+- :mod:`.reduce`: sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax (and
+  var, std composed of them);
+- :mod:`.shape`: reshape, transpose, broadcast_to, cat, pad, flip, cast (and squeeze,
+  unsqueeze, flatten, stack, split composed of them);
+- :mod:`.index`: getitem and gather with their adjoints index_add and scatter_add;
+- :mod:`.linalg`: matmul, einsum;
+- :mod:`.loss`: cross_entropy, the fused softmax + cross-entropy.
+
+The primitive set: add, sub, mul, div, pow, neg, clone, exp, log, log1p, sqrt, sin, cos,
+tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid,
+tanh, sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax, reshape,
+transpose, broadcast_to, cat, pad, flip, cast, getitem, index_add, gather, scatter_add,
+matmul, einsum, cross_entropy.  Everything in :mod:`tinygrad_bp.functional` and
+:mod:`tinygrad_bp.nn` is composed from these.
+"""
+
+from __future__ import annotations
+
+from .elementwise import (
+    abs, add, ceil, clamp, clone, cos, div, erf, exp, floor, log, log1p, maximum, minimum, mul, neg,
+    pow, relu, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, where,
+)  # fmt: skip
+from .index import gather, getitem, index_add, scatter_add
+from .linalg import einsum, matmul
+from .loss import cross_entropy
+from .reduce import (
+    cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
+)  # fmt: skip
+from .shape import (
+    broadcast_to, cast, cat, flatten, flip, pad, reshape, split, squeeze, stack, transpose,
+    unsqueeze,
+)  # fmt: skip
+
+__all__ = [
+    "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
+    "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt",
+    "square", "sub", "tan", "tanh", "where", "gather", "getitem", "index_add", "scatter_add",
+    "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
+    "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
+    "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
+]  # fmt: skip

@@ -1,0 +1,155 @@
+"""The dialect the backward closures are written in: one formula for arrays and Tensors.
+
+A closure's derivative is written once.  In a plain ``backward()`` the engine calls it with
+NumPy arrays (the incoming gradient and the values the op saved), and it computes arrays,
+as fast as hand-written NumPy.  Under ``create_graph=True`` the engine calls the *same*
+closure with Tensors in their place, and the same lines then record a graph, so the
+gradient can be differentiated again.  What both kinds of value speak natively, closures
+use directly: the operators ``+ - * / ** @``, comparisons (a boolean mask is a constant),
+``.T``, ``.sum(axis=, keepdims=)``, ``.reshape``, ``.transpose``, indexing.  For the rest
+they call the functions here, which dispatch on their argument: the NumPy function for an
+array, the op (whose own backward is written the same way) for a Tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import xp
+from ..tensor import Tensor
+
+__all__ = [
+    "is_tensor",
+    "scalar",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "sign",
+    "sqrt",
+    "where",
+    "broadcast_to",
+    "index_add",
+    "scatter_add",
+    "flip",
+    "cumsum",
+    "einsum",
+    "swap_last",
+    "zeros_like",
+]
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+def scalar(g: Any) -> Any:
+    """A 0-d gradient as a Python float (so a float32 array times it stays float32), or
+    the 0-d Tensor itself under create_graph."""
+    return g if isinstance(g, Tensor) else float(g)
+
+
+def exp(x: Any) -> Any:
+    return x.exp() if isinstance(x, Tensor) else xp.exp(x)
+
+
+def log(x: Any) -> Any:
+    return x.log() if isinstance(x, Tensor) else xp.log(x)
+
+
+def sin(x: Any) -> Any:
+    return x.sin() if isinstance(x, Tensor) else xp.sin(x)
+
+
+def cos(x: Any) -> Any:
+    return x.cos() if isinstance(x, Tensor) else xp.cos(x)
+
+
+def sign(x: Any) -> Any:
+    return x.sign() if isinstance(x, Tensor) else xp.sign(x)
+
+
+def sqrt(x: Any) -> Any:
+    return x.sqrt() if isinstance(x, Tensor) else xp.sqrt(x)
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``cond`` else ``b``; ``cond`` is a constant mask (array or boolean Tensor)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from .elementwise import where as where_op
+
+        return where_op(cond, a, b)
+    if isinstance(cond, Tensor):
+        cond = cond.data
+    return xp.where(cond, a, b)
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    if isinstance(x, Tensor):
+        from .shape import broadcast_to as broadcast_op
+
+        return broadcast_op(x, shape)
+    return xp.broadcast_to(x, shape)
+
+
+def index_add(shape: tuple[int, ...], key: Any, g: Any, advanced: bool) -> Any:
+    """Zeros of ``shape`` with ``g`` added at ``key`` (repeated indices accumulate): the
+    adjoint of ``x[key]``."""
+    if isinstance(g, Tensor):
+        from .index import index_add as index_add_op
+
+        return index_add_op(g, shape, key, advanced)
+    full = xp.zeros(shape, dtype=g.dtype)
+    if advanced:
+        xp.add.at(full, key, g)
+    else:
+        full[key] += g
+    return full
+
+
+def scatter_add(shape: tuple[int, ...], axis: int, index: Any, g: Any) -> Any:
+    """Zeros of ``shape`` with ``g`` added along ``axis`` at ``index``: the adjoint of
+    ``gather``."""
+    if isinstance(g, Tensor):
+        from .index import scatter_add as scatter_op
+
+        return scatter_op(g, shape, axis, index)
+    full = xp.zeros(shape, dtype=g.dtype)
+    xp.add.at(full, _gather_key(index, axis), g)
+    return full
+
+
+def _gather_key(index: Any, axis: int) -> tuple[Any, ...]:
+    """The advanced-indexing key that picks ``x[..., index[i], ...]`` along ``axis``."""
+    grids = xp.ogrid[tuple(slice(0, n) for n in index.shape)]
+    return tuple(index if d == axis else grids[d] for d in range(index.ndim))
+
+
+def flip(x: Any, axes: tuple[int, ...]) -> Any:
+    return x.flip(axes) if isinstance(x, Tensor) else xp.flip(x, axes)
+
+
+def cumsum(x: Any, axis: int) -> Any:
+    return x.cumsum(axis) if isinstance(x, Tensor) else xp.cumsum(x, axis=axis)
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    if any(isinstance(o, Tensor) for o in operands):
+        from .linalg import einsum as einsum_op
+
+        return einsum_op(subscripts, *operands)
+    return xp.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def swap_last(x: Any) -> Any:
+    """``x`` with its last two axes swapped (a matrix transpose over a batch)."""
+    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return x.transpose(perm)
+
+
+def zeros_like(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        from ..tensor import leaf
+
+        return leaf(xp.zeros(x.shape, dtype=x.dtype), "const")
+    return xp.zeros_like(x)

@@ -1,0 +1,420 @@
+"""Elementwise ops: arithmetic, the activations and the functions of one value.
+
+Each closure's derivative is written once in the dialect of :mod:`.dialect`: the values it
+differentiates are its default arguments (a parent's array or the op's own output), so the
+engine can call the same lines with Tensors under ``create_graph=True``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import xp
+from ..tensor import Tensor, make_node
+from . import dialect as D
+from ._common import _PY_SCALARS, as_tensor, broadcast_error, floating, pair
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "neg", "clone", "exp", "log", "sqrt", "relu", "sigmoid",
+    "tanh", "sin", "cos", "tan", "abs", "square", "log1p", "erf", "clamp", "maximum",
+    "minimum", "where", "sign", "floor", "ceil",
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- binary arithmetic
+def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
+    """``a + b``.  ∂/∂a = g, ∂/∂b = g (summed over broadcast axes by the engine: that is
+    the bias gradient, Σ over the batch).
+
+    ``_inplace`` (for :class:`~tinygrad_bp.nn.Dense` only): write the sum into ``a``'s
+    array, which the caller owns and whose shape and dtype the sum has."""
+    a, b = pair(a, b, "add")
+    try:
+        out = xp.add(a.data, b.data, out=a.data) if _inplace else a.data + b.data
+    except ValueError:
+        raise broadcast_error("add", a, b) from None
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        return g, g
+
+    return make_node(out, (a, b), "add", backward)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """``a - b``.  ∂/∂a = g, ∂/∂b = -g."""
+    a, b = pair(a, b, "sub")
+    try:
+        out = a.data - b.data
+    except ValueError:
+        raise broadcast_error("sub", a, b) from None
+    rb = b.requires_grad
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        return g, (-g if rb else None)
+
+    return make_node(out, (a, b), "sub", backward)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """``a * b``.  ∂/∂a = g·b, ∂/∂b = g·a."""
+    a, b = pair(a, b, "mul")
+    ad, bd = a.data, b.data
+    try:
+        out = ad * bd
+    except ValueError:
+        raise broadcast_error("mul", a, b) from None
+    ra, rb = a.requires_grad, b.requires_grad
+
+    def backward(g: Any, a: Any = ad, b: Any = bd) -> tuple[Any, Any]:
+        return (g * b if ra else None), (g * a if rb else None)
+
+    return make_node(out, (a, b), "mul", backward)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """``a / b``.  ∂/∂a = g / b, ∂/∂b = -(g / b)·out (= -g·a / b²)."""
+    a, b = pair(a, b, "div")
+    bd = b.data
+    try:
+        out = a.data / bd
+    except ValueError:
+        raise broadcast_error("div", a, b) from None
+    ra, rb = a.requires_grad, b.requires_grad
+
+    def backward(g: Any, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
+        ga = g / b
+        return (ga if ra else None), (-ga * out if rb else None)
+
+    return make_node(out, (a, b), "div", backward)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
+    """``a ** b``.  ∂/∂a = g·b·a^(b−1), 0 where b = 0; ∂/∂b = g·out·log(a), 0 where
+    a = 0 and b ≥ 0 (PyTorch's conventions: a polynomial Σ xᵏ has a finite gradient at 0).
+    An integer base is promoted to the default float dtype, as PyTorch does."""
+    if isinstance(a, Tensor) and isinstance(b, _PY_SCALARS) and not isinstance(b, bool):
+        return _pow_scalar(a, float(b))
+    a, b = pair(a, b, "pow")
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a = floating(a, "pow")
+    ad, bd = a.data, b.data
+    try:
+        out = ad**bd
+    except ValueError:
+        raise broadcast_error("pow", a, b) from None
+    ra, rb = a.requires_grad, b.requires_grad
+
+    def backward(g: Any, a: Any = ad, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ra:
+                ga = D.where(b == 0, 0.0, g * b * a ** (b - 1))
+            if rb:
+                gb = D.where((a == 0) & (b >= 0), 0.0, g * out * D.log(a))
+        return ga, gb
+
+    return make_node(out, (a, b), "pow", backward)
+
+
+def _pow_scalar(a: Tensor, p: float) -> Tensor:
+    """``a ** p`` for a Python number ``p``.  ∂/∂a = g·p·a^(p−1) (0 for p = 0)."""
+    if a.data.dtype.kind != "f" and (p != int(p) or p < 0):
+        a = floating(a, "pow")  # int ** 0.5 is a float, as in PyTorch (never truncated)
+    ad = a.data
+    if p == 2.0:
+        out = ad * ad
+    else:
+        exponent = xp.asarray(p, dtype=ad.dtype) if ad.dtype.kind == "f" else int(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = ad**exponent
+
+    def backward(g: Any, a: Any = ad) -> tuple[Any]:
+        if p == 0.0:
+            return (g * 0.0,)
+        if p == 2.0:
+            return (g * (2.0 * a),)
+        if p == 1.0:
+            return (g,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * (p * a ** (p - 1.0)),)
+
+    return make_node(out, (a,), f"pow {p:g}", backward)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` with its own array.  ∂/∂x = g."""
+
+    def backward(g: Any) -> tuple[Any]:
+        return (g,)
+
+    return make_node(x.data.copy(), (x,), "clone", backward)
+
+
+def neg(a: Tensor) -> Tensor:
+    """``-a``.  ∂/∂a = -g."""
+
+    def backward(g: Any) -> tuple[Any]:
+        return (-g,)
+
+    return make_node(-a.data, (a,), "neg", backward)
+
+
+# ---------------------------------------------------------------- functions of one value
+def exp(x: Tensor) -> Tensor:
+    """``exp(x)``.  ∂/∂x = g·out."""
+    x = floating(x, "exp")
+    out = xp.exp(x.data)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g * out,)
+
+    return make_node(out, (x,), "exp", backward)
+
+
+def log(x: Tensor) -> Tensor:
+    """``log(x)``.  ∂/∂x = g / x."""
+    x = floating(x, "log")
+    xd = x.data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xp.log(xd)
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g / x,)
+
+    return make_node(out, (x,), "log", backward)
+
+
+def log1p(x: Tensor) -> Tensor:
+    """``log(1 + x)``, accurate for small x.  ∂/∂x = g / (1 + x)."""
+    x = floating(x, "log1p")
+    xd = x.data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xp.log1p(xd)
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g / (1 + x),)
+
+    return make_node(out, (x,), "log1p", backward)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """``√x``.  ∂/∂x = g / (2·out)."""
+    x = floating(x, "sqrt")
+    with np.errstate(invalid="ignore"):
+        out = xp.sqrt(x.data)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        with np.errstate(divide="ignore"):
+            return (g / (2 * out),)
+
+    return make_node(out, (x,), "sqrt", backward)
+
+
+def sin(x: Tensor) -> Tensor:
+    """``sin(x)``.  ∂/∂x = g·cos(x)."""
+    x = floating(x, "sin")
+    xd = x.data
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g * D.cos(x),)
+
+    return make_node(xp.sin(xd), (x,), "sin", backward)
+
+
+def cos(x: Tensor) -> Tensor:
+    """``cos(x)``.  ∂/∂x = −g·sin(x)."""
+    x = floating(x, "cos")
+    xd = x.data
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (-(g * D.sin(x)),)
+
+    return make_node(xp.cos(xd), (x,), "cos", backward)
+
+
+def tan(x: Tensor) -> Tensor:
+    """``tan(x)``.  ∂/∂x = g·(1 + out²)."""
+    x = floating(x, "tan")
+    out = xp.tan(x.data)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g * (1 + out * out),)
+
+    return make_node(out, (x,), "tan", backward)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """``|x|``.  ∂/∂x = g·sign(x) (0 at 0, as PyTorch)."""
+    xd = x.data
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g * D.sign(x),)
+
+    return make_node(xp.abs(xd), (x,), "abs", backward)
+
+
+def square(x: Tensor) -> Tensor:
+    """``x²``.  ∂/∂x = 2·g·x."""
+    xd = x.data
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g * (2 * x),)
+
+    return make_node(xd * xd, (x,), "square", backward)
+
+
+_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function ``erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`` (SciPy's).
+    ∂/∂x = g·2/√π·e^(−x²)."""
+    from scipy.special import erf as erf_array
+
+    x = floating(x, "erf")
+    xd = x.data
+    out = erf_array(xd).astype(xd.dtype, copy=False)
+
+    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+        return (g * (_TWO_OVER_SQRT_PI * D.exp(-(x * x))),)
+
+    return make_node(out, (x,), "erf", backward)
+
+
+def _zero_grad_op(name: str, fn: Any) -> Any:
+    def op(x: Tensor) -> Tensor:
+        def backward(g: Any) -> tuple[Any]:
+            return (g * 0.0,)
+
+        return make_node(fn(x.data), (x,), name, backward)
+
+    op.__name__ = name
+    op.__doc__ = f"``{name}(x)``, elementwise.  ∂/∂x = 0 (almost everywhere, as in PyTorch)."
+    return op
+
+
+sign = _zero_grad_op("sign", xp.sign)
+floor = _zero_grad_op("floor", xp.floor)
+ceil = _zero_grad_op("ceil", xp.ceil)
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """``x`` limited to ``[min, max]``.  ∂/∂x = g where min ≤ x ≤ max, else 0 (PyTorch's
+    rule: the boundary passes the gradient)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    xd = x.data
+    mask = xp.ones(xd.shape, dtype=bool)
+    out = xd
+    if min is not None:
+        mask &= xd >= min
+        out = xp.maximum(out, xp.asarray(min, dtype=xd.dtype))
+    if max is not None:
+        mask &= xd <= max
+        out = xp.minimum(out, xp.asarray(max, dtype=xd.dtype))
+    if out is xd:
+        out = xd.copy()
+
+    def backward(g: Any) -> tuple[Any]:
+        return (g * mask,)
+
+    return make_node(out, (x,), "clamp", backward)
+
+
+def _extremum(a: Any, b: Any, op: str, pick: Any, wins: Any) -> Tensor:
+    a, b = pair(a, b, op)
+    ad, bd = a.data, b.data
+    try:
+        out = pick(ad, bd)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+    # a constant share of the gradient per side: 1 where it wins, ½ on ties (PyTorch's split)
+    share_a = wins(ad, bd) + 0.5 * (ad == bd)
+    share_b = 1.0 - share_a
+    ra, rb = a.requires_grad, b.requires_grad
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        return (g * share_a if ra else None), (g * share_b if rb else None)
+
+    return make_node(out, (a, b), op, backward)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum.  ∂/∂a = g where a > b, ∂/∂b = g where b > a; ties split g
+    evenly between them, as PyTorch does."""
+    return _extremum(a, b, "maximum", xp.maximum, xp.greater)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum.  ∂/∂a = g where a < b, ∂/∂b = g where b < a; ties split g
+    evenly."""
+    return _extremum(a, b, "minimum", xp.minimum, xp.less)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` else ``b`` (NumPy broadcasting).  ``cond`` is a boolean array or
+    Tensor and is never differentiated.  ∂/∂a = g where cond, ∂/∂b = g where not cond."""
+    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    if c.dtype != bool:
+        raise TypeError(f"where: cond must be boolean, got dtype {c.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a, "where")
+    a, b = pair(a, b, "where")
+    try:
+        out = xp.where(c, a.data, b.data)
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {c.shape}, {a.data.shape} and {b.data.shape} cannot be broadcast "
+            f"together"
+        ) from None
+    ra, rb = a.requires_grad, b.requires_grad
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        return (D.where(c, g, 0.0) if ra else None), (D.where(c, 0.0, g) if rb else None)
+
+    return make_node(out, (a, b), "where", backward)
+
+
+# The activations take ``_inplace`` for nn.Dense, which owns its add node's array and
+# computes the activation in it; each backward reads only the activation's output.
+def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
+    """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
+    xd = x.data
+    out = xp.maximum(xd, 0, out=xd if _inplace else None)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g * (out > 0),)
+
+    return make_node(out, (x,), "relu", backward)
+
+
+def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
+    """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
+    x = floating(x, "sigmoid")
+    xd = x.data
+    pos = xd >= 0
+    # e^{-|x|} never overflows; pick the form that is stable on each side of 0.
+    e = xp.exp(-xp.abs(xd))
+    d = 1 + e
+    out = xd if _inplace else xp.empty_like(d)
+    xp.divide(1, d, out=out, where=pos)
+    xp.divide(e, d, out=out, where=~pos)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g * out * (1 - out),)
+
+    return make_node(out, (x,), "sigmoid", backward)
+
+
+def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
+    """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
+    x = floating(x, "tanh")
+    xd = x.data
+    out = xp.tanh(xd, out=xd if _inplace else None)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g * (1 - out * out),)
+
+    return make_node(out, (x,), "tanh", backward)

@@ -1,0 +1,124 @@
+"""Indexing: ``x[key]`` and ``gather``, and their adjoints (scatter-adds into zeros).
+
+Each pair is the other's backward, so indexing can be differentiated to any order.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from ..backend import xp
+from ..tensor import Tensor, make_node
+from . import dialect as D
+from ._common import one_axis
+
+__all__ = ["getitem", "index_add", "gather", "scatter_add"]
+
+
+def _index_key(index: Any) -> Any:
+    """Unwrap tensors in an index; boolean masks select; float index arrays must hold
+    integers."""
+    if isinstance(index, tuple):
+        return tuple(_index_key(i) for i in index)
+    if isinstance(index, Tensor):
+        index = index.data
+    if isinstance(index, list):
+        index = np.asarray(index)
+    if isinstance(index, np.ndarray) and index.dtype.kind == "f":
+        if not np.all(index == np.round(index)):
+            raise IndexError(f"getitem: index arrays must hold integers, got {index.dtype} values")
+        index = index.astype(np.intp)
+    return index
+
+
+def _is_advanced(key: Any) -> bool:
+    items = key if isinstance(key, tuple) else (key,)
+    return builtins.any(isinstance(i, np.ndarray) for i in items)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]``: basic slicing, integer arrays and boolean masks, as in NumPy.
+    ∂/∂x scatters g back into zeros; repeated indices accumulate (``np.add.at``)."""
+    key = _index_key(index)
+    xd = x.data
+    try:
+        out = xd[key]
+    except IndexError as exc:
+        raise IndexError(f"getitem: {exc} (tensor shape {xd.shape}, index {index!r})") from None
+    advanced = _is_advanced(key)
+    if not isinstance(out, np.ndarray):
+        out = xp.asarray(out)
+    elif not advanced:
+        out = out.copy()  # a view would let in-place optimizer steps change the result
+    shape = xd.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        return (D.index_add(shape, key, g, advanced),)
+
+    return make_node(out, (x,), "getitem", backward)
+
+
+def index_add(g: Tensor, shape: tuple[int, ...], key: Any, advanced: bool) -> Tensor:
+    """Zeros of ``shape`` with ``g`` added at ``key``: the adjoint of ``x[key]``.
+    ∂/∂g = (incoming gradient)[key]."""
+    out = D.index_add(shape, key, g.data, advanced)
+
+    def backward(gg: Any) -> tuple[Any]:
+        return (gg[key],)
+
+    return make_node(out, (g,), "index_add", backward)
+
+
+def _check_gather(xshape: tuple[int, ...], axis: int, idx: Any, op: str) -> None:
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must hold integers, got dtype {idx.dtype}")
+    if idx.ndim != len(xshape):
+        raise ValueError(
+            f"{op}: index must have as many dims as the input ({len(xshape)}), got index "
+            f"shape {idx.shape} for input shape {xshape}"
+        )
+    for d, (n, m) in enumerate(zip(xshape, idx.shape)):
+        if d != axis and m > n:
+            raise ValueError(
+                f"{op}: index shape {idx.shape} is larger than input shape {xshape} at dim {d}"
+            )
+    if idx.size and (idx.min() < 0 or idx.max() >= xshape[axis]):
+        bad = idx[(idx < 0) | (idx >= xshape[axis])].flat[0]
+        raise IndexError(
+            f"{op}: index {int(bad)} is out of range for axis {axis} of size {xshape[axis]} "
+            f"(valid: 0..{xshape[axis] - 1})"
+        )
+
+
+def gather(x: Tensor, axis: int, index: Any) -> Tensor:
+    """``out[i][j][k] = x[index[i][j][k]][j][k]`` along ``axis`` (``torch.gather``).
+    ∂/∂x adds g back at the gathered places; repeated indices accumulate."""
+    xd = x.data
+    ax = one_axis(axis, xd.ndim, "gather")
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+        idx = idx.astype(np.intp)
+    _check_gather(xd.shape, ax, idx, "gather")
+    key = D._gather_key(idx, ax)
+    out = xd[key]
+    shape = xd.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        return (D.scatter_add(shape, ax, idx, g),)
+
+    return make_node(out, (x,), "gather", backward)
+
+
+def scatter_add(g: Tensor, shape: tuple[int, ...], axis: int, index: Any) -> Tensor:
+    """Zeros of ``shape`` with ``g`` added along ``axis`` at ``index``: the adjoint of
+    ``gather``.  ∂/∂g = gather of the incoming gradient."""
+    out = D.scatter_add(shape, axis, index, g.data)
+    key = D._gather_key(index, axis)
+
+    def backward(gg: Any) -> tuple[Any]:
+        return (gg[key],)
+
+    return make_node(out, (g,), "scatter_add", backward)

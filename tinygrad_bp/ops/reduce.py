@@ -1,0 +1,253 @@
+"""Reductions and the ops that normalise along an axis (softmax, log_softmax, logsumexp).
+
+A reduced gradient is given back its reduced axes (as size 1) by a reshape, then
+broadcast: both speak the dialect, so every reduction's backward can be differentiated
+again.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+import numpy as np
+
+from ..backend import xp
+from ..tensor import Tensor, make_node
+from . import dialect as D
+from ._common import floating, kept_shape, norm_axes, one_axis
+
+__all__ = [
+    "sum", "mean", "max", "min", "prod", "cumsum", "logsumexp", "var", "std", "softmax",
+    "log_softmax",
+]  # fmt: skip
+
+
+def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis``.  ∂/∂x = g broadcast back over the summed axes."""
+    xd = x.data
+    axes = norm_axes(axis, xd.ndim, "sum")
+    out = xd.sum(axis=axes, keepdims=keepdims)
+    shape = xd.shape
+    kshape = kept_shape(shape, axes)
+
+    def backward(g: Any) -> tuple[Any]:
+        return (D.broadcast_to(g.reshape(kshape), shape),)
+
+    return make_node(out, (x,), "sum", backward)
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``.  ∂/∂x = g / n broadcast back, n the number of averaged elements."""
+    x = floating(x, "mean")
+    xd = x.data
+    axes = norm_axes(axis, xd.ndim, "mean")
+    n = math.prod(xd.shape[i] for i in axes) if axes else 1
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of shape {xd.shape}")
+    out = xd.mean(axis=axes, keepdims=keepdims)
+    shape = xd.shape
+    kshape = kept_shape(shape, axes)
+
+    def backward(g: Any) -> tuple[Any]:
+        return (D.broadcast_to(g.reshape(kshape) / n, shape),)
+
+    return make_node(out, (x,), "mean", backward)
+
+
+def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
+    xd = x.data
+    axes = norm_axes(axis, xd.ndim, op)
+    if xd.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {xd.shape}")
+    kept = (xd.max if op == "max" else xd.min)(axis=axes, keepdims=True)
+    kshape = kept.shape
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
+
+    def backward(g: Any) -> tuple[Any]:
+        mask = xd == kept  # a constant: which elements are extremal (ties share evenly)
+        return (g.reshape(kshape) * (mask / mask.sum(axis=axes, keepdims=True)),)
+
+    return make_node(out, (x,), op, backward)
+
+
+def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``.  The gradient goes to the maximal elements, split evenly
+    between ties (PyTorch's ``amax`` rule)."""
+    return _extreme(x, axis, keepdims, "max")
+
+
+def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``.  The gradient goes to the minimal elements, split evenly
+    between ties (PyTorch's ``amin`` rule)."""
+    return _extreme(x, axis, keepdims, "min")
+
+
+def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Product over ``axis``.  ∂/∂xᵢ = g·Πⱼ≠ᵢ xⱼ, which is g·out/xᵢ when no factor is 0.
+
+    With a zero factor the product of the others is formed directly (exclusive
+    cumulative products from both ends), so the gradient stays exact there too."""
+    xd = x.data
+    axes = norm_axes(axis, xd.ndim, "prod")
+    out = xd.prod(axis=axes, keepdims=keepdims)
+    kshape = kept_shape(xd.shape, axes)
+    has_zero = bool((xd == 0).any())
+
+    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+        g = g.reshape(kshape)
+        if not has_zero:
+            return (g * (out.reshape(kshape) / x),)
+        return (g * _others(x, axes),)
+
+    return make_node(out, (x,), "prod", backward)
+
+
+def _others(x: Any, axes: tuple[int, ...]) -> Any:
+    """Πⱼ≠ᵢ xⱼ over ``axes`` for every i, without dividing (dialect: arrays or Tensors)."""
+    if not axes:
+        return x * 0.0 + 1.0
+    rest = [i for i in range(x.ndim) if i not in axes]
+    perm = tuple(rest) + axes
+    lead = tuple(x.shape[i] for i in rest)
+    n = math.prod(x.shape[i] for i in axes)
+    flat = x.transpose(perm).reshape(lead + (n,))
+    cols = [flat[..., k : k + 1] for k in range(n)]
+    left = [None] * n  # left[k] = Π_{j<k}, right[k] = Π_{j>k}
+    right = [None] * n
+    acc = None
+    for k in range(n):
+        left[k] = acc
+        acc = cols[k] if acc is None else acc * cols[k]
+    acc = None
+    for k in reversed(range(n)):
+        right[k] = acc
+        acc = cols[k] if acc is None else acc * cols[k]
+    parts = []
+    for k in range(n):
+        lk, rk = left[k], right[k]
+        parts.append(cols[k] * 0.0 + 1.0 if lk is None and rk is None else
+                     lk if rk is None else rk if lk is None else lk * rk)  # fmt: skip
+    if isinstance(x, Tensor):
+        from .shape import cat
+
+        joined = cat(parts, axis=-1)
+    else:
+        joined = xp.concatenate(parts, axis=-1)
+    inverse = tuple(np.argsort(perm))
+    return joined.reshape(tuple(x.shape[i] for i in perm)).transpose(inverse)
+
+
+def cumsum(x: Tensor, axis: int) -> Tensor:
+    """Cumulative sum along ``axis``.  ∂/∂x = the reversed cumulative sum of g."""
+    xd = x.data
+    ax = one_axis(axis, xd.ndim, "cumsum")
+
+    def backward(g: Any) -> tuple[Any]:
+        return (D.flip(D.cumsum(D.flip(g, (ax,)), ax), (ax,)),)
+
+    return make_node(xp.cumsum(xd, axis=ax), (x,), "cumsum", backward)
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """``log Σ exp(x)`` over ``axis``, computed stably (shifted by the maximum).
+    ∂/∂x = g·exp(x − out) = g·softmax(x)."""
+    x = floating(x, "logsumexp")
+    xd = x.data
+    axes = norm_axes(axis, xd.ndim, "logsumexp")
+    if xd.size == 0:
+        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {xd.shape}")
+    m = xd.max(axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        kept = xp.log(xp.exp(xd - m).sum(axis=axes, keepdims=True)) + m
+    kshape = kept.shape
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
+
+    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+        return (g.reshape(kshape) * D.exp(x - out.reshape(kshape)),)
+
+    return make_node(out, (x,), "logsumexp", backward)
+
+
+def _ddof(op: str, ddof: Any, unbiased: Any, correction: Any) -> int:
+    if unbiased is not None:
+        ddof = 1 if unbiased else 0
+    if correction is not None:
+        ddof = correction
+    if not isinstance(ddof, (int, np.integer)) or isinstance(ddof, bool) or ddof < 0:
+        raise ValueError(f"{op}: ddof must be a non-negative int, got {ddof!r}")
+    return int(ddof)
+
+
+def var(
+    x: Tensor,
+    axis: Any = None,
+    keepdims: bool = False,
+    ddof: int = 0,
+    *,
+    unbiased: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
+    """Variance ``Σ (x − mean)² / (n − ddof)`` over ``axis`` (NumPy's ``ddof=0`` by
+    default; PyTorch's ``unbiased=``/``correction=`` are accepted).  Composed of mean,
+    sub, mul and sum, so its derivatives of every order come from theirs."""
+    ddof = _ddof("var", ddof, unbiased, correction)
+    axes = norm_axes(axis, x.ndim, "var")
+    n = math.prod(x.shape[i] for i in axes) if axes else 1
+    if n - ddof <= 0:
+        raise ValueError(
+            f"var: {n} element(s) over axis {axis!r} of shape {x.shape} with ddof={ddof}: "
+            f"n − ddof must be positive"
+        )
+    d = x - x.mean(axis=axes, keepdims=True)
+    return (d * d).sum(axis=axes, keepdims=keepdims) / (n - ddof)
+
+
+def std(
+    x: Tensor,
+    axis: Any = None,
+    keepdims: bool = False,
+    ddof: int = 0,
+    *,
+    unbiased: bool | None = None,
+    correction: int | None = None,
+) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
+    return var(x, axis, keepdims, ddof, unbiased=unbiased, correction=correction).sqrt()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``s = exp(x − max) / Σ exp(x − max)`` along ``axis``.  ∂/∂x = s·(g − Σ g·s)."""
+    x = floating(x, "softmax")
+    xd = x.data
+    axis = one_axis(axis, xd.ndim, "softmax")
+    e = xp.exp(xd - xd.max(axis=axis, keepdims=True))
+    out = e / e.sum(axis=axis, keepdims=True)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+    return make_node(out, (x,), "softmax", backward)
+
+
+def _log_softmax(xd: Any, axis: int) -> Any:
+    shifted = xd - xd.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x − logsumexp(x)`` along ``axis``.  ∂/∂x = g − softmax·Σ g."""
+    x = floating(x, "log_softmax")
+    xd = x.data
+    axis = one_axis(axis, xd.ndim, "log_softmax")
+    out = _log_softmax(xd, axis)
+
+    def backward(g: Any, out: Any = out) -> tuple[Any]:
+        return (g - D.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return make_node(out, (x,), "log_softmax", backward)
+
+
+del builtins
