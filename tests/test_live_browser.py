@@ -92,6 +92,8 @@ def test_page_shows_training_loss_falls_and_graph_updates(browser, server):
         cards = page.locator("#layers .layer")
         assert cards.count() == 2
         assert "∂L/∂0.W" in cards.nth(0).inner_text()
+        cards.nth(1).hover()  # marks the same module's node in the graph
+        assert page.locator("#graph g.hl").get_attribute("id") == "module:1"
         assert page.locator("#curves polyline[data-series=loss]").count() == 1
         assert page.inner_text("#status") == "running"
         assert errors == []

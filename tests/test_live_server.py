@@ -133,7 +133,13 @@ def test_session_trains_and_stats_match_the_gradients(monkeypatch):
             assert by_name[name]["grad"]["norm"] == pytest.approx(np.linalg.norm(g), rel=1e-12)
             assert by_name[name]["grad"]["mean"] == pytest.approx(g.mean(), rel=1e-9, abs=1e-15)
             assert sum(by_name[name]["grad"]["hist"]) == g.size
-        assert [L["name"] for L in snap["layers"]] == ["0 Dense", "1 Dense"]
+        # one card per module node of the collapsed picture, named and linked to its node
+        assert [(L["name"], L["svg_id"], L["shape"]) for L in snap["layers"]] == [
+            ("0 Dense(2, 6, activation='tanh')", "module:0", [32, 6]),
+            ("1 Dense(6, 2)", "module:1", [32, 2]),
+        ]
+        assert all(L["grad"]["norm"] > 0 and sum(L["activation"]["hist"]) == 32 * L["shape"][1]
+                   for L in snap["layers"])  # fmt: skip
         s.command("resume")
         wait_for(lambda: s.snapshot()["step"] > 200, what="200 steps")
         h = s.snapshot()["history"]

@@ -67,6 +67,21 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None  # JSON has no NaN
 
 
+def _summary(sm: Any) -> dict[str, Any] | None:
+    """A :class:`tinygrad_bp.viz.Summary` as the page's numbers (None where unknown)."""
+    if sm is None:
+        return None
+    edges = list(sm.edges)
+    return {
+        "norm": _finite(sm.norm),
+        "mean": _finite(sm.mean),
+        "std": _finite(sm.std),
+        "min": _finite(edges[0]) if edges else None,
+        "max": _finite(edges[-1]) if edges else None,
+        "hist": list(sm.hist),
+    }
+
+
 def check_lr(lr: Any) -> float:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (0 < lr < 100):
         raise ValueError(f"live: learning rate must be a number in (0, 100), got {lr!r}")
@@ -367,39 +382,29 @@ class Session:
         self._pos += bs
         return idx
 
-    def _forward(self, x: Tensor) -> tuple[Tensor, list[tuple[str, Tensor]]]:
-        """The model's output and, for a Sequential, each layer's output on the way."""
-        if isinstance(self.model, nn.Sequential):
-            outs: list[tuple[str, Tensor]] = []
-            h: Any = x
-            for name, child in self.model.named_children():
-                h = child(h)
-                outs.append((f"{name} {type(child).__name__}", h))
-            return h, outs
+    def _forward(self, x: Any) -> Tensor:
         out = self.model(x)
-        return out, [("output", out)]
-
-    def _loss(self, idx: np.ndarray) -> tuple[Tensor, list[tuple[str, Tensor]]]:
-        out, acts = self._forward(self.inputs(self.data.X[idx]))
         if not isinstance(out, Tensor):
             raise TypeError(f"live: the model returned {type(out).__name__}, not a Tensor")
+        return out
+
+    def _loss(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        out = self._forward(self.inputs(self.data.X[idx]))
         loss = self.loss_fn(out, self.data.y[idx])
         if not isinstance(loss, Tensor) or loss.size != 1:
             raise TypeError("live: the loss must be a Tensor with one element")
-        return loss, acts
+        return loss, out
 
     def _train_step(self) -> None:
         idx = self._next_batch()
-        loss, acts = self._loss(idx)
+        loss, out = self._loss(idx)
         due = time.monotonic() - self._last_stats >= self.settings.stats_every
-        if due:
-            self._draw(loss)  # before backward: the picture runs its own, on the kept graph
-            for _, a in acts:
-                a.retain_grad()
+        # before backward: the pictures run their own, on the graph that still has its values
+        modules = self._pictures(loss) if due else None
         self.opt.zero_grad()
         loss.backward()
         if due:
-            self._layer_stats(acts)
+            self._layer_stats(modules, out)
         self.opt.step()
         self._after_step()
 
@@ -414,7 +419,7 @@ class Session:
 
     def _evaluate(self) -> None:
         with no_grad():
-            out, _ = self._forward(self.inputs(self.data.X[self._eval]))
+            out = self._forward(self.inputs(self.data.X[self._eval]))
             y = self.data.y[self._eval]
             loss = float(self.loss_fn(out, y).data)
             acc = float((np.asarray(out.data).argmax(axis=-1) == y).mean())
@@ -433,21 +438,21 @@ class Session:
         if not force and time.monotonic() - self._last_stats < self.settings.stats_every:
             return
         idx = self._order[: min(self.settings.batch_size, len(self._order))]
-        loss, acts = self._loss(np.sort(idx))
-        self._draw(loss)
-        for _, a in acts:
-            a.retain_grad()
+        loss, out = self._loss(np.sort(idx))
+        modules = self._pictures(loss)
         saved = {id(p): p.grad for p in self.model.parameters()}
         for p in self.model.parameters():
             p.grad = None
         loss.backward()
-        self._layer_stats(acts)
+        self._layer_stats(modules, out)
         for p in self.model.parameters():  # leave .grad as the last real step left it
             p.grad = saved[id(p)]
 
-    def _draw(self, loss: Tensor) -> None:
-        """The collapsed backward picture of ``loss``.  If the picture cannot be made, the
-        page says why and training goes on: the picture is not the model."""
+    def _pictures(self, loss: Tensor) -> list[Any] | None:
+        """Draw the collapsed backward picture of ``loss`` and read its modules' numbers
+        (:func:`tinygrad_bp.viz.module_stats`: the nodes of that same picture).  If the
+        picture cannot be made, the page says why and training goes on: the picture is
+        not the model.  Returns the module statistics, or None."""
         from tinygrad_bp import viz
 
         t0 = time.monotonic()
@@ -455,10 +460,11 @@ class Session:
             with _DRAW_LOCK:
                 g = viz.draw_graph(loss, backward=True, model=self.model, collapse=True)
                 svg = g.pipe("svg").decode("utf-8")
+            modules = viz.module_stats(loss, model=self.model, backward=True, bins=HIST_BINS)
         except (ValueError, TypeError, RuntimeError, ImportError) as exc:
             self._set(graph_error=f"the graph cannot be drawn: {exc}")
             self.settings.stats_every = max(self.settings.stats_every, 10.0)  # don't retry often
-            return
+            return None
         with self._lock:
             self.state.graph_svg = svg
             self.state.graph_error = None
@@ -466,34 +472,50 @@ class Session:
             self.version += 1
         # a slow picture (a big model) is refreshed less often
         self.settings.stats_every = max(self.settings.stats_every, 4 * (time.monotonic() - t0))
+        return modules
 
-    def _layer_stats(self, acts: list[tuple[str, Tensor]]) -> None:
-        owner = {}
-        if isinstance(self.model, nn.Sequential):
-            for name, child in self.model.named_children():
-                for pname, p in child.named_parameters(prefix=f"{name}."):
-                    owner[id(p)] = (name, pname)
-        layers = []
-        named = list(self.model.named_parameters())
-        for label, a in acts:
-            key = label.split(" ")[0]
-            params = [
+    def _layer_stats(self, modules: list[Any] | None, out: Tensor) -> None:
+        """One card per module node of the collapsed picture: its output and the gradient
+        with respect to it (from ``module_stats``), and its own parameters' ``.grad`` (the
+        arrays this step's update uses)."""
+        params = list(self.model.named_parameters())
+
+        def own(name: str | None) -> list[dict[str, Any]]:
+            return [
                 {
                     "name": n,
                     "shape": list(p.shape),
                     "grad": _stats(p.grad) if p.grad is not None else None,
                     "value": _stats(p.data),
                 }
-                for n, p in named
-                if owner.get(id(p), ("output",))[0] == key or (key == "output" and not owner)
+                for n, p in params
+                if name is None or (n.rsplit(".", 1)[0] if "." in n else "") == name
             ]
+
+        layers = []
+        for m in modules or []:
+            label = f"{m.name} {m.title}"
+            if m.calls > 1:
+                label += f", call {m.call} of {m.calls}"
             layers.append(
                 {
                     "name": label,
-                    "shape": list(a.shape),
-                    "activation": _stats(a.data),
-                    "grad": _stats(a.grad) if a.grad is not None else None,
-                    "params": params,
+                    "svg_id": m.svg_id,
+                    "shape": list(m.shapes[0]) if m.shapes else [],
+                    "activation": _summary(m.output),
+                    "grad": _summary(m.grad),
+                    "params": own(m.name) if m.call == 1 else [],  # a cell's: on its first call
+                }
+            )
+        if not layers:  # no module nodes (or no picture): the output and every parameter
+            layers.append(
+                {
+                    "name": "output",
+                    "svg_id": None,
+                    "shape": list(out.shape),
+                    "activation": _stats(out.data),
+                    "grad": None,
+                    "params": own(None),
                 }
             )
         self._last_stats = time.monotonic()
@@ -514,7 +536,7 @@ class Session:
         g = self._grid
         assert g is not None  # only called for 2-D data
         with no_grad():
-            out, _ = self._forward(self.inputs(g["points"]))
+            out = self._forward(self.inputs(g["points"]))
         z = np.asarray(out.data, dtype=np.float64)
         z = np.exp(z - z.max(axis=1, keepdims=True))
         p = z / z.sum(axis=1, keepdims=True)
@@ -538,7 +560,7 @@ class Session:
         self._set(status="walking", message="drawing the backward pass, one frame per node…")
         idx = self._next_batch()
         weights = {n: np.array(p.data, copy=True) for n, p in self.model.named_parameters()}
-        loss, acts = self._loss(idx)
+        loss, out = self._loss(idx)
         self._walk_id += 1
         folder = f"{self._tmp}/walk_{self._walk_id}"
         try:
@@ -551,7 +573,7 @@ class Session:
                 )
         except (ValueError, TypeError, RuntimeError, ImportError) as exc:
             # no frames (a graph too big to draw node by node, say): still take the step
-            self._plain_step(loss, acts)
+            self._plain_step(loss, out)
             self._set(status="paused", message=f"step taken, but not drawn: {exc}")
             return
         nodes: list[dict[str, Any]] = []
@@ -571,20 +593,16 @@ class Session:
             idx.copy(), weights, float(loss.data),
         )  # fmt: skip
         old = self.state.walk
-        self._plain_step(loss, acts, publish=walk)
+        self._plain_step(loss, out, publish=walk)
         if old is not None:
             shutil.rmtree(old.folder, ignore_errors=True)
 
-    def _plain_step(
-        self, loss: Tensor, acts: list[tuple[str, Tensor]], publish: Walk | None = None
-    ) -> None:
+    def _plain_step(self, loss: Tensor, out: Tensor, publish: Walk | None = None) -> None:
         """Backward, statistics and the update for a step taken while paused."""
-        self._draw(loss)
-        for _, a in acts:
-            a.retain_grad()
+        modules = self._pictures(loss)
         self.opt.zero_grad()
         loss.backward()
-        self._layer_stats(acts)
+        self._layer_stats(modules, out)
         self.opt.step()
         self._set(walk=publish, status="paused", message=None)
         self._after_step()

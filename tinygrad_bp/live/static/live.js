@@ -202,12 +202,23 @@ function row(parent, label, st, color) {
   parent.appendChild(r);
 }
 
+function mark(svgId, on) {
+  const node = document.querySelector("#graph svg") &&
+    Array.from(document.querySelectorAll("#graph svg g")).find((g) => g.id === svgId);
+  if (node) node.classList.toggle("hl", on);
+}
+
 function drawLayers(layers) {
   const box = $("layers");
   box.textContent = "";
   for (const L of layers || []) {
     const card = document.createElement("div");
     card.className = "layer";
+    if (L.svg_id) {  // hovering a card marks its node in the graph (the same module)
+      card.dataset.svgId = L.svg_id;
+      card.onmouseenter = () => mark(L.svg_id, true);
+      card.onmouseleave = () => mark(L.svg_id, false);
+    }
     const h = document.createElement("h3");
     h.textContent = `${L.name}  (${L.shape.join(" × ")})`;
     card.appendChild(h);
