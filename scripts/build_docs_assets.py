@@ -62,7 +62,7 @@ PICTURES = (
     "tutorial_after_backward.png",
     "tutorial_steps.gif",
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
 
 class Missing(Exception):

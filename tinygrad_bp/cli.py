@@ -1,4 +1,4 @@
-"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``.
+"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``, ``live``.
 
 Each subcommand lives in its own module, which defines ``configure(parser)`` (its
 arguments and help) and ``main(args) -> int`` (the exit status).
@@ -28,6 +28,7 @@ COMMANDS = {
     "compare": ("tinygrad_bp.compare", "engine vs hand-written vs finite-difference gradients"),
     "graph": ("tinygrad_bp.viz", "draw the tutorial network's forward/backward graph"),
     "bench": ("tinygrad_bp.bench", "time one training step against hand-written NumPy"),
+    "live": ("tinygrad_bp.viz.live", "a local page that trains a network and shows its gradients"),
 }
 
 
