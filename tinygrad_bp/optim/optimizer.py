@@ -198,6 +198,11 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in tensors):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        if self.param_groups and bool(names) != ("param_names" in self.param_groups[0]):
+            raise ValueError(
+                f"{name}: all parameter groups must be named (name, Tensor) pairs or none of "
+                f"them; cannot add a group {'with' if names else 'without'} names"
+            )
         group["params"] = tensors
         if names:
             group["param_names"] = names
@@ -310,6 +315,8 @@ class Optimizer:
         for i, (g, sg) in enumerate(zip(self.param_groups, saved_groups)):
             ng = {k: _copy_value(v) for k, v in sg.items() if k != "params"}
             ng["params"] = g["params"]
+            for key, default in self.defaults.items():  # a state dict with fewer options
+                ng.setdefault(key, default)
             self._check_group(ng, f"{name}.load_state_dict (param group {i})")
             new_groups.append(ng)
         new_state = _ParamState()
