@@ -494,3 +494,31 @@ def test_scheduler_bad_input():
         lr_scheduler.CosineAnnealingLR(opt, T_max=2, eta_min=NAN)
     with pytest.raises(ValueError, match="not state of a StepLR"):
         lr_scheduler.StepLR(opt, step_size=2).load_state_dict({"last_epoch": 1, "T_max": 3})
+
+
+def test_state_dicts_pickle_and_resume():
+    import pickle
+
+    init, mats = _problem(7)
+    a = [tg.Tensor(x, requires_grad=True) for x in init]
+    opt = optim.RMSprop(a, lr=0.01, momentum=0.9)
+    sched = lr_scheduler.StepLR(opt, step_size=5, gamma=0.5)
+    for step in range(12):
+        _feed(a, [None] * 3, mats, step)
+        opt.step()
+        sched.step()
+    blob = pickle.dumps({"opt": opt.state_dict(), "sched": sched.state_dict()})
+    b = [tg.Tensor(p.data.copy(), requires_grad=True) for p in a]
+    opt_b = optim.RMSprop(b, lr=0.01, momentum=0.9)
+    sched_b = lr_scheduler.StepLR(opt_b, step_size=5, gamma=0.5)
+    saved = pickle.loads(blob)
+    opt_b.load_state_dict(saved["opt"])
+    sched_b.load_state_dict(saved["sched"])
+    for step in range(12, 40):
+        for ps, o, s in ((a, opt, sched), (b, opt_b, sched_b)):
+            _feed(ps, [None] * 3, mats, step)
+            o.step()
+            s.step()
+    assert opt_b.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.01 * 0.5**8  # epoch 40
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p.data, q.data)
