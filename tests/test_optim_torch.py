@@ -470,6 +470,10 @@ def test_load_state_dict_refuses_what_does_not_fit():
         optim.Adam([u, w]).load_state_dict(sd)
     with pytest.raises(ValueError, match="does not use"):
         optim.SGD([w, u], lr=0.1).load_state_dict(sd)
+    lacking = opt.state_dict()
+    del lacking["state"][1]["exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"parameter 1 lacks \['exp_avg_sq'\]"):
+        optim.Adam([w, u]).load_state_dict(lacking)
     with pytest.raises(ValueError, match="'state' and 'param_groups'"):
         opt.load_state_dict({"state": {}})
     bad = opt.state_dict()

@@ -35,6 +35,7 @@ class Adam(Optimizer):
     """
 
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    _required_state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(
         self,

@@ -111,8 +111,10 @@ class Optimizer:
         counts), created on its first step.
     """
 
-    #: keys a state entry of this optimizer may hold (checked by load_state_dict)
+    #: keys a state entry of this optimizer may hold, and those it must hold once it
+    #: has any (both checked by load_state_dict)
     _state_keys: frozenset[str] = frozenset()
+    _required_state_keys: frozenset[str] = frozenset()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -338,6 +340,11 @@ class Optimizer:
                     f"{name}.load_state_dict: the state of parameter {key} has "
                     f"{sorted(unknown)}, which {name} does not use (a state dict of "
                     f"another optimizer?)"
+                )
+            missing = self._required_state_keys - set(st) if st else set()
+            if missing:
+                raise ValueError(
+                    f"{name}.load_state_dict: the state of parameter {key} lacks {sorted(missing)}"
                 )
             entry = new_state[p]
             for k, v in st.items():
