@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_bp as tg
 from tinygrad_bp import optim
@@ -189,9 +191,9 @@ def test_state_dict_has_torchs_layout(name, kwargs):
         topt.step()
     sd, tsd = opt.state_dict(), topt.state_dict()
     assert sorted(sd["state"]) == sorted(k for k, v in tsd["state"].items() if v)
-    for k, st in sd["state"].items():
-        assert set(st) == set(tsd["state"][k])
-        for key, v in st.items():
+    for k, entry in sd["state"].items():
+        assert set(entry) == set(tsd["state"][k])
+        for key, v in entry.items():
             tv = tsd["state"][k][key]
             if key == "step":
                 assert v == int(tv.item())
@@ -526,3 +528,58 @@ def test_state_dicts_pickle_and_resume():
     assert opt_b.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.01 * 0.5**8  # epoch 40
     for p, q in zip(a, b):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+_shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
+_options = {
+    "SGD": st.fixed_dictionaries(
+        {
+            "lr": st.floats(1e-3, 0.5),
+            "momentum": st.sampled_from([0.0, 0.5, 0.9]),
+            "weight_decay": st.sampled_from([0.0, 0.01]),
+            "maximize": st.booleans(),
+        }
+    ),
+    "Adam": st.fixed_dictionaries(
+        {
+            "lr": st.floats(1e-3, 0.1),
+            "betas": st.tuples(st.floats(0.0, 0.99), st.floats(0.5, 0.9999)),
+            "eps": st.sampled_from([1e-8, 1e-3]),
+            "weight_decay": st.sampled_from([0.0, 0.1]),
+            "amsgrad": st.booleans(),
+        }
+    ),
+    "AdamW": st.fixed_dictionaries(
+        {"lr": st.floats(1e-3, 0.1), "weight_decay": st.floats(0.0, 0.5), "amsgrad": st.booleans()}
+    ),
+    "RMSprop": st.fixed_dictionaries(
+        {
+            "lr": st.floats(1e-3, 0.1),
+            "alpha": st.floats(0.5, 0.999),
+            "momentum": st.sampled_from([0.0, 0.9]),
+            "centered": st.booleans(),
+            "weight_decay": st.sampled_from([0.0, 0.1]),
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_options))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_drawn_shapes_and_options_match_torch(name, data):
+    """Any shape (0-d included) and any valid options: ten steps equal torch's."""
+    shape = data.draw(_shapes, label="shape")
+    kwargs = data.draw(_options[name], label="options")
+    rng = np.random.default_rng(0)
+    init = rng.normal(size=shape)
+    grads = [rng.normal(size=shape) for _ in range(10)]
+    p = tg.Tensor(init, requires_grad=True)
+    tp = torch.tensor(init.copy(), dtype=torch.float64, requires_grad=True)
+    opt, topt = getattr(optim, name)([p], **kwargs), getattr(torch.optim, name)([tp], **kwargs)
+    for g in grads:
+        p.grad, tp.grad = g.copy(), torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+    assert p.data.shape == shape
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-9, atol=1e-9)

@@ -112,7 +112,8 @@ class Adam(Optimizer):
                 m *= b1
                 m += (1.0 - b1) * g
                 v *= b2
-                tmp = g * g
+                tmp = xp.empty_like(d)  # (g * g would be a NumPy scalar for a 0-d parameter)
+                xp.multiply(g, g, out=tmp)
                 tmp *= 1.0 - b2
                 v += tmp
                 if amsgrad:
