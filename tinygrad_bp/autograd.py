@@ -526,8 +526,14 @@ def _walk(
                     if left == 0:
                         push_ready(p)
             continue
-        if versions:
-            _check_versions(node, fn)
+        if versions:  # some tensor was changed in place: did a value this node saved change?
+            seq = node._seq
+            if node._flags & MODIFIED and node._version_seq > seq:
+                _check_versions(node, fn)
+            for p in parents:
+                if p._flags & MODIFIED and p._version_seq > seq:
+                    _check_versions(node, fn)
+                    break
         if create_graph:
             from .tensor import Tensor
 

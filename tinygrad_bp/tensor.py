@@ -16,7 +16,7 @@ from . import autograd
 from .autograd import Released, _mode
 from .backend import ndarray, xp
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf"]
+__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified"]
 
 _default_dtype = np.dtype(np.float64)
 
@@ -477,10 +477,7 @@ class Tensor:
         return self
 
     def _bump_version(self) -> None:
-        autograd._inplace_seen[0] = True
-        self._version = (self._version if self._flags & autograd.MODIFIED else 0) + 1
-        self._version_seq = next(_counter)
-        self._flags |= autograd.MODIFIED
+        mark_modified((self,))
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace("+=", other, xp.add)
@@ -751,6 +748,19 @@ class Tensor:
     def double(self) -> Tensor:
         """As float64, differentiable."""
         return self if self.data.dtype == np.float64 else ops.cast(self, np.float64)
+
+
+def mark_modified(tensors: Any) -> None:
+    """Record that ``tensors`` were changed in place just now (an in-place operator, an
+    optimizer step), so that a graph which saved one of them before refuses to use it."""
+    autograd._inplace_seen[0] = True
+    seq = next(_counter)
+    modified = autograd.MODIFIED
+    for t in tensors:
+        flags = t._flags
+        t._version = (t._version + 1) if flags & modified else 1
+        t._version_seq = seq
+        t._flags = flags | modified
 
 
 def _assign(data: Any, value: Any, out: Any, casting: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd import RETAIN_GRAD
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_modified
 
 __all__ = ["Optimizer"]
 
@@ -115,6 +115,26 @@ class Optimizer:
     #: has any (both checked by load_state_dict)
     _state_keys: frozenset[str] = frozenset()
     _required_state_keys: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every step changes the parameters in place: record it (one counter for the
+        # step), so that a graph built before the step refuses to backpropagate through
+        # the old values instead of computing a wrong gradient (PyTorch's version check).
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None or getattr(step, "_marks_params", False):
+            return
+
+        def marked_step(self: Optimizer) -> None:
+            step(self)
+            for group in self.param_groups:
+                mark_modified(group["params"])
+
+        marked_step.__doc__ = step.__doc__
+        marked_step.__name__ = "step"
+        marked_step.__qualname__ = f"{cls.__qualname__}.step"
+        marked_step._marks_params = True  # type: ignore[attr-defined]
+        cls.step = marked_step  # type: ignore[method-assign]
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
