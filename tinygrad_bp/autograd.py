@@ -491,7 +491,8 @@ def _walk(
     for r, sd in zip(roots, seeds):
         prev = grads.get(r)
         grads[r] = sd if prev is None else prev + sd
-        if r not in consumers and r not in ready:
+        # (by identity: ``in`` on a list would call Tensor.__eq__, which is elementwise)
+        if r not in consumers and not any(r is q for q in ready):
             ready.append(r)
     given: set[int] = set()  # ids of arrays already handed to a leaf this walk
     # Bound methods and locals: this loop runs once per node of every training step.
