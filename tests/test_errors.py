@@ -602,6 +602,13 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"swapaxes: axis 2 is out of range for 2 dims",
     ),
     (
+        "transpose-two-axes-matrix",
+        lambda: T(2, 3).transpose(0, 1),
+        ValueError,
+        r"transpose: transpose\(0, 1\) of a tensor of shape \(2, 3\) is the identity in NumPy.*"
+        r"swapaxes\(0, 1\)",
+    ),
+    (
         "permute-not-a-permutation",
         lambda: T(3, 4).permute(0, 0),
         ValueError,

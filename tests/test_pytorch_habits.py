@@ -431,3 +431,19 @@ def test_clone_tolist_numel_float_double_view() -> None:
     (v * np.arange(4.0)).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0], [2.0, 3.0]])
     assert float(Tensor(2.5)) == 2.5 and Tensor([[7.0]]).item() == 7.0
+
+
+def test_two_axis_transpose_of_a_matrix_is_refused_not_silently_the_identity() -> None:
+    """``m.transpose(0, 1)`` is the identity in NumPy and a swap in PyTorch; giving either
+    answer would silently surprise someone, so it is refused with both spellings named."""
+    m = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for a, b in ((0, 1), (0, -1), (-2, 1)):
+        with pytest.raises(ValueError, match=r"transpose: transpose\(.*identity in NumPy.*swaps"):
+            m.transpose(a, b)
+    mt = torch.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(m.swapaxes(0, 1).data, mt.transpose(0, 1).numpy())
+    np.testing.assert_array_equal(m.T.data, mt.T.numpy())
+    assert m.transpose(1, 0).shape == (3, 2)  # the same in both libraries
+    assert m.transpose((0, 1)).shape == (2, 3)  # the identity, asked for explicitly
+    assert m.permute(0, 1).shape == (2, 3) == tuple(mt.permute(0, 1).shape)
+    assert m.permute(1, 0).shape == (3, 2)

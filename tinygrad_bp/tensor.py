@@ -633,7 +633,8 @@ class Tensor:
         return ops.transpose(self, *axes)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.transpose(self, *dims)
+        """Permute all axes (PyTorch's name for NumPy's ``transpose(*axes)``)."""
+        return ops.transpose(self, dims[0] if len(dims) == 1 else dims)
 
     def swapaxes(self, axis0: int, axis1: int) -> Tensor:
         """Swap two axes (PyTorch's ``transpose(dim0, dim1)``)."""

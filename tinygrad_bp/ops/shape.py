@@ -48,6 +48,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute axes as NumPy's ``transpose(*axes)`` does (reverse them when none are
     given); PyTorch's two-axis ``transpose(a, b)`` is :meth:`Tensor.swapaxes`.
     ∂/∂x = g with the inverse permutation."""
+    two_ints = len(axes) == 2 and not isinstance(axes[0], (tuple, list))
     axes = _shape_arg(axes)
     xd = x.data
     if not axes:
@@ -65,6 +66,15 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
                 f"tensor of shape {xd.shape} (NumPy's transpose(*axes); for PyTorch's "
                 f"transpose(dim0, dim1) use swapaxes)"
             )
+    if two_ints and xd.ndim == 2 and perm == (0, 1):
+        # NumPy's m.transpose(0, 1) is m itself; PyTorch's swaps the two axes.  Either
+        # reading would silently surprise someone: refuse, and name both spellings.
+        raise ValueError(
+            f"transpose: transpose({axes[0]}, {axes[1]}) of a tensor of shape {xd.shape} is "
+            f"the identity in NumPy (transpose(*axes) permutes all axes) but swaps the axes "
+            f"in PyTorch; write .T, swapaxes({axes[0]}, {axes[1]}) or permute(1, 0) to swap, "
+            f"transpose((0, 1)) for the identity"
+        )
     inverse = tuple(int(i) for i in np.argsort(perm))
 
     def backward(g: Any) -> tuple[Any]:
