@@ -447,3 +447,29 @@ def test_two_axis_transpose_of_a_matrix_is_refused_not_silently_the_identity() -
     assert m.transpose((0, 1)).shape == (2, 3)  # the identity, asked for explicitly
     assert m.permute(0, 1).shape == (2, 3) == tuple(mt.permute(0, 1).shape)
     assert m.permute(1, 0).shape == (3, 2)
+
+
+def test_dim_everywhere_axis_is() -> None:
+    """``dim=`` (and ``keepdim=``, ``start_dim=``) beside ``axis=`` in the functions and
+    methods PyTorch users call with it: cat, stack, split, softmax, log_softmax, gather,
+    unsqueeze, flatten, argmax/argmin; and ``expand(*sizes)``."""
+    a = np.arange(6.0).reshape(2, 3)
+    t, tt = Tensor(a), torch.tensor(a)
+    idx = np.array([[0, 2], [1, 1]])
+    pairs = [
+        (tg.cat([t, t], dim=1), torch.cat([tt, tt], dim=1)),
+        (tg.stack([t, t], dim=2), torch.stack([tt, tt], dim=2)),
+        (F.softmax(t, dim=0), torch.softmax(tt, dim=0)),
+        (F.log_softmax(t, dim=1), torch.log_softmax(tt, dim=1)),
+        (t.gather(dim=1, index=idx), tt.gather(dim=1, index=torch.tensor(idx))),
+        (t.unsqueeze(dim=1), tt.unsqueeze(dim=1)),
+        (Tensor(np.ones((2, 3, 4))).flatten(start_dim=1), torch.ones(2, 3, 4).flatten(start_dim=1)),
+        (t.expand(4, 2, 3), tt.expand(4, 2, 3)),
+        (Tensor(np.ones((3, 1))).expand(-1, 4), torch.ones(3, 1).expand(-1, 4)),
+        (tg.ops.split(t, 1, dim=1)[2], torch.split(tt, 1, dim=1)[2]),
+    ]
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-14)
+    np.testing.assert_array_equal(t.argmax(dim=1, keepdim=True), tt.argmax(dim=1, keepdim=True))
+    np.testing.assert_array_equal(t.argmin(dim=0, keepdim=True), tt.argmin(dim=0, keepdim=True))

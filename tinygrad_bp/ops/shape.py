@@ -141,8 +141,11 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
-def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``.  ∂/∂xₖ = the slice of g that xₖ became."""
+def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing ``axis`` (or PyTorch's ``dim``).  ∂/∂xₖ = the slice
+    of g that xₖ became."""
+    if dim is not None:
+        axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("cat: expected a non-empty list or tuple of tensors")
     ts = tuple(as_tensor(t, "cat") for t in tensors)
@@ -166,8 +169,11 @@ def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return make_node(out, ts, "cat", backward)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new ``axis``: ``cat`` of ``unsqueeze``d tensors."""
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new ``axis`` (or ``dim``): ``cat`` of
+    ``unsqueeze``d tensors."""
+    if dim is not None:
+        axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("stack: expected a non-empty list or tuple of tensors")
     ts = [as_tensor(t, "stack") for t in tensors]
@@ -183,9 +189,14 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return cat([unsqueeze(t, axis) for t in ts], axis=int(axis) % (nd + 1))
 
 
-def split(x: Tensor, split_size_or_sections: Any, axis: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``x`` along ``axis``, as ``torch.split``: an int is each piece's size (the
-    last may be smaller), a list gives the sizes (they must add up to the axis)."""
+def split(
+    x: Tensor, split_size_or_sections: Any, axis: int = 0, *, dim: int | None = None
+) -> tuple[Tensor, ...]:
+    """Pieces of ``x`` along ``axis`` (or ``dim``), as ``torch.split``: an int is each
+    piece's size (the last may be smaller), a list gives the sizes (they must add up to
+    the axis)."""
+    if dim is not None:
+        axis = dim
     ax = one_axis(axis, x.ndim, "split")
     n = x.shape[ax]
     s = split_size_or_sections
