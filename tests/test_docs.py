@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import docs_hooks  # noqa: E402
 
 TUTORIALS = ["tutorial.md", "zh/tutorial.md"]
-RUN_PAGES = ["index.md", *TUTORIALS, "design.md"]
+RUN_PAGES = ["index.md", *TUTORIALS, "design.md", "higher_order.md", "coming_from_pytorch.md"]
 
 
 def _importable(module: str) -> bool:
@@ -110,7 +110,7 @@ def test_markers_are_rare() -> None:
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
 
 
-@pytest.mark.parametrize("page", [*TUTORIALS, "index.md", "gallery.md"])
+@pytest.mark.parametrize("page", [*TUTORIALS, "index.md", "gallery.md", "higher_order.md"])
 def test_every_picture_shown_exists(page: str) -> None:
     """The pictures are made by ``python scripts/build_docs_assets.py``."""
     text = (DOCS / page).read_text(encoding="utf-8")
