@@ -20,7 +20,7 @@ Pieces (each run by the project's own code, never drawn or typed by hand):
   ``docs/cli_help/*.txt``, which docs/cli.md includes, so the reference never drifts.
 
 Finally every picture a page under docs/ references is checked to exist.  A piece whose
-code is missing (say ``tinygrad_bp/viz.py`` before the pictures work is merged) is
+code is missing (say ``tinygrad_bp/viz/`` before the pictures work is merged) is
 reported by name with what provides it; the other pieces still run, and the exit status
 is 1.  Commands run with ``COLUMNS=88`` and without colour, so the text is the same on
 every machine.
@@ -49,7 +49,7 @@ CLI_OUTPUT = DOCS / "cli_output"
 
 # What each piece needs, and who provides it, for the "missing" messages.
 PROVIDERS = {
-    "tinygrad_bp.viz": "tinygrad_bp/viz.py (issue 4, the pictures)",
+    "tinygrad_bp.viz": "tinygrad_bp/viz/ (issue 4, the pictures)",
     "tinygrad_bp.train": "tinygrad_bp/train.py (issue 3, `tinygrad-bp train`)",
     "tinygrad_bp.compare": "tinygrad_bp/compare.py (issue 3, `tinygrad-bp compare`)",
     "tinygrad_bp.bench": "tinygrad_bp/bench.py (issue 5, `tinygrad-bp bench`)",
@@ -60,10 +60,12 @@ PICTURES = (
     "tutorial_backward.png",
     "tutorial_backward.svg",
     "tutorial_collapsed.png",
+    "tutorial_expanded.png",
+    "tutorial_after_backward.png",
     "tutorial_steps.gif",
     *(f"tanh_order{k}.svg" for k in range(4)),
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
 
 class Missing(Exception):

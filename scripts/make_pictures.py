@@ -3,13 +3,17 @@
 
     python scripts/make_pictures.py            # from the repository root
 
-Draws the 4 → 10 tanh → 5 tanh → 3 network with cross-entropy on 4 Iris rows (weights
-seeded, so the pictures are the same on every run): forward (PNG, SVG), backward with the
-gradients (PNG, SVG), one node per layer (PNG), and the backward walk step by step (one
-palette PNG per step and an HTML page in docs/images/steps/, the animation in
-docs/images/tutorial_steps.gif).  Then the graphs of tanh and of its first three
-derivatives at x = 0.5 (``tanh_order0.svg`` .. ``tanh_order3.svg``), made with
-``tg.grad(..., create_graph=True)`` as docs/higher_order.md shows.
+Draws the 4 → 10 tanh → 5 tanh → 3 network with cross-entropy on 5 Iris rows (5, not 4:
+``x (5, 4)`` then says which axis is the batch; weights seeded, so the pictures are the
+same on every run): forward (PNG, SVG), backward with the gradients (PNG, SVG), the same
+after a plain ``loss.backward()`` (PNG), one node per layer (PNG), the same with
+layer 1 opened into its ops (PNG), and the backward walk
+step by step (one palette PNG per step and an HTML page in docs/images/steps/, the
+animation in docs/images/tutorial_steps.gif).  Where the engine has them, also the graph
+of tanh's first derivative made by ``tg.autograd.grad(..., create_graph=True)``, the
+graphs of tanh and of its first three derivatives at x = 0.5 (``tanh_order0.svg`` ..
+``tanh_order3.svg``, as docs/higher_order.md shows) and a small CNN collapsed to one
+node per layer.
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's package, not an installed one
 
-import tinygrad_bp as tg  # noqa: E402
 from tinygrad_bp import viz  # noqa: E402
 
-WHAT = "the tutorial's network 4→10→5→3, cross-entropy on 4 Iris rows"
+BATCH = 5
+WHAT = f"the tutorial's network 4→10→5→3, cross-entropy on {BATCH} Iris rows"
 TANH_ORDERS = 4  # tanh and its first three derivatives
 
 
 def tanh_derivative_graphs() -> list[viz.Graph]:
     """The graphs of tanh at x = 0.5 and of its derivatives, order 0 .. TANH_ORDERS - 1:
     each derivative is ``tg.grad`` of the previous one, under ``create_graph=True``."""
+    import tinygrad_bp as tg
+
     x = tg.Tensor(0.5, requires_grad=True)
     orders = [x.tanh()]
     for _ in range(TANH_ORDERS - 1):
@@ -47,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(out, exist_ok=True)
 
     def tutorial():  # a fresh graph each time: nothing drawn depends on an earlier picture
-        loss, model, _ = viz.tutorial_graph(batch_size=4, seed=0)
+        loss, model, _ = viz.tutorial_graph(batch_size=BATCH, seed=0)
         return loss, model
 
     written = []
@@ -60,6 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         written.append(g.save(os.path.join(out, f"tutorial_backward.{ext}")))
     g = viz.draw_graph(loss, model=model, collapse=True, title="One node per Dense layer")
     written.append(g.save(os.path.join(out, "tutorial_collapsed.png")))
+    g = viz.draw_graph(
+        loss, model=model, expand=["1"], backward=True, title="Layer 1 opened into its ops"
+    )
+    written.append(g.save(os.path.join(out, "tutorial_expanded.png")))
+    loss, model = tutorial()
+    loss.backward()  # the most natural sequence: the picture reads .grad afterwards
+    g = viz.draw_graph(loss, backward=True, model=model, title=f"After loss.backward(): {WHAT}")
+    written.append(g.save(os.path.join(out, "tutorial_after_backward.png")))
+    written += _optional_pictures(out)
+    loss, model = tutorial()
     res = viz.backward_steps(
         loss,
         os.path.join(out, "steps"),
@@ -68,11 +84,50 @@ def main(argv: list[str] | None = None) -> int:
         gif=os.path.join(out, "tutorial_steps.gif"),
     )
     written += [res.gif, res.html, *res.frames]
-    for k, g in enumerate(tanh_derivative_graphs()):
-        written.append(g.save(os.path.join(out, f"tanh_order{k}.svg")))
     for path in written:
         print(os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
     return 0
+
+
+def _optional_pictures(out: str) -> list[str]:
+    """Pictures of engine features that may not be in this tree yet (higher-order
+    gradients, convolution layers): drawn when the engine has them, else skipped."""
+    import numpy as np
+
+    import tinygrad_bp as tg
+    from tinygrad_bp import nn
+
+    written = []
+    grad = getattr(tg.autograd, "grad", None)
+    if grad is not None:
+        x = tg.Tensor(np.array([0.5, -1.0]), requires_grad=True, name="x")
+        (dx,) = grad(x.tanh().sum(), x, create_graph=True)  # 1 − tanh(x)², as a graph
+        g = viz.draw_graph(
+            dx.sum(), backward=True, title="The graph of d/dx tanh(x), made by create_graph=True"
+        )
+        written.append(g.save(os.path.join(out, "tanh_derivative.png")))
+        for k, g in enumerate(tanh_derivative_graphs()):
+            written.append(g.save(os.path.join(out, f"tanh_order{k}.svg")))
+    else:
+        print("skipped tanh_derivative.png: tg.autograd.grad is not in this tree")
+    if all(hasattr(nn, n) for n in ("Conv2d", "MaxPool2d", "Flatten")):
+        rng = np.random.default_rng(0)
+        cnn = nn.Sequential(
+            nn.Conv2d(1, 4, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dense(4 * 3 * 3, 10, rng=rng),
+        )
+        x = tg.Tensor(rng.standard_normal((5, 1, 8, 8)))
+        loss = tg.functional.cross_entropy(cnn(x), np.arange(5))
+        g = viz.draw_graph(
+            loss, model=cnn, collapse=True, backward=True, title="A small CNN, one node per layer"
+        )
+        written.append(g.save(os.path.join(out, "cnn_collapsed.png")))
+    else:
+        print("skipped cnn_collapsed.png: nn.Conv2d is not in this tree")
+    return written
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ class Tensor:
         "_hooks",  # register_hook(): {handle id: fn}; set only when there is one
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
+        "_module",  # set by nn.Module.__call__ on its outputs only (never in make_node)
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
