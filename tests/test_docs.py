@@ -31,7 +31,14 @@ import docs_hooks  # noqa: E402
 
 TUTORIALS = ["tutorial.md", "zh/tutorial.md"]
 LAYER_PAGES = [f"layers/{p}.md" for p in ("convolution", "normalization", "recurrent", "attention")]
-RUN_PAGES = ["index.md", *TUTORIALS, "design.md", *LAYER_PAGES]
+RUN_PAGES = [
+    "index.md",
+    *TUTORIALS,
+    "design.md",
+    *LAYER_PAGES,
+    "higher_order.md",
+    "coming_from_pytorch.md",
+]
 
 
 def _importable(module: str) -> bool:
@@ -112,7 +119,7 @@ def test_markers_are_rare() -> None:
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
 
 
-@pytest.mark.parametrize("page", [*TUTORIALS, "index.md", "gallery.md"])
+@pytest.mark.parametrize("page", [*TUTORIALS, "index.md", "gallery.md", "higher_order.md"])
 def test_every_picture_shown_exists(page: str) -> None:
     """The pictures are made by ``python scripts/build_docs_assets.py``."""
     text = (DOCS / page).read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ops
-from .tensor import Tensor
+from .tensor import Tensor, _to_array
 
 __all__ = [
     "cross_entropy",
@@ -37,15 +37,21 @@ softmax = ops.softmax
 log_softmax = ops.log_softmax
 
 
-def _check_pair(pred: Any, target: Any, op: str) -> Tensor:
+def _check_pair(pred: Any, target: Any, op: str) -> Any:
+    """Refuse a target whose shape differs from the prediction's (broadcasting them would
+    silently average the wrong pairs); returns the target, a list or tuple as an array
+    (so that its shape is checked too, and it keeps the prediction's float dtype)."""
     if not isinstance(pred, Tensor):
         raise TypeError(f"{op}: pred must be a Tensor, got {type(pred).__name__}")
+    if isinstance(target, (list, tuple)):
+        dtype = pred.dtype if pred.dtype.kind == "f" else None
+        target = _to_array(target, dtype, op)
     tshape = target.shape if hasattr(target, "shape") else None
     if tshape is not None and tuple(tshape) != pred.shape:
         raise ValueError(
             f"{op}: target shape {tuple(tshape)} differs from prediction shape {pred.shape}"
         )
-    return pred
+    return target
 
 
 def mse_loss(pred: Tensor, target: Any) -> Tensor:
@@ -58,7 +64,7 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     >>> F.mse_loss(tg.Tensor([1.0, 2.0]), tg.Tensor([0.0, 0.0])).item()
     2.5
     """
-    _check_pair(pred, target, "mse_loss")
+    target = _check_pair(pred, target, "mse_loss")
     d = pred - target
     return (d * d).mean()
 
@@ -79,7 +85,7 @@ def half_squared_error(pred: Tensor, target: Any) -> Tensor:
     array([[0.5, 1. ],
            [0. , 2. ]])
     """
-    _check_pair(pred, target, "half_squared_error")
+    target = _check_pair(pred, target, "half_squared_error")
     d = pred - target
     n = pred.shape[0] if pred.ndim > 0 else 1
     return (d * d).sum() * (0.5 / n)

@@ -269,8 +269,8 @@ def gradgradcheck(
                     float(a[j]),
                     float(numeric[j]),
                     f"gradgradcheck: second derivative of entry {j} of the first derivative "
-                    f"with respect to input {i} at index {idx} differs: engine {a[j]!r}, "
-                    f"finite differences {numeric[j]!r}",
+                    f"with respect to input {i} at index {idx} differs: engine {float(a[j])!r}, "
+                    f"finite differences {float(numeric[j])!r}",
                 )
             col += 1
     return True
