@@ -7,7 +7,9 @@ Pieces (each run by the project's own code, never drawn or typed by hand):
 
 - ``pictures``: ``scripts/make_pictures.py``'s ``main`` draws the tutorial network's graph
   pictures into ``docs/images/`` (``tutorial_forward``, ``tutorial_backward``,
-  ``tutorial_collapsed``, ``tutorial_steps.gif``) with ``tinygrad_bp.viz``.
+  ``tutorial_collapsed``, ``tutorial_steps.gif``) and the graphs of tanh's derivatives
+  (``tanh_order0.svg`` .. ``tanh_order3.svg``, docs/higher_order.md) with
+  ``tinygrad_bp.viz``.
 - ``train``: ``tinygrad-bp train --out runs/iris`` (the README's quickstart, the notebook's
   settings) in a temporary folder; its loss/accuracy curves become
   ``docs/images/iris_curves.png`` and what it prints ``docs/cli_output/train.txt``.
@@ -61,8 +63,9 @@ PICTURES = (
     "tutorial_expanded.png",
     "tutorial_after_backward.png",
     "tutorial_steps.gif",
+    *(f"tanh_order{k}.svg" for k in range(4)),
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
 
 class Missing(Exception):

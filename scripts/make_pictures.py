@@ -10,8 +10,10 @@ after a plain ``loss.backward()`` (PNG), one node per layer (PNG), the same with
 layer 1 opened into its ops (PNG), and the backward walk
 step by step (one palette PNG per step and an HTML page in docs/images/steps/, the
 animation in docs/images/tutorial_steps.gif).  Where the engine has them, also the graph
-of tanh's first derivative made by ``tg.autograd.grad(..., create_graph=True)`` and a
-small CNN collapsed to one node per layer.
+of tanh's first derivative made by ``tg.autograd.grad(..., create_graph=True)``, the
+graphs of tanh and of its first three derivatives at x = 0.5 (``tanh_order0.svg`` ..
+``tanh_order3.svg``, as docs/higher_order.md shows) and a small CNN collapsed to one
+node per layer.
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ from tinygrad_bp import viz  # noqa: E402
 
 BATCH = 5
 WHAT = f"the tutorial's network 4→10→5→3, cross-entropy on {BATCH} Iris rows"
+TANH_ORDERS = 4  # tanh and its first three derivatives
+
+
+def tanh_derivative_graphs() -> list[viz.Graph]:
+    """The graphs of tanh at x = 0.5 and of its derivatives, order 0 .. TANH_ORDERS - 1:
+    each derivative is ``tg.grad`` of the previous one, under ``create_graph=True``."""
+    import tinygrad_bp as tg
+
+    x = tg.Tensor(0.5, requires_grad=True)
+    orders = [x.tanh()]
+    for _ in range(TANH_ORDERS - 1):
+        (d,) = tg.grad(orders[-1], x, create_graph=True)
+        orders.append(d)
+    return [viz.draw_graph(d, title=f"order {k}") for k, d in enumerate(orders)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     written.append(g.save(os.path.join(out, "tutorial_expanded.png")))
     loss, model = tutorial()
     loss.backward()  # the most natural sequence: the picture reads .grad afterwards
-    g = viz.draw_graph(
-        loss, backward=True, model=model, title=f"After loss.backward(): {WHAT}"
-    )
+    g = viz.draw_graph(loss, backward=True, model=model, title=f"After loss.backward(): {WHAT}")
     written.append(g.save(os.path.join(out, "tutorial_after_backward.png")))
     written += _optional_pictures(out)
     loss, model = tutorial()
@@ -92,6 +106,8 @@ def _optional_pictures(out: str) -> list[str]:
             dx.sum(), backward=True, title="The graph of d/dx tanh(x), made by create_graph=True"
         )
         written.append(g.save(os.path.join(out, "tanh_derivative.png")))
+        for k, g in enumerate(tanh_derivative_graphs()):
+            written.append(g.save(os.path.join(out, f"tanh_order{k}.svg")))
     else:
         print("skipped tanh_derivative.png: tg.autograd.grad is not in this tree")
     if all(hasattr(nn, n) for n in ("Conv2d", "MaxPool2d", "Flatten")):

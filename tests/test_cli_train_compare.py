@@ -11,6 +11,7 @@ import pytest
 from tinygrad_bp import cli, nn, ops
 from tinygrad_bp import compare as compare_mod
 from tinygrad_bp import train as train_mod
+from tinygrad_bp._output import MANIFEST
 from tinygrad_bp.compare import compare, format_report
 from tinygrad_bp.data import load_iris
 from tinygrad_bp.tensor import make_node
@@ -159,13 +160,14 @@ def test_train_regression_learns(optimizer):
 
 def test_train_command_writes_everything(tmp_path, capsys):
     out = tmp_path / "runs" / "iris"
-    code, stdout, _ = run_cli(capsys, "train", "--epochs", "25", "--out", str(out), "--quiet",
+    code, stdout, _ = run_cli(capsys, "train", "--epochs", "25", "--out", str(out),
                               "--test-fraction", "0.2", "--compare")  # fmt: skip
     assert code == 0
     assert "train accuracy" in stdout and "test accuracy" in stdout and "OK" in stdout
     files = {"summary.json", "weights.npz", "curves.png", "history.csv", "compare.txt",
              "graph_forward.png", "graph_backward.png"}  # fmt: skip
-    assert set(os.listdir(out)) == files
+    assert set(os.listdir(out)) == files | {MANIFEST}  # the manifest names the files
+    assert set(json.loads((out / MANIFEST).read_text())["files"]) == files
     assert os.listdir(out.parent) == ["iris"]  # no temporary folder left beside it
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 25 and summary["compare"]["ok"] is True
@@ -186,19 +188,28 @@ def test_train_command_writes_everything(tmp_path, capsys):
     assert acc == pytest.approx(summary["final"]["train_accuracy"])
 
 
-def test_train_replaces_a_previous_run_but_not_a_foreign_folder(tmp_path, capsys):
+def test_train_replaces_its_own_files_and_nothing_else(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_cli(capsys, "train", "--epochs", "2", "--out", str(out), "--quiet")[0] == 0
-    (out / "stale.txt").write_text("from an old run")
+    (out / "notes.txt").write_text("mine, beside a previous run")
     assert run_cli(capsys, "train", "--epochs", "3", "--out", str(out), "--quiet")[0] == 0
-    assert "stale.txt" not in os.listdir(out)
+    assert (out / "notes.txt").read_text() == "mine, beside a previous run"  # main deleted it
     assert json.loads((out / "summary.json").read_text())["epochs"] == 3
+    # a folder of the user's own: the run goes beside the user's files, which stay
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    code, _, err = run_cli(capsys, "train", "--epochs", "2", "--out", str(foreign))
-    assert code == 2 and "refusing to replace" in err
-    assert os.listdir(foreign) == ["thesis.tex"]
+    assert run_cli(capsys, "train", "--epochs", "2", "--out", str(foreign), "--quiet")[0] == 0
+    assert (foreign / "thesis.tex").read_text() == "precious"
+    assert (foreign / "summary.json").is_file()
+    # a file of a name the run writes, that tinygrad-bp did not write: refused at once
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text("the user's own summary")
+    code, _, err = run_cli(capsys, "train", "--epochs", "2", "--out", str(other))
+    assert code == 2 and "refusing to overwrite it" in err and "summary.json" in err
+    assert os.listdir(other) == ["summary.json"]
+    assert (other / "summary.json").read_text() == "the user's own summary"
 
 
 def test_a_failure_during_output_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -226,8 +237,8 @@ def _write(path, text):
         ("malformed", "'abc' is not a number"),
         ("ragged", "row 3 has 2 fields, the header has 3"),
         ("negative", "labels out of range"),
-        ("unwritable", "cannot write the output folder"),
-        ("outfile", "is not a folder"),
+        ("unwritable", "a_file is a file, not a folder"),
+        ("outfile", "out.txt: it is a file, not a folder"),
         ("lr", "lr must be a positive number"),
     ],
 )

@@ -46,6 +46,85 @@ def _backward_freed() -> None:
     y.backward()
 
 
+class _WrongCount(tg.Function):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor) -> Any:
+        return a.data * b.data
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Any:
+        return g  # one gradient for two inputs
+
+
+class _WrongShape(tg.Function):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor) -> Any:
+        return a.data * 2
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Any:
+        return g.sum(axis=0)
+
+
+class _WrongDtype(tg.Function):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor) -> Any:
+        return a.data * 2
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Any:
+        return np.ones(g.shape, dtype=np.int64)
+
+
+class _TwoOutputs(tg.Function):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor) -> Any:
+        return a, a
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Any:
+        return g
+
+
+def _function_backward(fn: type, n: int = 1, create_graph: bool = False) -> None:
+    xs = [T(2, 3, rg=True) for _ in range(n)]
+    out = fn.apply(*xs).sum()
+    if create_graph:
+        tg.grad(out, xs[0], create_graph=True)
+    else:
+        out.backward()
+
+
+def _unused_input() -> None:
+    x, u = T(3, rg=True), T(2, rg=True)
+    tg.grad((x * x).sum(), [x, u])
+
+
+def _argmax_in_create_graph() -> None:
+    x = T(2, 3, rg=True)
+    (g,) = tg.grad((x * x).sum(), x, create_graph=True)
+    tg.grad(g.argmax(axis=1), x)
+
+
+def _comparison_in_create_graph() -> None:
+    x = T(2, 3, rg=True)
+    (g,) = tg.grad((x * x).sum(), x, create_graph=True)
+    tg.grad(g > 1, x, grad_outputs=np.ones((2, 3)))
+
+
+def _inplace_leaf() -> None:
+    w = T(3, rg=True)
+    w += 1
+
+
+def _version_check() -> None:
+    x, w = T(2, rg=True), T(2, rg=True)
+    y = x * w
+    with tg.no_grad():
+        w -= 1
+    y.sum().backward()
+
+
 # (id, thunk, exception type, regex the message must match)
 CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     # ---- matmul: both shapes
@@ -279,6 +358,329 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         TypeError,
         r"gradcheck.*Tensor.*float",
     ),
+    # ---- higher-order gradients and custom ops (issue 10)
+    (
+        "grad-unused-input",
+        _unused_input,
+        RuntimeError,
+        r"grad: inputs\[1\] \(shape \(2,\)\) does not take part.*allow_unused=True",
+    ),
+    (
+        "grad-argmax-create-graph",
+        _argmax_in_create_graph,
+        TypeError,
+        r"grad: outputs\[0\] is a ndarray, expected a Tensor.*argmax.*not differentiable",
+    ),
+    (
+        "grad-comparison-create-graph",
+        _comparison_in_create_graph,
+        RuntimeError,
+        r"grad: outputs\[0\] is a bool tensor \(shape \(2, 3\)\).*comparison.*not "
+        r"differentiable",
+    ),
+    (
+        "grad-input-not-requiring-grad",
+        lambda: tg.grad((T(3, rg=True) * 2).sum(), [T(3)]),
+        RuntimeError,
+        r"grad: inputs\[0\] does not require grad",
+    ),
+    (
+        "grad-outputs-count",
+        lambda: (lambda x: tg.grad([x * 2, x * 3], x, grad_outputs=[np.ones(3)]))(T(3, rg=True)),
+        ValueError,
+        r"grad: got 1 grad_outputs for 2 outputs",
+    ),
+    (
+        "grad-outputs-shape",
+        lambda: (lambda x: tg.grad(x * 2, x, grad_outputs=np.ones(4)))(T(3, rg=True)),
+        ValueError,
+        r"grad: grad_outputs\[0\] has shape \(4,\), expected the output's shape \(3,\)",
+    ),
+    (
+        "grad-non-scalar-no-seed",
+        lambda: (lambda x: tg.grad(x * 2, x))(T(3, rg=True)),
+        RuntimeError,
+        r"grad: .*one-element outputs; outputs\[0\] has shape \(3,\).*grad_outputs",
+    ),
+    (
+        "backward-create-graph",
+        lambda: (T(3, rg=True) * 2).sum().backward(create_graph=True),
+        RuntimeError,
+        r"backward: create_graph=True.*tg\.autograd\.grad",
+    ),
+    (
+        "function-count",
+        lambda: _function_backward(_WrongCount, 2),
+        RuntimeError,
+        r"_WrongCount\.backward returned 1 gradients, expected 2",
+    ),
+    (
+        "function-count-create-graph",
+        lambda: _function_backward(_WrongCount, 2, create_graph=True),
+        RuntimeError,
+        r"_WrongCount\.backward returned 1 gradients, expected 2",
+    ),
+    (
+        "function-shape",
+        lambda: _function_backward(_WrongShape),
+        RuntimeError,
+        r"_WrongShape backward returned a gradient of shape \(3,\) for an input of shape \(2, 3\)",
+    ),
+    (
+        "function-dtype",
+        lambda: _function_backward(_WrongDtype),
+        TypeError,
+        r"_WrongDtype\.backward returned a gradient of dtype int64 for argument 0 \(float64\)",
+    ),
+    (
+        "function-two-outputs",
+        lambda: _TwoOutputs.apply(T(2, rg=True)),
+        TypeError,
+        r"_TwoOutputs\.forward returned 2 values.*one Tensor",
+    ),
+    (
+        "gradgradcheck-no-grad",
+        lambda: tg.gradgradcheck(lambda t: t * t, [T(2)]),
+        ValueError,
+        r"gradgradcheck.*requires_grad=True",
+    ),
+    (
+        "hook-not-callable",
+        lambda: T(2, rg=True).register_hook(3),
+        TypeError,
+        r"register_hook: expected a callable, got int",
+    ),
+    (
+        "hook-no-grad",
+        lambda: T(2).register_hook(lambda g: g),
+        RuntimeError,
+        r"register_hook.*doesn't require gradient",
+    ),
+    # ---- in place
+    (
+        "inplace-leaf",
+        _inplace_leaf,
+        RuntimeError,
+        r"\+=: a leaf Variable that requires grad is being used in an in-place operation",
+    ),
+    (
+        "inplace-graph-node",
+        lambda: (T(2, rg=True) * 2).mul_(3),
+        RuntimeError,
+        r"mul_: in-place operations on a tensor that is part of a graph",
+    ),
+    (
+        "inplace-version",
+        _version_check,
+        RuntimeError,
+        r"modified by an inplace operation: mul saved its input of shape \(2,\)",
+    ),
+    (
+        "inplace-shape",
+        lambda: T(2).__iadd__(T(3)),
+        ValueError,
+        r"\+=: an operand of shape \(3,\) does not broadcast to the tensor's shape \(2,\)",
+    ),
+    (
+        "inplace-int-dtype",
+        lambda: Tensor([1, 2], dtype=np.int64).__iadd__(0.5),
+        TypeError,
+        r"\+=: the result cannot be stored in a tensor of dtype int64",
+    ),
+    # ---- the ops of the API additions
+    (
+        "cat-shapes",
+        lambda: tg.cat([T(2, 3), T(2, 4), T(1, 3)], 0),
+        ValueError,
+        r"cat: .*same shape except along axis 0; got shapes \(2, 3\), \(2, 4\), \(1, 3\)",
+    ),
+    (
+        "cat-ranks",
+        lambda: tg.cat([T(2, 3), T(3)], 0),
+        ValueError,
+        r"cat: .*got shapes \(2, 3\), \(3,\)",
+    ),
+    ("cat-not-a-list", lambda: tg.cat(T(2, 3)), TypeError, r"cat: expected a non-empty list"),
+    (
+        "stack-shapes",
+        lambda: tg.stack([T(2, 3), T(3, 2)]),
+        ValueError,
+        r"stack: every tensor must have the same shape; got shapes \(2, 3\), \(3, 2\)",
+    ),
+    (
+        "gather-out-of-range",
+        lambda: T(3, 4).gather(1, np.array([[0, 4]] * 3)),
+        IndexError,
+        r"gather: index 4 is out of range for axis 1 of size 4 \(valid: 0\.\.3\)",
+    ),
+    (
+        "gather-negative",
+        lambda: T(3, 4).gather(1, np.array([[0, -1]] * 3)),
+        IndexError,
+        r"gather: index -1 is out of range for axis 1 of size 4",
+    ),
+    (
+        "gather-index-dims",
+        lambda: T(3, 4).gather(1, np.array([0, 1])),
+        ValueError,
+        r"gather: index must have as many dims as the input \(2\), got index shape \(2,\)",
+    ),
+    (
+        "gather-float-index",
+        lambda: T(3, 4).gather(1, np.array([[0.5, 1.0]] * 3)),
+        TypeError,
+        r"gather: index must hold integers, got dtype float64",
+    ),
+    (
+        "unsqueeze-past-rank",
+        lambda: T(3, 4).unsqueeze(3),
+        ValueError,
+        r"unsqueeze: axis 3 is out of range for a tensor with 2 dims \(expected -3\.\.2\)",
+    ),
+    (
+        "unsqueeze-negative",
+        lambda: T(3, 4).unsqueeze(-4),
+        ValueError,
+        r"unsqueeze: axis -4 is out of range for a tensor with 2 dims",
+    ),
+    ("squeeze-axis", lambda: T(3).squeeze(2), ValueError, r"squeeze: axis 2.*1 dims"),
+    (
+        "split-sizes",
+        lambda: T(5, 3).split([2, 2], 0),
+        ValueError,
+        r"split: sizes \[2, 2\] must .* add up to 5.*\(5, 3\)",
+    ),
+    ("split-zero", lambda: T(5).split(0), ValueError, r"split: split_size must be positive"),
+    (
+        "where-cond-dtype",
+        lambda: tg.where(np.ones(3), T(3), T(3)),
+        TypeError,
+        r"where: cond must be boolean, got dtype float64",
+    ),
+    (
+        "where-broadcast",
+        lambda: tg.where(np.ones(3, bool), T(3), T(4)),
+        ValueError,
+        r"where: shapes \(3,\), \(3,\) and \(4,\) cannot be broadcast",
+    ),
+    (
+        "maximum-broadcast",
+        lambda: tg.maximum(T(3), T(4)),
+        ValueError,
+        r"maximum: shapes \(3,\) and \(4,\) cannot be broadcast",
+    ),
+    ("clamp-no-bounds", lambda: T(3).clamp(), ValueError, r"clamp: at least one of min and max"),
+    (
+        "pad-widths",
+        lambda: T(3, 4).pad(((1, 2), (1, 2), (0, 1))),
+        ValueError,
+        r"pad: pad_width .* does not fit a tensor with 2 dims",
+    ),
+    ("pad-negative", lambda: T(3).pad(-1), ValueError, r"pad: pad widths must be non-negative"),
+    (
+        "einsum-sizes",
+        lambda: tg.einsum("ij,jk->ik", T(2, 3), T(4, 2)),
+        ValueError,
+        r"einsum: subscript 'j' has sizes 3 and 4.*\(2, 3\), \(4, 2\)",
+    ),
+    (
+        "einsum-operands",
+        lambda: tg.einsum("ij->i", T(3, 3), T(3)),
+        ValueError,
+        r"einsum: 'ij->i' names 1 operands, got 2",
+    ),
+    (
+        "einsum-diagonal",
+        lambda: tg.einsum("ii->i", T(3, 3)),
+        ValueError,
+        r"einsum: repeated subscripts.*not supported",
+    ),
+    (
+        "swapaxes-axis",
+        lambda: T(2, 3).swapaxes(0, 2),
+        ValueError,
+        r"swapaxes: axis 2 is out of range for 2 dims",
+    ),
+    (
+        "transpose-two-axes-matrix",
+        lambda: T(2, 3).transpose(0, 1),
+        ValueError,
+        r"transpose: transpose\(0, 1\) of a tensor of shape \(2, 3\) is the identity in NumPy.*"
+        r"swapaxes\(0, 1\)",
+    ),
+    (
+        "permute-not-a-permutation",
+        lambda: T(3, 4).permute(0, 0),
+        ValueError,
+        r"transpose: axes \(0, 0\) are not a permutation.*\(3, 4\)",
+    ),
+    (
+        "view-size",
+        lambda: T(3, 4).view(5),
+        ValueError,
+        r"reshape: cannot reshape a tensor of shape \(3, 4\) \(12 elements\) into \(5,\)",
+    ),
+    (
+        "var-ddof",
+        lambda: T(1, 3).var(axis=0, ddof=1),
+        ValueError,
+        r"var: 1 element\(s\) over axis 0 of shape \(1, 3\) with ddof=1",
+    ),
+    (
+        "flatten-order",
+        lambda: T(2, 3, 4).flatten(2, 1),
+        ValueError,
+        r"flatten: start_axis 2 comes after end_axis 1",
+    ),
+    ("cumsum-no-axis", lambda: T(3).cumsum(), TypeError, r"cumsum: axis \(or dim\) is required"),
+    (
+        "broadcast-to",
+        lambda: T(2, 3).broadcast_to((3, 3)),
+        ValueError,
+        r"broadcast_to: cannot broadcast shape \(2, 3\) to \(3, 3\)",
+    ),
+    (
+        "logsumexp-empty",
+        lambda: T(0).logsumexp(),
+        ValueError,
+        r"logsumexp: cannot reduce an empty tensor of shape \(0,\)",
+    ),
+    (
+        "sum-axis-and-dim",
+        lambda: T(2, 3).sum(axis=0, dim=1),
+        TypeError,
+        r"sum: got both axis=0 and dim=1",
+    ),
+    (
+        "backward-grad-and-gradient",
+        lambda: (T(2, rg=True) * 2).backward([1.0, 1.0], gradient=[1.0, 1.0]),
+        TypeError,
+        r"backward: pass grad or gradient",
+    ),
+    ("iterate-0d", lambda: list(T()), TypeError, r"iteration over a 0-d tensor"),
+    ("sum-0d", lambda: sum(T()), TypeError, r"iteration over a 0-d tensor"),
+    (
+        "mse-list-target-shape",
+        lambda: F.mse_loss(T(3, rg=True), [[1.0], [2.0], [3.0]]),
+        ValueError,
+        r"mse_loss: target shape \(3, 1\) differs from prediction shape \(3,\)",
+    ),
+    (
+        "ce-int-logits",
+        lambda: F.cross_entropy(Tensor([[1, 2], [3, 4]], dtype=np.int64), np.array([0, 1])),
+        TypeError,
+        r"cross_entropy: logits must be floating point, got dtype int64",
+    ),
+    # ---- factories
+    ("zeros-negative", lambda: tg.zeros(2, -1), ValueError, r"zeros: sizes must be non-negative"),
+    ("zeros-float", lambda: tg.zeros(2.5), TypeError, r"zeros: sizes must be ints, got \(2\.5,\)"),
+    (
+        "manual-seed-negative",
+        lambda: tg.manual_seed(-1),
+        ValueError,
+        r"manual_seed: seed must be a non-negative int, got -1",
+    ),
+    ("arange-step", lambda: tg.arange(0, 3, 0), ValueError, r"arange: step must be nonzero"),
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ from tinygrad_bp import nn, optim
 from tinygrad_bp.data import load_iris, make_regression, standardize
 from tinygrad_bp.reference import HIDDEN_ACTIVATIONS, Layer, Network, OutputLayer
 
-REFERENCE_PY = Path(tg.__file__).parent / "reference.py"
+REFERENCE_DIR = Path(tg.__file__).parent / "reference"
+REFERENCE_PY = REFERENCE_DIR / "dense.py"
 SIZES = [4, 10, 5, 3]
 
 
@@ -40,23 +43,100 @@ def _loss(task, out, target):
     return F.cross_entropy(out, target) if task == "classify" else F.half_squared_error(out, target)
 
 
-def test_reference_imports_numpy_only_and_loads_standalone():
-    tree = ast.parse(REFERENCE_PY.read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
+def _imports(path: Path) -> tuple[set[str], set[str]]:
+    """The top-level modules ``path`` imports, and the sibling modules it imports
+    relatively (``from .conv import ...``)."""
+    absolute, relative = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
+            absolute |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "reference.py must not import from the package"
-            imported.add(node.module.split(".")[0])
-    assert imported <= {"numpy", "__future__", "collections", "typing"}, imported
-    # Loaded from its file alone, outside the package, it still works.
+            if node.level:
+                assert node.level == 1, f"{path.name} imports from above the reference package"
+                relative.add(node.module)
+            else:
+                absolute.add(node.module.split(".")[0])
+    return absolute, relative
+
+
+def test_reference_imports_numpy_only_and_loads_standalone():
+    modules = sorted(REFERENCE_DIR.glob("*.py"))
+    names = {p.stem for p in modules}
+    assert {
+        "dense",
+        "conv",
+        "norm",
+        "dropout",
+        "embedding",
+        "recurrent",
+        "attention",
+        "linear",
+        "steps",
+    } <= names
+    for path in modules:
+        absolute, relative = _imports(path)
+        allowed = {"numpy", "__future__", "collections", "typing", "math"}
+        assert absolute <= allowed, (path.name, absolute - allowed)
+        assert relative <= names, (path.name, relative - names)
+    # The tutorial's module loaded from its file alone, outside the package, still works.
     spec = importlib.util.spec_from_file_location("standalone_reference", REFERENCE_PY)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     net = mod.Network.from_sizes([4, 3], output="softmax", rng=0)
     net.forward(np.ones((2, 4)))
     assert net.backward(np.array([0, 1])).shape == (2, 4)
+
+
+STANDALONE = """
+import importlib, importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location(
+    "standalone_ref", sys.argv[1] + "/__init__.py", submodule_search_locations=[sys.argv[1]])
+ref = importlib.util.module_from_spec(spec)
+sys.modules["standalone_ref"] = ref
+spec.loader.exec_module(ref)
+for name in sys.argv[2:]:
+    importlib.import_module("standalone_ref." + name)
+engine = sorted(m for m in sys.modules if m.split(".")[0] in ("tinygrad_bp", "torch"))
+assert not engine, engine
+x = np.random.default_rng(0).normal(size=(2, 3, 6, 6))
+conv = ref.Conv2d(3, 4, 3, padding=1, rng=0)
+h = ref.MaxPool2d(2).forward(conv.forward(x))
+for layer, inp in [(ref.AvgPool2d(2), h), (ref.BatchNorm2d(4), h), (ref.LayerNorm(3), h),
+                   (ref.Dropout(0.5, rng=0), h), (ref.Linear(3, 2, rng=0), h)]:
+    out = layer.forward(inp)
+    assert layer.backward(np.ones_like(out))["x"].shape == inp.shape
+emb = ref.Embedding(5, 3, rng=0)
+seq = emb.forward(np.array([[1, 2], [3, 4], [0, 1]]))  # (T, N, 3)
+for run in (ref.Unroll(ref.RNNCell(3, 4, rng=0)), ref.Unroll(ref.GRUCell(3, 4, rng=0)),
+            ref.Unroll(ref.LSTMCell(3, 4, rng=0)), ref.LSTM(3, 4, rng=0)):
+    out, _ = run.forward(seq)
+    assert run.backward(np.ones_like(out))["x"].shape == seq.shape
+att = ref.CausalSelfAttention(3, rng=0)
+out = att.forward(seq)  # read as (N, T, E) = (3, 2, 3)
+assert att.backward(np.ones_like(out))["x"].shape == seq.shape
+w = ref.steps.init_digits_cnn(0)
+step, _ = ref.steps.build_digits_cnn(np.ones((4, 1, 8, 8), np.float32), np.arange(4), w)
+step()
+engine = sorted(m for m in sys.modules if m.split(".")[0] in ("tinygrad_bp", "torch"))
+assert not engine, engine
+print("ok", len([m for m in sys.modules if m.startswith("standalone_ref.")]))
+"""
+
+
+def test_reference_package_runs_with_the_engine_absent():
+    """The whole package, every module, in a fresh interpreter that never imports
+    ``tinygrad_bp``: no engine (nor PyTorch) in ``sys.modules`` before or after."""
+    mods = sorted(p.stem for p in REFERENCE_DIR.glob("*.py") if p.stem != "__init__")
+    out = subprocess.run(
+        [sys.executable, "-c", STANDALONE, str(REFERENCE_DIR), *mods],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REFERENCE_DIR.parent.parent.parent,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ok", str(len(mods))]
 
 
 @pytest.mark.parametrize("batch", [1, 150])

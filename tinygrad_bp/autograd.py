@@ -491,7 +491,8 @@ def _walk(
     for r, sd in zip(roots, seeds):
         prev = grads.get(r)
         grads[r] = sd if prev is None else prev + sd
-        if r not in consumers and r not in ready:
+        # (by identity: ``in`` on a list would call Tensor.__eq__, which is elementwise)
+        if r not in consumers and not any(r is q for q in ready):
             ready.append(r)
     given: set[int] = set()  # ids of arrays already handed to a leaf this walk
     # Bound methods and locals: this loop runs once per node of every training step.
@@ -526,8 +527,14 @@ def _walk(
                     if left == 0:
                         push_ready(p)
             continue
-        if versions:
-            _check_versions(node, fn)
+        if versions:  # some tensor was changed in place: did a value this node saved change?
+            seq = node._seq
+            if node._flags & MODIFIED and node._version_seq > seq:
+                _check_versions(node, fn)
+            for p in parents:
+                if p._flags & MODIFIED and p._version_seq > seq:
+                    _check_versions(node, fn)
+                    break
         if create_graph:
             from .tensor import Tensor
 
@@ -647,8 +654,10 @@ def grad(
     from .tensor import Tensor, _to_array, leaf
 
     single_in = isinstance(inputs, Tensor)
-    outs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
-    ins = (inputs,) if single_in else tuple(inputs)
+    # an array (argmax's result, say) is one output, not a sequence of outputs
+    single_out = isinstance(outputs, (Tensor, xp.ndarray)) or not hasattr(outputs, "__iter__")
+    outs = (outputs,) if single_out else tuple(outputs)
+    ins = (inputs,) if single_in or not hasattr(inputs, "__iter__") else tuple(inputs)
     if not outs or not ins:
         raise ValueError("grad: outputs and inputs must each be a Tensor or a non-empty sequence")
     for i, t in enumerate(ins):
@@ -669,7 +678,19 @@ def grad(
     roots, seeds = [], []
     for i, (o, go) in enumerate(zip(outs, gouts)):
         if not isinstance(o, Tensor):
-            raise TypeError(f"grad: outputs[{i}] is a {type(o).__name__}, expected a Tensor")
+            hint = (
+                " (argmax and argmin give NumPy integer arrays: indices are not differentiable)"
+                if isinstance(o, (xp.ndarray, xp.generic))
+                else ""
+            )
+            raise TypeError(f"grad: outputs[{i}] is a {type(o).__name__}, expected a Tensor{hint}")
+        if o.data.dtype.kind != "f":
+            what = "a comparison" if o.data.dtype.kind == "b" else "an integer op"
+            raise RuntimeError(
+                f"grad: outputs[{i}] is a {o.data.dtype} tensor (shape {o.data.shape}), the "
+                f"result of {what}, which is not differentiable; differentiate a floating "
+                f"result (use the mask in tg.where(mask, a, b) or to index, for example)"
+            )
         if not o.requires_grad:
             raise RuntimeError(
                 f"grad: outputs[{i}] does not require grad and has no graph (was it computed "

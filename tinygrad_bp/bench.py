@@ -408,10 +408,13 @@ def render_markdown(res: dict[str, Any]) -> str:
     info = res["info"]
     np_info = info[f"numpy {threads[0]}"]
     m = res["machine"]
+    # The command that made this page (set by `tinygrad-bp bench`); the standard one when
+    # the results came from Python.
+    made_by = res.get("command") or REPRODUCE
     lines = [
         "# Benchmarks: one SGD training step against hand-written NumPy",
         "",
-        f"Generated {res['date']} by `{REPRODUCE}` (this run: {res['seconds']:.0f} s"
+        f"Generated {res['date']} by `{made_by}` (this run: {res['seconds']:.0f} s"
         f"{', SMOKE settings: the times mean nothing' if res['config']['smoke'] else ''}).",
         "",
         f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
@@ -536,7 +539,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         lines.append("Not run: " + "; ".join(f"{titles[k.split()[0]]} on {k.split()[1]} ({r})"
                                               for k, r in skips.items()) + ".")  # fmt: skip
         lines.append("")
-    lines += READING + ["## Reproduce", "", "```", REPRODUCE, "```", ""]
+    lines += READING + ["## Reproduce", "", "```", made_by, "```", ""]
     return "\n".join(lines)
 
 
@@ -754,15 +757,23 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    results = run(config_from_args(args))
+    from ._output import check_file_target, write_file
+
+    # Before minutes of measuring: every output path must be writable now.
+    targets = [(flag, p) for flag, p in (("--out", args.out), ("--json", args.json)) if p]
+    for flag, path in targets:
+        check_file_target(path, f"bench {flag}")
+    if args.out and args.json and os.path.abspath(args.out) == os.path.abspath(args.json):
+        raise ValueError(f"bench: --out and --json are the same file, {args.out}")
+    config = config_from_args(args)
+    _validate(config)
+    results = run(config)
+    results["command"] = getattr(args, "_command_line", None)
     page = render_markdown(results)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(page)
+        write_file(args.out, page, "bench --out")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
+        write_file(args.json, json.dumps(results, indent=1), "bench --json")
     print(page)
     if not results["checks_passed"]:
         print("tinygrad-bp bench: error: some implementation disagrees with hand NumPy",

@@ -1,15 +1,26 @@
-"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``.
+"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``, ``live``.
 
 Each subcommand lives in its own module, which defines ``configure(parser)`` (its
 arguments and help) and ``main(args) -> int`` (the exit status).
+
+Every command ends in one of these ways: its exit status (0, or 1 when a check it runs
+found a difference); 2 and one line ``tinygrad-bp COMMAND: error: ...`` for bad input or
+an unusable file; 130 (SIGINT, Ctrl-C) or 143 (SIGTERM) and one line saying what was
+written before it stopped; and quietly when the reader of its output goes away
+(``tinygrad-bp compare | head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import shlex
+import signal
 import sys
 from collections.abc import Sequence
+
+from . import _output
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
@@ -17,6 +28,7 @@ COMMANDS = {
     "compare": ("tinygrad_bp.compare", "engine vs hand-written vs finite-difference gradients"),
     "graph": ("tinygrad_bp.viz", "draw the tutorial network's forward/backward graph"),
     "bench": ("tinygrad_bp.bench", "time one training step against hand-written NumPy"),
+    "live": ("tinygrad_bp.viz.live", "a local page that trains a network and shows its gradients"),
 }
 
 
@@ -41,18 +53,50 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
     return parser
 
 
+def _wrote(paths: list[str]) -> str:
+    if not paths:
+        return "nothing was written"
+    shown = ", ".join(paths[:6]) + (f" and {len(paths) - 6} more" if len(paths) > 6 else "")
+    return f"wrote {shown} before stopping"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args._module.main(args) or 0)
-    except (ValueError, TypeError, OSError, KeyError, RuntimeError) as exc:
-        print(f"tinygrad-bp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the subcommand's own usage, not the top-level one
+        args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    # The command as typed, for pages that say what made them (bench).
+    args._command_line = "python -m tinygrad_bp " + shlex.join(argv)
+    with _output.signals():
+        try:
+            status = int(args._module.main(args) or 0)
+            sys.stdout.flush()  # here, so that a closed pipe is handled below
+            return status
+        except _output.Interrupted as exc:
+            status = 128 + exc.signum
+        except KeyboardInterrupt:
+            status = 128 + signal.SIGINT
+        except BrokenPipeError:
+            # The reader went away (`| head`): say nothing more, and let the interpreter's
+            # final flush of stdout go nowhere instead of printing a second error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return 128 + signal.SIGPIPE
+        except (ValueError, TypeError, OSError, KeyError, RuntimeError, MemoryError) as exc:
+            line = _output.error_line(exc, args.command)
+            print(f"tinygrad-bp {args.command}: error: {line}", file=sys.stderr)
+            return 2
+    print(
+        f"tinygrad-bp {args.command}: interrupted; {_wrote(_output.written())}",
+        file=sys.stderr,
+    )
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,7 @@ import numpy as np
 
 from . import functional as F
 from . import nn
+from ._output import seed_type
 from .autograd import no_grad
 from .data import load_iris, make_regression, standardize
 from .reference import HIDDEN_ACTIVATIONS, Network
@@ -56,6 +57,7 @@ __all__ = [
     "configure",
     "main",
     "CompareResult",
+    "Trained",
 ]
 
 TASKS = ("classify", "regress")
@@ -218,6 +220,17 @@ class CompareResult:
         }
 
 
+@dataclass
+class Trained:
+    """A trained network for :func:`compare` to check instead of a freshly initialised
+    one: its weights (``state``, by dotted name) and the rows it was trained on."""
+
+    state: dict[str, np.ndarray]
+    X: np.ndarray
+    y: np.ndarray
+    description: str = "the training rows"
+
+
 # ---------------------------------------------------------------------- the two networks
 def _batch(task: str, batch_size: int, seed: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     if task == "classify":
@@ -378,10 +391,18 @@ def _compare_one(
     init: str,
     lr: float,
     fd_step: float,
+    trained: Trained | None = None,
 ) -> None:
-    x, target = _batch(task, batch_size, seed, dtype)
+    if trained is None:
+        x, target = _batch(task, batch_size, seed, dtype)
+    else:  # the trained network's own rows, a seeded sample of them
+        idx = np.random.default_rng(seed).permutation(len(trained.X))[:batch_size]
+        x = trained.X[idx].astype(dtype)
+        target = trained.y[idx] if task == "classify" else trained.y[idx].astype(dtype)
     n = x.shape[0]
     model = nn.mlp(sizes, activation=activation, init=init, rng=seed, dtype=dtype)
+    if trained is not None:
+        model.load_state_dict(trained.state)
     output = "softmax" if task == "classify" else "linear"
     state = {k: v.copy() for k, v in model.state_dict().items()}
 
@@ -487,6 +508,7 @@ def compare(
     init: str = "tutorial",
     lr: float = 0.01,
     fd_step: float = 1e-3,
+    trained: Trained | None = None,
 ) -> CompareResult:
     """Build the engine's and the hand-written network with the same weights and batch,
     and measure every difference described in the module docstring.
@@ -495,6 +517,11 @@ def compare(
     the tutorial's 4-10-5-3); ``lr`` is the learning rate used to show the effect of the
     tutorial's update-before-propagate order.  Returns a :class:`CompareResult`; its
     ``ok`` is False when a difference exceeds the dtype's tolerance (:data:`TOLERANCE`).
+
+    With ``trained`` (a :class:`Trained`), the network checked is that one: its sizes come
+    from its weights (any number of inputs and outputs), its weights are the trained ones,
+    and the batch is drawn from its own rows; ``tasks`` and ``activations`` should then be
+    the one it was trained with.
 
     Examples
     --------
@@ -524,6 +551,8 @@ def compare(
         raise ValueError(f"compare: dtype must be float64 or float32, got {dt}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"compare: batch_size must be an int, got {batch_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"compare: seed must be a non-negative integer, got {seed!r}")
     if init not in nn.INITS:
         raise ValueError(f"compare: unknown init {init!r}; expected one of {nn.INITS}")
     if not (isinstance(fd_step, (int, float)) and fd_step > 0):
@@ -544,14 +573,38 @@ def compare(
     if not hidden:  # no hidden layer, no activation: one network per task
         activations = tuple(activations[:1])
         settings["activations"] = list(activations)
+    sizes_of: dict[str, list[int]] = {}
+    data_of: dict[str, str] = {}
+    for task in tasks:
+        if trained is None:
+            out = N_CLASSES if task == "classify" else N_TARGETS
+            sizes_of[task] = [N_FEATURES, *hidden, out]
+            data_of[task] = "Iris (standardised)" if task == "classify" else "make_regression"
+        else:
+            n_layers = len(hidden) + 1
+            shapes = [trained.state.get(f"{i}.W", np.zeros((0, 0))).shape for i in range(n_layers)]
+            sizes = [shapes[0][0], *[w[1] for w in shapes]]
+            if sizes[1:-1] != list(hidden) or len(trained.state) != 2 * n_layers:
+                raise ValueError(
+                    f"compare: the trained weights ({sorted(trained.state)}) are not a "
+                    f"network with hidden sizes {list(hidden)}"
+                )
+            if not 1 <= batch_size:
+                raise ValueError(f"compare: --batch-size must be positive, got {batch_size}")
+            sizes_of[task] = sizes
+            data_of[task] = trained.description
+    settings["sizes"] = sizes_of
+    settings["data"] = data_of
+    settings["weights"] = "trained" if trained is not None else f"init {init}"
+    if trained is not None:
+        settings["batch_size"] = min(int(batch_size), len(trained.X))
     result = CompareResult(settings=settings, tolerance=TOLERANCE[dt.name])
     for task in tasks:
-        out = N_CLASSES if task == "classify" else N_TARGETS
-        sizes = [N_FEATURES, *hidden, out]
         for act in activations:
             _compare_one(
-                result, task, act, sizes, int(batch_size), int(seed), dt, init, lr, fd_step
-            )
+                result, task, act, sizes_of[task], settings["batch_size"], int(seed), dt, init,
+                lr, fd_step, trained,
+            )  # fmt: skip
     return result
 
 
@@ -566,16 +619,16 @@ def format_report(result: CompareResult) -> str:
     tasks, acts = s["tasks"], s["activations"]
     lines = []
     for task in tasks:
-        out = N_CLASSES if task == "classify" else N_TARGETS
-        shape = "-".join(str(v) for v in [N_FEATURES, *s["hidden"], out])
-        data = "Iris (standardised)" if task == "classify" else "make_regression"
+        shape = "-".join(str(v) for v in s["sizes"][task])
+        data = s["data"][task]
         loss = "mean cross-entropy" if task == "classify" else "mean of 1/2 squared error"
         for act in acts:
             le, lr_ = result.losses[(task, act)]
             hid = f"hidden {act}" if s["hidden"] else "no hidden layer"
             lines.append(
                 f"== {task}: {shape}, {hid}, {loss}, batch {s['batch_size']} of "
-                f"{data}, {s['dtype']}, seed {s['seed']}, init {s['init']}"
+                f"{data}, {s['dtype']}, seed {s['seed']}, "
+                + ("trained weights" if s["weights"] == "trained" else f"init {s['init']}")
             )
             lines.append(
                 f"   loss: engine {le:.12g}, hand-written {lr_:.12g} (|diff| {abs(le - lr_):.2e})"
@@ -620,9 +673,11 @@ def format_report(result: CompareResult) -> str:
             )
             lines.append("")
     lower = [r for r in result.order if int(r.name.split(".")[0]) < len(s["hidden"])]
+    bound = max((r.fd_bound for r in result.params), default=0.0)
+    lines.append(f"maxima over {len(tasks)} task(s) x {len(acts)} activation(s), {s['dtype']}:")
     lines.append(
-        f"maxima over {len(tasks)} task(s) x {len(acts)} activation(s), {s['dtype']} "
-        f"(tolerance {result.tolerance:g}):"
+        f"  tolerance {result.tolerance:g}; vs finite differences {result.tolerance:g} + the "
+        f"stencil's round-off bound (<= {bound:.1e})"
     )
     lines.append(f"  |engine - hand-written| parameter gradients   {result.max_ref_diff:.2e}")
     lines.append(f"  |engine - finite differences|                 {result.max_fd_diff:.2e}")
@@ -640,7 +695,10 @@ def format_report(result: CompareResult) -> str:
     if result.ok:
         lines.append("OK: every difference is within the tolerance")
     else:
-        lines.append(f"FAIL: {len(result.failures)} difference(s) above {result.tolerance:g}:")
+        lines.append(
+            f"FAIL: {len(result.failures)} difference(s) above the tolerance "
+            f"({result.tolerance:g}, plus the round-off bound against finite differences):"
+        )
         lines.extend("  " + f for f in result.failures)
     return "\n".join(lines)
 
@@ -670,7 +728,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=150, help="rows in the batch (default 150)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, help="seed of weights and batch (default 0)"
+    )
     parser.add_argument(
         "--dtype",
         default="float64",

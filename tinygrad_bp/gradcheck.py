@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,30 +36,17 @@ class GradcheckError(AssertionError):
         self.numeric = numeric
 
 
-def gradcheck(
-    fn: Callable[..., Tensor],
-    inputs: Sequence[Any],
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-) -> bool:
-    """Compare the engine's gradients of ``fn(*inputs).sum()`` with central differences.
-
-    Every input that is a Tensor with ``requires_grad=True`` is checked, element by
-    element.  The check runs on float64 copies whatever the inputs' dtype, and the inputs
-    themselves are left unchanged.  An element passes when
-    ``|analytic - numeric| <= atol + rtol * |numeric|``.
-
-    Returns ``True``, or raises :class:`GradcheckError` naming the input, the index and
-    both values.
-
-    Examples
-    --------
-    >>> import tinygrad_bp as tg
-    >>> x = tg.Tensor([[0.5, -1.0], [2.0, 0.1]], requires_grad=True)
-    >>> tg.gradcheck(lambda t: (t * t).tanh(), [x])
-    True
-    """
+def _prepare(
+    fn_name: str, inputs: Sequence[Any], eps: Any, atol: Any, rtol: Any
+) -> tuple[list[Any], list[int]]:
+    """Check the step and tolerances; float64 copies of the inputs (others as they are)
+    and the positions of those that require grad."""
+    for label, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            raise TypeError(f"{fn_name}: {label} must be a number, got {v!r}")
+        if not math.isfinite(v) or v < 0 or (label == "eps" and v == 0):
+            want = "a positive" if label == "eps" else "a non-negative"
+            raise ValueError(f"{fn_name}: {label} must be {want} finite number, got {v!r}")
     if isinstance(inputs, Tensor):
         inputs = [inputs]
     copies: list[Any] = []
@@ -77,14 +65,58 @@ def gradcheck(
         else:
             copies.append(x)
     if not checked:
-        raise ValueError("gradcheck: no input is a Tensor with requires_grad=True")
+        raise ValueError(f"{fn_name}: no input is a Tensor with requires_grad=True")
+    return copies, checked
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Compare the engine's gradients of ``fn(*inputs).sum()`` with central differences.
+
+    Every input that is a Tensor with ``requires_grad=True`` is checked, element by
+    element.  The check runs on float64 copies whatever the inputs' dtype, and the inputs
+    themselves are left unchanged.  An element passes when
+    ``|analytic - numeric| <= atol + rtol * |numeric|``.
+
+    Tensors that ``fn`` captures (a model's parameters, say) are differentiated too, as
+    part of the graph, but their ``.grad`` is put back as it was: checking a gradient
+    changes no state.
+
+    Returns ``True``, or raises :class:`GradcheckError` naming the input, the index and
+    both values; ``eps`` must be a positive finite number (``ValueError`` otherwise).
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> x = tg.Tensor([[0.5, -1.0], [2.0, 0.1]], requires_grad=True)
+    >>> tg.gradcheck(lambda t: (t * t).tanh(), [x])
+    True
+    """
+    copies, checked = _prepare("gradcheck", inputs, eps, atol, rtol)
 
     out = fn(*copies)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
     total = out.sum()
     if total.requires_grad:
-        total.backward()
+        # backward() accumulates into every leaf of the graph, including tensors that fn
+        # captures rather than takes as inputs; keep their gradients to put them back.
+        ours = {id(c) for c in copies if isinstance(c, Tensor)}
+        saved = [
+            (t, None if t.grad is None else np.array(t.grad, copy=True))
+            for t in _leaves(total)
+            if id(t) not in ours
+        ]
+        try:
+            total.backward()
+        finally:
+            for t, g in saved:
+                t.grad = g
 
     def value() -> float:
         with no_grad():
@@ -115,6 +147,23 @@ def gradcheck(
                     f"(|diff| {abs(a - numeric):.3g} > atol {atol:g} + rtol {rtol:g} * |numeric|)",
                 )
     return True
+
+
+def _leaves(root: Tensor) -> list[Tensor]:
+    """The leaves that require grad in the graph of ``root``, each once."""
+    seen: set[int] = set()
+    found: list[Tensor] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node._parents:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                if p._parents:
+                    stack.append(p)
+                else:
+                    found.append(p)
+    return found
 
 
 def _flat_grads(grads: Sequence[Any], copies: Sequence[Tensor]) -> list[Any]:
@@ -156,27 +205,7 @@ def gradgradcheck(
     """
     from .autograd import grad
 
-    if eps <= 0 or not np.isfinite(eps):
-        raise ValueError(f"gradgradcheck: eps must be a positive number, got {eps!r}")
-    if isinstance(inputs, Tensor):
-        inputs = [inputs]
-    copies: list[Any] = []
-    checked: list[int] = []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            floating = x.dtype.kind == "f"
-            c = Tensor(
-                x.data.astype(np.float64) if floating else x.data,
-                requires_grad=x.requires_grad,
-                dtype=None if floating else x.dtype,
-            )
-            copies.append(c)
-            if x.requires_grad:
-                checked.append(i)
-        else:
-            copies.append(x)
-    if not checked:
-        raise ValueError("gradgradcheck: no input is a Tensor with requires_grad=True")
+    copies, checked = _prepare("gradgradcheck", inputs, eps, atol, rtol)
     wrt = [copies[i] for i in checked]
 
     out = fn(*copies)
@@ -240,8 +269,8 @@ def gradgradcheck(
                     float(a[j]),
                     float(numeric[j]),
                     f"gradgradcheck: second derivative of entry {j} of the first derivative "
-                    f"with respect to input {i} at index {idx} differs: engine {a[j]!r}, "
-                    f"finite differences {numeric[j]!r}",
+                    f"with respect to input {i} at index {idx} differs: engine {float(a[j])!r}, "
+                    f"finite differences {float(numeric[j])!r}",
                 )
             col += 1
     return True

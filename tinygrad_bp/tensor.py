@@ -16,7 +16,7 @@ from . import autograd
 from .autograd import Released, _mode
 from .backend import ndarray, xp
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf"]
+__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified"]
 
 _default_dtype = np.dtype(np.float64)
 
@@ -477,10 +477,7 @@ class Tensor:
         return self
 
     def _bump_version(self) -> None:
-        autograd._inplace_seen[0] = True
-        self._version = (self._version if self._flags & autograd.MODIFIED else 0) + 1
-        self._version_seq = next(_counter)
-        self._flags |= autograd.MODIFIED
+        mark_modified((self,))
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace("+=", other, xp.add)
@@ -610,15 +607,17 @@ class Tensor:
             raise TypeError("cumsum: axis (or dim) is required")
         return ops.cumsum(self, a)
 
-    def argmax(self, axis: int | None = None, *, dim: Any = None) -> Any:
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: Any = None) -> Any:  # fmt: skip
         """Indices of the maxima: an integer NumPy array (not differentiable)."""
-        a, _ = ops_axes("argmax", axis, False, dim, None)
-        return self.numpy().argmax(axis=a)
+        a, k = ops_axes("argmax", axis, keepdims, dim, keepdim)
+        return self.numpy().argmax(axis=a, keepdims=k)
 
-    def argmin(self, axis: int | None = None, *, dim: Any = None) -> Any:
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: Any = None) -> Any:  # fmt: skip
         """Indices of the minima: an integer NumPy array (not differentiable)."""
-        a, _ = ops_axes("argmin", axis, False, dim, None)
-        return self.numpy().argmin(axis=a)
+        a, k = ops_axes("argmin", axis, keepdims, dim, keepdim)
+        return self.numpy().argmin(axis=a, keepdims=k)
 
     def reshape(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
@@ -634,7 +633,8 @@ class Tensor:
         return ops.transpose(self, *axes)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.transpose(self, *dims)
+        """Permute all axes (PyTorch's name for NumPy's ``transpose(*axes)``)."""
+        return ops.transpose(self, dims[0] if len(dims) == 1 else dims)
 
     def swapaxes(self, axis0: int, axis1: int) -> Tensor:
         """Swap two axes (PyTorch's ``transpose(dim0, dim1)``)."""
@@ -651,16 +651,35 @@ class Tensor:
     def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
         return ops.squeeze(self, dim if dim is not None else axis)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return ops.unsqueeze(self, axis)
+    def unsqueeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        a, _ = ops_axes("unsqueeze", axis, False, dim, None)
+        if a is None:
+            raise TypeError("unsqueeze: axis (or dim) is required")
+        return ops.unsqueeze(self, a)
 
-    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        return ops.flatten(self, start_axis, end_axis)
+    def flatten(self, start_axis: int = 0, end_axis: int = -1, *, start_dim: Any = None,
+                end_dim: Any = None) -> Tensor:  # fmt: skip
+        """Merge axes ``start_axis..end_axis`` (PyTorch's ``start_dim``/``end_dim``)."""
+        return ops.flatten(
+            self,
+            start_axis if start_dim is None else start_dim,
+            end_axis if end_dim is None else end_dim,
+        )
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return ops.broadcast_to(self, shape)
 
-    expand = broadcast_to
+    def expand(self, *sizes: Any) -> Tensor:
+        """PyTorch's ``expand(*sizes)`` (or one shape): :meth:`broadcast_to`; a size of -1
+        keeps that axis."""
+        shape = (
+            tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        )
+        lead = len(shape) - self.ndim
+        shape = tuple(
+            self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape)
+        )
+        return ops.broadcast_to(self, shape)
 
     def split(self, split_size_or_sections: Any, axis: int = 0, *, dim: Any = None) -> tuple:
         return ops.split(self, split_size_or_sections, dim if dim is not None else axis)
@@ -672,8 +691,12 @@ class Tensor:
     def flip(self, axis: Any = None, *, dims: Any = None) -> Tensor:
         return ops.flip(self, dims if dims is not None else axis)
 
-    def gather(self, axis: int, index: Any) -> Tensor:
-        return ops.gather(self, axis, index)
+    def gather(self, axis: Any = None, index: Any = None, *, dim: Any = None) -> Tensor:
+        """``torch.gather`` along ``axis`` (or ``dim``)."""
+        a, _ = ops_axes("gather", axis, False, dim, None)
+        if a is None or index is None:
+            raise TypeError("gather: axis (or dim) and index are required")
+        return ops.gather(self, a, index)
 
     def clone(self) -> Tensor:
         """A copy with its own array that stays in the graph (∂/∂self = g)."""
@@ -751,6 +774,19 @@ class Tensor:
     def double(self) -> Tensor:
         """As float64, differentiable."""
         return self if self.data.dtype == np.float64 else ops.cast(self, np.float64)
+
+
+def mark_modified(tensors: Any) -> None:
+    """Record that ``tensors`` were changed in place just now (an in-place operator, an
+    optimizer step), so that a graph which saved one of them before refuses to use it."""
+    autograd._inplace_seen[0] = True
+    seq = next(_counter)
+    modified = autograd.MODIFIED
+    for t in tensors:
+        flags = t._flags
+        t._version = (t._version + 1) if flags & modified else 1
+        t._version_seq = seq
+        t._flags = flags | modified
 
 
 def _assign(data: Any, value: Any, out: Any, casting: str) -> None:

@@ -22,10 +22,13 @@ weights, curves and summary every time.
 Output (``--out FOLDER``): ``curves.png`` (loss and accuracy or R² per epoch),
 ``weights.npz`` (``Module.save``; load with ``nn.mlp(sizes).load(path)``),
 ``summary.json`` (settings, standardisation statistics, final metrics), ``history.csv``
-and, with ``--compare``, ``compare.txt``.  They are written into a temporary folder next
-to ``FOLDER`` that is renamed into place only when everything succeeded, so a failed run
-leaves no partial folder behind.  An existing ``FOLDER`` is replaced only if it holds a
-previous run (a ``summary.json``); any other non-empty folder is refused.
+``graph_forward.png``, ``graph_backward.png`` and, with ``--compare``, ``compare.txt``.
+They are written into a temporary folder inside ``FOLDER`` and moved into place only when
+everything succeeded (:class:`tinygrad_bp._output.RunFolder`), so a failed or interrupted
+run leaves nothing behind.  A manifest in the folder records the files a run wrote: a
+later run replaces those and never touches anything else, and a file of one of those names
+that tinygrad-bp did not write is refused before any work.  The folder is locked while a
+run writes into it; a second run waits a moment, then says which process holds it.
 """
 
 from __future__ import annotations
@@ -35,10 +38,8 @@ import csv
 import json
 import math
 import os
-import shutil
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ import numpy as np
 
 from . import functional as F
 from . import nn, optim
+from ._output import RunFolder, seed_type
 from .autograd import no_grad
 from .compare import parse_hidden
 from .data import (
@@ -196,47 +198,34 @@ def _load_data(
 
 
 # ---------------------------------------------------------------------- output folder
-class _Output:
-    """A temporary folder beside ``out`` that becomes ``out`` on :meth:`commit`."""
+# Every file a run may write: checked against the folder before any work.
+OUTPUT_FILES = (
+    "summary.json",
+    "weights.npz",
+    "curves.png",
+    "history.csv",
+    "graph_forward.png",
+    "graph_backward.png",
+    "compare.txt",
+)
 
-    def __init__(self, out: str | os.PathLike[str]) -> None:
-        self.final = Path(out)
-        if self.final.exists():
-            if not self.final.is_dir():
-                raise NotADirectoryError(
-                    f"train: output path {self.final} exists and is not a folder"
-                )
-            if any(self.final.iterdir()) and not (self.final / "summary.json").is_file():
-                raise FileExistsError(
-                    f"train: output folder {self.final} is not empty and holds no previous run "
-                    "(no summary.json); refusing to replace it"
-                )
-        parent = self.final.resolve().parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            # mkdir (not mkdtemp) so the folder gets the user's umask, not mode 0700
-            self.tmp = parent / f".{self.final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            self.tmp.mkdir()
-        except OSError as exc:
-            raise PermissionError(
-                f"train: cannot write the output folder {self.final}: {exc.strerror or exc}"
-            ) from None
 
-    def path(self, name: str) -> Path:
-        return self.tmp / name
-
-    def commit(self) -> Path:
-        old = None
-        if self.final.exists():
-            old = self.tmp.parent / f".{self.final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            os.replace(self.final, old)
-        os.replace(self.tmp, self.final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.final
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+def _check_memory(sizes: list[int], rows: int, optimizer: str) -> None:
+    """Refuse a network that cannot fit in this machine's memory, before allocating it
+    (NumPy would raise a MemoryError deep inside, or the machine would start to swap)."""
+    params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    copies = 3 + {"sgd": 0, "momentum": 1, "adam": 2}.get(optimizer, 2)  # W, grad, temp, state
+    need = 8 * (params * copies + rows * sum(sizes) * 4)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have:
+        raise ValueError(
+            f"train: the {'-'.join(map(str, sizes))} network has {params:.3g} parameters and "
+            f"needs about {need / 2**30:,.0f} GiB (weights, gradients, optimizer state); "
+            f"this machine has {have / 2**30:,.0f} GiB; choose smaller --hidden sizes"
+        )
 
 
 def _plot_curves(path: Path, history: dict[str, list[float]], task: str, title: str) -> None:
@@ -266,7 +255,7 @@ def _plot_curves(path: Path, history: dict[str, list[float]], task: str, title: 
 
 
 def _draw_graphs(
-    output: _Output, model: nn.Sequential, X: np.ndarray, y: Any, loss_fn: Any
+    output: RunFolder, model: nn.Sequential, X: np.ndarray, y: Any, loss_fn: Any
 ) -> None:
     """The trained network's graph, forward and backward, on its first 4 training rows
     (few enough that the gradient values can be read in the picture)."""
@@ -342,8 +331,9 @@ def train(
     init : ``"tutorial"`` (default), ``"xavier"``, ``"he"`` or ``"auto"``.
     num_classes : output width for ``(X, y)`` data whose labels do not show every class.
     progress : show a tqdm progress bar with the loss and accuracy.
-    compare_after : also run :func:`tinygrad_bp.compare.compare` on the same hidden
-        sizes (every activation, both tasks) and write its report to ``compare.txt``.
+    compare_after : also check the trained network's gradients with
+        :func:`tinygrad_bp.compare.compare` (its sizes, activation, task, trained weights
+        and training rows) and write the report to ``compare.txt``.
 
     Examples
     --------
@@ -355,20 +345,23 @@ def train(
     hidden = parse_hidden(hidden)
     batch_size = None if batch_size in (None, 0) else batch_size
     _check_settings(activation, optimizer, task, lr, epochs, batch_size, test_fraction, init)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"train: seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
-    output = _Output(out) if out is not None else None  # fail early on an unwritable folder
-    try:
-        result = _train(
-            hidden, activation, float(lr), int(epochs), batch_size, optimizer, seed, task,
-            float(test_fraction), output, data, init, num_classes, progress, compare_after,
-        )  # fmt: skip
-        if output is not None:
-            result.out = output.commit()
-        return result
-    except BaseException:
-        if output is not None:
-            output.discard()
-        raise
+    args = (
+        hidden, activation, float(lr), int(epochs), batch_size, optimizer, seed, task,
+        float(test_fraction),
+    )  # fmt: skip
+    if out is None:
+        return _train(*args, None, data, init, num_classes, progress, compare_after)
+    run = RunFolder(out, "train")  # refuses a file or an unwritable path at once
+    with run:  # locked; removed again unless committed
+        # before any work: no file of the user's is ever overwritten
+        run.check([f for f in OUTPUT_FILES if compare_after or f != "compare.txt"])
+        result = _train(*args, run, data, init, num_classes, progress, compare_after)
+        run.commit()
+    result.out = Path(out)
+    return result
 
 
 def _train(
@@ -381,7 +374,7 @@ def _train(
     seed: int,
     task: str,
     test_fraction: float,
-    output: _Output | None,
+    output: RunFolder | None,
     data: Any,
     init: str,
     num_classes: int | None,
@@ -398,6 +391,7 @@ def _train(
         Z_te = Z_tr[:0]
     n_out = len(classes) if task == "classify" else y.shape[1]  # type: ignore[arg-type]
     sizes = [X.shape[1], *hidden, n_out]
+    _check_memory(sizes, len(Z_tr) if batch_size is None else min(batch_size, len(Z_tr)), optimizer)
     model = nn.mlp(sizes, activation=activation, init=init, rng=seed)
     params = model.parameters()
     if optimizer == "sgd":
@@ -487,9 +481,15 @@ def _train(
 
     report = None
     if compare_after:
-        from .compare import compare, format_report
+        from .compare import Trained, compare, format_report
 
-        cmp = compare(hidden=hidden, seed=seed)
+        # The network that was trained: its sizes, activation, task, trained weights and
+        # (a sample of) its training rows; not a fresh Iris 4-10-5-3.
+        trained = Trained(model.state_dict(), Z_tr, y_tr, f"{source}, training rows")
+        cmp = compare(
+            hidden=hidden, activations=activation, tasks=task, batch_size=min(150, len(Z_tr)),
+            seed=seed, init=init, lr=lr, trained=trained,
+        )  # fmt: skip
         result.compare_ok = cmp.ok
         summary["compare"] = cmp.summary()
         report = format_report(cmp)
@@ -501,7 +501,7 @@ def _train(
         if report is not None:
             files.append("compare.txt")
         summary["files"] = files
-        model.save(output.path("weights.npz"))
+        model.save(output.path("weights.npz"), metadata={"task": task})
         _draw_graphs(output, model, Z_tr, y_tr, loss_fn)
         label = "no hidden layer" if not hidden else f"{activation} hidden layers"
         title = (
@@ -552,7 +552,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sgd (default), momentum (0.9) or adam",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed for weights, split and batches (default 0)"
+        "--seed", type=seed_type, default=0, help="seed for weights, split and batches (default 0)"
     )
     parser.add_argument(
         "--task", default="classify", choices=TASKS, help="classify (Iris, default) or regress"
@@ -581,9 +581,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="then run `tinygrad-bp compare` on the same hidden sizes (report in compare.txt)",
+        help="then check the trained network's gradients as `tinygrad-bp compare` does "
+        "(engine vs hand-written vs finite differences; report in compare.txt)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors: no progress bar, no summary (the exit status tells)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -604,6 +609,8 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         compare_after=args.compare,
     )
+    if args.quiet:
+        return 0 if result.compare_ok in (None, True) else 1
     s = result.summary
     fin = s["final"]
     name = "accuracy" if s["task"] == "classify" else "r2"

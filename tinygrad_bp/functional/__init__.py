@@ -78,7 +78,7 @@ def half_squared_error(pred: Tensor, target: Any) -> Tensor:
     array([[0.5, 1. ],
            [0. , 2. ]])
     """
-    _check_pair(pred, target, "half_squared_error")  # (shared with mse_loss)
+    target = _check_pair(pred, target, "half_squared_error")  # (shared with mse_loss)
     d = pred - target
     n = pred.shape[0] if pred.ndim > 0 else 1
     return (d * d).sum() * (0.5 / n)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_array
 from ._util import as_tensor, check_reduction, reduce
 from .activation import softplus
 
@@ -149,15 +149,21 @@ def nll_loss(
     return _nll_from_logp(log_probs, target, reduction, 0.0, ignore_index, "nll_loss")
 
 
-def _check_pair(pred: Any, target: Any, op: str) -> Tensor:
+def _check_pair(pred: Any, target: Any, op: str) -> Any:
+    """Refuse a target whose shape differs from the prediction's (broadcasting them would
+    silently average the wrong pairs); returns the target, a list or tuple as an array
+    (so that its shape is checked too, and it keeps the prediction's float dtype)."""
     if not isinstance(pred, Tensor):
         raise TypeError(f"{op}: pred must be a Tensor, got {type(pred).__name__}")
+    if isinstance(target, (list, tuple)):
+        dtype = pred.dtype if pred.dtype.kind == "f" else None
+        target = _to_array(target, dtype, op)
     tshape = target.shape if hasattr(target, "shape") else None
     if tshape is not None and tuple(tshape) != pred.shape:
         raise ValueError(
             f"{op}: target shape {tuple(tshape)} differs from prediction shape {pred.shape}"
         )
-    return pred
+    return target
 
 
 def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -172,7 +178,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     2.5
     """
     check_reduction(reduction, "mse_loss")
-    _check_pair(pred, target, "mse_loss")
+    target = _check_pair(pred, target, "mse_loss")
     d = pred - target
     return reduce(d * d, reduction)
 

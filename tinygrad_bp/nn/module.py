@@ -10,7 +10,6 @@ the parameters.
 from __future__ import annotations
 
 import os
-import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -186,53 +185,25 @@ class Module:
         return OrderedDict((n, p.data.copy()) for n, p in self._named_state())
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Copy arrays into the parameters and buffers, in place; names and shapes must
-        match exactly."""
-        params = dict(self._named_state())
-        missing = sorted(set(params) - set(state))
-        unexpected = sorted(set(state) - set(params))
-        if missing or unexpected:
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        arrays = {}
-        for name, p in params.items():
-            arr = np.asarray(state[name])
-            if arr.shape != p.data.shape:
-                raise ValueError(
-                    f"load_state_dict: {name} has shape {arr.shape} in the state, "
-                    f"{p.data.shape} in the model"
-                )
-            arrays[name] = arr
-        for name, p in params.items():  # only after every check passed
-            p.data[...] = arrays[name]
+        """Copy arrays into the parameters and buffers, in place; names, shapes and dtype
+        kinds (real numbers only) are all checked first, then all are assigned or none."""
+        from ..serialization import load_into
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the state dict to an ``.npz`` file (written whole, then renamed)."""
-        path = os.fspath(path)
-        if not path.endswith(".npz"):
-            raise ValueError(f"save: expected a path ending in .npz, got {path!r}")
-        tmp = path[:-4] + ".tmp.npz"
-        try:
-            np.savez(tmp, **self.state_dict())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        load_into(self, state, "load_state_dict")
+
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
+        """Save the state dict and the architecture to an ``.npz`` file, atomically (see
+        :mod:`tinygrad_bp.serialization`); ``metadata`` adds JSON data such as the task."""
+        from ..serialization import save_module
+
+        save_module(self, path, metadata)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        """Load parameters saved by :meth:`save` (all checked before any is changed)."""
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"load: no such file: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if not hasattr(f, "files"):
-                    raise ValueError(f"load: {path} holds a single array, not a saved state")
-                state = {k: f[k] for k in f.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            if isinstance(exc, ValueError) and str(exc).startswith("load:"):
-                raise
-            raise ValueError(f"load: {path} is not a readable .npz state ({exc})") from None
-        self.load_state_dict(state)
+        """Load parameters saved by :meth:`save`: the file is validated whole, and every
+        name and shape checked, before any parameter is changed."""
+        from ..serialization import load_module
+
+        load_module(self, path)
 
     def __repr__(self) -> str:
         children = list(self.named_children())

@@ -218,8 +218,11 @@ def std(
     return var(x, axis, keepdims, ddof, unbiased=unbiased, correction=correction).sqrt()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``s = exp(x − max) / Σ exp(x − max)`` along ``axis``.  ∂/∂x = s·(g − Σ g·s)."""
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """``s = exp(x − max) / Σ exp(x − max)`` along ``axis`` (or PyTorch's ``dim``).
+    ∂/∂x = s·(g − Σ g·s)."""
+    if dim is not None:
+        axis = dim
     x = floating(x, "softmax")
     xd = x.data
     axis = one_axis(axis, xd.ndim, "softmax")
@@ -237,8 +240,10 @@ def _log_softmax(xd: Any, axis: int) -> Any:
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``x − logsumexp(x)`` along ``axis``.  ∂/∂x = g − softmax·Σ g."""
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """``x − logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``).  ∂/∂x = g − softmax·Σ g."""
+    if dim is not None:
+        axis = dim
     x = floating(x, "log_softmax")
     xd = x.data
     axis = one_axis(axis, xd.ndim, "log_softmax")

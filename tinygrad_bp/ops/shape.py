@@ -48,6 +48,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute axes as NumPy's ``transpose(*axes)`` does (reverse them when none are
     given); PyTorch's two-axis ``transpose(a, b)`` is :meth:`Tensor.swapaxes`.
     ∂/∂x = g with the inverse permutation."""
+    two_ints = len(axes) == 2 and not isinstance(axes[0], (tuple, list))
     axes = _shape_arg(axes)
     xd = x.data
     if not axes:
@@ -65,6 +66,15 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
                 f"tensor of shape {xd.shape} (NumPy's transpose(*axes); for PyTorch's "
                 f"transpose(dim0, dim1) use swapaxes)"
             )
+    if two_ints and xd.ndim == 2 and perm == (0, 1):
+        # NumPy's m.transpose(0, 1) is m itself; PyTorch's swaps the two axes.  Either
+        # reading would silently surprise someone: refuse, and name both spellings.
+        raise ValueError(
+            f"transpose: transpose({axes[0]}, {axes[1]}) of a tensor of shape {xd.shape} is "
+            f"the identity in NumPy (transpose(*axes) permutes all axes) but swaps the axes "
+            f"in PyTorch; write .T, swapaxes({axes[0]}, {axes[1]}) or permute(1, 0) to swap, "
+            f"transpose((0, 1)) for the identity"
+        )
     inverse = tuple(int(i) for i in np.argsort(perm))
 
     def backward(g: Any) -> tuple[Any]:
@@ -131,8 +141,11 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
-def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``.  ∂/∂xₖ = the slice of g that xₖ became."""
+def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing ``axis`` (or PyTorch's ``dim``).  ∂/∂xₖ = the slice
+    of g that xₖ became."""
+    if dim is not None:
+        axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("cat: expected a non-empty list or tuple of tensors")
     ts = tuple(as_tensor(t, "cat") for t in tensors)
@@ -156,8 +169,11 @@ def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return make_node(out, ts, "cat", backward)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new ``axis``: ``cat`` of ``unsqueeze``d tensors."""
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new ``axis`` (or ``dim``): ``cat`` of
+    ``unsqueeze``d tensors."""
+    if dim is not None:
+        axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("stack: expected a non-empty list or tuple of tensors")
     ts = [as_tensor(t, "stack") for t in tensors]
@@ -173,9 +189,14 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return cat([unsqueeze(t, axis) for t in ts], axis=int(axis) % (nd + 1))
 
 
-def split(x: Tensor, split_size_or_sections: Any, axis: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``x`` along ``axis``, as ``torch.split``: an int is each piece's size (the
-    last may be smaller), a list gives the sizes (they must add up to the axis)."""
+def split(
+    x: Tensor, split_size_or_sections: Any, axis: int = 0, *, dim: int | None = None
+) -> tuple[Tensor, ...]:
+    """Pieces of ``x`` along ``axis`` (or ``dim``), as ``torch.split``: an int is each
+    piece's size (the last may be smaller), a list gives the sizes (they must add up to
+    the axis)."""
+    if dim is not None:
+        axis = dim
     ax = one_axis(axis, x.ndim, "split")
     n = x.shape[ax]
     s = split_size_or_sections

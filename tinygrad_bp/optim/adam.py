@@ -35,6 +35,7 @@ class Adam(Optimizer):
     """
 
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    _required_state_keys = frozenset({"step", "exp_avg", "exp_avg_sq"})
 
     def __init__(
         self,
@@ -111,7 +112,8 @@ class Adam(Optimizer):
                 m *= b1
                 m += (1.0 - b1) * g
                 v *= b2
-                tmp = g * g
+                tmp = xp.empty_like(d)  # (g * g would be a NumPy scalar for a 0-d parameter)
+                xp.multiply(g, g, out=tmp)
                 tmp *= 1.0 - b2
                 v += tmp
                 if amsgrad:

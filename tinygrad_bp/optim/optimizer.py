@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd import RETAIN_GRAD
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_modified
 
 __all__ = ["Optimizer"]
 
@@ -111,8 +111,30 @@ class Optimizer:
         counts), created on its first step.
     """
 
-    #: keys a state entry of this optimizer may hold (checked by load_state_dict)
+    #: keys a state entry of this optimizer may hold, and those it must hold once it
+    #: has any (both checked by load_state_dict)
     _state_keys: frozenset[str] = frozenset()
+    _required_state_keys: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every step changes the parameters in place: record it (one counter for the
+        # step), so that a graph built before the step refuses to backpropagate through
+        # the old values instead of computing a wrong gradient (PyTorch's version check).
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None or getattr(step, "_marks_params", False):
+            return
+
+        def marked_step(self: Optimizer) -> None:
+            step(self)
+            for group in self.param_groups:
+                mark_modified(group["params"])
+
+        marked_step.__doc__ = step.__doc__
+        marked_step.__name__ = "step"
+        marked_step.__qualname__ = f"{cls.__qualname__}.step"
+        marked_step._marks_params = True  # type: ignore[attr-defined]
+        cls.step = marked_step  # type: ignore[method-assign]
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -198,6 +220,11 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in tensors):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        if self.param_groups and bool(names) != ("param_names" in self.param_groups[0]):
+            raise ValueError(
+                f"{name}: all parameter groups must be named (name, Tensor) pairs or none of "
+                f"them; cannot add a group {'with' if names else 'without'} names"
+            )
         group["params"] = tensors
         if names:
             group["param_names"] = names
@@ -310,6 +337,8 @@ class Optimizer:
         for i, (g, sg) in enumerate(zip(self.param_groups, saved_groups)):
             ng = {k: _copy_value(v) for k, v in sg.items() if k != "params"}
             ng["params"] = g["params"]
+            for key, default in self.defaults.items():  # a state dict with fewer options
+                ng.setdefault(key, default)
             self._check_group(ng, f"{name}.load_state_dict (param group {i})")
             new_groups.append(ng)
         new_state = _ParamState()
@@ -331,6 +360,11 @@ class Optimizer:
                     f"{name}.load_state_dict: the state of parameter {key} has "
                     f"{sorted(unknown)}, which {name} does not use (a state dict of "
                     f"another optimizer?)"
+                )
+            missing = self._required_state_keys - set(st) if st else set()
+            if missing:
+                raise ValueError(
+                    f"{name}.load_state_dict: the state of parameter {key} lacks {sorted(missing)}"
                 )
             entry = new_state[p]
             for k, v in st.items():

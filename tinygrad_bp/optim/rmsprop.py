@@ -35,6 +35,7 @@ class RMSprop(Optimizer):
     """
 
     _state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
+    _required_state_keys = frozenset({"step", "square_avg"})
 
     def __init__(
         self,

@@ -42,6 +42,7 @@ from __future__ import annotations
 from ._style import DEFAULT_MAX_NODES, FORMATS
 from .command import VIEWS, configure, main, tutorial_graph
 from .draw import draw_graph
+from .live import live  # eager: tg.viz.live is the function (the module stays viz.live's)
 from .render import Graph
 from .stats import ModuleStats, Summary, module_stats
 from .steps import StepsResult, backward_steps
@@ -53,6 +54,7 @@ __all__ = [
     "Graph",
     "StepsResult",
     "draw_graph",
+    "live",
     "backward_steps",
     "module_stats",
     "ModuleStats",

@@ -21,6 +21,8 @@ VIEWS = ("forward", "backward", "collapsed", "steps")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tinygrad-bp graph``."""
+    from .._output import seed_type
+
     parser.add_argument(
         "--view",
         choices=VIEWS,
@@ -31,14 +33,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights",
         metavar="FILE.npz",
-        help="draw a model saved by Module.save (layer sizes from its 0.W, 1.W, ... arrays) "
+        help="draw a model saved by Module.save (as saved: its layers, activation and task) "
         "instead of the tutorial's 4→10→5→3 network",
     )
     parser.add_argument(
         "--activation",
         choices=("tanh", "sigmoid", "relu"),
-        default="tanh",
-        help="hidden-layer activation of the --weights model (default tanh)",
+        default=None,
+        help="hidden activation of a --weights file that does not record it (default: the "
+        "file's own; tanh for older files)",
     )
     parser.add_argument(
         "--batch-size",
@@ -47,7 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Iris rows in the batch (default 5: few enough to read, and unlike the 4 "
         "features, so x (5, 4) shows which axis is the batch)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="weights and batch seed (default 0)")
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, help="weights and batch seed (default 0)"
+    )
     parser.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES)
     parser.add_argument(
         "--out",
@@ -130,16 +135,30 @@ def tutorial_graph(
 
 def main(args: argparse.Namespace) -> int:
     """Run ``tinygrad-bp graph``."""
-    if args.view != "steps":
+    from .. import _output, serialization
+    from .steps import _FRAME_RE
+
+    if args.view != "steps":  # refuse a bad suffix or an unusable path before any work
         out = args.out or f"graph_{args.view}.png"
-        _format_for(out, "graph --out")  # refuse a bad suffix before any work
-    loss, model, what = tutorial_graph(args.batch_size, args.seed, args.weights, args.activation)
-    if args.view == "steps":
-        out = args.out or "graph_steps"
-        res = backward_steps(
-            loss, out, model=model, max_nodes=args.max_nodes, title=f"Backward step by step: {what}"
+        _format_for(out, "graph --out")
+        _output.check_file_target(out, "graph --out")
+    else:  # checked, drawn into a temporary folder, moved into place (_output.RunFolder)
+        run = _output.RunFolder(args.out or "graph_steps", "graph")
+    if args.weights is None:
+        loss, model, what = tutorial_graph(
+            args.batch_size, args.seed, None, args.activation or "tanh"
         )
-        print(f"wrote {len(res.frames)} frames, {res.gif} and {res.html}")
+    else:
+        loss, model, what = serialization.graph_loss(
+            args.weights, args.batch_size, args.seed, args.activation
+        )
+    if args.view == "steps":
+        with run:
+            run.check(["backward_steps.gif", "index.html"], _FRAME_RE)
+            res = backward_steps(loss, run.path(""), model=model, max_nodes=args.max_nodes,
+                                 title=f"Backward step by step: {what}")  # fmt: skip
+            run.commit()
+        print(f"wrote {len(res.frames)} frames, backward_steps.gif and index.html to {run.shown}")
         return 0
     title = {
         "forward": "Forward graph",

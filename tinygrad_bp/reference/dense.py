@@ -1,7 +1,8 @@
-"""The tutorial's network written by hand in NumPy: the oracle the engine is checked against.
+"""The tutorial's fully connected network written by hand in NumPy.
 
 This module imports NumPy only, never the engine, so that agreeing with it proves
-something.  It follows the tutorial 反向传播详解BP ("weights as a layer"):
+something (it loads even from its file alone).  It follows the tutorial 反向传播详解BP
+("weights as a layer"):
 
 - a :class:`Layer` holds ``W (in, out)`` and ``b (out,)``; its forward is
   ``a = x·W + b``, ``h = act(a)`` with ``act`` one of sigmoid, tanh, ReLU;

@@ -1,4 +1,4 @@
-"""Small data sets shipped with the package, and batching.
+"""Tabular data: Iris, the synthetic regression set, CSV files, splits and batches.
 
 ``load_iris()`` reads Fisher's Iris data (1936; public domain) from the copy inside the
 package: 150 flowers, 4 measurements in cm, 3 species.  Nothing is downloaded.
@@ -193,21 +193,52 @@ def standardize(X: np.ndarray, mean: Any = None, std: Any = None):
     return (X - mean) / std, mean, std
 
 
-def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int = 0):
-    """A seeded split: ``(X_train, y_train, X_test, y_test)``.
+def train_test_split(
+    X: Any, y: Any, test_size: float = 0.2, seed: int = 0, stratify: bool = True
+) -> tuple[Any, Any, Any, Any]:
+    """A seeded split, returned as ``(X_train, y_train, X_test, y_test)``.
 
-    Stratified (the same fraction of every class held out) when ``y`` holds class indices
-    (1-D integers); a plain random split otherwise (regression targets).
+    (The order is this package's, pairs first, not scikit-learn's
+    ``X_train, X_test, y_train, y_test``.)
+
+    Parameters
+    ----------
+    X, y : arrays with the same first dimension
+    test_size : float
+        The fraction held out, in ``[0, 1)``; with ``stratify`` it is taken from every
+        class (rounded per class), so each class keeps its share on both sides.
+    seed : int
+        The same seed always gives the same split.
+    stratify : bool
+        Stratify by class when ``y`` holds class indices (1-D integers).  Continuous
+        targets (float or 2-D ``y``) cannot be stratified and are split at random, as
+        with ``stratify=False``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygrad_bp.data import train_test_split
+    >>> X, y = np.arange(20).reshape(10, 2), np.array([0] * 5 + [1] * 5)
+    >>> X_tr, y_tr, X_te, y_te = train_test_split(X, y, test_size=0.4, seed=0)
+    >>> len(X_tr), len(X_te), np.bincount(y_te).tolist()
+    (6, 4, [2, 2])
     """
+    test_fraction = test_size
+    if isinstance(test_fraction, bool) or not isinstance(
+        test_fraction, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"train_test_split: test_size must be a number, got {test_fraction!r}")
     if not 0.0 <= test_fraction < 1.0:
-        raise ValueError(f"train_test_split: test_fraction must be in [0, 1), got {test_fraction}")
+        raise ValueError(f"train_test_split: test_size must be in [0, 1), got {test_fraction}")
+    if not isinstance(stratify, (bool, np.bool_)):
+        raise TypeError(f"train_test_split: stratify must be True or False, got {stratify!r}")
     if len(X) != len(y):
         raise ValueError(f"train_test_split: X has {len(X)} rows, y {len(y)}")
     if test_fraction == 0.0:
         return X, y, X[:0], y[:0]
     rng = np.random.default_rng(seed)
     y_arr = np.asarray(y)
-    if y_arr.ndim == 1 and y_arr.dtype.kind in "iu":
+    if stratify and y_arr.ndim == 1 and y_arr.dtype.kind in "iu":
         test_idx = []
         for c in np.unique(y_arr):
             idx = np.flatnonzero(y_arr == c)
@@ -219,7 +250,7 @@ def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: i
     mask[test_idx] = True
     if mask.all() or not mask.any():
         raise ValueError(
-            f"train_test_split: test_fraction {test_fraction} leaves "
+            f"train_test_split: test_size {test_fraction} leaves "
             f"{'no training' if mask.all() else 'no test'} rows out of {len(y_arr)}"
         )
     return X[~mask], y[~mask], X[mask], y[mask]

@@ -1,0 +1,305 @@
+"""What the commands write, and how they end (issue 14): run folders that keep the user's
+files, a lock on the output folder, SIGTERM/SIGINT with no debris, output paths checked
+before any work, one-line messages, and the trained network compared and drawn as it was.
+
+Every test here failed on main (see each docstring for what main did).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_bp import _output, bench, cli
+from tinygrad_bp.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse rejects the arguments
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _spawn(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_bp", *argv],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Never leave a process of a failed test running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_for(cond, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+def _ours(folder: Path) -> list[str]:
+    """The folder's entries, without the manifest."""
+    return sorted(n for n in os.listdir(folder) if n != _output.MANIFEST)
+
+
+# ---------------------------------------------------------------------- signals
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_an_interrupted_train_says_so_in_one_line_and_leaves_nothing(tmp_path, sig, status):
+    """main: SIGTERM left hidden .out.tmp-* folders, SIGINT printed a 32-line traceback."""
+    out = tmp_path / "run"
+    proc = _spawn("train", "--epochs", "1000000", "--out", str(out), "--quiet")
+    try:
+        # the run folder and its temporary folder exist once the training has started
+        _wait_for(lambda: out.is_dir() and any(n.startswith(".tinygrad-bp-tmp") for n in
+                                                 os.listdir(out)))  # fmt: skip
+        time.sleep(0.2)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _stop(proc)
+    assert proc.returncode == status, err
+    assert err == "tinygrad-bp train: interrupted; nothing was written\n"
+    assert os.listdir(tmp_path) == []  # not even the folder it made
+
+
+def test_an_interrupted_train_keeps_the_previous_run_whole(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "train", "--epochs", "2", "--out", str(out), "--quiet")[0] == 0
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    proc = _spawn("train", "--epochs", "1000000", "--out", str(out), "--quiet", "--seed", "3")
+    try:
+        _wait_for(lambda: any(n.startswith(".tinygrad-bp-tmp") for n in os.listdir(out)))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _stop(proc)
+    assert proc.returncode == 143 and err.count("\n") == 1, err
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before
+
+
+# ---------------------------------------------------------------------- lock
+_HOLDER = """
+import sys, time
+from tinygrad_bp._output import RunFolder
+with RunFolder(sys.argv[1], "train"):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_run_into_a_locked_folder_names_the_process(tmp_path, capsys, monkeypatch):
+    """main: both runs reported success and one of them was lost."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), "30"], cwd=ROOT,
+                              env=ENV, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        monkeypatch.setattr(_output, "LOCK_WAIT", 0.3)
+        code, _, err = run_cli(capsys, "train", "--epochs", "2", "--out", str(out), "--quiet")
+        assert code == 2
+        assert f"process {holder.pid} is writing into {out}" in err and err.count("\n") == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder was killed outright: its temporary folder is cleaned up by the next run
+    assert run_cli(capsys, "train", "--epochs", "2", "--out", str(out), "--quiet")[0] == 0
+    assert not [n for n in os.listdir(out) if n.startswith(".tinygrad-bp-tmp")]
+    assert not (out / _output.LOCK).exists()
+
+
+def test_two_train_runs_into_one_folder_are_both_accounted_for(tmp_path):
+    """Real processes, started together: each either wrote its whole run or said which
+    process held the folder; the folder holds exactly one complete run."""
+    out = tmp_path / "run"
+    seeds = (1, 2)
+    procs = [_spawn("train", "--epochs", "100", "--hidden", "8", "--seed", str(s), "--out",
+                    str(out)) for s in seeds]  # fmt: skip
+    results = [p.communicate(timeout=120) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert 0 in codes and set(codes) <= {0, 2}, results
+    for p, code, (stdout, err) in zip(procs, codes, results):
+        if code == 0:
+            assert f"to {out}" in stdout
+        else:
+            other = procs[1 - procs.index(p)].pid
+            assert f"process {other} is writing into" in err and err.count("\n") == 1
+    summary = json.loads((out / "summary.json").read_text())
+    winners = [s for s, c in zip(seeds, codes) if c == 0]
+    assert summary["seed"] in winners
+    # the weights are the ones of that run (training is deterministic for a seed)
+    again = train(hidden=(8,), epochs=100, seed=summary["seed"])
+    from tinygrad_bp import nn
+
+    saved = nn.mlp([4, 8, 3])
+    saved.load(out / "weights.npz")
+    for (_, a), (_, b) in zip(saved.named_parameters(), again.model.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert _ours(out) == sorted(summary["files"])
+    manifest = json.loads((out / _output.MANIFEST).read_text())["files"]
+    assert sorted(manifest) == sorted(summary["files"])
+
+
+# ---------------------------------------------------------------------- paths first
+def test_bench_out_into_a_file_fails_at_once(tmp_path, capsys, monkeypatch):
+    """main: measured for minutes, then failed on the path."""
+    (tmp_path / "afile").write_text("")
+
+    def no_run(config):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("bench ran before checking --out")
+
+    monkeypatch.setattr(bench, "run", no_run)
+    code, _, err = run_cli(capsys, "bench", "--smoke", "--out", str(tmp_path / "afile" / "x.md"))
+    assert code == 2
+    assert "afile is a file, not a folder" in err and "[Errno" not in err
+
+
+def test_the_bench_page_names_the_command_that_made_it(tmp_path, capsys, monkeypatch):
+    """main: the page always named `bench --threads 1 2 --out docs/benchmarks.md`."""
+    seen = {}
+
+    def fake_render(results):
+        seen.update(results)
+        return "the page\n"
+
+    monkeypatch.setattr(bench, "run", lambda config: {"checks_passed": True})
+    monkeypatch.setattr(bench, "render_markdown", fake_render)
+    page = tmp_path / "sub" / "bench.md"
+    code, _, _ = run_cli(capsys, "bench", "--smoke", "--threads", "1", "--out", str(page))
+    assert code == 0 and page.read_text() == "the page\n"
+    assert seen["command"] == f"python -m tinygrad_bp bench --smoke --threads 1 --out {page}"
+    assert os.listdir(page.parent) == ["bench.md"]
+
+
+# ---------------------------------------------------------------------- messages
+def _blocker(tmp_path: Path) -> Path:
+    p = tmp_path / "afile"
+    p.write_text("")
+    return p
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["errno2", "file_folder", "doubled", "seed", "compare_seed", "hidden_huge", "graph_seed"],
+)
+def test_each_message_is_one_clear_line(tmp_path, capsys, case):
+    argv, want, never = {
+        "errno2": (["graph", "--weights", str(tmp_path / "nope.npz")], "no such weights file",
+                   "[Errno"),
+        "file_folder": (["graph", "--out", str(_blocker(tmp_path) / "x.png")],
+                        "afile is a file, not a folder", "does not exist"),
+        "doubled": (["train", "--lr", "0"], "lr must be a positive number", "error: train:"),
+        "seed": (["train", "--seed", "-1"], "argument --seed: expected a non-negative", "xx"),
+        "compare_seed": (["compare", "--seed", "-1"], "argument --seed", "xx"),
+        "graph_seed": (["graph", "--seed", "-1"], "argument --seed", "xx"),
+        "hidden_huge": (["train", "--hidden", "100000,100000", "--epochs", "1"],
+                        "choose smaller --hidden sizes", "MemoryError"),
+    }[case]  # fmt: skip
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    last = err.splitlines()[-1]
+    assert want in last and never not in err and "Traceback" not in err, err
+    assert last.startswith(f"tinygrad-bp {argv[0]}: error: ")
+
+
+def test_a_subcommand_typo_prints_the_subcommands_usage(capsys):
+    """main: the top-level usage, as if no command had been given."""
+    code, _, err = run_cli(capsys, "train", "--bogus")
+    assert code == 2
+    assert err.startswith("usage: tinygrad-bp train ") and "unrecognized arguments: --bogus" in err
+
+
+def test_compare_into_a_closed_pipe_ends_quietly():
+    """main: "tinygrad-bp compare: error: [Errno 32] Broken pipe"."""
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_bp", "compare", "--task", "classify", "--activation",
+         "tanh", "--hidden", "3"], cwd=ROOT, env=ENV, stdout=w, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(w)
+    os.close(r)  # the reader is gone before anything is printed, as `| head` after 10 lines
+    _, err = proc.communicate(timeout=120)
+    assert err == b"" and proc.returncode == 141
+
+
+def test_quiet_is_quiet(capsys):
+    """main: --quiet only hid the progress bar; the summary was printed."""
+    code, out, err = run_cli(capsys, "train", "--epochs", "2", "--quiet")
+    assert code == 0 and out == ""
+
+
+def test_train_refuses_a_negative_seed_from_python():
+    with pytest.raises(ValueError, match="train: seed must be a non-negative integer"):
+        train(epochs=1, seed=-1)
+
+
+# ---------------------------------------------------------------------- the trained network
+def test_train_compare_checks_the_network_that_was_trained(tmp_path):
+    """main: `train --compare` always compared fresh Iris 4-h-3 networks, every
+    activation and both tasks, whatever had been trained."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    r = train(data=(X, y), hidden=(3,), activation="relu", epochs=5, compare_after=True)
+    s = r.summary["compare"]["settings"]
+    assert s["sizes"] == {"classify": [2, 3, 2]} and s["activations"] == ["relu"]
+    assert s["weights"] == "trained" and r.compare_ok is True
+    assert "2-3-2, hidden relu" in r.extra["compare_report"]
+    assert "trained weights" in r.extra["compare_report"]
+    r = train(task="regress", hidden=(5,), activation="sigmoid", epochs=5, compare_after=True)
+    s = r.summary["compare"]["settings"]
+    assert s["tasks"] == ["regress"] and s["sizes"] == {"regress": [4, 5, 3]}
+
+
+def test_compare_states_the_tolerance_it_applies(capsys):
+    """main: "(tolerance 1e-10)", though the round-off bound is added against finite
+    differences."""
+    code, out, _ = run_cli(capsys, "compare", "--task", "classify", "--activation", "relu",
+                           "--hidden", "3")  # fmt: skip
+    assert code == 0
+    assert "tolerance 1e-10; vs finite differences 1e-10 + the stencil's round-off bound" in out
+
+
+def test_graph_draws_a_saved_relu_regression_model_as_trained(tmp_path, capsys):
+    """main: drawn as tanh, with cross-entropy on Iris."""
+    out = tmp_path / "run"
+    assert run_cli(capsys, "train", "--task", "regress", "--activation", "relu", "--hidden",
+                   "6", "--epochs", "3", "--out", str(out), "--quiet")[0] == 0  # fmt: skip
+    dot = tmp_path / "g.dot"
+    code, stdout, err = run_cli(capsys, "graph", "--weights", str(out / "weights.npz"),
+                                "--out", str(dot))  # fmt: skip
+    assert code == 0, err
+    text = dot.read_text()
+    assert "relu" in text and "tanh" not in text
+    assert "4-6-3, relu hidden activation, regress" in text
+    assert "1/2 squared error on 5 make_regression rows" in text  # the --batch-size default
+    assert "cross" not in text.lower()
+
+
+def test_graph_steps_checks_the_folder_before_writing(tmp_path, capsys):
+    """main: wrote two frames, then failed on the step_003.png folder."""
+    out = tmp_path / "steps"
+    (out / "step_003.png").mkdir(parents=True)
+    (out / "mine.txt").write_text("keep")
+    code, _, err = run_cli(capsys, "graph", "--view", "steps", "--out", str(out))
+    assert code == 2 and "holds a folder step_003.png/" in err and err.count("\n") == 1
+    assert sorted(os.listdir(out)) == ["mine.txt", "step_003.png"]
+    assert os.listdir(out / "step_003.png") == []

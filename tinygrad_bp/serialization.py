@@ -1,0 +1,604 @@
+"""Weights files: what ``Module.save``, ``Module.load`` and ``Module.load_state_dict`` do.
+
+A weights file is an ordinary NumPy ``.npz`` archive: one ``.npy`` entry per parameter,
+named by its dotted name (``0.W``, ``0.b``, ...), plus one entry, :data:`META_KEY`, that
+holds a JSON text as a plain ``uint8`` array (never a pickle) recording the file format
+and, for a network of ``Dense`` and activation layers, its architecture: the layers, their
+sizes and activations, and the task it was trained for when the trainer said so.  That is
+enough to rebuild the trained network (``tinygrad-bp graph --weights``, ``train
+--compare``) without being told its shape.
+
+Writing is atomic: the archive is written to a temporary file of its own (a unique name
+from :func:`tempfile.mkstemp`) in the target's folder, flushed and ``fsync``-ed, given the
+target's permissions, then renamed over the target with :func:`os.replace`.  So a reader,
+or a writer racing another, only ever sees one complete file, and no other file is
+touched.
+
+Reading is validated before anything is allocated or assigned: every entry's ``.npy``
+header is parsed and its claimed size checked against the bytes actually stored; arrays
+of Python objects, strings, complex or other non-real numbers are refused; nothing is
+ever unpickled.  Assigning into a module checks every name, shape and dtype kind first,
+then assigns all or nothing.  Every problem is one :class:`ValueError`, ``KeyError``,
+``TypeError`` or ``OSError`` naming the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .nn import Module, Sequential
+
+__all__ = [
+    "META_KEY",
+    "FORMAT",
+    "save",
+    "save_module",
+    "read",
+    "load_into",
+    "load_module",
+    "architecture",
+    "load_model",
+    "graph_loss",
+    "WeightsFileError",
+]
+
+META_KEY = "__tinygrad_bp__"  # the metadata entry's name inside the archive
+FORMAT = "tinygrad_bp weights"
+FORMAT_VERSION = 1
+# Real numbers only: bool, signed and unsigned integers, floats.  Complex would lose its
+# imaginary part, objects need unpickling, strings and the rest are not weights.
+_REAL_KINDS = "biuf"
+_ACTIVATION_LAYERS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be read: the message names the file and the problem."""
+
+
+# ---------------------------------------------------------------------- writing
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` would, for a moment,
+    for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _os_error(exc: OSError, message: str) -> OSError:
+    """``exc``'s class with ``message`` alone, so it prints without an ``[Errno N]``."""
+    cls = type(exc) if type(exc).__init__ is OSError.__init__ else OSError
+    err = cls(message)
+    err.errno = exc.errno
+    return err
+
+
+def _check_folder(path: str, what: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder):
+        return folder
+    probe = folder
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        raise NotADirectoryError(f"{what}: cannot write {path}: {probe} is a file, not a folder")
+    raise FileNotFoundError(f"{what}: cannot write {path}: the folder {folder} does not exist")
+
+
+def _real_array(name: str, value: Any, what: str, where: str) -> np.ndarray:
+    arr = value.data if hasattr(value, "data") and hasattr(value, "requires_grad") else value
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"{what}: {name} {where} has dtype {arr.dtype} ({_kind_name(arr.dtype)}); "
+            "expected an array of real numbers (float, int or bool)"
+        )
+    return arr
+
+
+def _kind_name(dtype: np.dtype) -> str:
+    if dtype.hasobject:
+        return "Python objects"
+    return {
+        "c": "complex numbers",
+        "U": "text",
+        "S": "bytes",
+        "V": "raw records",
+        "M": "dates",
+        "m": "time spans",
+    }.get(dtype.kind, "not numbers")
+
+
+def save(
+    state: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, Any] | None = None,
+    what: str = "save",
+) -> None:
+    """Write ``state`` (name → array) and ``metadata`` (JSON-able) to ``path``, atomically.
+
+    The file is complete or absent: a reader never sees half of it, two writers racing
+    leave one of their files whole, and no other file is created, changed or removed.
+    An existing target keeps its permissions; a new one gets the umask's.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise ValueError(f"{what}: expected a path ending in .npz, got {path!r}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in state.items():
+        if not isinstance(name, str) or not name or name == META_KEY:
+            raise ValueError(f"{what}: invalid parameter name {name!r}")
+        arrays[name] = _real_array(name, value, what, "in the state")
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, **dict(metadata or {})}
+    try:
+        text = json.dumps(meta, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what}: the metadata must be plain JSON data: {exc}") from None
+    arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    folder = _check_folder(path, what)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: cannot write {path}: it is a folder")
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _os_error(exc, f"{what}: cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # zipfile directly, as np.savez does inside, but with no keyword names that
+            # clash with parameter names and never a pickle
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, arr in arrays.items():
+                    with zf.open(name + ".npy", "w", force_zip64=True) as entry:
+                        np.lib.format.write_array(entry, arr, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp made it private (0600)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise _os_error(exc, f"{what}: cannot write {path}: {exc.strerror or exc}") from None
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable; best effort (not every system can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_RESERVED = ("format", "version", "architecture", "tinygrad_bp_version")
+
+
+def save_module(
+    module: Module, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
+) -> None:
+    """:meth:`Module.save`: the state dict, the architecture (:func:`architecture`) and
+    ``metadata`` (e.g. ``{"task": "classify"}``), written atomically by :func:`save`."""
+    from . import __version__
+
+    extra = dict(metadata or {})
+    clash = sorted(k for k in extra if k in _RESERVED or not isinstance(k, str))
+    if clash:
+        raise ValueError(f"save: metadata keys {clash} are reserved or not strings")
+    meta = {"tinygrad_bp_version": __version__, "architecture": architecture(module), **extra}
+    save(module.state_dict(), path, meta, "save")
+
+
+# ---------------------------------------------------------------------- reading
+def _not_npz(path: str, head: bytes) -> str | None:
+    """Why a file that is not a zip archive is not a weights file, in words."""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return None
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array (np.save), not an .npz archive of named weights"
+    if not head:
+        return "it is empty"
+    try:
+        head.decode("utf-8")
+        printable = all(c in b"\t\n\r" or 32 <= c < 127 or c >= 128 for c in head)
+    except UnicodeDecodeError:
+        printable = False
+    if printable:
+        return "it is a text file, not an .npz archive"
+    return "it is not an .npz archive (no zip signature)"
+
+
+# Deflate cannot shrink data more than about 1032 : 1; a larger claim is a forged size.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> np.ndarray:
+    """One ``.npy`` entry, its header checked against its stored size before allocating."""
+    fmt = np.lib.format
+    if info.compress_size > archive_size or (
+        info.file_size > info.compress_size
+        and (
+            info.compress_type == zipfile.ZIP_STORED
+            or info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096
+        )
+    ):
+        raise ValueError(
+            f"claims {info.file_size:,} bytes but the archive holds {info.compress_size:,} "
+            f"for it ({archive_size:,} in all): corrupt"
+        )
+    with zf.open(info) as f:
+        try:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = fmt.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = fmt.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+        except (ValueError, SyntaxError, TypeError, EOFError) as exc:
+            raise ValueError(f"has a corrupt .npy header ({_first_line(exc)})") from None
+        if dtype.hasobject or dtype.kind not in _REAL_KINDS:
+            raise TypeError(
+                f"holds {_kind_name(dtype)} (dtype {dtype}); a weights file holds real "
+                "numbers only, and pickled data is never loaded"
+            )
+        count = math.prod(shape)
+        need = count * dtype.itemsize
+        have = info.file_size - f.tell()
+        if need != have:
+            raise ValueError(
+                f"claims shape {tuple(shape)} ({count:.3g} elements, {need:,} bytes) but "
+                f"holds {have:,} bytes of data"
+            )
+        data = f.read(need)
+    if len(data) != need:
+        raise ValueError(f"is truncated: {len(data):,} of {need:,} bytes")
+    arr = np.frombuffer(data, dtype=dtype).copy()
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read(
+    path: str | os.PathLike[str], what: str = "load"
+) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
+    """``(state, metadata)`` from a weights file; ``metadata`` is None for files written
+    before it was recorded.  Raises :class:`WeightsFileError` (a ``ValueError``),
+    ``TypeError`` or ``OSError`` naming ``path`` and what is wrong."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what}: no such file: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: {path} is a folder, not a weights file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+            why = _not_npz(path, head)
+            if why is not None:
+                raise WeightsFileError(f"{what}: {path} is not a weights file: {why}")
+            f.seek(0)
+            return _read_archive(f, path, what)
+    except OSError as exc:
+        raise _os_error(exc, f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_archive(f: Any, path: str, what: str) -> tuple[dict[str, np.ndarray], dict | None]:
+    state: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] | None = None
+    size = os.fstat(f.fileno()).st_size
+    try:
+        with zipfile.ZipFile(f) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                if not info.filename.endswith(".npy"):
+                    raise WeightsFileError(
+                        f"{what}: {path} is not a weights file: it holds {info.filename!r}, "
+                        "which is not an .npy array"
+                    )
+                name = info.filename[:-4]
+                if name in state or (name == META_KEY and meta is not None):
+                    raise WeightsFileError(f"{what}: {path} holds {name!r} twice")
+                try:
+                    arr = _read_entry(zf, info, size)
+                except (ValueError, TypeError) as exc:
+                    cls = TypeError if isinstance(exc, TypeError) else WeightsFileError
+                    raise cls(f"{what}: {path}: the entry {name!r} {exc}") from None
+                if name == META_KEY:
+                    meta = _decode_meta(arr, path, what)
+                else:
+                    state[name] = arr
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise WeightsFileError(
+            f"{what}: {path} is corrupt or truncated ({_first_line(exc)})"
+        ) from None
+    except NotImplementedError as exc:  # a compression method zipfile cannot read
+        raise WeightsFileError(f"{what}: {path} cannot be read: {_first_line(exc)}") from None
+    if not state:
+        raise WeightsFileError(f"{what}: {path} holds no weights")
+    return state, meta
+
+
+def _decode_meta(arr: np.ndarray, path: str, what: str) -> dict[str, Any]:
+    try:
+        if arr.dtype != np.uint8 or arr.ndim != 1:
+            raise ValueError(f"expected 1-D uint8, got {arr.ndim}-D {arr.dtype}")
+        meta = json.loads(arr.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError("not tinygrad_bp metadata")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WeightsFileError(
+            f"{what}: {path}: the metadata entry {META_KEY!r} is corrupt ({_first_line(exc)})"
+        ) from None
+    return meta
+
+
+# ---------------------------------------------------------------------- into a module
+def load_into(module: Module, state: Mapping[str, Any], what: str = "load_state_dict") -> None:
+    """Copy ``state`` into ``module``'s parameters in place: every name, shape and dtype
+    kind is checked first, then all are assigned, or none."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{what}: expected a mapping of name -> array, got {type(state).__name__}")
+    # parameters and buffers (BatchNorm's running statistics), as state_dict() lists them
+    named = getattr(module, "_named_state", module.named_parameters)
+    params = dict(named())
+    missing = sorted(set(params) - set(state))
+    unexpected = sorted(set(state) - set(params), key=str)
+    if missing or unexpected:
+        raise KeyError(f"{what}: missing keys {missing}, unexpected keys {unexpected}")
+    arrays = {}
+    for name, p in params.items():
+        arr = _real_array(name, state[name], what, "in the state")
+        if arr.shape != p.data.shape:
+            raise ValueError(
+                f"{what}: {name} has shape {arr.shape} in the state, {p.data.shape} in the model"
+            )
+        arrays[name] = arr
+    for name, p in params.items():  # only after every check passed
+        p.data[...] = arrays[name]
+
+
+def load_module(module: Module, path: str | os.PathLike[str]) -> None:
+    """:meth:`Module.load`: :func:`read` the whole file, then :func:`load_into`; errors
+    name the file."""
+    path = os.fspath(path)
+    state, _ = read(path, "load")
+    try:
+        load_into(module, state, "load")
+    except KeyError as exc:
+        raise KeyError(f"{exc.args[0]} (in {path})") from None
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{exc} (in {path})") from None
+
+
+# ---------------------------------------------------------------------- architecture
+def architecture(module: Module) -> dict[str, Any] | None:
+    """The layers of a ``Sequential`` of ``Dense`` and activation layers, as JSON data
+    (with ``sizes`` and ``activation`` when it is an :func:`~tinygrad_bp.nn.mlp`), or
+    None for any other module."""
+    from . import nn
+    from .nn import Dense, Sequential
+
+    if not isinstance(module, Sequential):
+        return None
+    activation_layers = {getattr(nn, name): name for name in _ACTIVATION_LAYERS}
+    layers: list[dict[str, Any]] = []
+    for m in module:
+        if type(m) is Dense:
+            layers.append(
+                {
+                    "type": "Dense",
+                    "in_features": m.in_features,
+                    "out_features": m.out_features,
+                    "activation": m.activation,
+                    "dtype": m.W.data.dtype.name,
+                }
+            )
+        elif type(m) in activation_layers:
+            layers.append({"type": activation_layers[type(m)]})
+        else:
+            return None
+    arch: dict[str, Any] = {"model": "Sequential", "layers": layers}
+    dense = [d for d in layers if d["type"] == "Dense"]
+    if dense and len(dense) == len(layers) and dense[-1]["activation"] is None:
+        hidden = {d["activation"] for d in dense[:-1]}
+        if len(hidden) <= 1:
+            arch["sizes"] = [dense[0]["in_features"], *[d["out_features"] for d in dense]]
+            arch["activation"] = hidden.pop() if hidden else None
+    return arch
+
+
+def load_model(
+    path: str | os.PathLike[str], what: str = "load", activation: str | None = None
+) -> tuple[Sequential, dict[str, Any]]:
+    """Rebuild the network saved in ``path`` and load its weights.
+
+    Returns ``(model, metadata)``.  A file that records its architecture is rebuilt as it
+    was saved (``activation``, if given, must agree with it); an older file without one
+    is read as Dense layers ``0.W, 0.b, 1.W, ...`` with ``activation`` (default tanh) on
+    the hidden layers, and its metadata says ``"architecture_recorded": False``.
+    """
+    from . import nn
+
+    path = os.fspath(path)
+    state, meta = read(path, what)
+    arch = (meta or {}).get("architecture")
+    if arch is not None:
+        try:
+            mods = []
+            for d in arch["layers"]:
+                if d["type"] == "Dense":
+                    mods.append(
+                        nn.Dense(
+                            int(d["in_features"]),
+                            int(d["out_features"]),
+                            activation=d["activation"],
+                            dtype=d.get("dtype"),
+                        )
+                    )
+                elif d["type"] in _ACTIVATION_LAYERS:
+                    mods.append(getattr(nn, d["type"])())
+                else:
+                    raise ValueError(f"unknown layer type {d['type']!r}")
+            if not any(isinstance(m, nn.Dense) for m in mods):
+                raise ValueError("no Dense layer")
+            model = nn.Sequential(*mods)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise WeightsFileError(
+                f"{what}: {path}: the recorded architecture cannot be rebuilt ({exc})"
+            ) from None
+        saved_act = arch.get("activation")
+        if activation is not None and "activation" in arch and activation != saved_act:
+            raise ValueError(
+                f"{what}: {path} was saved with hidden activation {saved_act!r}, not {activation!r}"
+            )
+        info = dict(meta or {})
+        info["architecture_recorded"] = True
+    else:
+        model = _infer_dense(state, path, what, activation or "tanh")
+        info = dict(meta or {})
+        info["architecture_recorded"] = False
+        info["architecture"] = architecture(model)
+    try:
+        load_into(model, state, what)
+    except KeyError as exc:
+        raise WeightsFileError(
+            f"{what}: {path} does not match its recorded architecture: {exc.args[0]}"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise WeightsFileError(f"{what}: {path}: {exc}") from None
+    return model, info
+
+
+def _infer_dense(state: Mapping[str, np.ndarray], path: str, what: str, act: str) -> Sequential:
+    from . import nn
+
+    names = sorted(state)
+    layers = []
+    i = 0
+    while f"{i}.W" in state:
+        w = state[f"{i}.W"]
+        if w.ndim != 2 or f"{i}.b" not in state:
+            raise WeightsFileError(f"{what}: {path}: layer {i} needs a 2-D {i}.W and a {i}.b")
+        layers.append(w)
+        i += 1
+    if not layers or len(state) != 2 * len(layers):
+        raise WeightsFileError(
+            f"{what}: {path} does not hold Dense layers saved by Module.save (expected "
+            f"arrays 0.W, 0.b, 1.W, ...; found {names})"
+        )
+    n = len(layers)
+    mods = [
+        nn.Dense(
+            int(w.shape[0]),
+            int(w.shape[1]),
+            activation=act if k < n - 1 else None,
+            dtype=w.dtype if w.dtype.kind == "f" else None,
+        )
+        for k, w in enumerate(layers)
+    ]
+    try:
+        return nn.Sequential(*mods)
+    except ValueError as exc:
+        raise WeightsFileError(f"{what}: {path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------- drawing a saved model
+def graph_loss(
+    path: str | os.PathLike[str],
+    batch_size: int = 4,
+    seed: int = 0,
+    activation: str | None = None,
+    what: str = "graph",
+) -> tuple[Any, Sequential, str]:
+    """``(loss, model, description)`` for drawing the network saved in ``path`` as it was
+    trained: its layers and activation from the file, and its task's loss (cross-entropy
+    for ``classify``, the batch mean of ½‖ŷ − y‖² for ``regress``) on a batch of the
+    shipped data when the network's inputs and outputs fit it, else on seeded random rows.
+    Files saved before the architecture was recorded are drawn as Dense layers with
+    ``activation`` (default tanh) as a classifier, and the description says so."""
+    from . import data, nn, ops
+    from .functional import half_squared_error
+    from .tensor import Tensor
+
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= 150
+    ):
+        raise ValueError(f"{what}: --batch-size must be between 1 and 150, got {batch_size!r}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what}: no such weights file: {path}")
+    model, info = load_model(path, what, activation)
+    task = info.get("task", "classify")
+    if task not in ("classify", "regress"):
+        raise WeightsFileError(f"{what}: {path} records an unknown task {task!r}")
+    dense = [m for m in model if isinstance(m, nn.Dense)]
+    first, last = dense[0], dense[-1]
+    n_in, n_out = first.in_features, last.out_features
+    dtype = first.W.data.dtype
+    rng = np.random.default_rng(seed)
+    if task == "classify":
+        X, y = data.load_iris()
+        X = data.standardize(X)[0]
+        fits, name = n_in == X.shape[1] and n_out == 3, "Iris rows"
+    else:
+        X, y = data.make_regression(150, seed=seed)
+        fits, name = n_in == X.shape[1] and n_out == y.shape[1], "make_regression rows"
+    if fits:
+        idx = rng.permutation(len(X))[:batch_size]
+        xb, yb = X[idx].astype(dtype), y[idx]
+        src = f"{batch_size} {name}"
+    else:
+        xb = rng.standard_normal((batch_size, n_in)).astype(dtype)
+        if task == "classify":
+            yb = rng.integers(0, n_out, size=batch_size)
+        else:
+            yb = rng.standard_normal((batch_size, n_out)).astype(dtype)
+        src = f"{batch_size} random rows (the model does not fit the shipped {name})"
+    out = model(Tensor(xb))
+    if task == "classify":
+        loss, kind = ops.cross_entropy(out, yb), "cross-entropy"
+    else:
+        loss, kind = half_squared_error(out, yb.astype(dtype)), "1/2 squared error"
+    arch = info.get("architecture") or {}
+    act = arch.get("activation")
+    shape = "-".join(str(v) for v in arch.get("sizes", [])) or "saved model"
+    desc = f"{os.path.basename(path)} ({shape}, {act or 'no'} hidden activation, {task})"
+    if not info.get("architecture_recorded"):
+        desc += " [architecture not recorded in the file: hidden activation assumed]"
+    return loss, model, f"{desc}, {kind} on {src}"
