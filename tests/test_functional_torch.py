@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tinygrad_bp as tg
 from tinygrad_bp import functional as F
-from tinygrad_bp import ops_window
+from tinygrad_bp import ops as ops_window  # the window, lstm_cell and erf primitives
 
 RTOL = 1e-10
 ATOL = 1e-12
@@ -307,15 +307,9 @@ def test_fold_is_the_adjoint_of_unfold():
     np.testing.assert_allclose(back.data, u.data, rtol=1e-13)
 
 
-def test_stack_and_lstm_gates():
+def test_stack():
     a, b = rnd(3, 4), rnd(3, 4, seed=1)
     _run(lambda a, b: ops_window.stack([a, b], 1), lambda a, b: torch.stack([a, b], 1), [a, b])
-
-    def torch_gates(z):
-        i, f, g, o = z.chunk(4, 1)
-        return torch.cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 1)
-
-    _run(ops_window.lstm_gates, torch_gates, [rnd(5, 8) * 4])
 
 
 def test_lstm_cell_matches_pytorch_and_its_closure_takes_tensors():

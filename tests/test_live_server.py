@@ -26,6 +26,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from tinygrad_bp import autograd, nn  # noqa: E402
 from tinygrad_bp import functional as F  # noqa: E402
 from tinygrad_bp.cli import main as cli_main  # noqa: E402
+from tinygrad_bp.tensor import Tensor  # noqa: E402
 from tinygrad_bp.viz.live import live  # noqa: E402
 from tinygrad_bp.viz.live.registry import (  # noqa: E402
     DATASETS,
@@ -43,7 +44,6 @@ from tinygrad_bp.viz.live.server import (  # noqa: E402
 )
 from tinygrad_bp.viz.live.session import Session  # noqa: E402
 from tinygrad_bp.viz.live.toys import make_moons, make_spirals  # noqa: E402
-from tinygrad_bp.tensor import Tensor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tinygrad_bp" / "viz" / "live" / "static"

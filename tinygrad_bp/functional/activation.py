@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import ops
 from ..backend import xp
-from ..ops_window import erf
+from ..ops import dialect as D
 from ..tensor import Tensor, make_node
 from ._util import as_tensor
 
@@ -34,7 +34,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """``x · Φ(x) = ½ x (1 + erf(x/√2))``, exact (PyTorch's default).
-    ∂/∂x = Φ(x) + x·φ(x), which the engine derives through :func:`~tinygrad_bp.ops_window.erf`.
+    ∂/∂x = Φ(x) + x·φ(x), which the engine derives through :func:`~tinygrad_bp.ops.elementwise.erf`.
 
     Examples
     --------
@@ -48,7 +48,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         raise ValueError(
             f"gelu: only approximate='none' (the exact erf form) is built, got {approximate!r}"
         )
-    return x * (erf(x * _INV_SQRT2) + 1.0) * 0.5
+    return x * (ops.erf(x * _INV_SQRT2) + 1.0) * 0.5
 
 
 def silu(x: Tensor) -> Tensor:
@@ -70,15 +70,10 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     keep = ~linear
 
     def backward(g: Any, x: Any = xd) -> tuple[Any]:
-        s = (x * beta).sigmoid() if isinstance(x, Tensor) else _sigmoid_np(x * beta)
+        s = D.sigmoid(x * beta)
         return (g * (s * keep + linear),)
 
     return make_node(out, (x,), "softplus", backward)
-
-
-def _sigmoid_np(z: Any) -> Any:
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:

@@ -1,7 +1,7 @@
 """Convolution and pooling over NCHW images, through the input's windows (im2col).
 
 ``conv2d`` takes the windows of the padded input as a ``(N, C·kH·kW, OH·OW)`` array
-(:func:`~tinygrad_bp.ops_window.unfold`) and multiplies the weight reshaped to
+(:func:`~tinygrad_bp.ops.window.unfold`) and multiplies the weight reshaped to
 ``(C_out, C·kH·kW)`` by it: one matrix product per image, as DeZero and CS231n's fast
 layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come
 from the engine:
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops
-from ..ops_window import _pair, max_last, unfold, window_shape
+from ..ops.window import _pair, max_last, unfold, window_shape
 from ..tensor import Tensor
 from ._util import as_tensor
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..ops_window import _pair
+from ..ops.window import _pair
 from ..tensor import Tensor, get_default_dtype
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng

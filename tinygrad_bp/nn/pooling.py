@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import functional as F
-from ..ops_window import _pair
+from ..ops.window import _pair
 from ..tensor import Tensor
 from .module import Module
 

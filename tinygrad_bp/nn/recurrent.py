@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..ops_window import lstm_cell, stack
+from ..ops import lstm_cell, stack
 from ..tensor import Tensor, get_default_dtype
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -146,7 +146,7 @@ class LSTMCell(_Cell):
 
     def _step(self, a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         """One step from the gates' pre-activations ``a (N, 4H)`` and the cell state: the
-        gates, ``c'`` and ``h'`` in one op (:func:`~tinygrad_bp.ops_window.lstm_cell`)."""
+        gates, ``c'`` and ``h'`` in one op (:func:`~tinygrad_bp.ops.recurrent.lstm_cell`)."""
         hc = lstm_cell(a, c)
         return hc[0], hc[1]
 

@@ -17,18 +17,22 @@ The families:
   abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid, tanh;
 - :mod:`.reduce`: sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax (and
   var, std composed of them);
-- :mod:`.shape`: reshape, transpose, broadcast_to, cat, pad, flip, cast (and squeeze,
-  unsqueeze, flatten, stack, split composed of them);
+- :mod:`.shape`: reshape, transpose, broadcast_to, cat, stack, pad, flip, cast (and
+  squeeze, unsqueeze, flatten, split composed of them);
 - :mod:`.index`: getitem and gather with their adjoints index_add and scatter_add;
 - :mod:`.linalg`: matmul, einsum;
-- :mod:`.loss`: cross_entropy, the fused softmax + cross-entropy.
+- :mod:`.loss`: cross_entropy, the fused softmax + cross-entropy;
+- :mod:`.window`: unfold (im2col) and fold (col2im), each the other's adjoint, and
+  max_last (a window's maximum, routed as PyTorch's max pooling);
+- :mod:`.recurrent`: lstm_cell, one LSTM step fused.
 
 The primitive set: add, sub, mul, div, pow, neg, clone, exp, log, log1p, sqrt, sin, cos,
 tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid,
 tanh, sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax, reshape,
-transpose, broadcast_to, cat, pad, flip, cast, getitem, index_add, gather, scatter_add,
-matmul, einsum, cross_entropy.  Everything in :mod:`tinygrad_bp.functional` and
-:mod:`tinygrad_bp.nn` is composed from these.
+transpose, broadcast_to, cat, stack, pad, flip, cast, getitem, index_add, gather,
+scatter_add, matmul, einsum, cross_entropy, unfold, fold, max_last, lstm_cell.
+Everything in :mod:`tinygrad_bp.functional` and :mod:`tinygrad_bp.nn` is composed from
+these.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from .elementwise import (
 from .index import gather, getitem, index_add, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
+from .recurrent import lstm_cell
 from .reduce import (
     cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
@@ -47,6 +52,7 @@ from .shape import (
     broadcast_to, cast, cat, flatten, flip, pad, reshape, split, squeeze, stack, transpose,
     unsqueeze,
 )  # fmt: skip
+from .window import fold, max_last, unfold, window_shape
 
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
@@ -55,4 +61,5 @@ __all__ = [
     "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
+    "unfold", "fold", "max_last", "window_shape", "lstm_cell",
 ]  # fmt: skip

@@ -170,13 +170,13 @@ def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Ten
 
 
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors of one shape along a new ``axis`` (or ``dim``): ``cat`` of
-    ``unsqueeze``d tensors."""
+    """Join tensors of one shape along a new ``axis`` (or PyTorch's ``dim``).
+    ∂/∂tensors[k] = g at index k of that axis."""
     if dim is not None:
         axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("stack: expected a non-empty list or tuple of tensors")
-    ts = [as_tensor(t, "stack") for t in tensors]
+    ts = tuple(as_tensor(t, "stack") for t in tensors)
     shapes = {t.shape for t in ts}
     if len(shapes) > 1:
         raise ValueError(
@@ -184,9 +184,19 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
             f"{', '.join(str(t.shape) for t in ts)}"
         )
     nd = ts[0].ndim
-    if not isinstance(axis, (int, np.integer)) or not -nd - 1 <= axis <= nd:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not (
+        -nd - 1 <= axis <= nd
+    ):
         raise ValueError(f"stack: axis {axis!r} is out of range for {nd + 1} dims")
-    return cat([unsqueeze(t, axis) for t in ts], axis=int(axis) % (nd + 1))
+    ax = int(axis) % (nd + 1)
+    out = xp.stack([t.data for t in ts], axis=ax)
+    lead = (slice(None),) * ax
+    needs = [t.requires_grad for t in ts]
+
+    def backward(g: Any) -> tuple[Any, ...]:
+        return tuple(g[lead + (k,)] if r else None for k, r in enumerate(needs))
+
+    return make_node(out, ts, "stack", backward)
 
 
 def split(

@@ -1,0 +1,176 @@
+"""Window primitives for convolution and pooling: im2col (``unfold``), its adjoint col2im
+(``fold``), and the maximum of each window with PyTorch's routing (``max_last``).
+
+Convolution and pooling are built on :func:`unfold`: the input's sliding windows as a
+strided view (``numpy.lib.stride_tricks.sliding_window_view``), copied once into a
+``(N, C, kH, kW, OH, OW)`` array, so a convolution is one matrix product with the weight
+and a pooling is one reduction over the two kernel axes.  The derivative of ``unfold`` is
+:func:`fold` (col2im: each window's gradient added back where the window came from), and
+the derivative of ``fold`` is ``unfold``: the pair are each other's adjoint, so
+gradients of any order stay inside these two functions.
+
+Each ``backward`` closure takes its differentiable values as default arguments and works
+on both arrays and Tensors (under ``create_graph=True`` the engine calls it with Tensors),
+as every primitive does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..backend import xp
+from ..tensor import Tensor, make_node
+
+__all__ = ["unfold", "fold", "max_last", "window_shape"]
+
+
+def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair."""
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(vals) != 2 or not all(
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in vals
+    ):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    if any(a < minimum for a in vals):
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {v!r}")
+    return int(vals[0]), int(vals[1])
+
+
+def window_shape(
+    in_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    op: str,
+) -> tuple[int, int]:
+    """The output height and width; refuses a kernel larger than the padded input."""
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = in_hw, kernel, stride, padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"{op}: kernel size ({kh}, {kw}) is larger than the padded input ({hp}, {wp}) "
+            f"(input ({h}, {w}), padding ({ph}, {pw}))"
+        )
+    return (hp - kh) // sh + 1, (wp - kw) // sw + 1
+
+
+def _im2col(
+    xd: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    pad_value: float,
+) -> Any:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if ph or pw:
+        xd = xp.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    n, c, hp, wp = xd.shape
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    view = sliding_window_view(xd, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
+    view = view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+    out = xp.empty((n, c, kh, kw, oh, ow), dtype=xd.dtype)
+    out[...] = view.transpose(0, 1, 4, 5, 2, 3)  # the one copy, rows of OW innermost
+    return out
+
+
+def _col2im(
+    gd: Any,
+    in_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> Any:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n, c, h, w = in_shape
+    oh, ow = gd.shape[4:]
+    if (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w):
+        # windows that tile the input exactly (pooling): col2im is a transpose
+        return gd.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, h, w)
+    full = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gd.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += gd[:, :, i, j]
+    if ph or pw:
+        full = full[:, :, ph : ph + h, pw : pw + w]
+    return full
+
+
+def unfold(
+    x: Tensor,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    pad_value: float = 0.0,
+    op: str = "unfold",
+) -> Tensor:
+    """The sliding windows of an NCHW input: ``out[n, c, p, q, i, j] =
+    xpad[n, c, i·sH + p, j·sW + q]``, of shape ``(N, C, kH, kW, OH, OW)`` (so that a
+    convolution's product and a pooling's reduction come out in NCHW without a copy).
+
+    ``xpad`` is ``x`` padded with ``pad_value`` (0 for convolutions and average pooling,
+    −∞ for max pooling).  The map is linear in ``x``; its derivative is its adjoint:
+    ∂/∂x = fold(g), each window's gradient added back where the window was taken
+    (padding drops its share).
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    xd = x.data
+    if xd.ndim != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W), got shape {xd.shape}")
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    strides = _pair(stride, "stride", op, 1)
+    pads = _pair(padding, "padding", op, 0)
+    window_shape(xd.shape[2:], kernel, strides, pads, op)
+    out = _im2col(xd, kernel, strides, pads, pad_value)
+    in_shape = xd.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        if isinstance(g, Tensor):
+            return (fold(g, in_shape, kernel, strides, pads),)
+        return (_col2im(g, in_shape, kernel, strides, pads),)
+
+    return make_node(out, (x,), "unfold", backward)
+
+
+def fold(
+    cols: Tensor, in_shape: tuple[int, ...], kernel_size: Any, stride: Any = 1, padding: Any = 0
+) -> Tensor:
+    """col2im, the adjoint of :func:`unfold`: ``out[n, c, y, x] = Σ cols[n, c, p, q, i, j]``
+    over the windows ``(i, j)`` and offsets ``(p, q)`` with ``i·sH + p − pH = y`` and
+    ``j·sW + q − pW = x``.  Linear; ∂/∂cols = unfold(g) (zero padding)."""
+    kernel = _pair(kernel_size, "kernel_size", "fold", 1)
+    strides = _pair(stride, "stride", "fold", 1)
+    pads = _pair(padding, "padding", "fold", 0)
+    in_shape = tuple(in_shape)
+    out = _col2im(cols.data, in_shape, kernel, strides, pads)
+
+    def backward(g: Any) -> tuple[Any]:
+        if isinstance(g, Tensor):
+            return (unfold(g, kernel, strides, pads),)
+        return (_im2col(g, kernel, strides, pads, 0.0),)
+
+    return make_node(out, (cols,), "fold", backward)
+
+
+# ---------------------------------------------------------------- max over windows
+def max_last(x: Tensor, axis: int = -1) -> Tensor:
+    """The maximum over ``axis``, its gradient to the first maximal element (as PyTorch's
+    max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"max_last: expected a Tensor, got {type(x).__name__}")
+    xd = x.data
+    axis %= xd.ndim
+    idx = xp.expand_dims(xd.argmax(axis=axis), axis)
+    out = xp.take_along_axis(xd, idx, axis=axis).squeeze(axis)
+    shape = [1] * xd.ndim
+    shape[axis] = xd.shape[axis]
+    onehot = xp.arange(xd.shape[axis]).reshape(shape) == idx
+    lead = (slice(None),) * axis + (None,)
+
+    def backward(g: Any) -> tuple[Any]:
+        return (g[lead] * onehot,)
+
+    return make_node(out, (x,), "max_last", backward)
