@@ -184,8 +184,10 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
             f"{', '.join(str(t.shape) for t in ts)}"
         )
     nd = ts[0].ndim
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not (
-        -nd - 1 <= axis <= nd
+    if (
+        not isinstance(axis, (int, np.integer))
+        or isinstance(axis, bool)
+        or not (-nd - 1 <= axis <= nd)
     ):
         raise ValueError(f"stack: axis {axis!r} is out of range for {nd + 1} dims")
     ax = int(axis) % (nd + 1)
