@@ -53,7 +53,6 @@ def test_notebook_is_committed_with_outputs():
     assert len(images) >= 2  # the training curves
 
 
-@pytest.mark.slow
 def test_notebook_executes(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -90,11 +90,7 @@ def test_build_refuses_a_model_that_does_not_fit_the_data():
         models.load_task("digits", "lstm")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("TINYGRAD_BP_SLOW") != "1",
-    reason="the measured result runs take minutes each: TINYGRAD_BP_SLOW=1 pytest -m slow",
-)
+@pytest.mark.slow  # minutes each: python -m pytest -m slow tests/test_models.py
 @pytest.mark.parametrize("run", ["cnn", "mlp", "lstm", "transformer"])
 def test_measured_results(run, tmp_path):
     """The issue's result runs (minutes each): run the committed script and check its
