@@ -243,7 +243,7 @@ def build_case(name: str, seed: int = 0, **kw: Any) -> Case:
             with no_grad():
                 e_mask = eng_fwd(Tensor(np.ones(shape))).data
             # the kept positions (booleans) both ways: 0 when the masks are the same
-            return {"mask": float(np.sum((e_mask != 0) != hand.mask))}
+            return {"mask: # differ": float(np.sum((e_mask != 0) != hand.mask))}
 
         desc = f"Dropout({p}), mask from the shared seed {mseed} (rng=), x {shape}"
         return Case(name, desc, eng, hand, x, eng_fwd, hand.forward, hand.backward, extra=mask_diff)
@@ -265,8 +265,8 @@ def build_case(name: str, seed: int = 0, **kw: Any) -> Case:
         hand.cell.load_state_dict(dict(eng.state_dict()))
         x = g.standard_normal((t, n, i))
         desc = (
-            f"{type(eng).__name__}({i}, {h}) stepped over T={t} from a zero state (BPTT), "
-            f"output every step's h, x {x.shape}"
+            f"{type(eng).__name__}({i}, {h}) over T={t} steps from zero (BPTT), "
+            f"out: each h, x {x.shape}"
         )
         return Case(
             name, desc, eng, hand, x,
@@ -353,7 +353,7 @@ def compare_layer(
         result.rows.append(Row(name, b, hb.shape, _max_abs(hb), _max_abs(eng_buffers[b] - hb)))
     if case.extra is not None:
         for k, v in case.extra().items():
-            result.rows.append(Row(name, k, case.x.shape, 1.0, v))
+            result.rows.append(Row(name, k, case.x.shape, v, v))
 
     def f() -> float:
         with no_grad():
@@ -441,10 +441,13 @@ def format_layers_report(results: list[LayerResult]) -> str:
             )
         lines.append("")
     bound = max((r.max_fd_bound for r in results), default=0.0)
+    lines.append(f"tolerance: |engine - hand-written| <= {TOLERANCE:g};")
     lines.append(
-        f"tolerance: |engine - hand-written| <= {TOLERANCE:g}; |engine - finite differences| "
-        f"<= {TOLERANCE:g} + the stencil's round-off bound (<= {bound:.1e}), central "
-        f"4th-order stencil, h = {FD_STEP:g}, of L = sum(out * R), R seeded"
+        f"  |engine - finite differences| <= {TOLERANCE:g} + the stencil's round-off bound "
+        f"(<= {bound:.1e})"
+    )
+    lines.append(
+        f"  finite differences: central, 4th order, h = {FD_STEP:g}, of L = sum(out * R), R seeded"
     )
     lines.append("maxima per layer:        |eng-ref|   |eng-fd|")
     for r in results:
