@@ -163,3 +163,9 @@ def test_a_perturbed_weight_fails_both_checks(capsys, monkeypatch):
     assert "output" in failing and "x:" in failing
     status, _, _ = _run(capsys, "--layer", "layernorm")
     assert status == 1
+
+
+def test_network_options_with_layer_are_refused(capsys):
+    status, out, err = _run(capsys, "--layer", "conv2d", "--hidden", "3", "--fd-step", "1e-4")
+    assert status == 2 and out == ""
+    assert "--hidden 3" in err and "--fd-step 0.0001" in err and "do(es) not apply" in err

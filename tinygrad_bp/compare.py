@@ -759,11 +759,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="instead of the tutorial's network, check one layer against its hand-written "
         "twin (tinygrad_bp.reference) and finite differences, float64: "
         + ", ".join(LAYERS)
-        + " or all (the other options do not apply; --seed does)",
+        + " or all (only --seed and --json apply with it)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the maxima as JSON instead of the tables"
     )
+
+
+_NETWORK_DEFAULTS = {
+    "hidden": "10,5",
+    "activation": "all",
+    "task": "all",
+    "batch_size": 150,
+    "dtype": "float64",
+    "init": "tutorial",
+    "lr": 0.01,
+    "fd_step": 1e-3,
+}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -772,6 +784,17 @@ def main(args: argparse.Namespace) -> int:
         if args.layer != "all" and args.layer not in LAYERS:
             raise ValueError(
                 f"unknown layer {args.layer!r}; known layers: {', '.join(LAYERS)}, all"
+            )
+        # the network's options mean nothing for one layer: refuse them, never ignore them
+        given = [
+            f"--{k.replace('_', '-')} {getattr(args, k)}"
+            for k, default in _NETWORK_DEFAULTS.items()
+            if getattr(args, k) != default
+        ]
+        if given:
+            raise ValueError(
+                f"--layer checks one layer in float64 with its own sizes; "
+                f"{', '.join(given)} do(es) not apply (only --seed and --json do)"
             )
         results = compare_layers(args.layer, seed=args.seed)
         if args.json:
