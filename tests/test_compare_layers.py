@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tinygrad_bp import cli
@@ -88,6 +89,8 @@ def test_finite_differences_agree_per_layer():
         r = compare_layer(name)
         assert r.ok, r.failures
         assert r.max_fd_diff < TOLERANCE
+        for row in r.rows:  # and the 1e-7 relative, for every quantity
+            assert row.fd_rel is None or row.fd_rel < 1e-7, (name, row.name, row.fd_rel)
 
 
 def _run(capsys, *argv):
@@ -169,3 +172,28 @@ def test_network_options_with_layer_are_refused(capsys):
     status, out, err = _run(capsys, "--layer", "conv2d", "--hidden", "3", "--fd-step", "1e-4")
     assert status == 2 and out == ""
     assert "--hidden 3" in err and "--fd-step 0.0001" in err and "do(es) not apply" in err
+
+
+@pytest.mark.parametrize("t, n, i, h", [(1, 1, 2, 3), (5, 3, 4, 2)])
+def test_reference_lstm_sequence_equals_engine_lstm(t, n, i, h):
+    # the fast hand-written sequence layer against nn.LSTM (the command checks the cell)
+    import tinygrad_bp as tg
+    from tinygrad_bp import nn
+
+    g = np.random.default_rng(t * 10 + h)
+    eng = nn.LSTM(i, h, rng=0, dtype=np.float64)
+    for _, p in eng.named_parameters():
+        p.data[...] = g.standard_normal(p.data.shape) * 0.5
+    hand = ref.LSTM(i, h)
+    hand.load_state_dict(dict(eng.state_dict()))
+    x = g.standard_normal((t, n, i))
+    R = g.standard_normal((t, n, h))
+    xt = tg.Tensor(x, requires_grad=True)
+    out, _ = eng(xt)
+    (out * tg.Tensor(R)).sum().backward()
+    ref_out, _ = hand.forward(x)
+    grads = hand.backward(R)
+    assert np.abs(out.data - ref_out).max() <= EXACT
+    assert np.abs(xt.grad - grads["x"]).max() <= EXACT
+    for name, p in eng.named_parameters():
+        assert np.abs(p.grad - grads[name]).max() <= EXACT, name
