@@ -8,12 +8,15 @@ Pieces (each run by the project's own code, never drawn or typed by hand):
 - ``pictures``: ``scripts/make_pictures.py``'s ``main`` draws the tutorial network's graph
   pictures into ``docs/images/`` (``tutorial_forward``, ``tutorial_backward``,
   ``tutorial_collapsed``, ``tutorial_steps.gif``) and the graphs of tanh's derivatives
-  (``tanh_order0.svg`` .. ``tanh_order3.svg``, docs/higher_order.md) with
+  (``tanh_order0.svg`` .. ``tanh_order3.svg``, docs/higher_order.md) and the engine's
+  graph of each hand-derived layer (``layer_NAME.png``, docs/layers/*.md) with
   ``tinygrad_bp.viz``.
 - ``train``: ``tinygrad-bp train --out runs/iris`` (the README's quickstart, the notebook's
   settings) in a temporary folder; its loss/accuracy curves become
   ``docs/images/iris_curves.png`` and what it prints ``docs/cli_output/train.txt``.
 - ``compare``: ``tinygrad-bp compare``; what it prints becomes ``docs/cli_output/compare.txt``.
+- ``compare-layers``: ``tinygrad-bp compare --layer NAME`` for each layer the family pages
+  (docs/layers/*.md) derive; each output becomes ``docs/cli_output/compare_NAME.txt``.
 - ``first-graph``: the five-line example of docs/index.md, run as it stands on the page,
   draws ``docs/images/first_graph.svg``.
 - ``cli-help``: ``tinygrad-bp --help`` and each subcommand's ``--help`` into
@@ -53,6 +56,7 @@ PROVIDERS = {
     "tinygrad_bp.train": "tinygrad_bp/train.py (issue 3, `tinygrad-bp train`)",
     "tinygrad_bp.compare": "tinygrad_bp/compare.py (issue 3, `tinygrad-bp compare`)",
     "tinygrad_bp.bench": "tinygrad_bp/bench.py (issue 5, `tinygrad-bp bench`)",
+    "tinygrad_bp.viz.live": "tinygrad_bp/viz/live.py (`tinygrad-bp live`)",
 }
 PICTURES = (
     "tutorial_forward.png",
@@ -64,6 +68,20 @@ PICTURES = (
     "tutorial_after_backward.png",
     "tutorial_steps.gif",
     *(f"tanh_order{k}.svg" for k in range(4)),
+    *(f"layer_{name}.png" for name in ("conv2d", "batchnorm", "rnn", "lstm", "attention")),
+)
+# `compare --layer NAME` outputs that docs/layers/*.md include (cli_output/compare_NAME.txt)
+COMPARE_LAYERS = (
+    "conv2d",
+    "maxpool2d",
+    "avgpool2d",
+    "batchnorm",
+    "layernorm",
+    "dropout",
+    "embedding",
+    "rnn",
+    "lstm",
+    "attention",
 )
 SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
@@ -186,6 +204,18 @@ def build_compare() -> list[Path]:
     return [CLI_OUTPUT / "compare.txt"]
 
 
+def build_compare_layers() -> list[Path]:
+    _require("tinygrad_bp.compare")
+    written = []
+    with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
+        for name in COMPARE_LAYERS:
+            out = _clean(_cli(["compare", "--layer", name], cwd=Path(d)), Path(d))
+            path = CLI_OUTPUT / f"compare_{name}.txt"
+            _write(path, out)
+            written.append(path)
+    return written
+
+
 def build_first_graph() -> list[Path]:
     _require("tinygrad_bp.viz")
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -227,7 +257,10 @@ def build_first_graph() -> list[Path]:
 def build_cli_help() -> list[Path]:
     missing = []
     for cmd in SUBCOMMANDS:
-        module = f"tinygrad_bp.{'viz' if cmd == 'graph' else cmd}"
+        # the subcommands whose module is not tinygrad_bp.<command> (cli.py's table)
+        module = {"graph": "tinygrad_bp.viz", "live": "tinygrad_bp.viz.live"}.get(
+            cmd, f"tinygrad_bp.{cmd}"
+        )
         try:
             _require(module)
         except Missing as exc:
@@ -248,6 +281,7 @@ PIECES: dict[str, Callable[[], list[Path]]] = {
     "pictures": build_pictures,
     "train": build_train,
     "compare": build_compare,
+    "compare-layers": build_compare_layers,
     "first-graph": build_first_graph,
     "cli-help": build_cli_help,
 }

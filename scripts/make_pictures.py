@@ -22,6 +22,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's package, not an installed one
 
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     g = viz.draw_graph(loss, backward=True, model=model, title=f"After loss.backward(): {WHAT}")
     written.append(g.save(os.path.join(out, "tutorial_after_backward.png")))
     written += _optional_pictures(out)
+    written += layer_pictures(out)
     loss, model = tutorial()
     res = viz.backward_steps(
         loss,
@@ -127,6 +130,40 @@ def _optional_pictures(out: str) -> list[str]:
         written.append(g.save(os.path.join(out, "cnn_collapsed.png")))
     else:
         print("skipped cnn_collapsed.png: nn.Conv2d is not in this tree")
+    return written
+
+
+# The layers whose graphs docs/layers/*.md show, as `compare --layer` builds them, smaller.
+LAYER_PICTURES = {
+    "conv2d": dict(n=1, c=2, c_out=2, hw=(4, 4), stride=2, padding=1),
+    "batchnorm": dict(n=2, c=2, hw=(2, 2)),
+    "rnn": dict(t=3, n=1, input_size=2, hidden=3),
+    "lstm": dict(t=2, n=1, input_size=2, hidden=2),
+    "attention": dict(t=3, n=1, embed=4),
+}
+
+
+def layer_pictures(out: str) -> list[str]:
+    """The engine's graph of each layer the family pages derive by hand
+    (``layer_<name>.png``): the same layer, weights and ``L = Σ out ⊙ R`` that
+    ``tinygrad-bp compare --layer <name>`` checks, with the gradient flow."""
+    import tinygrad_bp as tg
+    from tinygrad_bp.compare_layers import build_case
+
+    written = []
+    for name, kw in LAYER_PICTURES.items():
+        case = build_case(name, seed=0, **kw)
+        x = tg.Tensor(case.x, requires_grad=True, name="x")
+        y = case.engine_forward(x)
+        r = tg.Tensor(np.random.default_rng(1000).standard_normal(y.shape), name="R")
+        loss = (y * r).sum()
+        g = viz.draw_graph(
+            loss,
+            backward=True,
+            model=case.engine,
+            title=f"The engine's graph: {case.description}, L = sum(out * R)",
+        )
+        written.append(g.save(os.path.join(out, f"layer_{name}.png")))
     return written
 
 

@@ -33,6 +33,7 @@ ReLU kink forced a small step.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from . import functional as F
 from . import nn
 from ._output import seed_type
 from .autograd import no_grad
+from .compare_layers import LAYERS, compare_layers, format_layers_report
+from .compare_layers import summary as layers_summary
 from .data import load_iris, make_regression, standardize
 from .reference import HIDDEN_ACTIVATIONS, Network
 from .tensor import Tensor
@@ -749,10 +752,56 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fd-step", type=float, default=1e-3, help="finite-difference step (default 1e-3)"
     )
+    parser.add_argument(
+        "--layer",
+        default=None,
+        metavar="NAME",
+        help="instead of the tutorial's network, check one layer against its hand-written "
+        "twin (tinygrad_bp.reference) and finite differences, float64: "
+        + ", ".join(LAYERS)
+        + " or all (only --seed and --json apply with it)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the maxima as JSON instead of the tables"
+    )
+
+
+_NETWORK_DEFAULTS = {
+    "hidden": "10,5",
+    "activation": "all",
+    "task": "all",
+    "batch_size": 150,
+    "dtype": "float64",
+    "init": "tutorial",
+    "lr": 0.01,
+    "fd_step": 1e-3,
+}
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the comparison, print the tables; 0 when every difference is within tolerance."""
+    if args.layer is not None:
+        if args.layer != "all" and args.layer not in LAYERS:
+            raise ValueError(
+                f"unknown layer {args.layer!r}; known layers: {', '.join(LAYERS)}, all"
+            )
+        # the network's options mean nothing for one layer: refuse them, never ignore them
+        given = [
+            f"--{k.replace('_', '-')} {getattr(args, k)}"
+            for k, default in _NETWORK_DEFAULTS.items()
+            if getattr(args, k) != default
+        ]
+        if given:
+            raise ValueError(
+                f"--layer checks one layer in float64 with its own sizes; "
+                f"{', '.join(given)} do(es) not apply (only --seed and --json do)"
+            )
+        results = compare_layers(args.layer, seed=args.seed)
+        if args.json:
+            print(json.dumps(layers_summary(results), indent=1))
+        else:
+            print(format_layers_report(results))
+        return 0 if all(r.ok for r in results) else 1
     result = compare(
         hidden=parse_hidden(args.hidden),
         activations=HIDDEN_ACTIVATIONS if args.activation == "all" else args.activation,
@@ -764,5 +813,5 @@ def main(args: argparse.Namespace) -> int:
         lr=args.lr,
         fd_step=args.fd_step,
     )
-    print(format_report(result))
+    print(json.dumps(result.summary(), indent=1) if args.json else format_report(result))
     return 0 if result.ok else 1
