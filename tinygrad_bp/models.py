@@ -1,7 +1,8 @@
 """The models of the next chapters, with their data and training loops.
 
-- ``digits``: ``mlp`` (``Flatten-Linear(64,128)-ReLU-Linear(128,10)``) or ``cnn``, the CNN ``Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
-  MaxPool2d(2)-Flatten-Linear(128,10)`` on the shipped 8×8 digits (held out: a stratified
+- ``digits``: ``mlp`` (``Flatten-Linear(64,128)-ReLU-Linear(128,10)``, a baseline) or
+  ``cnn``, the CNN ``Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
+  MaxPool2d(2)-Flatten-Linear(128,10)``, on the shipped 8×8 digits (held out: a stratified
   20 %, seed 0).
 - ``names``: character models of the shipped first names, scored in nats per character
   (10 % of the names held out, seed 0): ``mlp`` (Bengio et al. 2003: embeddings of the 3
