@@ -1010,7 +1010,8 @@ def main(args: argparse.Namespace) -> int:
     """Train, print the final metrics; 1 if ``--compare`` found a difference, else 0."""
     data = args.data
     if data is None or _is_name(data):
-        check_pair(data or "iris", args.model or "mlp")
+        data = data or "iris"
+        check_pair(data, args.model or "mlp")
         if data != "iris":
             return _main_model(args)
         data = None
