@@ -64,8 +64,9 @@ def test_each_pair_trains_a_few_steps_and_writes_its_files(tmp_path, capsys, dat
 
     state, meta = read(out / "weights.npz")
     task = models.load_task(data, model)
-    again = models.build(**{k: v for k, v in meta["model"].items() if k != "block_size"},
-                         dtype=np.float32, task=task)  # fmt: skip
+    assert meta["rebuild"] == "tinygrad_bp.models.build(**model)"
+    again = models.build(**meta["model"])
+    assert all(p.dtype == np.float32 for p in again.parameters())
     again.load(out / "weights.npz")
     assert sorted(state) == sorted(again.state_dict())
     if model in ("lstm", "transformer"):

@@ -305,9 +305,17 @@ class NamesTransformer(nn.Module):
         return ops.reshape(logits, n * t, 27)
 
 
-def build(data: str, model: str, seed: int = 0, dtype: Any = None, task: Task | None = None):
+def build(
+    data: str,
+    model: str,
+    seed: int = 0,
+    dtype: Any = None,
+    task: Task | None = None,
+    block_size: int | None = None,
+):
     """A fresh model for ``data`` ("digits" or "names") and ``model`` ("mlp" or "cnn";
-    "mlp", "lstm" or "transformer"), its weights drawn from ``seed``."""
+    "mlp", "lstm" or "transformer"), its weights drawn from ``seed``; the transformer's
+    block size is ``task``'s, else ``block_size`` (default 16)."""
     if data not in DATA or model not in MODELS[data]:
         raise ValueError(
             f"build: no model {model!r} for data {data!r}; expected digits/mlp|cnn or "
@@ -321,7 +329,7 @@ def build(data: str, model: str, seed: int = 0, dtype: Any = None, task: Task | 
         return NamesMLP(rng=seed, dtype=dtype)
     if model == "lstm":
         return NamesLSTM(rng=seed, dtype=dtype)
-    block = task.block_size if task is not None else 16
+    block = task.block_size if task is not None else (block_size or 16)
     return NamesTransformer(block, rng=seed, dtype=dtype)
 
 

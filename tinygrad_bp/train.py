@@ -805,8 +805,9 @@ def _train_model(
         if data == "names":
             files.append("samples.txt")
         summary["files"] = files
-        model_args = {"data": data, "model": name, "seed": seed}
-        if task.kind == "sequence":
+        # enough to rebuild it: tinygrad_bp.models.build(**metadata["model"])
+        model_args = {"data": data, "model": name, "seed": seed, "dtype": "float32"}
+        if name == "transformer":
             model_args["block_size"] = task.block_size
         model.save(
             output.path("weights.npz"),
