@@ -143,3 +143,10 @@ def test_bad_pairs_and_flags_are_one_line_and_exit_2(tmp_path, capsys, argv, mes
 def test_epochs_count_passes_over_the_training_set():
     r = train_model("digits", "mlp", epochs=1, batch_size=512, eval_every=100)
     assert r.summary["steps"] == 3  # 1437 training images / 512 per step, rounded up
+
+
+def test_progress_bar_counts_steps(capsys):
+    r = train_model("digits", "mlp", steps=10, batch_size=8, eval_every=10, progress=True)
+    err = capsys.readouterr().err
+    assert len(r.history["train_loss"]) == 10
+    assert "/10 [" in err and "step/s" in err, err  # a bar over the 10 steps

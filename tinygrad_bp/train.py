@@ -289,10 +289,10 @@ def _evaluate(model: nn.Sequential, X: Tensor, y: np.ndarray, task: str) -> tupl
     return loss, metric
 
 
-def _progress(total: int, disable: bool):
+def _progress(total: int, disable: bool, unit: str = "epoch"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="train", unit="epoch", disable=disable, leave=False)
+    return tqdm(total=total, desc="train", unit=unit, disable=disable, leave=False)
 
 
 def train(
@@ -603,7 +603,9 @@ def _held_out(model: nn.Module, task: Any) -> tuple[float, float | None]:
     return loss, acc
 
 
-def _plot_model_curves(path: Path, hist: dict[str, list], data: str, title: str) -> None:
+def _plot_model_curves(
+    path: Path, hist: dict[str, list], data: str, title: str, smoothing: float = 0.0
+) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -611,7 +613,9 @@ def _plot_model_curves(path: Path, hist: dict[str, list], data: str, title: str)
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2)
     steps = np.arange(1, len(hist["train_loss"]) + 1)
-    ax1.plot(steps, hist["train_loss"], "-", lw=0.6, alpha=0.6, label="train (batch)")
+    # the training loss includes the label smoothing, the held-out loss does not
+    label = "train (batch" + (f", label smoothing {smoothing:g})" if smoothing else ")")
+    ax1.plot(steps, hist["train_loss"], "-", lw=0.6, alpha=0.6, label=label)
     ax1.plot(hist["eval_step"], hist["test_loss"], "o--", label="held out")
     unit = "nats/char" if data == "names" else "cross-entropy"
     ax1.set(xlabel="step", ylabel=f"loss ({unit})", title="loss")
@@ -733,8 +737,7 @@ def _train_model(
     hist: dict[str, list] = {"train_loss": [], "eval_step": [], "test_loss": []}
     if task.kind == "image":
         hist["test_accuracy"] = []
-    bar = _progress(steps, disable=not progress)
-    bar.unit = "step"
+    bar = _progress(steps, disable=not progress, unit="step")
 
     def on_step(step: int, value: float) -> None:
         if not math.isfinite(value):
@@ -825,7 +828,7 @@ def _train_model(
         )
         model.zero_grad()
         title = f"{data} {name}: {steps} steps, {opt_text}, batch {bs}, seed {seed}"
-        _plot_model_curves(output.path("curves.png"), hist, data, title)
+        _plot_model_curves(output.path("curves.png"), hist, data, title, d.label_smoothing)
         evals = dict(zip(hist["eval_step"], range(len(hist["eval_step"]))))
         with open(output.path("history.csv"), "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -930,7 +933,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="iris: mlp (the tutorial's); digits: mlp or cnn; names: mlp (Bengio), lstm or "
         "transformer. The default runs take (CPU time of one core): digits mlp ~3 s, cnn "
-        "~15 s; names mlp ~6 min, lstm ~5 min, transformer ~9 min; --steps 50 a few seconds",
+        "~15 s; names mlp ~3 min, lstm ~5 min, transformer ~9 min; --steps 50 a few seconds",
     )
     parser.add_argument(
         "--eval-every",
