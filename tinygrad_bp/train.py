@@ -15,6 +15,13 @@ Metrics are measured after each epoch's updates, on the whole training (and test
 The notebook recorded the accuracy of each epoch's forward pass, before that epoch's
 update; the two curves differ by one epoch.
 
+``--data digits|names --model ...`` (:func:`train_model`) trains the later chapters' models
+of :mod:`tinygrad_bp.models` (digits: ``mlp``, ``cnn``; names: ``mlp``, ``lstm``,
+``transformer``) with the settings of ``benchmarks/model_results.py`` that reached the
+results in docs/results.md, through the same output folder; their folder gets
+``graph.png`` (the collapsed graph) instead of the two graph pictures, and, for names,
+``samples.txt``.
+
 Everything is seeded: the weights are ``nn.mlp(sizes, rng=seed)``'s, the split uses
 ``seed`` and mini-batch shuffling a generator seeded from it, so a seed gives the same
 weights, curves and summary every time.
