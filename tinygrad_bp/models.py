@@ -1,7 +1,8 @@
 """The models of the next chapters, with their data and training loops.
 
-- ``digits``: the CNN ``Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
-  MaxPool2d(2)-Flatten-Linear(128,10)`` on the shipped 8×8 digits (held out: a stratified
+- ``digits``: ``mlp`` (``Flatten-Linear(64,128)-ReLU-Linear(128,10)``, a baseline) or
+  ``cnn``, the CNN ``Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
+  MaxPool2d(2)-Flatten-Linear(128,10)``, on the shipped 8×8 digits (held out: a stratified
   20 %, seed 0).
 - ``names``: character models of the shipped first names, scored in nats per character
   (10 % of the names held out, seed 0): ``mlp`` (Bengio et al. 2003: embeddings of the 3
@@ -38,6 +39,7 @@ __all__ = [
     "evaluate",
     "sample_names",
     "DigitsCNN",
+    "DigitsMLP",
     "NamesMLP",
     "NamesLSTM",
     "NamesTransformer",
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 DATA = ("digits", "names")
-MODELS = {"digits": ("cnn",), "names": ("mlp", "lstm", "transformer")}
+MODELS = {"digits": ("mlp", "cnn"), "names": ("mlp", "lstm", "transformer")}
 CHARS = "abcdefghijklmnopqrstuvwxyz"  # index 0 is '.', the start and end of a name
 
 
@@ -186,6 +188,23 @@ class DigitsCNN(nn.Module):
         return self.net(x)
 
 
+class DigitsMLP(nn.Module):
+    """``Flatten-Linear(64,128)-ReLU-Linear(128,10)`` on ``(N, 1, 8, 8)`` digits: the
+    baseline the CNN is measured against."""
+
+    def __init__(self, hidden: int = 128, rng: Any = 0, dtype: Any = None) -> None:
+        g = nn.module._rng(rng)
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64, hidden, rng=g, dtype=dtype),
+            nn.ReLU(),
+            nn.Linear(hidden, 10, rng=g, dtype=dtype),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
 class NamesMLP(nn.Module):
     """Bengio et al. (2003): the embeddings of the ``context`` previous characters,
     concatenated, a tanh layer, then logits over the 27 characters."""
@@ -286,21 +305,31 @@ class NamesTransformer(nn.Module):
         return ops.reshape(logits, n * t, 27)
 
 
-def build(data: str, model: str, seed: int = 0, dtype: Any = None, task: Task | None = None):
-    """A fresh model for ``data`` ("digits" or "names") and ``model`` ("cnn"; "mlp",
-    "lstm" or "transformer"), its weights drawn from ``seed``."""
+def build(
+    data: str,
+    model: str,
+    seed: int = 0,
+    dtype: Any = None,
+    task: Task | None = None,
+    block_size: int | None = None,
+):
+    """A fresh model for ``data`` ("digits" or "names") and ``model`` ("mlp" or "cnn";
+    "mlp", "lstm" or "transformer"), its weights drawn from ``seed``; the transformer's
+    block size is ``task``'s, else ``block_size`` (default 16)."""
     if data not in DATA or model not in MODELS[data]:
         raise ValueError(
-            f"build: no model {model!r} for data {data!r}; expected digits/cnn or "
+            f"build: no model {model!r} for data {data!r}; expected digits/mlp|cnn or "
             f"names/mlp|lstm|transformer"
         )
     if data == "digits":
+        if model == "mlp":
+            return DigitsMLP(rng=seed, dtype=dtype)
         return DigitsCNN(rng=seed, dtype=dtype)
     if model == "mlp":
         return NamesMLP(rng=seed, dtype=dtype)
     if model == "lstm":
         return NamesLSTM(rng=seed, dtype=dtype)
-    block = task.block_size if task is not None else 16
+    block = task.block_size if task is not None else (block_size or 16)
     return NamesTransformer(block, rng=seed, dtype=dtype)
 
 
