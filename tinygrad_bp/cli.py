@@ -24,7 +24,10 @@ from . import _output
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
-    "train": ("tinygrad_bp.train", "reproduce the tutorial's training runs (Iris, regression)"),
+    "train": (
+        "tinygrad_bp.train",
+        "train the tutorial's network (Iris, regression) or a later chapter's model (digits, names)",
+    ),
     "compare": ("tinygrad_bp.compare", "engine vs hand-written vs finite-difference gradients"),
     "graph": ("tinygrad_bp.viz", "draw the tutorial network's forward/backward graph"),
     "bench": ("tinygrad_bp.bench", "time one training step against hand-written NumPy"),
