@@ -26,7 +26,7 @@ from . import _output
 COMMANDS = {
     "train": (
         "tinygrad_bp.train",
-        "train the tutorial's network (Iris, regression) or a later chapter's model (digits, names)",
+        "train the tutorial's network (Iris, regression) or a later model (digits, names)",
     ),
     "compare": ("tinygrad_bp.compare", "engine vs hand-written vs finite-difference gradients"),
     "graph": ("tinygrad_bp.viz", "draw the tutorial network's forward/backward graph"),
