@@ -64,6 +64,10 @@ PICTURES = (
     "tutorial_after_backward.png",
     "tutorial_steps.gif",
     *(f"tanh_order{k}.svg" for k in range(4)),
+    "tanh_derivative.png",
+    "cnn_collapsed.png",
+    "cnn_expanded.png",
+    "lstm_collapsed.png",
 )
 SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 

@@ -436,6 +436,9 @@ def test_graph_of_a_derivative_made_by_create_graph():
     assert d.number_of_nodes() == len(tensors) + len(ops)
     assert d.number_of_edges() == sum(len(t.parents) for t in ops) + len(ops)
     assert viz.draw_graph(dx.sum(), backward=True).source == g.source
+    # the seed (an unnamed input) is not called x too: the user's x keeps the name alone
+    assert "<b>x</b>" in g.source and "<i>x₁</i>" in g.source and "<i>x</i>" not in g.source
+    assert "∂/∂t₃ = g·x₁" in g.source
 
 
 class Attn(nn.Module):
