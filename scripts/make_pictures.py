@@ -97,7 +97,6 @@ def _optional_pictures(out: str) -> list[str]:
     import numpy as np
 
     import tinygrad_bp as tg
-    from tinygrad_bp import nn
 
     written = []
     grad = getattr(tg.autograd, "grad", None)
