@@ -244,6 +244,7 @@ def test_digits_cnn_trains_and_its_graph_shows_the_layers():
     assert h[-1]["loss"] < 0.8 * h[0]["loss"], (h[0], h[-1])
     # one card per layer with parameters or output; the convolutions and the linear head
     names = [L["name"] for L in snap["layers"]]
+    assert [n.split()[0] for n in names] == [f"net.{k}" for k in range(8)]  # program order
     assert sum("Conv2d(1, 16" in n for n in names) == 1, names
     assert sum("Conv2d(16, 32" in n for n in names) == 1, names
     assert any("MaxPool2d" in n for n in names)

@@ -556,6 +556,9 @@ def test_digits_cnn_expanded_layer_is_a_cluster_of_its_ops():
     assert d.number_of_nodes() == collapsed.number_of_nodes() - 1 + len(cl.nodes())
     assert g.source.count("box3d") == CNN_LAYERS - 1
     assert "(4, 16, 8, 8)" in g.source
+    # the layers' statistics come in the order the program called them
+    names = [s.name for s in viz.module_stats(loss, model=cnn)]
+    assert names == [f"net.{k}" for k in range(CNN_LAYERS)]
     # an unknown name lists the names there are
     with pytest.raises(ValueError) as info:
         viz.draw_graph(loss, model=cnn, expand="net.9")
