@@ -89,6 +89,8 @@ def main() -> int:
         page.goto(srv.url + "?data=iris")
         _run_until(page, 300)
         _shot(page, "live_iris.png")
+        # a tall window: the CNN's graph is a long column, drawn at 70 % of the height
+        page.set_viewport_size({"width": 1400, "height": 1500})
         page.goto(srv.url + "?data=digits")
         _run_until(page, 150)
         _shot(page, "live_digits.png")
