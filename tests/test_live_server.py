@@ -473,7 +473,7 @@ def test_live_from_python_with_your_model_and_the_docs_pictures(capsys):
         srv.stop()
     page = (ROOT / "docs" / "live.md").read_text(encoding="utf-8")
     shown = re.findall(r"!\[[^\]]*\]\((images/live_[a-z]+\.png)\)", page)
-    assert len(shown) == 3
+    assert shown == [f"images/live_{n}.png" for n in ("spirals", "step", "iris", "digits")]
     for rel in shown:  # made by scripts/make_live_screenshots.py
         assert (ROOT / "docs" / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", rel
 
