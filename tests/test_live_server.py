@@ -385,6 +385,10 @@ def test_config_errors_come_before_serving():
         create_app(LiveConfig(model="gpt"))
     with pytest.raises(TypeError, match="model must be an nn.Module or a model name"):
         create_app(LiveConfig(model=42, data="moons"))
+    with pytest.raises(ValueError, match=r"the cnn model takes \(N, 1, 8, 8\) images"):
+        create_app(LiveConfig(data="moons", model="cnn"))
+    with pytest.raises(ValueError, match="the char model takes rows of previous-character"):
+        create_app(LiveConfig(data="digits", model="char"))
 
 
 def test_busy_port_names_the_next_free_one():
