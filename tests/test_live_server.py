@@ -251,6 +251,7 @@ def test_digits_cnn_trains_and_its_graph_shows_the_layers():
     assert any("Linear(in_features=128, out_features=10)" in n for n in names)
     assert svg.count("Conv2d(") == 2 and "MaxPool2d" in svg
     assert type(sess.model).__name__ == "DigitsCNN" and not sess.alive
+    assert snap["samples"] is None  # nothing to sample from an image classifier
 
 
 def test_names_char_model_trains_on_character_indices():
@@ -264,6 +265,9 @@ def test_names_char_model_trains_on_character_indices():
     assert h[0]["loss"] == pytest.approx(np.log(27), abs=0.4)
     assert h[-1]["loss"] < h[0]["loss"] - 0.3, (h[0], h[-1])
     assert "Embedding(27, 24" in svg and svg.count("Linear(") == 2
+    # eight names sampled from the model at the last refresh (seeded draws): letters only
+    assert len(snap["samples"]) == 8 and all(re.fullmatch("[a-z]*", n) for n in snap["samples"])
+    assert sess.model.training  # sampling put the model back in training mode
     assert not sess.alive
 
 

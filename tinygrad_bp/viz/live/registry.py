@@ -108,6 +108,9 @@ class ModelSpec:
     #: turns a batch of rows of ``X`` into what the model's forward takes (a Tensor by
     #: default; a model that embeds integer tokens may take the array itself)
     inputs: Callable[[np.ndarray], Any] = field(default=Tensor)
+    #: a few samples of what the model has learnt, shown on the page with the statistics
+    #: (a character model's sampled names); None for none
+    samples: Callable[[nn.Module], list[str]] | None = None
 
 
 def _load_iris(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
@@ -173,6 +176,15 @@ def _build_char(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int
     return NamesMLP(context=ds.X.shape[1], hidden=hidden[0], rng=seed)
 
 
+def _sample_names(model: nn.Module) -> list[str]:
+    """Eight names drawn from the character model (seeded: the same draws as it learns)."""
+    from tinygrad_bp.models import Task, sample_names
+
+    empty = np.zeros((0, 3), dtype=np.int64)
+    task = Task("names", empty, empty[:, 0], empty, empty[:, 0], "context", model.context)
+    return sample_names(model, task, n=8, seed=0)
+
+
 def _build_mlp(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
     if ds.X.ndim != 2:
         raise ValueError(
@@ -220,6 +232,7 @@ MODELS: dict[str, ModelSpec] = {
         "character MLP: embeddings of 3 characters, tanh, logits (models.NamesMLP)",
         _build_char,
         inputs=_indices,
+        samples=_sample_names,
     ),
 }
 

@@ -111,6 +111,7 @@ class LiveConfig:
             ds,
             spec.loss,
             inputs=spec.inputs,
+            samples=None if self.fixed else spec.samples,
             title=f"{model_name} on {ds.name}",
             lr=self.lr if self.lr is not None and data is None else ds.lr,
             batch_size=self.batch_size if self.batch_size and data is None else ds.batch_size,
