@@ -226,3 +226,16 @@ def test_digits_cnn_page_shows_conv_layers_and_its_loss_falls(browser):
     finally:
         page.close()
         srv.stop()
+
+
+def test_names_page_shows_sampled_names(browser):
+    srv = LiveServer(LiveConfig(data="names", delay=0.0, stats_every=0.5), port=0).start()
+    page, errors = _open(browser, srv.url)
+    try:
+        page.wait_for_selector("#samples:not([hidden])", timeout=30000)
+        text = page.inner_text("#samples")
+        assert text.startswith("sampled: ") and len(text.split(", ")) == 8
+        assert "Embedding(27, 24" in page.inner_text("#graph") and errors == []
+    finally:
+        page.close()
+        srv.stop()
