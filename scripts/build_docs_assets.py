@@ -69,6 +69,10 @@ PICTURES = (
     "tutorial_steps.gif",
     *(f"tanh_order{k}.svg" for k in range(4)),
     *(f"layer_{name}.png" for name in ("conv2d", "batchnorm", "rnn", "lstm", "attention")),
+    "tanh_derivative.png",
+    "cnn_collapsed.png",
+    "cnn_expanded.png",
+    "lstm_collapsed.png",
 )
 # `compare --layer NAME` outputs that docs/layers/*.md include (cli_output/compare_NAME.txt)
 COMPARE_LAYERS = (

@@ -4,12 +4,14 @@
 
 The page is served by the project's own server (``tinygrad_bp.viz.live``) on a free port of
 127.0.0.1 and driven by Playwright with the system's chromium (``apt-get install
-chromium``; set ``TINYGRAD_BP_CHROMIUM`` to use another).  Three pictures:
+chromium``; set ``TINYGRAD_BP_CHROMIUM`` to use another).  Four pictures:
 
 - ``live_spirals.png``: two spirals training, paused after 400 steps: curves, decision
   boundary, the collapsed graph with its gradient norms and the layer statistics;
 - ``live_step.png``: then "step": the backward pass of one step, walked to its 6th node;
-- ``live_iris.png``: the tutorial's network on Iris, paused after 300 steps.
+- ``live_iris.png``: the tutorial's network on Iris, paused after 300 steps;
+- ``live_digits.png``: the digits CNN on the 8×8 digits, paused after 150 steps: its
+  collapsed graph (Conv2d, ReLU, MaxPool2d, ..., Linear) with the layer statistics.
 
 Each file is written to a temporary name and renamed into place, so a failed run leaves
 the old pictures as they were.
@@ -87,6 +89,11 @@ def main() -> int:
         page.goto(srv.url + "?data=iris")
         _run_until(page, 300)
         _shot(page, "live_iris.png")
+        # a tall window: the CNN's graph is a long column, drawn at 70 % of the height
+        page.set_viewport_size({"width": 1400, "height": 1500})
+        page.goto(srv.url + "?data=digits")
+        _run_until(page, 150)
+        _shot(page, "live_digits.png")
         browser.close()
     return 0
 

@@ -12,8 +12,10 @@ step by step (one palette PNG per step and an HTML page in docs/images/steps/, t
 animation in docs/images/tutorial_steps.gif).  Where the engine has them, also the graph
 of tanh's first derivative made by ``tg.autograd.grad(..., create_graph=True)``, the
 graphs of tanh and of its first three derivatives at x = 0.5 (``tanh_order0.svg`` ..
-``tanh_order3.svg``, as docs/higher_order.md shows) and a small CNN collapsed to one
-node per layer.
+``tanh_order3.svg``, as docs/higher_order.md shows); the digits CNN of models.py
+collapsed to one node per layer after ``backward()`` (``cnn_collapsed.png``) and with its
+first convolution opened (``cnn_expanded.png``); an LSTMCell unrolled over four time steps
+(``lstm_collapsed.png``).
 """
 
 from __future__ import annotations
@@ -98,7 +100,6 @@ def _optional_pictures(out: str) -> list[str]:
     import numpy as np
 
     import tinygrad_bp as tg
-    from tinygrad_bp import nn
 
     written = []
     grad = getattr(tg.autograd, "grad", None)
@@ -113,23 +114,8 @@ def _optional_pictures(out: str) -> list[str]:
             written.append(g.save(os.path.join(out, f"tanh_order{k}.svg")))
     else:
         print("skipped tanh_derivative.png: tg.autograd.grad is not in this tree")
-    if all(hasattr(nn, n) for n in ("Conv2d", "MaxPool2d", "Flatten")):
-        rng = np.random.default_rng(0)
-        cnn = nn.Sequential(
-            nn.Conv2d(1, 4, 3),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Dense(4 * 3 * 3, 10, rng=rng),
-        )
-        x = tg.Tensor(rng.standard_normal((5, 1, 8, 8)))
-        loss = tg.functional.cross_entropy(cnn(x), np.arange(5))
-        g = viz.draw_graph(
-            loss, model=cnn, collapse=True, backward=True, title="A small CNN, one node per layer"
-        )
-        written.append(g.save(os.path.join(out, "cnn_collapsed.png")))
-    else:
-        print("skipped cnn_collapsed.png: nn.Conv2d is not in this tree")
+    written += _cnn_pictures(out)
+    written += _lstm_pictures(out)
     return written
 
 
@@ -165,6 +151,65 @@ def layer_pictures(out: str) -> list[str]:
         )
         written.append(g.save(os.path.join(out, f"layer_{name}.png")))
     return written
+
+
+def _cnn_pictures(out: str) -> list[str]:
+    """The digits CNN of models.py on 4 seeded images: one node per layer after a plain
+    ``loss.backward()`` (each parameter's .grad shown), and its first convolution opened."""
+    import numpy as np
+
+    import tinygrad_bp as tg
+    from tinygrad_bp.models import DigitsCNN
+
+    def cnn_loss():
+        rng = np.random.default_rng(0)
+        cnn = DigitsCNN(rng=0)
+        x = tg.Tensor(rng.standard_normal((4, 1, 8, 8)))
+        return tg.functional.cross_entropy(cnn(x), np.arange(4)), cnn
+
+    loss, cnn = cnn_loss()
+    loss.backward()
+    g = viz.draw_graph(
+        loss,
+        model=cnn,
+        collapse=True,
+        backward=True,
+        title="The digits CNN after loss.backward(), one node per layer",
+    )
+    written = [g.save(os.path.join(out, "cnn_collapsed.png"))]
+    loss, cnn = cnn_loss()
+    g = viz.draw_graph(
+        loss,
+        model=cnn,
+        expand=["net.0"],
+        backward=True,
+        title="The digits CNN with its first Conv2d opened into its ops",
+    )
+    written.append(g.save(os.path.join(out, "cnn_expanded.png")))
+    return written
+
+
+def _lstm_pictures(out: str) -> list[str]:
+    """An nn.LSTMCell stepped over 4 time steps, then a linear head: one node per call."""
+    import numpy as np
+
+    import tinygrad_bp as tg
+    from tinygrad_bp import nn
+
+    rng = np.random.default_rng(0)
+    cell, head = nn.LSTMCell(3, 8, rng=0), nn.Linear(8, 2, rng=1)
+    h = c = tg.Tensor(np.zeros((2, 8)))
+    for _ in range(4):
+        h, c = cell(tg.Tensor(rng.standard_normal((2, 3))), (h, c))
+    loss = tg.functional.cross_entropy(head(h), np.array([0, 1]))
+    g = viz.draw_graph(
+        loss,
+        model=nn.Sequential(cell, head),
+        collapse=True,
+        backward=True,
+        title="An LSTMCell unrolled over 4 time steps, one node per call",
+    )
+    return [g.save(os.path.join(out, "lstm_collapsed.png"))]
 
 
 if __name__ == "__main__":

@@ -202,3 +202,40 @@ def test_a_failing_model_is_shown_and_the_page_stays_up(browser):
             page.wait_for_selector("#error:not([hidden])", timeout=15000)
         finally:
             page.close()
+
+
+def test_digits_cnn_page_shows_conv_layers_and_its_loss_falls(browser):
+    srv = LiveServer(LiveConfig(data="digits", delay=0.0, stats_every=0.5), port=0).start()
+    page, errors = _open(browser, srv.url)
+    try:
+        page.wait_for_selector("#graph svg", timeout=30000)
+        page.wait_for_function("document.querySelector('#readout').dataset.step > 0")
+        first = float(page.get_attribute("#readout", "data-first-loss"))
+        assert first == pytest.approx(np.log(10), abs=0.5)  # ten classes, about uniform
+        page.wait_for_function(
+            f"document.querySelector('#readout').dataset.loss < {0.7 * first}", timeout=60000
+        )
+        # the collapsed graph of the CNN: its two convolutions and the linear head, one
+        # node each, and a card per layer
+        svg = page.inner_text("#graph")
+        assert svg.count("Conv2d(") == 2 and "MaxPool2d(" in svg and "Linear(" in svg
+        assert page.locator("#graph g[id^='module:net.']").count() == 8
+        names = page.locator("#layers .layer").all_inner_texts()
+        assert sum("Conv2d" in n for n in names) == 2, names
+        assert errors == []
+    finally:
+        page.close()
+        srv.stop()
+
+
+def test_names_page_shows_sampled_names(browser):
+    srv = LiveServer(LiveConfig(data="names", delay=0.0, stats_every=0.5), port=0).start()
+    page, errors = _open(browser, srv.url)
+    try:
+        page.wait_for_selector("#samples:not([hidden])", timeout=30000)
+        text = page.inner_text("#samples")
+        assert text.startswith("sampled: ") and len(text.split(", ")) == 8
+        assert "Embedding(27, 24" in page.inner_text("#graph") and errors == []
+    finally:
+        page.close()
+        srv.stop()

@@ -82,7 +82,7 @@ def test_registry_names_and_bad_input():
     for name in DATASETS:
         ds = load_dataset(name)
         model = build_model(ds.default_model, ds, seed=0)
-        out = model(Tensor(ds.X[:3]))
+        out = model(MODELS[ds.default_model].inputs(ds.X[:3]))
         assert out.shape == (3, ds.num_classes)
     assert load_dataset("iris").hidden == (10, 5)  # the tutorial's network
     with pytest.raises(ValueError, match="unknown data set 'mnist'; expected one of iris"):
@@ -97,7 +97,14 @@ def test_registry_names_and_bad_input():
         as_dataset((np.zeros((3, 2)), np.array([0.5, 1, 0])))
     with pytest.raises(ValueError, match="NaN"):
         as_dataset((np.full((2, 2), np.nan), np.array([0, 1])))
-    assert set(MODELS) >= {"mlp"}
+    assert set(MODELS) >= {"mlp", "cnn", "char"}
+    # a model given data it does not fit says what it takes and what came
+    with pytest.raises(ValueError, match=r"cnn model takes \(N, 1, 8, 8\) images.*\(300, 2\)"):
+        build_model("cnn", load_dataset("moons"))
+    with pytest.raises(ValueError, match="char model takes rows of previous-character"):
+        build_model("char", load_dataset("moons"))
+    with pytest.raises(ValueError, match="the mlp model takes rows of features"):
+        build_model("mlp", load_dataset("digits"))
     # integer inputs (token indices, for an embedding) stay integers; no boundary for them
     tokens = as_dataset((np.array([[1, 2], [3, 0]]), np.array([0, 1])))
     assert tokens.X.dtype == np.int64 and not tokens.is_2d
@@ -197,6 +204,71 @@ def test_page_and_static_files_use_no_network():
         text = f.read_text(encoding="utf-8")
         urls = re.findall(r"https?://[^\s\"')]+", text)
         assert urls == ["http://www.w3.org/2000/svg"] * len(urls), (f.name, urls)
+
+
+def _train_in_app(data: str, steps: int, **kw):
+    """Start ``data``'s default model in a test app, run ``steps`` steps, return the last
+    snapshot, the collapsed graph's SVG and the session (stopped)."""
+    from tinygrad_bp import viz
+
+    def no_frames(*args, **kwargs):  # no walk in these tests: its frames are tested above
+        raise ValueError("not drawn in this test")
+
+    app = create_app(LiveConfig(data=data, delay=0.0, stats_every=0.0, **kw))
+    saved, viz.backward_steps = viz.backward_steps, no_frames
+    try:
+        with TestClient(app) as c:
+            sid = c.post("/api/sessions", json={}).json()["id"]
+            base = f"/api/sessions/{sid}"
+            wait_for(lambda: c.get(f"{base}/state").json()["step"] >= steps, 120, f"{steps} steps")
+            c.post(f"{base}/control", json={"command": "pause"})
+            snap = wait_for(
+                lambda: (x := c.get(f"{base}/state").json())["status"] == "paused" and x,
+                what="paused",
+            )
+            svg = wait_for(lambda: (r := c.get(f"{base}/graph.svg")).status_code == 200 and r.text)
+            assert c.post(f"{base}/close").status_code == 200
+            return snap, svg, app.state.sessions[sid]
+    finally:
+        viz.backward_steps = saved
+
+
+def test_digits_cnn_trains_and_its_graph_shows_the_layers():
+    ds = load_dataset("digits")
+    assert ds.X.shape[1:] == (1, 8, 8) and ds.classes == [str(d) for d in range(10)]
+    # standardised with the training images' statistics (models.load_task's split)
+    assert abs(ds.X.mean()) < 1e-9 and ds.X.std() == pytest.approx(1.0)
+    snap, svg, sess = _train_in_app("digits", 40)
+    assert snap["error"] is None and snap["rows"] == len(ds.X) and snap["batch_size"] == 64
+    h = snap["history"]
+    assert h[-1]["loss"] < 0.8 * h[0]["loss"], (h[0], h[-1])
+    # one card per layer with parameters or output; the convolutions and the linear head
+    names = [L["name"] for L in snap["layers"]]
+    assert [n.split()[0] for n in names] == [f"net.{k}" for k in range(8)]  # program order
+    assert sum("Conv2d(1, 16" in n for n in names) == 1, names
+    assert sum("Conv2d(16, 32" in n for n in names) == 1, names
+    assert any("MaxPool2d" in n for n in names)
+    assert any("Linear(in_features=128, out_features=10)" in n for n in names)
+    assert svg.count("Conv2d(") == 2 and "MaxPool2d" in svg
+    assert type(sess.model).__name__ == "DigitsCNN" and not sess.alive
+    assert snap["samples"] is None  # nothing to sample from an image classifier
+
+
+def test_names_char_model_trains_on_character_indices():
+    ds = load_dataset("names")
+    assert ds.X.dtype == np.int64 and ds.X.shape[1] == 3 and ds.num_classes == 27
+    assert ds.classes[:3] == [".", "a", "b"] and ds.default_model == "char"
+    snap, svg, sess = _train_in_app("names", 40)
+    assert snap["error"] is None
+    h = snap["history"]
+    # from about ln 27 = 3.3 nats per character towards the bigram level
+    assert h[0]["loss"] == pytest.approx(np.log(27), abs=0.4)
+    assert h[-1]["loss"] < h[0]["loss"] - 0.3, (h[0], h[-1])
+    assert "Embedding(27, 24" in svg and svg.count("Linear(") == 2
+    # eight names sampled from the model at the last refresh (seeded draws): letters only
+    assert len(snap["samples"]) == 8 and all(re.fullmatch("[a-z]*", n) for n in snap["samples"])
+    assert sess.model.training  # sampling put the model back in training mode
+    assert not sess.alive
 
 
 def test_api_trains_controls_and_serves_frames():
@@ -317,6 +389,10 @@ def test_config_errors_come_before_serving():
         create_app(LiveConfig(model="gpt"))
     with pytest.raises(TypeError, match="model must be an nn.Module or a model name"):
         create_app(LiveConfig(model=42, data="moons"))
+    with pytest.raises(ValueError, match=r"the cnn model takes \(N, 1, 8, 8\) images"):
+        create_app(LiveConfig(data="moons", model="cnn"))
+    with pytest.raises(ValueError, match="the char model takes rows of previous-character"):
+        create_app(LiveConfig(data="digits", model="char"))
 
 
 def test_busy_port_names_the_next_free_one():
@@ -405,7 +481,7 @@ def test_live_from_python_with_your_model_and_the_docs_pictures(capsys):
         srv.stop()
     page = (ROOT / "docs" / "live.md").read_text(encoding="utf-8")
     shown = re.findall(r"!\[[^\]]*\]\((images/live_[a-z]+\.png)\)", page)
-    assert len(shown) == 3
+    assert shown == [f"images/live_{n}.png" for n in ("spirals", "step", "iris", "digits")]
     for rel in shown:  # made by scripts/make_live_screenshots.py
         assert (ROOT / "docs" / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", rel
 

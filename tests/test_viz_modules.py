@@ -436,6 +436,9 @@ def test_graph_of_a_derivative_made_by_create_graph():
     assert d.number_of_nodes() == len(tensors) + len(ops)
     assert d.number_of_edges() == sum(len(t.parents) for t in ops) + len(ops)
     assert viz.draw_graph(dx.sum(), backward=True).source == g.source
+    # the seed (an unnamed input) is not called x too: the user's x keeps the name alone
+    assert "<b>x</b>" in g.source and "<i>x₁</i>" in g.source and "<i>x</i>" not in g.source
+    assert "∂/∂t₃ = g·x₁" in g.source
 
 
 class Attn(nn.Module):
@@ -499,3 +502,178 @@ def test_expanding_an_inner_module_opens_the_layer_around_it():
     assert "Attn: Attn()" in outer[0].graph_attr["label"]
     inner = outer[0].subgraphs()
     assert [s.name for s in inner] == ["cluster_1"] and "q: Linear" in inner[0].graph_attr["label"]
+
+
+# ---------------------------------------------------------------- real models of the engine
+def digits_cnn_loss(backward: bool = False):
+    """The digits CNN of models.py on 4 seeded 8×8 images (optionally after backward())."""
+    from tinygrad_bp.models import DigitsCNN
+
+    rng = np.random.default_rng(0)
+    cnn = DigitsCNN(rng=0)
+    loss = F.cross_entropy(cnn(tg.Tensor(rng.standard_normal((4, 1, 8, 8)))), np.arange(4))
+    if backward:
+        loss.backward()
+    return loss, cnn
+
+
+CNN_LAYERS = 8  # conv, relu, pool, conv, relu, pool, flatten, linear
+
+
+def test_digits_cnn_collapsed_after_backward_counts():
+    loss, cnn = digits_cnn_loss(backward=True)
+    grads = {n: p.grad.copy() for n, p in cnn.named_parameters()}
+    g = viz.draw_graph(loss, model=cnn, collapse=True, backward=True)
+    d = parse(g.source)
+    # DigitsCNN and its Sequential are drawn through: x, the 8 layers, y, cross_entropy, loss
+    assert (d.number_of_nodes(), g.num_nodes) == (CNN_LAYERS + 4, CNN_LAYERS + 4)
+    # x → conv, 7 between the layers, linear → ce, y → ce, ce → loss
+    assert d.number_of_edges() == 1 + (CNN_LAYERS - 1) + 3
+    assert g.source.count("box3d") == CNN_LAYERS
+    ids = [n.attr["id"] for n in d.nodes() if (n.attr.get("id") or "").startswith("module:")]
+    assert sorted(ids) == sorted(f"module:net.{k}" for k in range(CNN_LAYERS))
+    assert "Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))" in g.source
+    assert "net.3 → (4, 32, 4, 4)" in g.source and "net.6 → (4, 128)" in g.source
+    for name in ("net.0.weight", "net.3.bias", "net.7.weight"):  # each parameter's .grad
+        p = dict(cnn.named_parameters())[name]
+        norm = viz.scene._num(float(np.linalg.norm(p.grad)))
+        assert f"∂L/∂{name.split('.')[-1]} {viz.scene._shape(p.shape)}  ‖·‖ = {norm}" in g.source
+    # each layer's output gradient was not kept by backward(); nothing changed in .grad
+    assert g.source.count("not kept") == CNN_LAYERS and "Drawn after backward()" in g.note
+    assert all(np.array_equal(p.grad, grads[n]) for n, p in cnn.named_parameters())
+
+
+def test_digits_cnn_expanded_layer_is_a_cluster_of_its_ops():
+    loss, cnn = digits_cnn_loss()
+    collapsed = parse(viz.draw_graph(loss, model=cnn, collapse=True).source)
+    g = viz.draw_graph(loss, model=cnn, expand="net.0", backward=True)
+    d = parse(g.source)
+    (cl,) = d.subgraphs()
+    assert "net.0: Conv2d(1, 16" in cl.graph_attr["label"]
+    # the convolution as a matmul over windows: weight → reshape → matmul, bias → reshape →
+    # add, then reshape back to (N, C, H, W): 5 ops, their 5 results and the 2 parameters
+    assert len(cl.nodes()) == 5 * 2 + 2
+    assert d.number_of_nodes() == collapsed.number_of_nodes() - 1 + len(cl.nodes())
+    assert g.source.count("box3d") == CNN_LAYERS - 1
+    assert "(4, 16, 8, 8)" in g.source
+    # the layers' statistics come in the order the program called them
+    names = [s.name for s in viz.module_stats(loss, model=cnn)]
+    assert names == [f"net.{k}" for k in range(CNN_LAYERS)]
+    # an unknown name lists the names there are
+    with pytest.raises(ValueError) as info:
+        viz.draw_graph(loss, model=cnn, expand="net.9")
+    assert "'net.9'" in str(info.value) and "'net.0'" in str(info.value)
+
+
+def test_golden_collapsed_digits_cnn_dot():
+    loss, cnn = digits_cnn_loss()
+    text = viz.draw_graph(loss, model=cnn, collapse=True).source
+    path = GOLDEN / "digits_cnn_collapsed.dot"
+    if REGEN:
+        path.write_text(text, encoding="utf-8")
+        pytest.skip(f"regenerated {path}")
+    assert text == path.read_text(encoding="utf-8")
+    loss, cnn = digits_cnn_loss()
+    assert viz.draw_graph(loss, model=cnn, collapse=True).source == text  # deterministic
+
+
+def lstm_cell_loss(steps: int = 3):
+    rng = np.random.default_rng(0)
+    cell, head = nn.LSTMCell(3, 4, rng=0), nn.Linear(4, 2, rng=1)
+    h = c = tg.Tensor(np.zeros((2, 4)))  # h0 = c0: one tensor, two inputs of the first call
+    for _ in range(steps):
+        h, c = cell(tg.Tensor(rng.standard_normal((2, 3))), (h, c))
+    return F.cross_entropy(head(h), np.array([0, 1])), nn.Sequential(cell, head)
+
+
+def test_lstm_cell_unrolled_collapsed_and_expanded_counts():
+    steps = 3
+    loss, model = lstm_cell_loss(steps)
+    g = viz.draw_graph(loss, model=model, collapse=True)
+    d = parse(g.source)
+    # 3 inputs, h0 (= c0), 3 cell calls, the head, y, cross_entropy and the loss
+    assert d.number_of_nodes() == steps + 1 + steps + 1 + 3
+    # h0 twice into call 1, x_k into call k, (h, c) from each call into the next, the last
+    # h into the head, head → ce, y → ce, ce → loss
+    assert d.number_of_edges() == 2 + steps + 2 * (steps - 1) + 1 + 3
+    for k in range(1, steps + 1):
+        assert f"0 (call {k})" in g.source
+    assert g.source.count("LSTMCell(3, 4)") == steps
+    e = viz.draw_graph(loss, model=model, expand="0")
+    de = parse(e.source)
+    clusters = de.subgraphs()
+    labels = [s.graph_attr["label"] for s in clusters]
+    assert labels == [f"<b>0 (call {k}): LSTMCell(3, 4)</b>" for k in range(1, steps + 1)]
+    assert de.number_of_nodes() == d.number_of_nodes() - steps + sum(
+        len(s.nodes()) for s in clusters
+    )
+    assert e.source.count("box3d") == 1  # only the head stays one node
+    ops = [
+        [o for n in s.nodes() if "float64" not in (o := re.sub(r"<[^>]+>", "", n.attr["label"]))]
+        for s in clusters
+    ]
+    # each step: the input and the hidden projections (x·Wᵢₕᵀ, h·Wₕₕᵀ), then the gates
+    assert all(o.count("matmul") == 2 for o in ops), ops
+    assert ops[0] == ops[1]  # the same ops at every step (the last may keep c unused)
+
+
+def test_nn_lstm_is_one_node_until_expanded():
+    lstm = nn.LSTM(3, 4, rng=0)
+    out, _ = lstm(tg.Tensor(np.linspace(-1, 1, 30).reshape(5, 2, 3)))
+    loss = (out * out).sum()
+    g = viz.draw_graph(loss, model=lstm, collapse=True, backward=True)
+    d = parse(g.source)
+    assert g.source.count("box3d") == 1 and "LSTM → (5, 2, 4)" in g.source
+    (node,) = [n for n in d.nodes() if n.attr.get("id") == "module:LSTM"]
+    # after the layer: mul (a self-product), its result, the sum and the loss
+    assert len(d.successors(node)) == 1 and d.number_of_nodes() == len(d.predecessors(node)) + 5
+    e = parse(viz.draw_graph(loss, model=lstm, expand="LSTM").source)
+    (cl,) = e.subgraphs()
+    assert cl.name == "cluster_0" and "LSTM: LSTM(3, 4" in cl.graph_attr["label"]
+    ops = [re.sub(r"<[^>]+>", "", n.attr["label"]).strip() for n in cl.nodes()]
+    assert ops.count("matmul") >= 5  # at least h·Wₕₕᵀ at each of the five steps
+    assert e.number_of_nodes() == d.number_of_nodes() - 1 + len(cl.nodes())
+
+
+def test_multihead_attention_collapsed_and_expanded():
+    rng = np.random.default_rng(0)
+    mha = nn.MultiheadAttention(8, 2, rng=0)
+    x = tg.Tensor(rng.standard_normal((2, 5, 8)))
+    out, _ = mha(x, x, x)
+    loss = (out * out).sum()
+    g = viz.draw_graph(loss, model=mha, collapse=True, backward=True)
+    d = parse(g.source)
+    # x, the attention layer, mul with its result, sum, loss
+    assert d.number_of_nodes() == 6
+    # x is query, key and value (three edges), then one edge each down to the loss
+    assert d.number_of_edges() == 3 + 4
+    assert "MultiheadAttention(8, num_heads=2)" in g.source and g.source.count("box3d") == 1
+    assert "∂L/∂in_proj_weight (24, 8)" in g.source
+    e = viz.draw_graph(loss, model=mha, expand="MultiheadAttention")
+    de = parse(e.source)
+    (cl,) = de.subgraphs()
+    assert "MultiheadAttention: MultiheadAttention(8" in cl.graph_attr["label"]
+    assert e.source.count("box3d") == 1  # out_proj, a Linear inside, stays one node
+    assert de.number_of_nodes() == d.number_of_nodes() - 1 + len(cl.nodes())
+    assert "softmax" in e.source
+
+
+def test_batchnorm_collapsed_and_expanded():
+    rng = np.random.default_rng(0)
+    net = nn.Sequential(
+        nn.Linear(3, 4, rng=0), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2, rng=1)
+    )
+    loss = F.cross_entropy(net(tg.Tensor(rng.standard_normal((6, 3)))), np.arange(6) % 2)
+    g = viz.draw_graph(loss, model=net, collapse=True, backward=True)
+    d = parse(g.source)
+    # x, four layers, y, cross_entropy, loss; x → 0 → 1 → 2 → 3 → ce ← y, ce → loss
+    assert (d.number_of_nodes(), d.number_of_edges()) == (8, 7)
+    assert "BatchNorm1d(4, eps=1e-05, momentum=0.1)" in g.source
+    assert "∂L/∂weight (4)" in g.source and "∂L/∂bias (4)" in g.source
+    e = viz.draw_graph(loss, model=net, expand="1")
+    de = parse(e.source)
+    (cl,) = de.subgraphs()
+    ops = [re.sub(r"<[^>]+>", "", n.attr["label"]).strip() for n in cl.nodes()]
+    # batch statistics: two means over the batch, then (x − mean)·(var + eps)^−½·γ + β
+    assert ops.count("mean") == 2 and "pow -0.5" in ops and ops.count("add") == 2
+    assert de.number_of_nodes() == d.number_of_nodes() - 1 + len(cl.nodes())

@@ -354,11 +354,21 @@ def _auto_names(tensors: list[Tensor], names: dict) -> None:
             names[id(t)] = (None, f"{v:.3g}".replace("-", "−"))
             continue
         groups.setdefault({"param": "w", "input": "x", "const": "c"}.get(kind, "t"), []).append(t)
+    # a symbol a tensor already shows (a user's x = Tensor(..., name="x")) is not given
+    # again: a derivative's graph has the user's x and the seed, an unnamed input, too
+    taken = {v for pair in names.values() for v in pair if v}
     for letter, ts in groups.items():
         # numbered in the order the program made them (x₁ before x₂), not the walk's
         ts.sort(key=lambda t: getattr(t, "_seq", 0))
-        for i, t in enumerate(ts, 1):
-            names[id(t)] = (None, letter if len(ts) == 1 else letter + str(i).translate(_SUB))
+        if len(ts) == 1 and letter not in taken:
+            names[id(ts[0])] = (None, letter)
+            continue
+        i = 0
+        for t in ts:
+            i += 1
+            while letter + str(i).translate(_SUB) in taken:
+                i += 1
+            names[id(t)] = (None, letter + str(i).translate(_SUB))
 
 
 _PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_₀₁₂₃₄₅₆₇₈₉")

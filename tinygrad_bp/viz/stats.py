@@ -84,9 +84,11 @@ def module_stats(
         raise ValueError(f"{fn}: bins must be a positive int, got {bins!r}")
     ctx = _context(root, model, bool(backward), grad, fn, keep_raw=True)
     out = []
-    # exactly the module nodes of the collapsed picture, in its order
+    # exactly the module nodes of the collapsed picture, in the order the program called
+    # them (the picture's own order follows its walk: a CNN's second conv came first)
     drawn = [k for k, _ in _collapsed_scene(ctx, set()).nodes if k[0] == "g"]
-    for c in (ctx.calls[k[1]] for k in drawn):
+    calls = sorted((ctx.calls[k[1]] for k in drawn), key=lambda c: c.outputs[0]._seq)
+    for c in calls:
         o = c.outputs[0]
         v = _value(o)
         g = ctx.grads.get(id(o))

@@ -3,13 +3,14 @@
 A :class:`DataSpec` loads arrays and says which model to use by default; a
 :class:`ModelSpec` builds a fresh model for a loaded :class:`Dataset`.  Adding a data set
 or a model is one entry in :data:`DATASETS` or :data:`MODELS`; the page, the command line
-and :func:`tinygrad_bp.viz.live.live` pick it up by name.  For example the digits CNN, once
-``tinygrad_bp.data.load_digits`` and ``nn.Conv2d`` exist::
+and :func:`tinygrad_bp.viz.live.live` pick it up by name.  The digits CNN, for example, is
+these two entries (the data as ``(N, 1, 8, 8)`` standardised images, the model
+:class:`tinygrad_bp.models.DigitsCNN`)::
 
     DATASETS["digits"] = DataSpec(
-        "handwritten digits (8×8)", _load_digits, model="cnn", lr=0.01, batch_size=64
+        "handwritten digits (8×8)", _load_digits, model="cnn", lr=0.003, batch_size=64
     )
-    MODELS["cnn"] = ModelSpec("small CNN", _build_cnn)
+    MODELS["cnn"] = ModelSpec("the digits CNN", _build_cnn)
 
 Examples
 --------
@@ -23,7 +24,7 @@ Examples
 >>> load_dataset("mnist")
 Traceback (most recent call last):
     ...
-ValueError: live: unknown data set 'mnist'; expected one of iris, spirals, moons
+ValueError: live: unknown data set 'mnist'; expected one of iris, spirals, moons, digits, names
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ class ModelSpec:
     #: turns a batch of rows of ``X`` into what the model's forward takes (a Tensor by
     #: default; a model that embeds integer tokens may take the array itself)
     inputs: Callable[[np.ndarray], Any] = field(default=Tensor)
+    #: a few samples of what the model has learnt, shown on the page with the statistics
+    #: (a character model's sampled names); None for none
+    samples: Callable[[nn.Module], list[str]] | None = None
 
 
 def _load_iris(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
@@ -122,6 +126,63 @@ def _load_spirals(seed: int) -> tuple[np.ndarray, np.ndarray, None]:
 
 def _load_moons(seed: int) -> tuple[np.ndarray, np.ndarray, None]:
     return (*make_moons(300, noise=0.12, seed=seed), None)
+
+
+def _load_digits(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
+    from tinygrad_bp.models import load_task
+
+    # the training split of models.py: (N, 1, 8, 8), standardised with its own mean and std
+    task = load_task("digits", "cnn", seed=0)
+    return task.X_train, task.y_train, [str(d) for d in range(10)]
+
+
+def _load_names(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
+    from tinygrad_bp.models import CHARS, load_task
+
+    # every (3 previous characters, next character) pair of the training names
+    task = load_task("names", "mlp", seed=0)
+    return task.X_train, task.y_train, [".", *CHARS]
+
+
+def _indices(rows: np.ndarray) -> np.ndarray:
+    """Character indices go to the embedding as they are (no Tensor: nothing to grad)."""
+    return rows
+
+
+def _build_cnn(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
+    from tinygrad_bp.models import DigitsCNN
+
+    if ds.X.shape[1:] != (1, 8, 8) or ds.X.dtype.kind != "f" or ds.num_classes > 10:
+        raise ValueError(
+            "live: the cnn model takes (N, 1, 8, 8) images of at most 10 classes, got X of "
+            f"shape {ds.X.shape} dtype {ds.X.dtype} with {ds.num_classes} classes"
+        )
+    return DigitsCNN(rng=seed)  # fixed layers: hidden and activation do not apply
+
+
+def _build_char(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
+    from tinygrad_bp.models import NamesMLP
+
+    if ds.X.ndim != 2 or ds.X.dtype.kind not in "iu" or ds.num_classes != 27:
+        raise ValueError(
+            "live: the char model takes rows of previous-character indices (2-D integers) "
+            f"and 27 classes, got X of shape {ds.X.shape} dtype {ds.X.dtype} with "
+            f"{ds.num_classes} classes"
+        )
+    if ds.X.min() < 0 or ds.X.max() >= 27:
+        raise ValueError(
+            f"live: character indices must lie in 0..26, got {ds.X.min()}..{ds.X.max()}"
+        )
+    return NamesMLP(context=ds.X.shape[1], hidden=hidden[0], rng=seed)
+
+
+def _sample_names(model: nn.Module) -> list[str]:
+    """Eight names drawn from the character model (seeded: the same draws as it learns)."""
+    from tinygrad_bp.models import Task, sample_names
+
+    empty = np.zeros((0, 3), dtype=np.int64)
+    task = Task("names", empty, empty[:, 0], empty, empty[:, 0], "context", model.context)
+    return sample_names(model, task, n=8, seed=0)
 
 
 def _build_mlp(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
@@ -146,11 +207,33 @@ DATASETS: dict[str, DataSpec] = {
     ),
     "spirals": DataSpec("two spirals (2-D)", _load_spirals, lr=0.03, batch_size=32),
     "moons": DataSpec("two moons (2-D)", _load_moons, lr=0.02, batch_size=32, hidden=(8, 8)),
+    "digits": DataSpec(
+        "handwritten digits (8×8), the digits CNN",
+        _load_digits,
+        model="cnn",
+        lr=0.003,
+        batch_size=64,
+    ),
+    "names": DataSpec(
+        "first names, next character from the 3 before (Bengio MLP)",
+        _load_names,
+        model="char",
+        lr=0.003,
+        batch_size=64,
+        hidden=(128,),
+    ),
 }
 
 #: Models by name.
 MODELS: dict[str, ModelSpec] = {
     "mlp": ModelSpec("Dense layers (nn.mlp)", _build_mlp),
+    "cnn": ModelSpec("the digits CNN (models.DigitsCNN)", _build_cnn),
+    "char": ModelSpec(
+        "character MLP: embeddings of 3 characters, tanh, logits (models.NamesMLP)",
+        _build_char,
+        inputs=_indices,
+        samples=_sample_names,
+    ),
 }
 
 

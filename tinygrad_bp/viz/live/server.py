@@ -72,13 +72,17 @@ class LiveConfig:
     def check(self) -> None:
         """Fail before serving on names and arguments that cannot work."""
         if isinstance(self.data, str):
-            load_dataset(self.data, self.seed)  # raises on an unknown name
+            ds = load_dataset(self.data, self.seed)  # raises on an unknown name
         else:
-            as_dataset(self.data)
+            ds = as_dataset(self.data)
         if isinstance(self.model, str) and self.model not in MODELS:
             raise ValueError(
                 f"live: unknown model {self.model!r}; expected one of {', '.join(MODELS)}"
             )
+        if isinstance(self.model, str):
+            # a model that does not fit the data (the CNN on 2-D points) says so now, not
+            # in the page after it is served; building one is cheap
+            build_model(self.model, ds, self.hidden, self.activation, self.seed)
         if self.fixed and not hasattr(self.model, "parameters"):
             raise TypeError(
                 "live: model must be an nn.Module or a model name "
@@ -107,6 +111,7 @@ class LiveConfig:
             ds,
             spec.loss,
             inputs=spec.inputs,
+            samples=None if self.fixed else spec.samples,
             title=f"{model_name} on {ds.name}",
             lr=self.lr if self.lr is not None and data is None else ds.lr,
             batch_size=self.batch_size if self.batch_size and data is None else ds.batch_size,

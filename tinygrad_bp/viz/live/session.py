@@ -146,6 +146,7 @@ class _State:
     walk: Walk | None = None
     error: str | None = None
     message: str | None = None
+    samples: list[str] | None = None
 
 
 class Session:
@@ -171,6 +172,7 @@ class Session:
         every: int = 5,
         stats_every: float = 1.0,
         start_paused: bool = False,
+        samples: Callable[[nn.Module], list[str]] | None = None,
     ) -> None:
         if not hasattr(model, "parameters") or not callable(model):
             raise TypeError(f"live: model must be an nn.Module, got {type(model).__name__}")
@@ -183,6 +185,7 @@ class Session:
         self.data = data
         self.loss_fn = loss
         self.inputs = inputs
+        self.samples_fn = samples
         self.title = title
         self.seed = int(seed)
         self.optimizer_name = optimizer
@@ -296,6 +299,7 @@ class Session:
                 "walk": s.walk.public() if s.walk else None,
                 "error": s.error,
                 "message": s.message,
+                "samples": s.samples,
             }
 
     def graph(self) -> tuple[int, str]:
@@ -447,6 +451,8 @@ class Session:
         self._layer_stats(modules, out)
         for p in self.model.parameters():  # leave .grad as the last real step left it
             p.grad = saved[id(p)]
+        if self.samples_fn is not None:
+            self._set(samples=[str(x) for x in self.samples_fn(self.model)])
 
     def _pictures(self, loss: Tensor) -> list[Any] | None:
         """Draw the collapsed backward picture of ``loss`` and read its modules' numbers

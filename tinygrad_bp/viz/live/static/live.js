@@ -106,6 +106,8 @@ function update(s) {
   if (s.error) showError("Training stopped: " + s.error + "\nThe page stays up: fix the model and restart.");
   showMessage(s.error ? "" : s.message);
   history = history.concat(s.history);
+  $("samples").hidden = !s.samples;
+  if (s.samples) $("samples").textContent = "sampled: " + s.samples.map((n) => n || "(empty)").join(", ");
   drawCurves();
   $("graph-error").hidden = !s.graph_error;
   $("graph-error").textContent = s.graph_error || "";
