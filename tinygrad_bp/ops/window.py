@@ -186,9 +186,15 @@ def _running_max(slices: list[Any], last_nan: bool = False) -> tuple[Any, Any]:
     propagates; the first NaN takes the index, or the last with ``last_nan``, as
     PyTorch's max pooling routes it), by one pass over each whole slice: ``argmax`` over
     a non-last axis, or over a short last one, walks memory an element at a time."""
+    out, arg = _max_pass(slices, False, last_nan)
+    if out.dtype.kind in "fc" and bool(xp.isnan(out).any()):  # NaN propagated to out
+        out, arg = _max_pass(slices, True, last_nan)
+    return out, arg
+
+
+def _max_pass(slices: list[Any], has_nan: bool, last_nan: bool) -> tuple[Any, Any]:
     out = slices[0].copy()
     arg = xp.zeros(out.shape, dtype=xp.intp)
-    has_nan = out.dtype.kind in "fc" and any(bool(xp.isnan(v).any()) for v in slices)
     for k in range(1, len(slices)):
         v = slices[k]
         better = v > out
