@@ -1,8 +1,8 @@
 """Convolution and pooling over NCHW images, through the input's windows (im2col).
 
-``conv2d`` takes the windows of the padded input as a ``(N, C·kH·kW, OH·OW)`` array
+``conv2d`` takes the windows of the padded input as a ``(C·kH·kW, N·OH·OW)`` matrix
 (:func:`~tinygrad_bp.ops.window.unfold`) and multiplies the weight reshaped to
-``(C_out, C·kH·kW)`` by it: one matrix product per image, as DeZero and CS231n's fast
+``(C_out, C·kH·kW)`` by it: one matrix product for the whole batch, as CS231n's fast
 layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come
 from the engine:
 ``unfold``'s derivative is col2im, the matmul's the article's ``xᵀ·g`` and ``g·Wᵀ``.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ops
-from ..ops.window import _pair, max_last, unfold, window_shape
+from ..ops.window import _pair, max_pool, unfold, window_shape
 from ..tensor import Tensor
 from ._util import as_tensor
 
@@ -70,14 +70,17 @@ def conv2d(
     strides = _pair(stride, "stride", "conv2d", 1)
     pads = _pair(padding, "padding", "conv2d", 0)
     oh, ow = window_shape((h, w), (kh, kw), strides, pads, "conv2d")
-    cols = unfold(x, (kh, kw), strides, pads, op="conv2d")  # (N, C, kh, kw, OH, OW)
+    # the windows laid out as (C, kH, kW, N, OH, OW) in memory, so that the product is one
+    # 2-D (C_out, K) @ (K, N·OH·OW): the weight's gradient is then one matrix product
+    # over all images and positions (a batched product would make one (C_out, K) per
+    # image and sum them), and the input's gradient another
+    cols = unfold(x, (kh, kw), strides, pads, op="conv2d", layout="ckn")
     k = c * kh * kw
-    # (C_out, K) @ (N, K, OH·OW): one product per image, NCHW out; the engine sums the
-    # weight's gradient over the images
-    y = ops.matmul(ops.reshape(weight, cout, k), ops.reshape(cols, n, k, oh * ow))
+    cols2 = ops.reshape(ops.transpose(cols, 1, 2, 3, 0, 4, 5), k, n * oh * ow)  # no copy
+    y = ops.matmul(ops.reshape(weight, cout, k), cols2)  # (C_out, N·OH·OW)
     if bias is not None:
         y = ops.add(y, ops.reshape(bias, cout, 1))
-    return ops.reshape(y, n, cout, oh, ow)
+    return ops.transpose(ops.reshape(y, cout, n, oh, ow), 1, 0, 2, 3)
 
 
 def _pool_args(
@@ -111,9 +114,9 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     """
     x = as_tensor(x, "max_pool2d")
     kernel, strides, pads = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
-    cols = unfold(x, kernel, strides, pads, pad_value=-float("inf"), op="max_pool2d")
-    n, c, kh, kw, oh, ow = cols.shape
-    return max_last(ops.reshape(cols, n, c, kh * kw, oh, ow), axis=2)
+    # one primitive: the windows' maximum straight from strided views of the input
+    # (max_last over unfold's kernel axes, without copying the windows out)
+    return max_pool(x, kernel, strides, pads)
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:

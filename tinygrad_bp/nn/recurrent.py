@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import lstm_cell, stack
+from ..ops.recurrent import lstm_layer
 from ..tensor import Tensor, get_default_dtype
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -249,22 +250,15 @@ class LSTM(Module):
                 h, c = cell._zeros(n, x.dtype), cell._zeros(n, x.dtype)
             else:
                 h, c = h0[k], c0[k]
-            # the transposed weights and the summed biases once for all steps; the input's
-            # product per step (slicing one product for all steps would cost a full-size
-            # gradient array per step in the backward pass)
-            w_ih_t = ops.transpose(cell.weight_ih)
-            w_hh_t = ops.transpose(cell.weight_hh)
-            bias = None
+            # the whole layer is one primitive (ops.recurrent.lstm_layer): one node for the
+            # sequence, the input's product and the weights' gradients one matrix product
+            # each over all steps
             if cell.bias_ih is not None:
                 bias = cell.bias_ih + cell.bias_hh
-            outs = []
-            for t in range(T):
-                a = ops.matmul(seq[t], w_ih_t) + ops.matmul(h, w_hh_t)
-                if bias is not None:
-                    a = a + bias
-                h, c = cell._step(a, c)
-                outs.append(h)
-            seq = stack(outs, 0)
+            else:
+                bias = Tensor(np.zeros(4 * H, dtype=cell.weight_ih.dtype))
+            y = lstm_layer(seq, h, c, cell.weight_ih, cell.weight_hh, bias)
+            seq, h, c = y[:T], y[T - 1], y[T]
             hs.append(h)
             cs.append(c)
         out = ops.transpose(seq, 1, 0, 2) if self.batch_first else seq

@@ -24,7 +24,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..backend import xp
 from ..tensor import Tensor, make_node
 
-__all__ = ["unfold", "fold", "max_last", "window_shape"]
+__all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape"]
+
+_NCKO = (0, 1, 2, 3, 4, 5)  # the logical order (N, C, kH, kW, OH, OW): rows of OW innermost
+#: memory orders :func:`unfold` can be asked for (the result's shape is the same)
+LAYOUTS = {
+    "nckhw": _NCKO,
+    "ckn": (1, 2, 3, 0, 4, 5),  # (C, kH, kW, N, OH, OW): conv2d's (C·kH·kW, N·OH·OW) matrix
+    "nchwk": (0, 1, 4, 5, 2, 3),  # (N, C, OH, OW, kH, kW): pooling's windows innermost
+}
 
 
 def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -63,7 +71,11 @@ def _im2col(
     stride: tuple[int, int],
     padding: tuple[int, int],
     pad_value: float,
+    order: tuple[int, ...] = _NCKO,
 ) -> Any:
+    """The windows, logical shape ``(N, C, kH, kW, OH, OW)``, copied once into memory laid
+    out in ``order`` (a permutation of those six axes) and returned as a view in the
+    logical order: the consumer picks the layout its next step reads without a copy."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     if ph or pw:
         xd = xp.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
@@ -71,9 +83,10 @@ def _im2col(
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     view = sliding_window_view(xd, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
     view = view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-    out = xp.empty((n, c, kh, kw, oh, ow), dtype=xd.dtype)
-    out[...] = view.transpose(0, 1, 4, 5, 2, 3)  # the one copy, rows of OW innermost
-    return out
+    logical = view.transpose(0, 1, 4, 5, 2, 3)  # (N, C, kH, kW, OH, OW)
+    mem = xp.empty(tuple(logical.shape[a] for a in order), dtype=xd.dtype)
+    mem[...] = logical.transpose(order)  # the one copy
+    return mem.transpose(np.argsort(order))
 
 
 def _col2im(
@@ -105,6 +118,7 @@ def unfold(
     padding: Any = 0,
     pad_value: float = 0.0,
     op: str = "unfold",
+    layout: str = "nckhw",
 ) -> Tensor:
     """The sliding windows of an NCHW input: ``out[n, c, p, q, i, j] =
     xpad[n, c, i·sH + p, j·sW + q]``, of shape ``(N, C, kH, kW, OH, OW)`` (so that a
@@ -114,6 +128,11 @@ def unfold(
     −∞ for max pooling).  The map is linear in ``x``; its derivative is its adjoint:
     ∂/∂x = fold(g), each window's gradient added back where the window was taken
     (padding drops its share).
+
+    ``layout`` only chooses how the one copy is laid out in memory (a key of
+    :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckn"`` makes
+    conv2d's ``(C·kH·kW, N·OH·OW)`` matrix a free reshape, ``"nchwk"`` puts each pooling
+    window in contiguous memory.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -124,7 +143,9 @@ def unfold(
     strides = _pair(stride, "stride", op, 1)
     pads = _pair(padding, "padding", op, 0)
     window_shape(xd.shape[2:], kernel, strides, pads, op)
-    out = _im2col(xd, kernel, strides, pads, pad_value)
+    if layout not in LAYOUTS:
+        raise ValueError(f"{op}: layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+    out = _im2col(xd, kernel, strides, pads, pad_value, LAYOUTS[layout])
     in_shape = xd.shape
 
     def backward(g: Any) -> tuple[Any]:
@@ -156,6 +177,81 @@ def fold(
 
 
 # ---------------------------------------------------------------- max over windows
+_RUNNING_MAX = 16  # up to this many elements a running maximum beats a strided argmax
+
+
+def _running_max(slices: list[Any], last_nan: bool = False) -> tuple[Any, Any]:
+    """The elementwise maximum of equal-shaped ``slices`` and the index of the first
+    slice holding it, as ``argmax`` and ``max`` over a stacked axis give them (NaN
+    propagates; the first NaN takes the index, or the last with ``last_nan``, as
+    PyTorch's max pooling routes it), by one pass over each whole slice: ``argmax`` over
+    a non-last axis, or over a short last one, walks memory an element at a time."""
+    out, arg = _max_pass(slices, False, last_nan)
+    if out.dtype.kind in "fc" and bool(xp.isnan(out).any()):  # NaN propagated to out
+        out, arg = _max_pass(slices, True, last_nan)
+    return out, arg
+
+
+def _max_pass(slices: list[Any], has_nan: bool, last_nan: bool) -> tuple[Any, Any]:
+    out = slices[0].copy()
+    arg = xp.zeros(out.shape, dtype=xp.intp)
+    for k in range(1, len(slices)):
+        v = slices[k]
+        better = v > out
+        if has_nan:  # a NaN takes over from a number (and from an earlier NaN if last_nan)
+            better |= xp.isnan(v) if last_nan else xp.isnan(v) & ~xp.isnan(out)
+        xp.maximum(out, v, out=out)  # NaN propagates
+        # k exceeds every index so far: moves arg to k exactly where v is better
+        xp.maximum(arg, better * k, out=arg)
+    return out, arg
+
+
+def _fold_any(cols: Any, in_shape: tuple[int, ...], kernel: Any, stride: Any, pads: Any) -> Any:
+    """col2im on an array, :func:`fold` on a Tensor (under create_graph)."""
+    if isinstance(cols, Tensor):
+        return fold(cols, in_shape, kernel, stride, pads)
+    return _col2im(cols, in_shape, kernel, stride, pads)
+
+
+def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tensor:
+    """The maximum of each window of an NCHW input (padding counts as −∞), its gradient
+    to the first maximal element of the window in row-major order (to the last NaN where
+    the window holds NaNs), as PyTorch routes it:
+    ∂/∂x = fold(g · onehot(argmax)), the one-hot over the ``kH·kW`` offsets a constant.
+
+    The same as :func:`max_last` over :func:`unfold`'s kernel axes, without copying the
+    windows out: the maximum runs over the ``kH·kW`` strided views of the padded input.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"max_pool2d: expected a Tensor, got {type(x).__name__}")
+    xd = x.data
+    if xd.ndim != 4:
+        raise ValueError(f"max_pool2d: expected an input of shape (N, C, H, W), got {xd.shape}")
+    kernel = _pair(kernel_size, "kernel_size", "max_pool2d", 1)
+    strides = _pair(stride, "stride", "max_pool2d", 1)
+    pads = _pair(padding, "padding", "max_pool2d", 0)
+    oh, ow = window_shape(xd.shape[2:], kernel, strides, pads, "max_pool2d")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, strides, pads
+    xpad = xd
+    if ph or pw:
+        xpad = xp.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-xp.inf)
+    slices = [
+        xpad[:, :, p : p + sh * (oh - 1) + 1 : sh, q : q + sw * (ow - 1) + 1 : sw]
+        for p in range(kh)
+        for q in range(kw)
+    ]
+    out, arg = _running_max(slices, last_nan=True)
+    n, c = xd.shape[:2]
+    onehot = xp.arange(kh * kw).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
+    in_shape = xd.shape
+
+    def backward(g: Any) -> tuple[Any]:
+        cols = (g[:, :, None] * onehot).reshape((n, c, kh, kw, oh, ow))
+        return (_fold_any(cols, in_shape, kernel, strides, pads),)
+
+    return make_node(out, (x,), "max_pool2d", backward)
+
+
 def max_last(x: Tensor, axis: int = -1) -> Tensor:
     """The maximum over ``axis``, its gradient to the first maximal element (as PyTorch's
     max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""
@@ -163,8 +259,13 @@ def max_last(x: Tensor, axis: int = -1) -> Tensor:
         raise TypeError(f"max_last: expected a Tensor, got {type(x).__name__}")
     xd = x.data
     axis %= xd.ndim
-    idx = xp.expand_dims(xd.argmax(axis=axis), axis)
-    out = xp.take_along_axis(xd, idx, axis=axis).squeeze(axis)
+    if 0 < xd.shape[axis] <= _RUNNING_MAX:
+        lead0 = (slice(None),) * axis
+        out, arg = _running_max([xd[lead0 + (k,)] for k in range(xd.shape[axis])])
+    else:
+        arg = xd.argmax(axis=axis)
+        out = xd.max(axis=axis)  # the value at arg (a NaN where argmax found one)
+    idx = xp.expand_dims(arg, axis)
     shape = [1] * xd.ndim
     shape[axis] = xd.shape[axis]
     onehot = xp.arange(xd.shape[axis]).reshape(shape) == idx
