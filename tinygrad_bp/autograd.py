@@ -486,6 +486,7 @@ def _walk(
 
     anomaly = _mode.anomaly
     versions = _inplace_seen[0]
+    watch = hook is not None or targets is not None  # someone sees each node's gradient
     grads: dict[Tensor, Any] = {}
     ready = []
     for r, sd in zip(roots, seeds):
@@ -504,10 +505,11 @@ def _walk(
         flags = node._flags
         if flags & HAS_HOOKS and g is not None:
             g = _run_hooks(node, g)
-        if hook is not None and g is not None:
-            hook(node, g)
-        if targets is not None and node in targets and g is not None:
-            targets[node] = g
+        if watch and g is not None:
+            if hook is not None:
+                hook(node, g)
+            if targets is not None and node in targets:
+                targets[node] = g
         fn = node._backward
         if fn is None:  # a leaf
             if g is not None and accumulate:
@@ -584,7 +586,7 @@ def _walk(
             prev = pop_grad(p, None)
             if prev is not None:
                 gp = prev if gp is None else prev + gp
-            if p._backward is None and hook is None and targets is None:
+            if p._backward is None and not watch:
                 # A leaf, and nobody watches the order: accumulate now instead of queueing.
                 if gp is not None and accumulate:
                     _accumulate_leaf(p, gp, given)

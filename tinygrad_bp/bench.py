@@ -102,6 +102,7 @@ class _Worker:
             stderr=self._err,
             text=True,
             env={**_child_env(threads, root), **(env or {})},
+            cwd=root or _package_root(),  # `python -m` puts the cwd first on sys.path
         )
 
     def _read(self) -> dict[str, Any]:
@@ -167,6 +168,7 @@ def _memory(impl: str, workload: str, threads: int) -> dict[str, Any]:
     proc = subprocess.run(
         _command(impl, "--threads", str(threads), "--memory", workload),
         capture_output=True,
+        cwd=_package_root(),
         text=True,
         env=_child_env(threads),
         check=False,

@@ -130,7 +130,7 @@ class Tensor:
         "_hooks",  # register_hook(): {handle id: fn}; set only when there is one
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
-        "_module",  # set by nn.Module.__call__ on its outputs only (never in make_node)
+        "_module",  # nn.Module.__call__'s record of the calls that returned this tensor
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -156,6 +156,7 @@ class Tensor:
         self._seq = next(_counter)
         self._flags = 0
         self._trace: str | None = None
+        self._module: tuple[Any, ...] = ()
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -837,6 +838,7 @@ def leaf(data: Any, op: str | None = None) -> Tensor:
     t._seq = next(_counter)
     t._flags = 0
     t._trace = None
+    t._module = ()
     return t
 
 
@@ -857,6 +859,7 @@ def make_node(
     t._seq = next(_counter)
     t._flags = 0
     t._trace = None
+    t._module = ()
     if _mode.enabled:
         for p in parents:
             if p.requires_grad:

@@ -392,8 +392,10 @@ def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
 
 def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
-    x = floating(x, "sigmoid")
     xd = x.data
+    if xd.dtype.kind != "f":  # an integer tensor: promoted, as in PyTorch
+        x = floating(x, "sigmoid")
+        xd = x.data
     pos = xd >= 0
     # e^{-|x|} never overflows; pick the form that is stable on each side of 0.
     e = xp.exp(-xp.abs(xd))
@@ -410,8 +412,10 @@ def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
 
 def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
-    x = floating(x, "tanh")
     xd = x.data
+    if xd.dtype.kind != "f":  # an integer tensor: promoted, as in PyTorch
+        x = floating(x, "tanh")
+        xd = x.data
     out = xp.tanh(xd, out=xd if _inplace else None)
 
     def backward(g: Any, out: Any = out) -> tuple[Any]:

@@ -13,7 +13,12 @@ from ..tensor import Tensor, leaf, make_node
 from . import dialect as D
 from ._common import check_tensor
 
-__all__ = ["cross_entropy"]
+__all__ = ["cross_entropy", "ClassIndexError"]
+
+
+class ClassIndexError(ValueError):
+    """A class index outside ``0..C-1`` (``F.cross_entropy`` catches it to look for
+    ``ignore_index`` labels, so the common call pays for one range check only)."""
 
 
 # ---------------------------------------------------------------- the fused loss
@@ -103,7 +108,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         # one reduction catches both ends: negative indices become huge as unsigned
         if n and np.maximum.reduce(idx.view(np.uintp)) >= c:
             bad = idx[(idx < 0) | (idx >= c)][0]
-            raise ValueError(
+            raise ClassIndexError(
                 f"cross_entropy: class index {bad} is out of range for {c} classes "
                 f"(valid: 0..{c - 1})"
             )
@@ -112,11 +117,12 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
 
         def backward(g: Any, z: Any = zd) -> tuple[Any, None]:
             # ∂L/∂z = (softmax(z) − onehot)·g/N
-            s = D.scalar(g) / n  # a Python float in a plain backward: float32 stays float32
-            if D.is_tensor(z):  # under create_graph: softmax as an op, onehot a constant
+            if isinstance(z, Tensor):  # under create_graph: softmax as an op, onehot a constant
+                s = g / n
                 onehot = xp.zeros(n * c, dtype=zd.dtype)
                 onehot[idx] = 1
                 return (z.softmax(axis=1) - onehot.reshape(n, c)) * s, None
+            s = float(g) / n  # a Python float: float32 stays float32
             grad = e * (s / se)  # the forward's exponentials: softmax · s in one pass
             grad.reshape(-1)[idx] -= s  # − onehot · s, in place in that fresh array
             return grad, None
