@@ -682,7 +682,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=list(impls.WORKLOADS),
         choices=list(impls.WORKLOADS),
-        help="default: all four",
+        help="default: all of them (W5 and W6 need the reference package's hand-written steps)",
     )
     parser.add_argument(
         "--impls",
