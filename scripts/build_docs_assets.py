@@ -56,7 +56,8 @@ PROVIDERS = {
     "tinygrad_bp.train": "tinygrad_bp/train.py (issue 3, `tinygrad-bp train`)",
     "tinygrad_bp.compare": "tinygrad_bp/compare.py (issue 3, `tinygrad-bp compare`)",
     "tinygrad_bp.bench": "tinygrad_bp/bench.py (issue 5, `tinygrad-bp bench`)",
-    "tinygrad_bp.viz.live": "tinygrad_bp/viz/live.py (`tinygrad-bp live`)",
+    "tinygrad_bp.viz.live": "tinygrad_bp/viz/live/ (issue 13, `tinygrad-bp live`)",
+    "tinygrad_bp.compare_layers": "tinygrad_bp/compare_layers.py (issue 12, `compare --layer`)",
 }
 PICTURES = (
     "tutorial_forward.png",
@@ -73,19 +74,6 @@ PICTURES = (
     "cnn_collapsed.png",
     "cnn_expanded.png",
     "lstm_collapsed.png",
-)
-# `compare --layer NAME` outputs that docs/layers/*.md include (cli_output/compare_NAME.txt)
-COMPARE_LAYERS = (
-    "conv2d",
-    "maxpool2d",
-    "avgpool2d",
-    "batchnorm",
-    "layernorm",
-    "dropout",
-    "embedding",
-    "rnn",
-    "lstm",
-    "attention",
 )
 SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
 
@@ -209,10 +197,17 @@ def build_compare() -> list[Path]:
 
 
 def build_compare_layers() -> list[Path]:
-    _require("tinygrad_bp.compare")
+    """``compare --layer NAME`` for every layer the command knows (docs/layers/*.md include
+    cli_output/compare_NAME.txt)."""
+    _require("tinygrad_bp.compare_layers")
+    sys.path.insert(0, str(ROOT))
+    try:
+        from tinygrad_bp.compare_layers import LAYERS
+    finally:
+        sys.path.remove(str(ROOT))
     written = []
     with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
-        for name in COMPARE_LAYERS:
+        for name in LAYERS:
             out = _clean(_cli(["compare", "--layer", name], cwd=Path(d)), Path(d))
             path = CLI_OUTPUT / f"compare_{name}.txt"
             _write(path, out)
