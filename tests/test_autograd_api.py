@@ -311,6 +311,19 @@ def test_hook_on_a_leaf_sees_a_tensor_and_can_replace_the_gradient() -> None:
     assert len(got) == 1
 
 
+def test_hook_on_a_leaf_that_is_the_root_runs_once() -> None:
+    # backward() called on the leaf itself: its hook runs once, as in PyTorch, and the
+    # gradient it returns is the one accumulated
+    x, xt = Tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    calls, calls_t = [], []
+    x.register_hook(lambda g: calls.append(1) or g * 3)
+    xt.register_hook(lambda g: calls_t.append(1) or g * 3)
+    x.backward(np.ones_like(A))
+    xt.backward(torch.ones_like(xt))
+    assert len(calls) == len(calls_t) == 1
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+
+
 def test_hook_on_an_inner_node_changes_what_flows_on() -> None:
     x, xt = Tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
     h, ht = x * 2, xt * 2

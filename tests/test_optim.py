@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,17 @@ def test_optimizer_bad_input():
         optim.Adam([w], betas=(0.9, 1.0))
     with pytest.raises(TypeError, match="lr must be a number"):
         optim.Adam([w], lr="0.1")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("grad_shape", [(3,), (3, 2), (1, 6)])
+def test_sgd_refuses_a_gradient_of_another_shape(momentum, grad_shape):
+    # a .grad set by hand with the wrong shape: broadcasting it would update with the
+    # wrong numbers, so the step names both shapes instead (parameter unchanged)
+    p = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    p.grad = np.ones(grad_shape)
+    opt = optim.SGD([p], lr=0.1, momentum=momentum)
+    with pytest.raises(RuntimeError, match=r"SGD.step: a parameter of shape \(2, 3\) has a "
+                       r"gradient of shape " + re.escape(str(grad_shape))):  # fmt: skip
+        opt.step()
+    np.testing.assert_array_equal(p.data, np.arange(6.0).reshape(2, 3))

@@ -181,6 +181,38 @@ def test_version_check_detects_a_saved_value_changed_in_place() -> None:
         yt.sum().backward()
 
 
+def test_an_optimizer_step_counts_as_an_in_place_change() -> None:
+    # A graph that saved a parameter before opt.step() refuses to backpropagate through
+    # its old value (as PyTorch); one built after the step is fine.  Each step of each
+    # optimizer holding a tensor bumps its version.
+    from tinygrad_bp import optim
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    b = Tensor([1.0], requires_grad=True)
+    opt = optim.SGD([w, b], lr=0.1)
+    ((w * w).sum() + b.sum()).backward()
+    stale = (x * w).sum()  # mul saves w
+    opt.step()
+    assert (w.version, b.version, x.version) == (1, 1, 0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: mul saved its "
+                       r"input of shape \(2,\) \(float64\).*\(version 1\)"):  # fmt: skip
+        stale.backward()
+    assert x.grad is None
+    opt.step()
+    (x * w).sum().backward()
+    np.testing.assert_allclose(x.grad, w.data)
+    optim.SGD([w], lr=0.1).step()  # a second optimizer over w
+    assert (w.version, b.version) == (3, 2)
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    wt = torch.tensor([3.0, 4.0], requires_grad=True)
+    (wt * wt).sum().backward()
+    stale_t = (xt * wt).sum()
+    torch.optim.SGD([wt], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        stale_t.backward()
+
+
 def test_version_check_ignores_values_not_saved() -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     w = Tensor([3.0, 4.0], requires_grad=True)

@@ -9,7 +9,9 @@ here.  Leaves accumulate into ``.grad`` as in PyTorch.
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import heapq
 import math
 import os
 import threading
@@ -38,22 +40,55 @@ __all__ = [
 ]
 
 
-class _Mode(threading.local):
-    """Grad mode and anomaly mode: the engine's only global state (per thread, as in PyTorch)."""
+class _Mode:
+    """Grad mode, anomaly mode and keep-values mode: the engine's only global state.  It is
+    a context variable (per thread, as PyTorch's grad mode; a new thread starts with the
+    defaults), holding one of eight immutable combinations, so that the check every op
+    makes (``_current_mode().enabled``) is one C call and a slot read."""
 
-    enabled = True
-    anomaly = False
-    keep = False  # keep_values(): no value is released, nothing is computed in place
+    __slots__ = ("enabled", "anomaly", "keep")
+
+    def __init__(self, enabled: bool, anomaly: bool, keep: bool) -> None:
+        self.enabled, self.anomaly, self.keep = enabled, anomaly, keep
+
+    def __repr__(self) -> str:
+        return f"_Mode(enabled={self.enabled}, anomaly={self.anomaly}, keep={self.keep})"
 
 
-_mode = _Mode()
+_MODES = {
+    (e, a, k): _Mode(e, a, k) for e in (True, False) for a in (True, False) for k in (True, False)
+}
+_MODE: contextvars.ContextVar[_Mode] = contextvars.ContextVar(
+    "tinygrad_bp_mode", default=_MODES[True, False, False]
+)
+_current_mode = _MODE.get  # (a bound method: the hot paths call it directly)
+
+
+@contextmanager
+def _with_mode(
+    enabled: bool | None = None, anomaly: bool | None = None, keep: bool | None = None
+) -> Iterator[None]:
+    """Set the given modes for the block; the others stay as they are.  Nests."""
+    previous = _MODE.get()
+    _MODE.set(
+        _MODES[
+            previous.enabled if enabled is None else enabled,
+            previous.anomaly if anomaly is None else anomaly,
+            previous.keep if keep is None else keep,
+        ]
+    )
+    try:
+        yield
+    finally:
+        _MODE.set(previous)
+
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def is_grad_enabled() -> bool:
     """Whether operations record a graph right now."""
-    return _mode.enabled
+    return _MODE.get().enabled
 
 
 @contextmanager
@@ -69,27 +104,19 @@ def no_grad() -> Iterator[None]:
     >>> y.requires_grad
     False
     """
-    previous = _mode.enabled
-    _mode.enabled = False
-    try:
+    with _with_mode(enabled=False):
         yield
-    finally:
-        _mode.enabled = previous
 
 
 @contextmanager
 def enable_grad() -> Iterator[None]:
     """Record the graph again inside a ``no_grad`` block."""
-    previous = _mode.enabled
-    _mode.enabled = True
-    try:
+    with _with_mode(enabled=True):
         yield
-    finally:
-        _mode.enabled = previous
 
 
 def is_anomaly_enabled() -> bool:
-    return _mode.anomaly
+    return _MODE.get().anomaly
 
 
 @contextmanager
@@ -110,16 +137,12 @@ def detect_anomaly() -> Iterator[None]:
     ...
     FloatingPointError: log produced nan in its forward ...
     """
-    previous = _mode.anomaly
-    _mode.anomaly = True
-    try:
+    with _with_mode(anomaly=True):
         yield
-    finally:
-        _mode.anomaly = previous
 
 
 def is_keep_values_enabled() -> bool:
-    return _mode.keep
+    return _MODE.get().keep
 
 
 @contextmanager
@@ -146,12 +169,8 @@ def keep_values() -> Iterator[None]:
     >>> bool(np.allclose(np.tanh(a.data), h.data))
     True
     """
-    previous = _mode.keep
-    _mode.keep = True
-    try:
+    with _with_mode(keep=True):
         yield
-    finally:
-        _mode.keep = previous
 
 
 def creation_site() -> str:
@@ -177,6 +196,9 @@ def check_forward(node: Tensor) -> None:
             f"{node._op} produced {kind} in its forward (output shape {node.data.shape}), "
             f"created at {node._trace}"
         )
+
+
+_new_object = object.__new__
 
 
 class Released:
@@ -213,6 +235,17 @@ class Released:
         self.dtype = array.dtype
         self.op = op
         self.why = why
+
+    @classmethod
+    def of(cls, array: Any, op: str | None, why: str) -> Released:
+        """``Released(array, op, why)`` without the constructor's call machinery (the
+        walk and Dense release a few arrays per layer and step)."""
+        r = _new_object(cls)
+        r.shape = array.shape
+        r.dtype = array.dtype
+        r.op = op
+        r.why = why
+        return r
 
     @property
     def ndim(self) -> int:
@@ -258,9 +291,13 @@ RETAIN_GRAD = 1  # retain_grad(): keep this inner node's gradient in .grad
 RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential's inner outputs)
 HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its gradient
 MODIFIED = 8  # changed in place: t._version and t._version_seq say when
+STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
+_ON_ARRIVAL = HAS_HOOKS | RETAIN_GRAD  # the walk looks at these when a gradient is complete
 
-# Set once any tensor is changed in place: only then does the walk check versions.
-_inplace_seen = [False]
+# The sequence number (Tensor._seq's counter) of the latest in-place change, 0 before any:
+# a node created after it saved values nobody has changed since, so the walk checks
+# versions only for older nodes (one integer compare per node on the common path).
+_last_inplace = [0]
 
 _USED = (
     "backward() used it, and it was an output inside nn.Sequential that only the graph "
@@ -340,24 +377,6 @@ def is_freed(node: Tensor) -> bool:
     return node._backward is _freed
 
 
-def _count_consumers(roots: Sequence[Tensor]) -> dict[Tensor, int]:
-    """For each node that needs a gradient, how many consumers it has in this graph.  A
-    node is processed once all of them have sent their gradient."""
-    consumers: dict[Tensor, int] = {}
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        for p in node._parents:
-            if p.requires_grad:
-                if p in consumers:
-                    consumers[p] += 1
-                else:
-                    consumers[p] = 1
-                    if p._parents:
-                        stack.append(p)
-    return consumers
-
-
 def _relevant(roots: Sequence[Tensor], targets: dict[Tensor, Any]) -> set[Tensor]:
     """The nodes from which some target can be reached (a target included): the only ones
     :func:`grad` needs to send gradients into."""
@@ -417,13 +436,16 @@ def _check_versions(node: Tensor, fn: Any) -> None:
     if saved is None:
         saved = fn.__defaults__ or ()
     for t in (node, *node._parents):
-        if t._flags & MODIFIED and t._version_seq > seq:
-            if any(v is t.data for v in saved):
+        flags = t._flags
+        if (flags & MODIFIED and t._version_seq > seq) or (
+            flags & STEPPED and any(record[0] > seq for record in t._steppers)
+        ):
+            if any(v is t.data for v in saved):  # (a value it saved, not just an input)
                 what = "its output" if t is node else f"its input of shape {t.data.shape}"
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: {node._op} saved {what} ({t.data.dtype}), "
-                    f"which was changed in place after the forward (version {t._version}); "
+                    f"which was changed in place after the forward (version {t.version}); "
                     f"compute the update out of place, or do it after backward()"
                 )
 
@@ -480,63 +502,58 @@ def _walk(
 ) -> None:
     """The backward walk.  With ``targets`` (``grad()``), the complete gradient of each
     target is stored in ``targets[t]`` instead of any leaf's ``.grad``; with
-    ``create_graph``, gradients are Tensors and every closure records a graph."""
-    consumers = _count_consumers(roots)
-    relevant = _relevant(roots, targets) if targets is not None else None
+    ``create_graph``, gradients are Tensors and every closure records a graph.
 
-    anomaly = _mode.anomaly
-    versions = _inplace_seen[0]
+    Nodes are processed in decreasing creation order (``_seq``), from a heap of the nodes
+    that received a gradient.  Every consumer of a node was created after it, so when a
+    node comes off the heap all of its consumers have sent their gradient: its own is
+    complete, and its closure runs once.  (PyTorch's engine orders its ready queue by the
+    same kind of sequence number.)"""
+    relevant = _relevant(roots, targets) if targets is not None else None
+    anomaly = _MODE.get().anomaly
+    last_inplace = _last_inplace[0]
     watch = hook is not None or targets is not None  # someone sees each node's gradient
-    grads: dict[Tensor, Any] = {}
-    ready = []
+    grads: dict[Tensor, Any] = {}  # the pending (partial) gradient of each node on the heap
+    heap: list[tuple[int, Tensor]] = []  # (-seq, node): the newest node first
     for r, sd in zip(roots, seeds):
         prev = grads.get(r)
-        grads[r] = sd if prev is None else prev + sd
-        # (by identity: ``in`` on a list would call Tensor.__eq__, which is elementwise)
-        if r not in consumers and not any(r is q for q in ready):
-            ready.append(r)
-    given: set[int] = set()  # ids of arrays already handed to a leaf this walk
-    # Bound methods and locals: this loop runs once per node of every training step.
-    pop_ready, push_ready = ready.pop, ready.append
+        if prev is None:
+            grads[r] = sd
+            heapq.heappush(heap, (-r._seq, r))
+        else:
+            grads[r] = prev + sd
+    # Leaves' gradients are added into .grad at the end, under one lock: their complete
+    # sums stay in ``grads`` (hooks run, for those that came off the heap).
+    leaves: list[Tensor] = []
+    add_leaf = leaves.append
+    # Bound functions and locals: this loop runs once per node of every training step.
+    push, pop = heapq.heappush, heapq.heappop
     pop_grad, get_grad = grads.pop, grads.get
-    while ready:
-        node = pop_ready()
-        g = pop_grad(node, None)
+    while heap:
+        node = pop(heap)[1]
+        g = pop_grad(node)
         flags = node._flags
-        if flags & HAS_HOOKS and g is not None:
-            g = _run_hooks(node, g)
-        if watch and g is not None:
+        if flags & _ON_ARRIVAL:  # hooks, retain_grad(): on the complete gradient
+            if flags & HAS_HOOKS:
+                g = _run_hooks(node, g)
+            if flags & RETAIN_GRAD and accumulate and node._backward is not None:
+                gd = g.data if create_graph else g
+                node.grad = xp.array(gd) if node.grad is None else xp.asarray(node.grad + gd)
+        if watch:
             if hook is not None:
                 hook(node, g)
             if targets is not None and node in targets:
                 targets[node] = g
         fn = node._backward
-        if fn is None:  # a leaf
-            if g is not None and accumulate:
-                _accumulate_leaf(node, g, given)
+        if fn is None:  # a leaf (queued only when someone watches or it has hooks)
+            if accumulate:
+                grads[node] = g
+                add_leaf(node)
             continue
-        if flags & RETAIN_GRAD and g is not None and accumulate:
-            gd = g.data if create_graph else g
-            node.grad = xp.array(gd) if node.grad is None else xp.asarray(node.grad + gd)
-        parents = node._parents
-        if g is None or (relevant is not None and node not in relevant):
-            # no gradient reached this node (or none is wanted from it): its parents still
-            # get counted
-            for p in parents:
-                if p.requires_grad:
-                    left = consumers[p] - 1
-                    consumers[p] = left
-                    if left == 0:
-                        push_ready(p)
-            continue
-        if versions:  # some tensor was changed in place: did a value this node saved change?
-            seq = node._seq
-            if node._flags & MODIFIED and node._version_seq > seq:
-                _check_versions(node, fn)
-            for p in parents:
-                if p._flags & MODIFIED and p._version_seq > seq:
-                    _check_versions(node, fn)
-                    break
+        if relevant is not None and node not in relevant:
+            continue  # no target is reached through this node
+        if node._seq < last_inplace:  # changed in place since: did a saved value change?
+            _check_versions(node, fn)
         if create_graph:
             from .tensor import Tensor
 
@@ -550,50 +567,42 @@ def _walk(
         if not retain_graph:
             node._backward = _freed
             if flags & RELEASE_AFTER_USE:  # nobody outside the graph can see its value
-                node.data = Released(node.data, node._op, _USED)
+                node.data = Released.of(node.data, node._op, _USED)
+        parents = node._parents
         if len(pgrads) != len(parents):
             raise RuntimeError(
                 f"{node._op} backward returned {len(pgrads)} gradients for {len(parents)} inputs"
             )
         for p, gp in zip(parents, pgrads):
-            if not p.requires_grad:
+            if gp is None or not p.requires_grad:
                 continue
-            if gp is not None:
-                pdata = p.data
-                if gp.shape != pdata.shape:
-                    gp = unbroadcast(gp, pdata.shape, node._op)
-                dtype = pdata.dtype
-                gdtype = gp.dtype
-                # dtypes of the same kind are usually the same object: skip the slow compare
-                if gdtype is not dtype and gdtype != dtype:
-                    gp = gp.astype(dtype)
-                if anomaly:
-                    kind = _nonfinite_kind(gp.data if create_graph else gp)
-                    if kind is not None:
-                        raise FloatingPointError(
-                            f"{node._op} produced {kind} in its backward (gradient for its "
-                            f"input of shape {pdata.shape}), created at "
-                            f"{node._trace or '<unknown>'}"
-                        )
-            left = consumers[p] - 1
-            if left:  # more consumers to come: keep the partial sum
-                consumers[p] = left
-                if gp is not None:
-                    prev = get_grad(p)
-                    grads[p] = gp if prev is None else prev + gp
-                continue
-            # every consumer has sent its gradient: p's is complete
-            prev = pop_grad(p, None)
+            pdata = p.data
+            if gp.shape != pdata.shape:
+                gp = unbroadcast(gp, pdata.shape, node._op)
+            # NumPy's built-in dtypes are singletons: the identity test is the fast path
+            if gp.dtype is not pdata.dtype and gp.dtype != pdata.dtype:
+                gp = gp.astype(pdata.dtype)
+            if anomaly:
+                kind = _nonfinite_kind(gp.data if create_graph else gp)
+                if kind is not None:
+                    raise FloatingPointError(
+                        f"{node._op} produced {kind} in its backward (gradient for its "
+                        f"input of shape {pdata.shape}), created at "
+                        f"{node._trace or '<unknown>'}"
+                    )
+            prev = get_grad(p)
             if prev is not None:
-                gp = prev if gp is None else prev + gp
-            if p._backward is None and not watch:
-                # A leaf, and nobody watches the order: accumulate now instead of queueing.
-                if gp is not None and accumulate:
-                    _accumulate_leaf(p, gp, given)
-            else:
-                if gp is not None:
+                grads[p] = prev + gp  # (out of place: gp may be another node's too)
+            elif p._backward is None and not (watch or p._flags & HAS_HOOKS):
+                # A leaf nobody watches: not queued; its sum is complete when the walk ends.
+                if accumulate:
                     grads[p] = gp
-                push_ready(p)
+                    add_leaf(p)
+            else:
+                grads[p] = gp
+                push(heap, (-p._seq, p))
+    if leaves:
+        _accumulate_leaves(leaves, grads)
 
 
 def _const_grad(g: Any) -> Any:
@@ -608,24 +617,26 @@ def _const_grad(g: Any) -> Any:
 _leaf_lock = threading.Lock()
 
 
-def _accumulate_leaf(leaf: Tensor, g: Any, given: set[int]) -> None:
-    if leaf._flags & HAS_HOOKS:
-        g = _run_hooks(leaf, g)
+def _accumulate_leaves(leaves: list[Tensor], grads: dict[Tensor, Any]) -> None:
+    """Add each leaf's gradient ``grads[leaf]`` from one walk into its ``.grad``."""
+    given: set[int] = set()  # ids of arrays already handed to a leaf by this walk
     with _leaf_lock:
-        current = leaf.grad
-        if current is None:
-            # The walk may hand the same array (or a view of one) to several leaves, e.g.
-            # both sides of an add; each leaf gets its own array so that in-place changes
-            # to one .grad never show in another.  (0-d results come back from NumPy as
-            # read-only scalars: np.array makes them arrays.)
-            if g.base is not None or id(g) in given or not g.flags.writeable:
-                g = xp.array(g)
-            given.add(id(g))
-            leaf.grad = g
-        elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
-            current += g
-        else:
-            leaf.grad = xp.asarray(current + g)
+        for leaf in leaves:
+            g = grads[leaf]
+            current = leaf.grad
+            if current is None:
+                # The walk may hand the same array (or a view of one) to several leaves,
+                # e.g. both sides of an add; each leaf gets its own array so that in-place
+                # changes to one .grad never show in another.  (0-d results come back from
+                # NumPy as read-only scalars: np.array makes them arrays.)
+                if g.base is not None or id(g) in given or not g.flags.writeable:
+                    g = xp.array(g)
+                given.add(id(g))
+                leaf.grad = g
+            elif current.shape == g.shape and current.dtype == g.dtype and current.flags.writeable:
+                current += g
+            else:
+                leaf.grad = xp.asarray(current + g)
 
 
 def grad(

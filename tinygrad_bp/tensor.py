@@ -13,10 +13,13 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import Released, _mode
+from .autograd import Released, _current_mode
 from .backend import ndarray, xp
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified"]
+__all__ = [
+    "Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified",
+    "track_steps", "bump_steps",
+]  # fmt: skip
 
 _default_dtype = np.dtype(np.float64)
 
@@ -130,6 +133,7 @@ class Tensor:
         "_hooks",  # register_hook(): {handle id: fn}; set only when there is one
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
+        "_steppers",  # the step records of optimizers that update it; set with STEPPED
         "_module",  # nn.Module.__call__'s record of the calls that returned this tensor
         "__weakref__",
     )
@@ -330,7 +334,7 @@ class Tensor:
                 "backward: this tensor does not require grad and has no graph; create a leaf "
                 "with requires_grad=True and compute from it (outside no_grad())"
             )
-        if autograd.is_freed(self):
+        if self._backward is autograd._freed:
             autograd._freed(None)
         if grad is None:
             if self.data.size != 1:
@@ -353,7 +357,7 @@ class Tensor:
                 )
             if seed.dtype != self.data.dtype:
                 seed = seed.astype(self.data.dtype)
-        autograd.backward(self, seed, retain_graph=retain_graph)
+        autograd._walk((self,), (seed,), retain_graph, None, True, None, False)
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
@@ -449,7 +453,7 @@ class Tensor:
         grad is refused while grad mode is on (PyTorch's rule).  The change is recorded, so
         a graph that saved this tensor's value refuses to use it at ``backward()``."""
         o = other.numpy() if isinstance(other, Tensor) else other
-        if _mode.enabled and (
+        if _current_mode().enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
         ):
             if self.requires_grad and self._backward is None:
@@ -528,7 +532,11 @@ class Tensor:
     @property
     def version(self) -> int:
         """How many times this tensor was changed in place (PyTorch's ``_version``)."""
-        return self._version if self._flags & autograd.MODIFIED else 0
+        flags = self._flags
+        v = self._version if flags & autograd.MODIFIED else 0
+        if flags & autograd.STEPPED:  # and one per step of each optimizer holding it
+            v += sum(record[1] for record in self._steppers)
+        return v
 
     # ------------------------------------------------------------------ hooks
     def register_hook(self, fn: Callable[[Tensor], Any]) -> RemovableHandle:
@@ -780,14 +788,33 @@ class Tensor:
 def mark_modified(tensors: Any) -> None:
     """Record that ``tensors`` were changed in place just now (an in-place operator, an
     optimizer step), so that a graph which saved one of them before refuses to use it."""
-    autograd._inplace_seen[0] = True
     seq = next(_counter)
+    autograd._last_inplace[0] = seq
     modified = autograd.MODIFIED
     for t in tensors:
         flags = t._flags
         t._version = (t._version + 1) if flags & modified else 1
         t._version_seq = seq
         t._flags = flags | modified
+
+
+def track_steps(tensors: Any, record: list[int]) -> None:
+    """Count every :func:`bump_steps` of ``record`` (a ``[seq, count]`` list) as an
+    in-place change of each of ``tensors``: an optimizer's parameters, all changed by each
+    step.  One record per optimizer makes marking a step one update, not one per tensor."""
+    stepped = autograd.STEPPED
+    for t in tensors:
+        flags = t._flags
+        t._steppers = (t._steppers if flags & stepped else ()) + (record,)
+        t._flags = flags | stepped
+
+
+def bump_steps(record: list[int]) -> None:
+    """An optimizer's step just changed all the tensors ``record`` tracks, in place."""
+    seq = next(_counter)
+    record[0] = seq
+    record[1] += 1
+    autograd._last_inplace[0] = seq
 
 
 def _assign(data: Any, value: Any, out: Any, casting: str) -> None:
@@ -860,19 +887,20 @@ def make_node(
     t._flags = 0
     t._trace = None
     t._module = ()
-    if _mode.enabled:
+    mode = _current_mode()
+    if mode.enabled:
         for p in parents:
             if p.requires_grad:
                 t.requires_grad = True
                 t._parents = tuple(parents)
                 t._backward = backward
-                if _mode.anomaly:
+                if mode.anomaly:
                     autograd.check_forward(t)
                 return t
     t.requires_grad = False
     t._parents = ()
     t._backward = None
-    if _mode.anomaly:
+    if mode.anomaly:
         autograd.check_forward(t)
     return t
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .. import ops
-from ..autograd import RELEASE_AFTER_USE, _mode
+from ..autograd import RELEASE_AFTER_USE, _current_mode
 from ..tensor import Tensor
 from .activation import ReLU, Sigmoid, Tanh
 from .linear import Dense
@@ -63,7 +63,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         layers = self.layers
-        mark = not _mode.keep
+        mark = not _current_mode().keep
         for m in layers[:-1]:
             x = m(x)
             if mark and m.__class__ in _OWN_OUTPUTS:

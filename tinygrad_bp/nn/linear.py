@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import Released, _mode
+from ..autograd import Released, _current_mode
 from ..tensor import Tensor, get_default_dtype
 from .module import Module, Parameter, _rng
 
@@ -128,7 +128,7 @@ class Dense(Module):
         if b is None:
             return z if act is None else act(z)
         zd, bd = z.data, b.data
-        if zd.dtype is not bd.dtype or zd.shape[-1:] != bd.shape or _mode.keep:
+        if zd.dtype is not bd.dtype or zd.shape[-1:] != bd.shape or _current_mode().keep:
             a = ops.add(z, b)
             return a if act is None else act(a)
         # One array per layer, as hand-written NumPy keeps: the bias and the activation are
@@ -136,13 +136,13 @@ class Dense(Module):
         # see.  The matmul and add nodes stay in the graph (their backward never reads
         # their own value) and say that their value was released if it is read.
         a = ops.add(z, b, _inplace=True)
-        z.data = Released(zd, "matmul", _IN_PLACE)
+        z.data = Released.of(zd, "matmul", _IN_PLACE)
         if act is None:
             return a
         if act is not ops.tanh and act is not ops.relu and act is not ops.sigmoid:
             return act(a)  # an activation registered by the user: called as any op
         h = act(a, _inplace=True)
-        a.data = Released(zd, "add", _IN_PLACE)
+        a.data = Released.of(zd, "add", _IN_PLACE)
         return h
 
     def extra_repr(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd import RETAIN_GRAD
 from ..backend import xp
-from ..tensor import Tensor, mark_modified
+from ..tensor import Tensor, bump_steps, track_steps
 
 __all__ = ["Optimizer"]
 
@@ -117,9 +117,10 @@ class Optimizer:
     _required_state_keys: frozenset[str] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Every step changes the parameters in place: record it (one counter for the
-        # step), so that a graph built before the step refuses to backpropagate through
-        # the old values instead of computing a wrong gradient (PyTorch's version check).
+        # Every step changes the parameters in place: record it (one record per optimizer,
+        # bumped once per step), so that a graph built before the step refuses to
+        # backpropagate through the old values instead of computing a wrong gradient
+        # (PyTorch's version check).
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
         if step is None or getattr(step, "_marks_params", False):
@@ -127,8 +128,7 @@ class Optimizer:
 
         def marked_step(self: Optimizer) -> None:
             step(self)
-            for group in self.param_groups:
-                mark_modified(group["params"])
+            bump_steps(self._steps)
 
         marked_step.__doc__ = step.__doc__
         marked_step.__name__ = "step"
@@ -151,6 +151,7 @@ class Optimizer:
         self.defaults: dict[str, Any] = dict(defaults)
         self.state = _ParamState()
         self.param_groups: list[dict[str, Any]] = []
+        self._steps = [0, 0]  # [counter at the last step, steps]: see track_steps
         groups = list(params)
         if not groups:
             raise ValueError(f"{name}: optimizer got an empty parameter list")
@@ -233,6 +234,7 @@ class Optimizer:
         where = name if not self.param_groups else f"{name} (param group {len(self.param_groups)})"
         self._check_group(group, where)
         self.param_groups.append(group)
+        track_steps(tensors, self._steps)
 
     def _check_group(self, group: dict[str, Any], where: str) -> None:
         """Validate (and normalise) one group's options in place; ``where`` names the
@@ -247,11 +249,14 @@ class Optimizer:
         next backward writes a fresh array and ``step()`` skips parameters that get no
         gradient; ``set_to_none=False`` fills the existing arrays with zeros in place.
         """
+        if set_to_none:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            return
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
+                if p.grad is not None:
                     g = p.grad
                     if isinstance(g, np.ndarray) and g.flags.writeable:
                         g.fill(0)

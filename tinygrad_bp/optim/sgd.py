@@ -81,12 +81,18 @@ class SGD(Optimizer):
                     g = p.grad
                     if g is not None:
                         d = p.data
-                        if g.shape != d.shape:
+                        # (a wrong-shape .grad set by hand: a different size would broadcast
+                        # silently; one of the same size fails in the in-place update)
+                        if g.size != d.size:
                             self._grad(p, "SGD")
-                        if d.nbytes <= CHUNK_BYTES:
-                            d -= lr * g
-                        else:
-                            sub_scaled(d, lr, g)
+                        try:
+                            if d.nbytes <= CHUNK_BYTES:
+                                d -= lr * g
+                            else:
+                                sub_scaled(d, lr, g)
+                        except ValueError:
+                            self._grad(p, "SGD")
+                            raise
                 continue
             damp, nesterov, maximize = group["dampening"], group["nesterov"], group["maximize"]
             for p in group["params"]:

@@ -192,7 +192,7 @@ def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> l
     by_record: dict[int, _Call] = {}
     for t in tensors:
         for depth, rec in enumerate(getattr(t, "_module", ())):
-            module, (args, kwargs) = rec
+            module, args, kwargs = rec
             if not isinstance(module, Module):
                 continue
             c = by_record.get(id(rec))
