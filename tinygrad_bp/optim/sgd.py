@@ -71,7 +71,6 @@ class SGD(Optimizer):
             raise ValueError(f"{where}: nesterov needs momentum > 0 and dampening = 0")
 
     def step(self) -> None:
-        state = self.state._by_id
         for group in self.param_groups:
             lr = float(group["lr"])
             mu, wd = group["momentum"], group["weight_decay"]
@@ -95,6 +94,7 @@ class SGD(Optimizer):
                             raise
                 continue
             damp, nesterov, maximize = group["dampening"], group["nesterov"], group["maximize"]
+            state = self.state._by_id
             for p in group["params"]:
                 g = self._grad(p, "SGD")
                 if g is None:
