@@ -193,16 +193,22 @@ def _running_max(slices: list[Any], last_nan: bool = False) -> tuple[Any, Any]:
 
 
 def _max_pass(slices: list[Any], has_nan: bool, last_nan: bool) -> tuple[Any, Any]:
-    out = slices[0].copy()
-    arg = xp.zeros(out.shape, dtype=xp.intp)
+    # out in the slices' own memory order (a copy in C order would make every pass below
+    # walk two layouts at once); arg as small as the number of slices allows
+    out = xp.empty_like(slices[0])
+    out[...] = slices[0]
+    k_max = len(slices) - 1
+    kind = xp.uint8 if k_max <= 255 else xp.intp
+    arg = xp.zeros_like(out, dtype=kind)
+    better = xp.empty_like(out, dtype=bool)
     for k in range(1, len(slices)):
         v = slices[k]
-        better = v > out
+        xp.greater(v, out, out=better)
         if has_nan:  # a NaN takes over from a number (and from an earlier NaN if last_nan)
             better |= xp.isnan(v) if last_nan else xp.isnan(v) & ~xp.isnan(out)
         xp.maximum(out, v, out=out)  # NaN propagates
         # k exceeds every index so far: moves arg to k exactly where v is better
-        xp.maximum(arg, better * k, out=arg)
+        xp.maximum(arg, better * kind(k), out=arg)
     return out, arg
 
 
@@ -241,12 +247,24 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
         for q in range(kw)
     ]
     out, arg = _running_max(slices, last_nan=True)
-    n, c = xd.shape[:2]
-    onehot = xp.arange(kh * kw).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
-    in_shape = xd.shape
+    n, c, h, w = in_shape = xd.shape
+    # windows that tile the input exactly (the usual MaxPool2d(k)): on arrays the
+    # gradient is g upsampled (each value repeated over its window) times the mask of the
+    # winners, two contiguous passes; col2im of the one-hot windows gives the same numbers
+    tiles = (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w)
+
+    def onehot() -> Any:
+        """``(N, C, kH·kW, OH, OW)``: which offset of each window took the maximum."""
+        return xp.arange(kh * kw, dtype=arg.dtype).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
 
     def backward(g: Any) -> tuple[Any]:
-        cols = (g[:, :, None] * onehot).reshape((n, c, kh, kw, oh, ow))
+        if tiles and not isinstance(g, Tensor):
+            offset = xp.arange(kh, dtype=arg.dtype)[:, None] * kw + xp.arange(kw, dtype=arg.dtype)
+            winner = arg.repeat(kw, axis=3).repeat(kh, axis=2) == xp.tile(offset, (oh, ow))
+            up = g.repeat(kw, axis=3).repeat(kh, axis=2)
+            up *= winner
+            return (up,)
+        cols = (g[:, :, None] * onehot()).reshape((n, c, kh, kw, oh, ow))
         return (_fold_any(cols, in_shape, kernel, strides, pads),)
 
     return make_node(out, (x,), "max_pool2d", backward)
