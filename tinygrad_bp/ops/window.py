@@ -31,6 +31,9 @@ LAYOUTS = {
     "nckhw": _NCKO,
     "ckn": (1, 2, 3, 0, 4, 5),  # (C, kH, kW, N, OH, OW): conv2d's (C·kH·kW, N·OH·OW) matrix
     "nchwk": (0, 1, 4, 5, 2, 3),  # (N, C, OH, OW, kH, kW): pooling's windows innermost
+    # (C, kH, kW, OH, OW, N): conv2d's (C·kH·kW, OH·OW·N) matrix, the images innermost,
+    # so that every copy and add over windows runs over OW·N contiguous elements
+    "ckhwn": (1, 2, 3, 4, 5, 0),
 }
 
 
@@ -64,26 +67,27 @@ def window_shape(
     return (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
 
-def _lead_perm(a: Any) -> tuple[int, int, int, int]:
-    """``(1, 0, 2, 3)`` for an NCHW array laid out channel-major in memory (as a
-    convolution's output is: ``(C, N, H, W)``), else the identity: new arrays made in
-    that order keep every later pass over them walking one layout."""
-    n, c = a.shape[:2]
-    return (1, 0, 2, 3) if n > 1 and c > 1 and a.strides[1] > a.strides[0] else (0, 1, 2, 3)
+def _mem_perm(a: Any, axes: tuple[int, ...] = (0, 1, 2, 3)) -> tuple[int, ...]:
+    """The NCHW axes (``axes`` of ``a``, in that order) from the outermost in memory to
+    the innermost: ``(0, 1, 2, 3)`` for a C-order array, ``(1, 2, 3, 0)`` for conv2d's
+    output (memory ``(C, H, W, N)``).  New arrays made in that order keep every later pass
+    over them walking one layout."""
+    strides = [a.strides[ax] if a.shape[ax] > 1 else 0 for ax in axes]
+    return tuple(sorted(range(4), key=lambda k: -strides[k]))
 
 
 def _empty_nchw(shape: tuple[int, ...], dtype: Any, perm: tuple[int, ...], fill: Any = None) -> Any:
-    """An NCHW array laid out in memory as ``perm`` orders the axes (its own inverse)."""
+    """An NCHW array laid out in memory with its axes in the order ``perm``."""
     mem_shape = tuple(shape[a] for a in perm)
     mem = xp.empty(mem_shape, dtype=dtype) if fill is None else xp.full(mem_shape, fill, dtype)
-    return mem.transpose(perm)
+    return mem.transpose(np.argsort(perm))
 
 
-def _pad_hw(xd: Any, ph: int, pw: int, value: float) -> Any:
-    """``xd`` with ``ph`` rows and ``pw`` columns of ``value`` on each side, in the same
-    memory order (``numpy.pad`` costs tens of microseconds in Python per call)."""
+def _pad_hw(xd: Any, ph: int, pw: int, value: float, perm: tuple[int, ...]) -> Any:
+    """``xd`` with ``ph`` rows and ``pw`` columns of ``value`` on each side, laid out as
+    ``perm`` says (``numpy.pad`` costs tens of microseconds in Python per call)."""
     n, c, h, w = xd.shape
-    out = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), xd.dtype, _lead_perm(xd), value)
+    out = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), xd.dtype, perm, value)
     out[:, :, ph : ph + h, pw : pw + w] = xd
     return out
 
@@ -100,8 +104,10 @@ def _im2col(
     out in ``order`` (a permutation of those six axes) and returned as a view in the
     logical order: the consumer picks the layout its next step reads without a copy."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    if ph or pw:
-        xd = _pad_hw(xd, ph, pw, pad_value)
+    if ph or pw:  # padded in the memory order of the columns' N, C, OH, OW axes
+        xd = _pad_hw(
+            xd, ph, pw, pad_value, tuple(a - 2 * (a > 3) for a in order if a not in (2, 3))
+        )
     n, c, hp, wp = xd.shape
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     shape = (n, c, kh, kw, oh, ow)
@@ -132,7 +138,7 @@ def _col2im(
         return gd.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, h, w)
     # the sum made in the memory order of the columns (channel-major for conv2d's), so
     # that each of the kH·kW adds walks both operands alike
-    full = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), gd.dtype, _lead_perm(gd), 0)
+    full = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), gd.dtype, _mem_perm(gd, (0, 1, 4, 5)), 0)
     for i in range(kh):
         for j in range(kw):
             full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += gd[:, :, i, j]
@@ -160,9 +166,9 @@ def unfold(
     (padding drops its share).
 
     ``layout`` only chooses how the one copy is laid out in memory (a key of
-    :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckn"`` makes
-    conv2d's ``(C·kH·kW, N·OH·OW)`` matrix a free reshape, ``"nchwk"`` puts each pooling
-    window in contiguous memory.
+    :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckhwn"`` (what
+    conv2d uses) and ``"ckn"`` make a ``(C·kH·kW, OH·OW·N)`` or ``(C·kH·kW, N·OH·OW)``
+    matrix a free reshape, ``"nchwk"`` puts each pooling window in contiguous memory.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -270,7 +276,7 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     (kh, kw), (sh, sw), (ph, pw) = kernel, strides, pads
     xpad = xd
     if ph or pw:
-        xpad = _pad_hw(xd, ph, pw, -xp.inf)
+        xpad = _pad_hw(xd, ph, pw, -xp.inf, _mem_perm(xd))
     slices = [
         xpad[:, :, p : p + sh * (oh - 1) + 1 : sh, q : q + sw * (ow - 1) + 1 : sw]
         for p in range(kh)
@@ -282,7 +288,7 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     # gradient is g upsampled (each value repeated over its window) times the mask of the
     # winners, two contiguous passes; col2im of the one-hot windows gives the same numbers
     tiles = (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w)
-    perm = _lead_perm(xd)
+    perm = _mem_perm(xd)
 
     def onehot() -> Any:
         """``(N, C, kH·kW, OH, OW)``: which offset of each window took the maximum."""
@@ -291,12 +297,13 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     def backward(g: Any) -> tuple[Any]:
         if tiles and not isinstance(g, Tensor):
             offset = xp.arange(kh, dtype=arg.dtype)[:, None] * kw + xp.arange(kw, dtype=arg.dtype)
-            tile = xp.tile(offset, (oh, ow))
             # made in the input's memory order (the layout the next backward reads)
-            winner = arg.transpose(perm).repeat(kw, axis=3).repeat(kh, axis=2) == tile
-            up = g.transpose(perm).repeat(kw, axis=3).repeat(kh, axis=2)
+            tile = xp.tile(offset, (oh, ow))[None, None].transpose(perm)
+            ah, aw = perm.index(2), perm.index(3)
+            winner = arg.transpose(perm).repeat(kw, axis=aw).repeat(kh, axis=ah) == tile
+            up = g.transpose(perm).repeat(kw, axis=aw).repeat(kh, axis=ah)
             up *= winner
-            return (up.transpose(perm),)
+            return (up.transpose(np.argsort(perm)),)
         cols = (g[:, :, None] * onehot()).reshape((n, c, kh, kw, oh, ow))
         return (_fold_any(cols, in_shape, kernel, strides, pads),)
 
