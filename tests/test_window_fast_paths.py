@@ -38,6 +38,33 @@ def test_max_pool_with_nan_and_ties_matches_torch(k, s, p):
     np.testing.assert_allclose(g_ours, g_theirs, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("k", [2, (2, 3), (3, 1)])
+@pytest.mark.parametrize("channel_major", [False, True])
+def test_max_pool_tiling_windows_match_torch(k, channel_major):
+    # windows that tile the input (stride = kernel, no padding) take the upsampling path
+    x = np.round(np.random.default_rng(4).standard_normal((3, 2, 6, 6)))  # many ties
+    x[0, 1, 2, 3] = np.nan
+    x[2, 0, 0, 0] = x[2, 0, 0, 1] = np.nan  # the last NaN of a window takes the gradient
+    if channel_major:  # memory (C, N, H, W), as a convolution's output is laid out
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    ours, theirs, g_ours, g_theirs = _grad_pair(x, k, None, 0)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(g_ours, g_theirs)
+
+
+def test_max_pool_tiling_windows_same_gradient_under_create_graph():
+    x = np.round(np.random.default_rng(5).standard_normal((2, 3, 4, 6)))
+    g = np.random.default_rng(6).standard_normal((2, 3, 2, 3))
+    grads = []
+    for create_graph in (False, True):
+        t = tg.Tensor(x, requires_grad=True)
+        (gx,) = tg.autograd.grad((max_pool(t, 2, 2) * g).sum(), [t], create_graph=create_graph)
+        grads.append(gx.data if isinstance(gx, tg.Tensor) else gx)
+    np.testing.assert_array_equal(grads[0], grads[1])
+    t = tg.Tensor(np.random.default_rng(7).standard_normal((1, 2, 4, 4)), requires_grad=True)
+    assert tg.gradgradcheck(lambda u: max_pool(u * u, 2, 2), [t])
+
+
 def test_max_pool_overlapping_windows_differentiate_twice():
     x = tg.Tensor(np.random.default_rng(1).standard_normal((1, 2, 5, 5)), requires_grad=True)
     assert tg.gradgradcheck(lambda t: max_pool(t * t, 3, 1, 1), [x])

@@ -1,6 +1,6 @@
 """Convolution and pooling over NCHW images, through the input's windows (im2col).
 
-``conv2d`` takes the windows of the padded input as a ``(C·kH·kW, N·OH·OW)`` matrix
+``conv2d`` takes the windows of the padded input as a ``(C·kH·kW, OH·OW·N)`` matrix
 (:func:`~tinygrad_bp.ops.window.unfold`) and multiplies the weight reshaped to
 ``(C_out, C·kH·kW)`` by it: one matrix product for the whole batch, as CS231n's fast
 layers do.  Pooling reduces the same windows over their kernel axes.  The gradients come
@@ -70,17 +70,19 @@ def conv2d(
     strides = _pair(stride, "stride", "conv2d", 1)
     pads = _pair(padding, "padding", "conv2d", 0)
     oh, ow = window_shape((h, w), (kh, kw), strides, pads, "conv2d")
-    # the windows laid out as (C, kH, kW, N, OH, OW) in memory, so that the product is one
-    # 2-D (C_out, K) @ (K, N·OH·OW): the weight's gradient is then one matrix product
+    # the windows laid out as (C, kH, kW, OH, OW, N) in memory, so that the product is
+    # one 2-D (C_out, K) @ (K, OH·OW·N): the weight's gradient is then one matrix product
     # over all images and positions (a batched product would make one (C_out, K) per
-    # image and sum them), and the input's gradient another
-    cols = unfold(x, (kh, kw), strides, pads, op="conv2d", layout="ckn")
+    # image and sum them), and the input's gradient another; with the images innermost
+    # every copy and add over the windows (and the ReLU and pooling after) runs over long
+    # contiguous stretches rather than rows of OW elements
+    cols = unfold(x, (kh, kw), strides, pads, op="conv2d", layout="ckhwn")
     k = c * kh * kw
-    cols2 = ops.reshape(ops.transpose(cols, 1, 2, 3, 0, 4, 5), k, n * oh * ow)  # no copy
-    y = ops.matmul(ops.reshape(weight, cout, k), cols2)  # (C_out, N·OH·OW)
+    cols2 = ops.reshape(ops.transpose(cols, 1, 2, 3, 4, 5, 0), k, oh * ow * n)  # no copy
+    y = ops.matmul(ops.reshape(weight, cout, k), cols2)  # (C_out, OH·OW·N)
     if bias is not None:
         y = ops.add(y, ops.reshape(bias, cout, 1))
-    return ops.transpose(ops.reshape(y, cout, n, oh, ow), 1, 0, 2, 3)
+    return ops.transpose(ops.reshape(y, cout, oh, ow, n), 3, 0, 1, 2)
 
 
 def _pool_args(

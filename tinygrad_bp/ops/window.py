@@ -1,10 +1,10 @@
 """Window primitives for convolution and pooling: im2col (``unfold``), its adjoint col2im
 (``fold``), and the maximum of each window with PyTorch's routing (``max_last``).
 
-Convolution and pooling are built on :func:`unfold`: the input's sliding windows as a
-strided view (``numpy.lib.stride_tricks.sliding_window_view``), copied once into a
-``(N, C, kH, kW, OH, OW)`` array, so a convolution is one matrix product with the weight
-and a pooling is one reduction over the two kernel axes.  The derivative of ``unfold`` is
+Convolution and pooling are built on :func:`unfold`: the input's sliding windows copied
+once into a ``(N, C, kH, kW, OH, OW)`` array (one strided copy per kernel offset), so a
+convolution is one matrix product with the weight and a pooling is one reduction over
+the two kernel axes.  The derivative of ``unfold`` is
 :func:`fold` (col2im: each window's gradient added back where the window came from), and
 the derivative of ``fold`` is ``unfold``: the pair are each other's adjoint, so
 gradients of any order stay inside these two functions.
@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..backend import xp
 from ..tensor import Tensor, make_node
@@ -32,6 +31,9 @@ LAYOUTS = {
     "nckhw": _NCKO,
     "ckn": (1, 2, 3, 0, 4, 5),  # (C, kH, kW, N, OH, OW): conv2d's (C·kH·kW, N·OH·OW) matrix
     "nchwk": (0, 1, 4, 5, 2, 3),  # (N, C, OH, OW, kH, kW): pooling's windows innermost
+    # (C, kH, kW, OH, OW, N): conv2d's (C·kH·kW, OH·OW·N) matrix, the images innermost,
+    # so that every copy and add over windows runs over OW·N contiguous elements
+    "ckhwn": (1, 2, 3, 4, 5, 0),
 }
 
 
@@ -65,6 +67,31 @@ def window_shape(
     return (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
 
+def _mem_perm(a: Any, axes: tuple[int, ...] = (0, 1, 2, 3)) -> tuple[int, ...]:
+    """The NCHW axes (``axes`` of ``a``, in that order) from the outermost in memory to
+    the innermost: ``(0, 1, 2, 3)`` for a C-order array, ``(1, 2, 3, 0)`` for conv2d's
+    output (memory ``(C, H, W, N)``).  New arrays made in that order keep every later pass
+    over them walking one layout."""
+    strides = [a.strides[ax] if a.shape[ax] > 1 else 0 for ax in axes]
+    return tuple(sorted(range(4), key=lambda k: -strides[k]))
+
+
+def _empty_nchw(shape: tuple[int, ...], dtype: Any, perm: tuple[int, ...], fill: Any = None) -> Any:
+    """An NCHW array laid out in memory with its axes in the order ``perm``."""
+    mem_shape = tuple(shape[a] for a in perm)
+    mem = xp.empty(mem_shape, dtype=dtype) if fill is None else xp.full(mem_shape, fill, dtype)
+    return mem.transpose(np.argsort(perm))
+
+
+def _pad_hw(xd: Any, ph: int, pw: int, value: float, perm: tuple[int, ...]) -> Any:
+    """``xd`` with ``ph`` rows and ``pw`` columns of ``value`` on each side, laid out as
+    ``perm`` says (``numpy.pad`` costs tens of microseconds in Python per call)."""
+    n, c, h, w = xd.shape
+    out = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), xd.dtype, perm, value)
+    out[:, :, ph : ph + h, pw : pw + w] = xd
+    return out
+
+
 def _im2col(
     xd: Any,
     kernel: tuple[int, int],
@@ -77,16 +104,23 @@ def _im2col(
     out in ``order`` (a permutation of those six axes) and returned as a view in the
     logical order: the consumer picks the layout its next step reads without a copy."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    if ph or pw:
-        xd = xp.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    if ph or pw:  # padded in the memory order of the columns' N, C, OH, OW axes
+        xd = _pad_hw(
+            xd, ph, pw, pad_value, tuple(a - 2 * (a > 3) for a in order if a not in (2, 3))
+        )
     n, c, hp, wp = xd.shape
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    view = sliding_window_view(xd, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
-    view = view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-    logical = view.transpose(0, 1, 4, 5, 2, 3)  # (N, C, kH, kW, OH, OW)
-    mem = xp.empty(tuple(logical.shape[a] for a in order), dtype=xd.dtype)
-    mem[...] = logical.transpose(order)  # the one copy
-    return mem.transpose(np.argsort(order))
+    shape = (n, c, kh, kw, oh, ow)
+    mem = xp.empty(tuple(shape[a] for a in order), dtype=xd.dtype)
+    cols = mem.transpose(np.argsort(order))
+    # one strided copy per kernel offset (the pixel at that offset of every window): as
+    # many elements as one 6-D copy from a sliding-window view, in far fewer, longer runs
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xd[
+                :, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw
+            ]
+    return cols
 
 
 def _col2im(
@@ -102,7 +136,9 @@ def _col2im(
     if (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w):
         # windows that tile the input exactly (pooling): col2im is a transpose
         return gd.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, h, w)
-    full = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gd.dtype)
+    # the sum made in the memory order of the columns (channel-major for conv2d's), so
+    # that each of the kH·kW adds walks both operands alike
+    full = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), gd.dtype, _mem_perm(gd, (0, 1, 4, 5)), 0)
     for i in range(kh):
         for j in range(kw):
             full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += gd[:, :, i, j]
@@ -130,9 +166,9 @@ def unfold(
     (padding drops its share).
 
     ``layout`` only chooses how the one copy is laid out in memory (a key of
-    :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckn"`` makes
-    conv2d's ``(C·kH·kW, N·OH·OW)`` matrix a free reshape, ``"nchwk"`` puts each pooling
-    window in contiguous memory.
+    :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckhwn"`` (what
+    conv2d uses) and ``"ckn"`` make a ``(C·kH·kW, OH·OW·N)`` or ``(C·kH·kW, N·OH·OW)``
+    matrix a free reshape, ``"nchwk"`` puts each pooling window in contiguous memory.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -193,16 +229,22 @@ def _running_max(slices: list[Any], last_nan: bool = False) -> tuple[Any, Any]:
 
 
 def _max_pass(slices: list[Any], has_nan: bool, last_nan: bool) -> tuple[Any, Any]:
-    out = slices[0].copy()
-    arg = xp.zeros(out.shape, dtype=xp.intp)
+    # out in the slices' own memory order (a copy in C order would make every pass below
+    # walk two layouts at once); arg as small as the number of slices allows
+    out = xp.empty_like(slices[0])
+    out[...] = slices[0]
+    k_max = len(slices) - 1
+    kind = xp.uint8 if k_max <= 255 else xp.intp
+    arg = xp.zeros_like(out, dtype=kind)
+    better = xp.empty_like(out, dtype=bool)
     for k in range(1, len(slices)):
         v = slices[k]
-        better = v > out
+        xp.greater(v, out, out=better)
         if has_nan:  # a NaN takes over from a number (and from an earlier NaN if last_nan)
             better |= xp.isnan(v) if last_nan else xp.isnan(v) & ~xp.isnan(out)
         xp.maximum(out, v, out=out)  # NaN propagates
         # k exceeds every index so far: moves arg to k exactly where v is better
-        xp.maximum(arg, better * k, out=arg)
+        xp.maximum(arg, better * kind(k), out=arg)
     return out, arg
 
 
@@ -234,19 +276,35 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     (kh, kw), (sh, sw), (ph, pw) = kernel, strides, pads
     xpad = xd
     if ph or pw:
-        xpad = xp.pad(xd, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-xp.inf)
+        xpad = _pad_hw(xd, ph, pw, -xp.inf, _mem_perm(xd))
     slices = [
         xpad[:, :, p : p + sh * (oh - 1) + 1 : sh, q : q + sw * (ow - 1) + 1 : sw]
         for p in range(kh)
         for q in range(kw)
     ]
     out, arg = _running_max(slices, last_nan=True)
-    n, c = xd.shape[:2]
-    onehot = xp.arange(kh * kw).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
-    in_shape = xd.shape
+    n, c, h, w = in_shape = xd.shape
+    # windows that tile the input exactly (the usual MaxPool2d(k)): on arrays the
+    # gradient is g upsampled (each value repeated over its window) times the mask of the
+    # winners, two contiguous passes; col2im of the one-hot windows gives the same numbers
+    tiles = (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w)
+    perm = _mem_perm(xd)
+
+    def onehot() -> Any:
+        """``(N, C, kH·kW, OH, OW)``: which offset of each window took the maximum."""
+        return xp.arange(kh * kw, dtype=arg.dtype).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
 
     def backward(g: Any) -> tuple[Any]:
-        cols = (g[:, :, None] * onehot).reshape((n, c, kh, kw, oh, ow))
+        if tiles and not isinstance(g, Tensor):
+            offset = xp.arange(kh, dtype=arg.dtype)[:, None] * kw + xp.arange(kw, dtype=arg.dtype)
+            # made in the input's memory order (the layout the next backward reads)
+            tile = xp.tile(offset, (oh, ow))[None, None].transpose(perm)
+            ah, aw = perm.index(2), perm.index(3)
+            winner = arg.transpose(perm).repeat(kw, axis=aw).repeat(kh, axis=ah) == tile
+            up = g.transpose(perm).repeat(kw, axis=aw).repeat(kh, axis=ah)
+            up *= winner
+            return (up.transpose(np.argsort(perm)),)
+        cols = (g[:, :, None] * onehot()).reshape((n, c, kh, kw, oh, ow))
         return (_fold_any(cols, in_shape, kernel, strides, pads),)
 
     return make_node(out, (x,), "max_pool2d", backward)
