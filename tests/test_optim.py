@@ -143,3 +143,23 @@ def test_sgd_refuses_a_gradient_of_another_shape(momentum, grad_shape):
                        r"gradient of shape " + re.escape(str(grad_shape))):  # fmt: skip
         opt.step()
     np.testing.assert_array_equal(p.data, np.arange(6.0).reshape(2, 3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["c", "transposed", "strided"])
+def test_sgd_update_in_place_for_every_layout(dtype, layout):
+    # The BLAS path (contiguous float arrays) and the NumPy path (anything else) both
+    # update the parameter's own array, to the rounding of p - lr * g
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((6, 8)).astype(dtype)
+    data = {"c": base, "transposed": base.T, "strided": base[:, ::2]}[layout]
+    p = tg.Tensor(data, dtype=dtype, requires_grad=True)
+    p.data = data  # (the constructor may copy: put the exact layout back)
+    g = rng.standard_normal(data.shape).astype(dtype)
+    p.grad = g.copy()
+    want = data - dtype(0.1) * g
+    before = p.data
+    optim.SGD([p], lr=0.1).step()
+    assert p.data is before
+    np.testing.assert_allclose(p.data, want, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_array_equal(p.grad, g)
