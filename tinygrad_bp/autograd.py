@@ -539,19 +539,19 @@ def _walk(
             if flags & RETAIN_GRAD and accumulate and node._backward is not None:
                 gd = g.data if create_graph else g
                 node.grad = xp.array(gd) if node.grad is None else xp.asarray(node.grad + gd)
+        fn = node._backward
         if watch:
             if hook is not None:
                 hook(node, g)
             if targets is not None and node in targets:
                 targets[node] = g
-        fn = node._backward
+            if relevant is not None and fn is not None and node not in relevant:
+                continue  # no target is reached through this node
         if fn is None:  # a leaf (queued only when someone watches or it has hooks)
             if accumulate:
                 grads[node] = g
                 add_leaf(node)
             continue
-        if relevant is not None and node not in relevant:
-            continue  # no target is reached through this node
         if node._seq < last_inplace:  # changed in place since: did a saved value change?
             _check_versions(node, fn)
         if create_graph:

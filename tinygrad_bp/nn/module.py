@@ -68,9 +68,9 @@ class Module:
         # empty record: a getattr default would cost an exception per call here.)
         if out.__class__ is Tensor:
             if out._parents:
-                out._module += ((self, args, kwargs),)
+                out._module += ((self, args, kwargs or None),)  # (no empty dict kept)
         elif isinstance(out, (tuple, list)):
-            _record(out, (self, args, kwargs))
+            _record(out, (self, args, kwargs or None))
         return out
 
     # -------------------------------------------------------------- modes
