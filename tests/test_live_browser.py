@@ -24,6 +24,7 @@ from tinygrad_bp import functional as F  # noqa: E402
 from tinygrad_bp.tensor import Tensor  # noqa: E402
 from tinygrad_bp.viz.live.registry import build_model, load_dataset  # noqa: E402
 from tinygrad_bp.viz.live.server import LiveConfig, LiveServer  # noqa: E402
+from tinygrad_bp.viz.read import completion_order  # noqa: E402
 
 
 def _chromium() -> str | None:
@@ -132,11 +133,13 @@ def test_pause_step_walks_the_backward_pass_in_the_engines_order(browser, server
         twin = build_model("mlp", ds, hidden=HIDDEN, seed=99)
         twin.load_state_dict(walk.weights)
         loss = F.cross_entropy(twin(Tensor(ds.X[walk.batch])), ds.y[walk.batch])
-        order: list[tuple[str, str]] = []
+        seen: list[Tensor] = []
         autograd.backward(
             loss, np.ones(()), retain_graph=True, accumulate=False,
-            hook=lambda n, g: order.append((n.op or "", ",".join(map(str, n.shape)))),
+            hook=lambda n, g: seen.append(n),
         )  # fmt: skip
+        # (each leaf right after the last node sending it a gradient, as the pictures show)
+        order = [(n.op or "", ",".join(map(str, n.shape))) for n in completion_order(seen)]
         shown, srcs = [], []
         for k in range(len(order)):
             page.wait_for_function(f"document.querySelector('#caption').dataset.k == {k}")

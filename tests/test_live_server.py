@@ -44,6 +44,7 @@ from tinygrad_bp.viz.live.server import (  # noqa: E402
 )
 from tinygrad_bp.viz.live.session import Session  # noqa: E402
 from tinygrad_bp.viz.live.toys import make_moons, make_spirals  # noqa: E402
+from tinygrad_bp.viz.read import completion_order  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tinygrad_bp" / "viz" / "live" / "static"
@@ -298,11 +299,13 @@ def test_api_trains_controls_and_serves_frames():
         twin = build_model("mlp", ds, hidden=(6,), seed=123)
         twin.load_state_dict(walk.weights)
         loss = F.cross_entropy(twin(Tensor(ds.X[walk.batch])), ds.y[walk.batch])
-        order = []
+        seen = []
         autograd.backward(
             loss, np.ones(()), retain_graph=True, accumulate=False,
-            hook=lambda n, g: order.append({"op": n.op, "shape": list(n.shape)}),
+            hook=lambda n, g: seen.append(n),
         )  # fmt: skip
+        # (the pictures' order: each leaf right after the last node sending it a gradient)
+        order = [{"op": n.op, "shape": list(n.shape)} for n in completion_order(seen)]
         assert w["nodes"] == order and w["count"] == len(order) == len(w["names"])
         assert w["names"][0] == "L" and w["names"][-1] == "W¹"
         assert w["loss"] == pytest.approx(float(loss.data))

@@ -448,8 +448,20 @@ def test_backward_steps_frames_gif_html(tmp_path):
         f"step_{k:03d}.png" for k in range(1, len(order) + 1)
     ]
     assert not (tmp_path / "step_099.png").exists()
+    # the pictures: the engine's order, each leaf right after the last node that sends it
+    # its gradient (the walk itself takes the leaves last, all made before the forward)
+    from tinygrad_bp.viz.read import completion_order
+
+    shown = completion_order(order)
+    assert sorted(map(id, shown)) == sorted(map(id, order))
+    assert [t for t in shown if t.parents] == [t for t in order if t.parents]
+    for k, t in enumerate(shown):
+        if not t.parents:  # a leaf: its consumers all came before it, the last just before
+            assert shown[k - 1] in [c for c in shown[:k] if any(p is t for p in c.parents)]
+            assert not any(any(p is t for p in c.parents) for c in shown[k:])
+    assert all(not t.parents for t in order[-len([t for t in order if not t.parents]) :])
     assert res.order[0] == "L" and res.order == [
-        scene._display(_ctx(loss, model), t) for t in order
+        scene._display(_ctx(loss, model), t) for t in shown
     ]
     sizes = set()
     for p in res.frames:

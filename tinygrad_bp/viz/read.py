@@ -415,7 +415,32 @@ def _engine_gradients(root: Tensor, seed: Any) -> tuple[dict[int, Any], list[Ten
         order.append(node)
 
     autograd.backward(root, seed, retain_graph=True, hook=hook, accumulate=False)
-    return grads, order
+    return grads, completion_order(order)
+
+
+def completion_order(order: list[Tensor]) -> list[Tensor]:
+    """The engine's processing order, with each leaf moved to just after the last node
+    that sends it a gradient: the moment its gradient is complete.  (The walk takes the
+    nodes newest first, and a leaf, made before the whole forward pass, comes off its heap
+    last; ``backward()`` adds the leaves into ``.grad`` at its end.)  The step-through
+    pictures and the live page show this order."""
+    received = {id(t) for t in order}
+    last: dict[int, Tensor] = {}  # leaf id -> the last node in order that sends to it
+    for t in order:
+        for p in t._parents:
+            if not p._parents and id(p) in received:
+                last[id(p)] = t
+    after: dict[int, list[Tensor]] = {}
+    for t in order:
+        if not t._parents and id(t) in last:
+            after.setdefault(id(last[id(t)]), []).append(t)
+    out: list[Tensor] = []
+    for t in order:
+        if not t._parents and id(t) in last:
+            continue  # placed after its last consumer
+        out.append(t)
+        out.extend(after.get(id(t), ()))
+    return out
 
 
 def _stored_gradients(root: Tensor, tensors: list[Tensor], grad: Any) -> dict[int, _Grad]:

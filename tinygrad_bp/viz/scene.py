@@ -145,6 +145,11 @@ _UNARY_RULES = {
     "abs": "g·sign({x})",
     "square": "g·2·{x}",
     "log1p": "g/(1 + {x})",
+    # windows: each is the other's adjoint (docs: convolution and pooling)
+    "unfold": "fold(g): each window's g added back onto its pixels",
+    "fold": "unfold(g): g's window at each position",
+    "max_pool2d": "g to the maximum of each window (the first, on ties)",
+    "max_last": "g to the maximum along the last axis",
 }
 _BINARY_RULES = {
     "add": ("g", "g"),
@@ -188,6 +193,9 @@ def _rule_lines(ctx: _Ctx, t: Tensor) -> list[str]:
         p = float(op.split()[1])
         x, xp = names[0], post[0]
         return [f"∂/∂{x} = g·2·{x}" if p == 2 else f"∂/∂{x} = g·{p:g}·{xp}^{p - 1:g}"]
+    if op in ("lstm_layer", "lstm_cell"):  # (docs: recurrent cells and BPTT)
+        what = "every step back to the first (BPTT)" if op == "lstm_layer" else "one step"
+        return [f"the LSTM's gate derivatives, {what}"]
     if base in _UNARY_RULES and len(ps) == 1:
         rule = _UNARY_RULES[base].format(x=names[0], y=y, xp=post[0], yp=yp)
         return [f"∂/∂{names[0]} = {rule}"]

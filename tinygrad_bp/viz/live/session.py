@@ -582,14 +582,18 @@ class Session:
             self._plain_step(loss, out)
             self._set(status="paused", message=f"step taken, but not drawn: {exc}")
             return
-        nodes: list[dict[str, Any]] = []
+        seen: list[Tensor] = []
         autograd.backward(
             loss,
             np.ones(loss.shape, dtype=loss.dtype),
             retain_graph=True,
             accumulate=False,
-            hook=lambda node, g: nodes.append({"op": node.op, "shape": list(node.shape)}),
+            hook=lambda node, g: seen.append(node),
         )
+        # in the pictures' order: each leaf when its gradient is complete
+        from tinygrad_bp.viz.read import completion_order
+
+        nodes = [{"op": t.op, "shape": list(t.shape)} for t in completion_order(seen)]
         if len(nodes) != len(res.frames):  # the pictures and the engine must agree
             raise RuntimeError(
                 f"live: {len(res.frames)} step frames but the engine processed {len(nodes)} nodes"
