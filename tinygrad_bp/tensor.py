@@ -342,13 +342,8 @@ class Tensor:
                     f"backward: grad can be implicitly created only for one-element tensors; "
                     f"this tensor has shape {self.data.shape}, so pass grad= of that shape"
                 )
-            seed = _SEEDS.get(self.data.dtype) if self.data.ndim == 0 else None
-            if seed is None:
-                seed = xp.empty(self.data.shape, dtype=self.data.dtype)
-                seed.fill(1)  # (np.ones costs two Python-level calls more)
-                if seed.ndim == 0:  # a loss: kept, read-only, for the next backward()
-                    seed.flags.writeable = False
-                    _SEEDS[seed.dtype] = seed
+            seed = xp.empty(self.data.shape, dtype=self.data.dtype)
+            seed.fill(1)  # (np.ones costs two Python-level calls more)
         else:
             seed = (
                 _to_array(grad, None, "backward")
@@ -801,11 +796,6 @@ def mark_modified(tensors: Any) -> None:
         t._version = (t._version + 1) if flags & modified else 1
         t._version_seq = seq
         t._flags = flags | modified
-
-
-# backward()'s seed dL/dL = 1 for a 0-d loss, one per dtype (closures never write into
-# the gradient they are given; a leaf's .grad gets its own copy of a read-only array)
-_SEEDS: dict[Any, Any] = {}
 
 
 def track_steps(tensors: Any, record: list[int]) -> None:
