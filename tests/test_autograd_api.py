@@ -324,6 +324,16 @@ def test_hook_on_a_leaf_that_is_the_root_runs_once() -> None:
     np.testing.assert_array_equal(x.grad, xt.grad.numpy())
 
 
+def test_hook_on_the_loss_may_change_its_gradient_in_place() -> None:
+    x, xt = Tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    loss, loss_t = (x * x).sum(), (xt * xt).sum()
+    loss.register_hook(lambda g: g.mul_(2))  # returns the tensor it changed
+    loss_t.register_hook(lambda g: g.mul_(2))
+    loss.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-15)
+
+
 def test_hook_on_an_inner_node_changes_what_flows_on() -> None:
     x, xt = Tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
     h, ht = x * 2, xt * 2
