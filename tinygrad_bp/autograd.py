@@ -198,9 +198,6 @@ def check_forward(node: Tensor) -> None:
         )
 
 
-_new_object = object.__new__
-
-
 class Released:
     """What ``.data`` holds once the engine has let go of an inner node's value.
 
@@ -235,17 +232,6 @@ class Released:
         self.dtype = array.dtype
         self.op = op
         self.why = why
-
-    @classmethod
-    def of(cls, array: Any, op: str | None, why: str) -> Released:
-        """``Released(array, op, why)`` without the constructor's call machinery (the
-        walk and Dense release a few arrays per layer and step)."""
-        r = _new_object(cls)
-        r.shape = array.shape
-        r.dtype = array.dtype
-        r.op = op
-        r.why = why
-        return r
 
     @property
     def ndim(self) -> int:
@@ -567,7 +553,7 @@ def _walk(
         if not retain_graph:
             node._backward = _freed
             if flags & RELEASE_AFTER_USE:  # nobody outside the graph can see its value
-                node.data = Released.of(node.data, node._op, _USED)
+                node.data = Released(node.data, node._op, _USED)
         parents = node._parents
         if len(pgrads) != len(parents):
             raise RuntimeError(

@@ -334,7 +334,7 @@ class Tensor:
                 "backward: this tensor does not require grad and has no graph; create a leaf "
                 "with requires_grad=True and compute from it (outside no_grad())"
             )
-        if self._backward is autograd._freed:
+        if autograd.is_freed(self):
             autograd._freed(None)
         if grad is None:
             if self.data.size != 1:
@@ -357,7 +357,7 @@ class Tensor:
                 )
             if seed.dtype != self.data.dtype:
                 seed = seed.astype(self.data.dtype)
-        autograd._walk((self,), (seed,), retain_graph, None, True, None, False)
+        autograd.backward(self, seed, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:

@@ -136,13 +136,13 @@ class Dense(Module):
         # see.  The matmul and add nodes stay in the graph (their backward never reads
         # their own value) and say that their value was released if it is read.
         a = ops.add(z, b, _inplace=True)
-        z.data = Released.of(zd, "matmul", _IN_PLACE)
+        z.data = Released(zd, "matmul", _IN_PLACE)
         if act is None:
             return a
         if act is not ops.tanh and act is not ops.relu and act is not ops.sigmoid:
             return act(a)  # an activation registered by the user: called as any op
         h = act(a, _inplace=True)
-        a.data = Released.of(zd, "add", _IN_PLACE)
+        a.data = Released(zd, "add", _IN_PLACE)
         return h
 
     def extra_repr(self) -> str:

@@ -30,8 +30,7 @@ def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
 
     ``_inplace`` (for :class:`~tinygrad_bp.nn.Dense` only): write the sum into ``a``'s
     array, which the caller owns and whose shape and dtype the sum has."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (the call only when needed)
-        a, b = pair(a, b, "add")
+    a, b = pair(a, b, "add")
     try:
         out = xp.add(a.data, b.data, out=a.data) if _inplace else a.data + b.data
     except ValueError:
@@ -45,8 +44,7 @@ def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
 
 def sub(a: Any, b: Any) -> Tensor:
     """``a - b``.  ∂/∂a = g, ∂/∂b = -g."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (the call only when needed)
-        a, b = pair(a, b, "sub")
+    a, b = pair(a, b, "sub")
     try:
         out = a.data - b.data
     except ValueError:
@@ -61,8 +59,7 @@ def sub(a: Any, b: Any) -> Tensor:
 
 def mul(a: Any, b: Any) -> Tensor:
     """``a * b``.  ∂/∂a = g·b, ∂/∂b = g·a."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (the call only when needed)
-        a, b = pair(a, b, "mul")
+    a, b = pair(a, b, "mul")
     ad, bd = a.data, b.data
     try:
         out = ad * bd
@@ -78,8 +75,7 @@ def mul(a: Any, b: Any) -> Tensor:
 
 def div(a: Any, b: Any) -> Tensor:
     """``a / b``.  ∂/∂a = g / b, ∂/∂b = -(g / b)·out (= -g·a / b²)."""
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (the call only when needed)
-        a, b = pair(a, b, "div")
+    a, b = pair(a, b, "div")
     bd = b.data
     try:
         out = a.data / bd

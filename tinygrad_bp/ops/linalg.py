@@ -19,8 +19,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     For 2-D: ∂/∂a = g·bᵀ, ∂/∂b = aᵀ·g — the article's ``∂L/∂x = ∂L/∂a·Wᵀ`` and
     ``∂L/∂W = xᵀ·∂L/∂a``.  Batch dimensions are summed back by the engine.
     """
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):  # (the call only when needed)
-        a, b = pair(a, b, "matmul")
+    a, b = pair(a, b, "matmul")
     ad, bd = a.data, b.data
     if ad.ndim == 0 or bd.ndim == 0:
         raise ValueError(
