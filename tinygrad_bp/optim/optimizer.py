@@ -443,8 +443,12 @@ def sub_scaled(d: Any, lr: float, g: Any) -> None:
     NumPy's in the last bit.  Otherwise NumPy, slice by slice for a large contiguous
     parameter, so that the temporary is one 256 KiB array instead of a second copy of
     the gradient."""
+    n = d.size
+    if n < AXPY_MIN:
+        d -= lr * g
+        return
     dtype = d.dtype
-    if d.size >= AXPY_MIN and g.dtype is dtype and g.shape == d.shape and d.flags.c_contiguous:
+    if g.dtype is dtype and g.shape == d.shape and d.flags.c_contiguous:
         axpy = _AXPY.get(dtype.char) or _axpy(dtype.char)
         if axpy is not None:
             # (on a C-contiguous array reshape(-1) is a view, which axpy updates in place;
@@ -454,7 +458,6 @@ def sub_scaled(d: Any, lr: float, g: Any) -> None:
             if out is not df:
                 df[...] = out
             return
-    n = d.size
     chunk = max(1, CHUNK_BYTES // d.itemsize)
     if n <= chunk or not (
         d.flags.c_contiguous and g.flags.c_contiguous and g.dtype == d.dtype and g.size == n

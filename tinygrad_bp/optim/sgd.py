@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backend import xp
-from .optimizer import AXPY_MIN, Optimizer, check_flag, check_number, sub_scaled
+from .optimizer import Optimizer, check_flag, check_number, sub_scaled
 
 __all__ = ["SGD"]
 
@@ -85,10 +85,7 @@ class SGD(Optimizer):
                         if g.size != d.size:
                             self._grad(p, "SGD")
                         try:
-                            if d.size < AXPY_MIN:  # (small: no call, as sub_scaled would)
-                                d -= lr * g
-                            else:
-                                sub_scaled(d, lr, g)
+                            sub_scaled(d, lr, g)
                         except ValueError:
                             self._grad(p, "SGD")
                             raise
