@@ -25,20 +25,21 @@ class NotWrittenYet(LearnerError):
     """The learner's code raised NotImplementedError: the starter's backward, untouched."""
 
 
-def call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args)``; an exception becomes a :class:`LearnerError` showing the learner's
     frames only."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as exc:  # the learner's code: any exception at all
         te = traceback.TracebackException.from_exception(exc)
         frames = [f for f in te.stack if not os.path.abspath(f.filename).startswith(_HERE)]
         te.stack = traceback.StackSummary.from_list(frames)
         text = "".join(te.format()).rstrip()
         if isinstance(exc, NotImplementedError):
+            said = "" if "not written yet" in str(exc) or not str(exc) else f" ({exc})"
             raise NotWrittenYet(
-                f"{what} is not written yet ({exc or 'NotImplementedError'}): fill it in; the "
-                "comments in it say what goes where",
+                f"{what} is not written yet{said}: fill it in (the comments in it say what "
+                "goes where)",
                 exc,
             ) from None
         raise LearnerError(
