@@ -158,12 +158,13 @@ def _sentences(label: str, n: int) -> dict[str, str]:
             "too many or too few, e.g. ŷ − y written y − ŷ)"
         ),
         "batch_times": (
-            f"your {label} equals the right one × {n} (the batch size): the batch mean is "
-            "left out (or applied to the incoming gradient and then undone)"
+            f"your {label} equals the right one × {n} (the batch size): the 1/N of the batch "
+            "mean is left out, or the incoming gradient was multiplied by N"
         ),
         "batch_over": (
-            f"your {label} equals the right one ÷ {n} (the batch size): the batch mean is "
-            "applied twice (the incoming gradient already carries the 1/N of a mean loss)"
+            f"your {label} equals the right one ÷ {n} (the batch size): a batch mean is "
+            "taken that the chain rule does not have (when the loss is a batch mean, its 1/N "
+            "already comes with the incoming gradient)"
         ),
         "transpose": (
             f"your {label} is the transpose of the right one: write the product the other "
@@ -299,6 +300,7 @@ def _compare(p: _Problem) -> CheckReport:
         fd = fd_g[name]
         label = p.labels[name]
         tol = TOL_ENGINE if e_grads is not None else TOL_FD
+        shape = mine.shape
         if mine.shape != right.shape:
             if mine.size == right.size and _squeezed(mine.shape) == _squeezed(right.shape):
                 mine = mine.reshape(right.shape)  # the tutorial's b (1, out) for (out,)
@@ -314,7 +316,7 @@ def _compare(p: _Problem) -> CheckReport:
         d_e = None if e_grads is None else float(np.abs(mine - right).max(initial=0.0))
         d_fd = float(np.abs(mine - fd).max(initial=0.0))
         ok = close(mine, right, tol)
-        r = Row(label, mine.shape, d_e, d_fd, "ok" if ok else "wrong")
+        r = Row(label, shape, d_e, d_fd, "ok" if ok else "wrong")
         if not ok:
             _first_bad(r, mine, right, tol)
             r.diagnosis = _diagnose(p, name, mine, right, variants, forward_ok, fd)

@@ -38,7 +38,11 @@ class Row:
 
 
 def _num(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2e}"
+    """A difference for the table: its value, or "< 1e-8" (rounding noise, or none: the
+    rows keep the exact numbers)."""
+    if v is None:
+        return "—"
+    return "< 1e-8" if v < 1e-8 else f"{v:.2e}"
 
 
 def _shape(s: tuple[int, ...]) -> str:
