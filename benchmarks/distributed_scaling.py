@@ -47,21 +47,23 @@ MODELS = {  # name -> (data, model, global batch)
     "digits CNN": ("digits", "cnn", 64),
     "names transformer": ("names", "transformer", 32),
 }
-# (label, processes, DDP overlap, extra environment)
+# (label, processes, DDP overlap, bucket_cap_mb, extra environment)
 VARIANTS = [
-    ("1 process", 1, True, {}),
-    ("2 processes", 2, True, {}),
-    ("2 processes, blocking sums after backward", 2, False, {}),
-    ("2 processes, MPICH heavy yield", 2, True, {"MPIR_CVAR_ENABLE_HEAVY_YIELD": "1"}),
+    ("1 process", 1, True, 1.0, {}),
+    ("2 processes (defaults: 1 MiB buckets)", 2, True, 1.0, {}),
+    ("2 processes, 0.1 MiB buckets, summed during backward", 2, True, 0.1, {}),
+    ("2 processes, 0.1 MiB buckets, summed after backward", 2, False, 0.1, {}),
+    ("2 processes, MPICH heavy yield", 2, True, 1.0, {"MPIR_CVAR_ENABLE_HEAVY_YIELD": "1"}),
 ]
 
 
 # ---------------------------------------------------------------- workers (under mpiexec)
-def worker_steps(name: str, steps: int, warmup: int, overlap: bool) -> None:
+def worker_steps(name: str, steps: int, warmup: int, overlap: bool, cap: float) -> None:
     from threadpoolctl import threadpool_limits
 
+    from tinygrad_bp import Tensor, optim
     from tinygrad_bp import distributed as dist
-    from tinygrad_bp import models, optim
+    from tinygrad_bp.commands import models
 
     threadpool_limits(1)
     dist.init()
@@ -69,7 +71,9 @@ def worker_steps(name: str, steps: int, warmup: int, overlap: bool) -> None:
     data, kind, batch = MODELS[name]
     task = models.load_task(data, kind)
     net = models.build(data, kind, seed=0, dtype=np.float32, task=task)
-    model = dist.DistributedDataParallel(net, overlap=overlap) if size > 1 else net
+    model = (
+        dist.DistributedDataParallel(net, bucket_cap_mb=cap, overlap=overlap) if size > 1 else net
+    )
     opt = optim.Adam(model.parameters(), lr=1e-3)
     X = task.X_train.astype(np.float32) if task.kind == "image" else task.X_train
     rng = np.random.default_rng(0)
@@ -78,7 +82,7 @@ def worker_steps(name: str, steps: int, warmup: int, overlap: bool) -> None:
         idx = rng.choice(len(X), batch, replace=False)[rank::size]
         c0 = model.comm_seconds if size > 1 else 0.0
         t0 = time.perf_counter()
-        xb = models.Tensor(X[idx]) if task.kind == "image" else X[idx]
+        xb = Tensor(X[idx]) if task.kind == "image" else X[idx]
         opt.zero_grad()
         models.loss_of(net, xb, task.y_train[idx]).backward()
         opt.step()
@@ -136,7 +140,9 @@ def worker_alphabeta(repeats: int) -> None:
 
 # ---------------------------------------------------------------- the driver
 def _mpiexec() -> str:
-    exe = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    exe = shutil.which(
+        "mpiexec", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    )
     if exe is None:
         sys.exit("distributed_scaling: no mpiexec (pip install 'tinygrad-bp[mpi]')")
     return exe
@@ -171,8 +177,8 @@ def measure(rounds: int, steps: int, warmup: int) -> dict[str, Any]:
     for r in range(rounds):
         for name in MODELS:
             order = VARIANTS if r % 2 == 0 else VARIANTS[::-1]  # interleaved, alternating
-            for label, n, overlap, env in order:
-                args = ["steps", name, str(steps), str(warmup), str(int(overlap))]
+            for label, n, overlap, cap, env in order:
+                args = ["steps", name, str(steps), str(warmup), str(int(overlap)), str(cap)]
                 res = _launch(n, args, env)
                 runs[name][label].append(res)
                 print(f"round {r + 1} {name:18s} {label:45s} "
@@ -236,7 +242,7 @@ def write_page(res: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|",
         ]
         base = None
-        for label, n, _, _ in VARIANTS:
+        for label, n, _, _, _ in VARIANTS:
             rs = runs[label]
             step = statistics.median(max(r["median_step_s"]) for r in rs)
             comm = statistics.median(max(r["mean_comm_s"]) for r in rs)
@@ -245,8 +251,9 @@ def write_page(res: dict[str, Any]) -> str:
             share = comm / mean_step if n > 1 else 0.0
             sent = 2 * (n - 1) / n * gb
             lines.append(
-                f"| {label} | {_ms(step)} ({base / step:.2f}x) | {_ms(comm)} | {100 * share:.0f} % | "
-                f"{_size(gb) if n > 1 else '0'} | {_size(sent) if n > 1 else '0'} |"
+                f"| {label} | {_ms(step)} ({base / step:.2f}x) | {_ms(comm)} | "
+                f"{100 * share:.0f} % | {_size(gb) if n > 1 else '0'} | "
+                f"{_size(sent) if n > 1 else '0'} |"
             )
         lines.append("")
     lines += [
@@ -306,7 +313,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         mode, rest = sys.argv[2], sys.argv[3:]
         if mode == "steps":
-            worker_steps(rest[0], int(rest[1]), int(rest[2]), bool(int(rest[3])))
+            worker_steps(rest[0], int(rest[1]), int(rest[2]), bool(int(rest[3])), float(rest[4]))
         else:
             worker_alphabeta(int(rest[0]))
         return

@@ -259,3 +259,40 @@ def test_post_accumulate_grad_hook_sees_the_accumulated_grad_as_torch():
     with pytest.raises(RuntimeError, match="only a leaf tensor that requires grad"):
         (w * 2).register_post_accumulate_grad_hook(print)
     del torch
+
+
+# ---------------------------------------------------------------- the ring picture
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_ring_picture_schedule_is_an_allreduce(n):
+    """Run the schedule the frames draw on numbers: every process ends with the sum, each
+    sending 2(n-1) chunks, and each frame's cells say what its arrays hold."""
+    from tinygrad_bp.viz.ring import ring_allreduce_states
+
+    rng = np.random.default_rng(n)
+    grads = rng.normal(size=(n, n, 3))  # process, chunk, values
+    held = grads.copy()
+    states = ring_allreduce_states(n)
+    assert len(states) == 2 * (n - 1) + 1
+    for k, (who, sends, _) in enumerate(states[1:], start=1):
+        assert sorted(r for r, _ in sends) == list(range(n))  # each process sends one chunk
+        new = held.copy()
+        for r, c in sends:
+            dst = (r + 1) % n
+            new[dst, c] = held[dst, c] + held[r, c] if k < n else held[r, c]
+        held = new
+        for r in range(n):
+            for c in range(n):
+                np.testing.assert_allclose(held[r, c], grads[sorted(who[r][c]), c].sum(axis=0))
+    np.testing.assert_allclose(held, np.broadcast_to(grads.sum(axis=0), held.shape))
+
+
+def test_ring_picture_files_and_bad_input(tmp_path):
+    res = tg.viz.ring_allreduce_steps(tmp_path, n=3)
+    assert len(res.frames) == 5 and os.path.getsize(res.gif) > 0
+    assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in res.frames)
+    with pytest.raises(ValueError, match="n must be an int from 2 to 8"):
+        tg.viz.ring_allreduce_graph(1)
+    with pytest.raises(ValueError, match="step must be an int from 0 to 4"):
+        tg.viz.ring_allreduce_graph(3, 5)
+    with pytest.raises(ValueError, match="ending in .gif"):
+        tg.viz.ring_allreduce_steps(tmp_path, n=3, gif=tmp_path / "x.png")

@@ -23,7 +23,7 @@ GLOBAL_BATCH = 12  # divides evenly over 1, 2 and 3 processes
 
 
 def _names_task() -> tuple[np.ndarray, np.ndarray]:
-    from tinygrad_bp.models import encode_names
+    from tinygrad_bp.commands.models import encode_names
 
     words = tg.data.load_names()[:240]
     block = max(len(w) for w in words) + 1
@@ -32,7 +32,7 @@ def _names_task() -> tuple[np.ndarray, np.ndarray]:
 
 def problems() -> dict[str, tuple]:
     """name -> (build(), X, y, loss(model, xb, yb, scale)) for the three networks."""
-    from tinygrad_bp.models import DigitsCNN, NamesLSTM
+    from tinygrad_bp.commands.models import DigitsCNN, NamesLSTM
 
     iris = tg.data.load_iris()
     Xi = tg.data.standardize(np.asarray(iris[0], dtype=np.float64))[0]

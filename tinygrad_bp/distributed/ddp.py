@@ -144,6 +144,7 @@ class DistributedDataParallel(Module):
         self._sync = True
         self._pending = False  # a backward has started whose gradients are not averaged
         self._next = 0  # the next bucket to start
+        self._inflight: list[Any] = []  # their requests, while some are unfinished
         self.comm_seconds = 0.0
         self.steps_synced = 0
         self.bytes_reduced = 0
@@ -216,6 +217,11 @@ class DistributedDataParallel(Module):
             bucket.ready += 1
             if bucket.ready == len(bucket.params):
                 self._start_ready()
+            elif self._inflight:  # let MPI move the started sums along (no thread does)
+                t0 = time.perf_counter()
+                if self._MPI.Request.Testall(self._inflight):
+                    self._inflight = []
+                self.comm_seconds += time.perf_counter() - t0
 
         return hook
 
@@ -224,6 +230,7 @@ class DistributedDataParallel(Module):
         MPI = self._MPI
         if self.overlap:
             bucket.request = self._comm.Iallreduce(MPI.IN_PLACE, bucket.buf, op=MPI.SUM)
+            self._inflight.append(bucket.request)
         else:
             self._comm.Allreduce(MPI.IN_PLACE, bucket.buf, op=MPI.SUM)
         self.comm_seconds += time.perf_counter() - t0
@@ -257,6 +264,7 @@ class DistributedDataParallel(Module):
         t0 = time.perf_counter()
         if self.overlap:
             self._MPI.Request.Waitall([b.request for b in self._buckets])
+            self._inflight = []
         self.comm_seconds += time.perf_counter() - t0
         n = self._size
         for b in self._buckets:
