@@ -207,23 +207,24 @@ def _size(b: float) -> str:
 
 def write_page(res: dict[str, Any]) -> str:
     alpha, beta = fit_alpha_beta(res["allreduce_2"])
+    load = res["load_before"][0], res["load_after"][0]
     lines = [
         "# Scaling, measured and modelled",
         "",
         "<!-- written by benchmarks/distributed_scaling.py; do not edit by hand -->",
         "",
-        "How long one training step takes with one and with two processes on this machine, ",
-        "and how much of it is the gradients' sum over the processes.  Read the chapter ",
+        "How long one training step takes with one and with two processes on this machine, "
+        "and how much of it is the gradients' sum over the processes.  Read the chapter "
         "[From one process to many](distributed.md) first.",
         "",
-        f"Measured {res['when']} on {res['machine']}, **a machine shared with seven other ",
-        "people's jobs**: its load average (processes wanting a core, 1-minute mean) was ",
-        f"{res['load_before'][0]:.1f} before and {res['load_after'][0]:.1f} after, on 2 cores, "
-        "so the two processes seldom had a core each; the figures are that machine's, ",
-        "not a quiet one's.  "
-        f"Each row: {res['rounds']} launches of `mpiexec -n N` in interleaved rounds, "
-        f"{res['steps']} timed steps each (after warm-up); the step time is the median step "
-        "of the slowest process, then the median over launches.  float32, Adam, one global ",
+        f"Measured {res['when']} on {res['machine']}: **a machine shared with seven other "
+        f"people's jobs**.  Its load average (processes wanting a core, 1-minute mean) was "
+        f"{load[0]:.1f} before and {load[1]:.1f} after, on 2 cores, so the processes seldom "
+        "had a core each and the times move by a factor of two from launch to launch; the "
+        "figures are that machine's, not a quiet one's.  Each row: "
+        f"{res['rounds']} launches of `mpiexec -n N` in interleaved rounds, {res['steps']} "
+        "timed steps each after a warm-up; the time per step is the median step of the "
+        "slowest process, then the median over the launches.  float32, Adam, one global "
         "batch split over the processes, BLAS pinned to one thread per process.",
         "",
     ]
@@ -256,27 +257,41 @@ def write_page(res: dict[str, Any]) -> str:
                 f"{_size(sent) if n > 1 else '0'} |"
             )
         lines.append("")
+    small = res["allreduce_2"]
+    k32 = small.get(32768)
     lines += [
-        "*In MPI calls*: the time DistributedDataParallel spends inside MPI per step, starting "
-        "each bucket's `Iallreduce` and waiting for all of them after the backward walk; it ",
-        "includes waiting for the other process to finish its own backward, which on a loaded ",
-        "machine is most of it.  *Bytes sent (ring)*: what each process sends in a ring ",
-        "allreduce of the gradients, 2(N−1)/N of their size.",
+        "*In MPI calls*: the time DistributedDataParallel spends inside MPI per step (the "
+        "mean), starting each bucket's `Iallreduce` and waiting for all of them after the "
+        "backward walk; *allreduce share*: that over the mean step time.  It includes "
+        "waiting for the other process to finish its own backward: the sum itself of the "
+        "CNN's 24 KiB takes about "
+        + (f"{k32 * 1e6:.0f} µs" if k32 else "tens of µs")
+        + " (the table at the end), so on this loaded machine nearly all of it is one process "
+        "waiting for the other to be given a core.  That is why the CNN, whose whole step "
+        "takes about a millisecond, is slower on 2 processes here, while the transformer, "
+        "whose step is a hundred times longer, gains.  *Bytes summed*: the gradients each "
+        "process contributes per step; *bytes sent (ring)*: what each process sends in a "
+        "ring allreduce of them, 2(N−1)/N of their size.  *0.1 MiB buckets*: the "
+        "transformer's gradients in 8 buckets instead of 1, so that sums can start while the "
+        "backward walk goes on (*during*) or only after it (*after*): under this load the "
+        "difference is within the noise.  *Heavy yield*: MPICH's "
+        "`MPIR_CVAR_ENABLE_HEAVY_YIELD=1` (sleep between polls while waiting).",
         "",
         "## The α-β model of a ring allreduce (a model, not a measurement)",
         "",
-        "MPI's `Allreduce` on 2 processes, timed here for messages of 8 bytes to 4 MiB, fits ",
-        "`t(S) = 2α + S·β` with",
+        "MPI's `Allreduce` on 2 processes, timed here for messages of 8 bytes to 4 MiB, fits "
+        "`t(S) = 2α + S·β` (least squares on the relative error) with",
         "",
-        f"- α = **{alpha * 1e6:.2f} µs** per message (latency), ",
-        f"- β = **{beta * 1e9:.3f} ns per byte** ({1 / beta / 1e9:.2f} GB/s), ",
+        f"- α = **{alpha * 1e6:.2f} µs** per message (latency),",
+        f"- β = **{beta * 1e9:.3f} ns per byte** ({1 / beta / 1e9:.2f} GB/s),",
         "",
-        "between two processes of one machine through shared memory; a network between ",
-        "machines has a larger α and β.  A ring allreduce of S bytes over N processes sends ",
-        "2(N−1) messages of S/N bytes each, one after another, so it takes ",
-        "`T(N, S) = 2(N−1)·α + 2(N−1)/N·S·β`: the bandwidth term hardly grows with N, the ",
-        "latency term grows linearly.  With the one-process step time t₁ split evenly over N ",
-        "processes (the same global batch) and no overlap, a step would take t₁/N + T(N, S):",
+        "between two processes of one machine through shared memory; a network between "
+        "machines has a larger α and β.  A ring allreduce of S bytes over N processes sends "
+        "2(N−1) messages of S/N bytes each, one after another, so it takes "
+        "`T(N, S) = 2(N−1)·α + 2(N−1)/N·S·β`: the bandwidth term hardly grows with N, the "
+        "latency term grows linearly.  With the measured one-process step time t₁ split "
+        "evenly over N processes (the same global batch), one core each and no overlap, a "
+        "step would take t₁/N + T(N, S):",
         "",
         "| model | N | T(N, S) allreduce (ms, model) | step t₁/N + T (ms, model) | "
         "allreduce share (model) | speed-up (model) |",
@@ -302,8 +317,8 @@ def write_page(res: dict[str, Any]) -> str:
         "|---|" + "---:|" * len(sizes[::3]),
         "| µs | " + " | ".join(f"{res['allreduce_2'][s] * 1e6:.1f}" for s in sizes[::3]) + " |",
         "",
-        "Run it again: `python benchmarks/distributed_scaling.py` (about five minutes; it writes ",
-        "this page and `benchmarks/results/distributed_scaling.json`).",
+        "Run it again: `python benchmarks/distributed_scaling.py` (about five minutes on this "
+        "machine; it writes this page and `benchmarks/results/distributed_scaling.json`).",
         "",
     ]
     return "\n".join(lines)

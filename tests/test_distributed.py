@@ -1,6 +1,6 @@
 """Data-parallel training on MPI (tinygrad_bp.distributed, DistributedSampler).
 
-The MPI tests start ``mpiexec -n N python tests/mpi/worker.py MODE OUT`` (N = 2 and 3 on a
+The MPI tests start ``mpiexec -n N python tests/mpi/mpi_worker.py MODE OUT`` (N = 2 and 3 on a
 2-core machine: MPICH runs more processes than cores without a flag) with a timeout on
 every call, and compare with the same training in this process, without MPI.  They skip,
 saying why, only where MPI cannot start (mpi4py or mpiexec missing, or a 2-process hello
@@ -24,9 +24,9 @@ from tinygrad_bp import nn
 from tinygrad_bp.data import DistributedSampler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKER = os.path.join(ROOT, "tests", "mpi", "worker.py")
+WORKER = os.path.join(ROOT, "tests", "mpi", "mpi_worker.py")
 sys.path.insert(0, os.path.join(ROOT, "tests", "mpi"))
-import worker  # noqa: E402
+import mpi_worker as worker  # noqa: E402
 
 TIMEOUT = 120  # seconds for any one mpiexec call: a hang fails the test instead
 
@@ -296,3 +296,19 @@ def test_ring_picture_files_and_bad_input(tmp_path):
         tg.viz.ring_allreduce_graph(3, 5)
     with pytest.raises(ValueError, match="ending in .gif"):
         tg.viz.ring_allreduce_steps(tmp_path, n=3, gif=tmp_path / "x.png")
+
+
+def test_the_chapter_example_trains_over_two_processes():
+    script = os.path.join(ROOT, "examples", "distributed_digits.py")
+    why = _mpi_unavailable()
+    if why is not None:
+        pytest.skip(f"MPI cannot start here: {why}")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    r = subprocess.run(
+        [_mpiexec(), "-n", "2", sys.executable, script, "--epochs", "1", "--batch", "300"],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env,
+    )  # fmt: skip
+    _ok(r)
+    assert r.stdout.count("epoch 1: held-out accuracy") == 1  # rank 0 alone prints
+    assert "2 processes" in r.stdout
+    assert "largest difference between the processes' weights: 0.0" in r.stdout

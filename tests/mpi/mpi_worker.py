@@ -1,4 +1,4 @@
-"""What the MPI tests run in each process: ``mpiexec -n N python tests/mpi/worker.py
+"""What the MPI tests run in each process: ``mpiexec -n N python tests/mpi/mpi_worker.py
 MODE OUT``.  Also imported by the tests (one process, no MPI) for the reference runs.
 
 Modes: ``equal`` (the tutorial's network, the digits CNN and the names LSTM, 100 SGD steps
