@@ -292,3 +292,22 @@ def test_report_table_and_picture(tmp_path) -> None:
     assert report.draw(path) is not None and path.read_text().startswith("<?xml")
     with pytest.raises(KeyError, match="no row 'dq'"):
         report.row("dq")
+
+
+def test_a_dense_layer_without_activation_is_said() -> None:
+    class Linear(Dense):
+        def __init__(self, W, b):
+            super().__init__(W, b)
+            del self.activation
+
+        def forward(self, x):
+            self.x = x
+            self.h = x @ self.W + self.b
+            return self.h
+
+        def backward(self, grad_out):
+            self.dW, self.db = self.x.T @ grad_out, grad_out.sum(axis=0)
+            return grad_out @ self.W.T
+
+    report = tg.check.layer(_dense(Linear), X, engine="dense")
+    assert report.ok and any("no self.activation" in n for n in report.notes)

@@ -458,6 +458,10 @@ def layer(layer: Any, x: Any, engine: Any = None, seed: int = 0) -> CheckReport:
                 "the gradient for x (parameters' gradients left on it as dW, db, ...)"
             )
     fam, user_engine = _engine_arg(where, engine)
+    if fam is not None and fam.name == "dense" and getattr(layer, "activation", None) is None:
+        notes_first = ["the 'dense' twin found no self.activation on your layer: it used none"]
+    else:
+        notes_first = []
     xa = np.asarray(x)
     if xa.dtype.kind not in "fiub":
         raise TypeError(f"{where}: x must be an array of numbers, got dtype {xa.dtype}")
@@ -469,7 +473,7 @@ def layer(layer: Any, x: Any, engine: Any = None, seed: int = 0) -> CheckReport:
             f"{where}: cannot copy your layer ({type(exc).__name__}: {exc}); the check runs "
             "on copies so that your layer is left as it was"
         ) from None
-    notes: list[str] = []
+    notes: list[str] = notes_first
     arrays: dict[str, np.ndarray] = {}
     for k, v in list(vars(proto).items()):
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
