@@ -95,8 +95,7 @@ class Dense(Module):
             raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.activation = activation
-        self._act = ACTIVATIONS[activation]
+        self.activation = activation  # (the setter below also sets the function)
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         g = _rng(rng)
         if init == "auto":
@@ -114,6 +113,22 @@ class Dense(Module):
         self.b = (
             Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) if bias else None
         )
+
+    @property
+    def activation(self) -> str | None:
+        """The activation's name; setting it after construction changes what
+        :meth:`forward` computes (the initial weights stay as drawn)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value: str | None) -> None:
+        if value not in ACTIVATIONS:
+            raise ValueError(
+                f"Dense: unknown activation {value!r}; expected one of None, 'sigmoid', "
+                f"'tanh', 'relu'"
+            )
+        self._activation = value
+        self._act = ACTIVATIONS[value]
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):

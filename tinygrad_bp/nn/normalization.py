@@ -22,7 +22,7 @@ class _BatchNorm(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         dtype: Any = None,
@@ -34,6 +34,21 @@ class _BatchNorm(Module):
         ):
             raise ValueError(
                 f"{self._name}: num_features must be a positive int, got {num_features!r}"
+            )
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.floating))
+            or not (0 < eps < np.inf)
+        ):
+            raise ValueError(f"{self._name}: eps must be a positive number, got {eps!r}")
+        if momentum is not None and (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float, np.floating))
+            or not 0 <= momentum <= 1
+        ):
+            raise ValueError(
+                f"{self._name}: momentum must be a number in [0, 1] or None (a cumulative "
+                f"average), got {momentum!r}"
             )
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
@@ -57,6 +72,14 @@ class _BatchNorm(Module):
                 f"C = {self.num_features}, got shape {x.shape}"
             )
         use_batch = self.training or not self.track_running_stats
+        momentum = 0.0
+        if self.training and self.track_running_stats:
+            # None: the cumulative average, factor 1/(number of batches seen), as PyTorch
+            momentum = (
+                1.0 / (int(self.num_batches_tracked.data) + 1)
+                if self.momentum is None
+                else self.momentum
+            )
         rm = self.running_mean if self.track_running_stats else None
         rv = self.running_var if self.track_running_stats else None
         out = F.batch_norm(
@@ -66,7 +89,7 @@ class _BatchNorm(Module):
             self.weight,
             self.bias,
             training=use_batch,
-            momentum=self.momentum if self.training else 0.0,
+            momentum=momentum,
             eps=self.eps,
         )
         if self.training and self.track_running_stats:  # after F.batch_norm's checks passed
