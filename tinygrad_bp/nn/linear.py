@@ -17,6 +17,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Released, _current_mode
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .module import Module, Parameter, _rng
 
 __all__ = ["Dense", "Linear", "ACTIVATIONS", "INITS"]
@@ -132,7 +133,7 @@ class Dense(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Dense")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Dense({self.in_features}→{self.out_features}): expected input whose last "
@@ -211,7 +212,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Linear")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}→{self.out_features}): expected input whose last "

@@ -121,8 +121,17 @@ class Module:
         return [b for _, b in self.named_buffers()]
 
     def _named_state(self) -> Iterator[tuple[str, Tensor]]:
-        yield from self.named_parameters()
-        yield from self.named_buffers()
+        """Parameters and buffers module by module (each module's parameters, then its
+        buffers), each tensor once: the order of PyTorch's ``state_dict()``."""
+        seen: set[int] = set()
+        for name, mod in self.modules():
+            pre = f"{name}." if name else ""
+            for pname, p in mod._own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield pre + pname, p
+            for bname in mod.__dict__.get("_buffers", {}):
+                yield pre + bname, getattr(mod, bname)
 
     # -------------------------------------------------------------- traversal
     def named_children(self) -> Iterator[tuple[str, Module]]:

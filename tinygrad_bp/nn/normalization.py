@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -38,9 +39,9 @@ class _BatchNorm(Module):
         if (
             isinstance(eps, bool)
             or not isinstance(eps, (int, float, np.floating))
-            or not (0 < eps < np.inf)
+            or not (0 <= eps < np.inf)
         ):
-            raise ValueError(f"{self._name}: eps must be a positive number, got {eps!r}")
+            raise ValueError(f"{self._name}: eps must be a number >= 0, got {eps!r}")
         if momentum is not None and (
             isinstance(momentum, bool)
             or not isinstance(momentum, (int, float, np.floating))
@@ -62,7 +63,7 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, self._name)
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             want = " or ".join(
                 {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}[d] for d in self._ndims
@@ -150,6 +151,12 @@ class LayerNorm(Module):
             raise ValueError(
                 f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}"
             )
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.floating))
+            or not (0 <= eps < np.inf)
+        ):
+            raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.normalized_shape = tuple(int(n) for n in ns)
         self.eps = eps
@@ -158,7 +165,8 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         k = len(self.normalized_shape)
-        if not isinstance(x, Tensor) or tuple(x.shape[-k:]) != self.normalized_shape:
+        x = as_input(x, "LayerNorm")
+        if x.ndim < k or tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm{self.normalized_shape}: expected an input ending in "
                 f"{self.normalized_shape}, got shape {getattr(x, 'shape', None)}"

@@ -15,14 +15,15 @@ from .. import ops
 from ..ops import lstm_cell, stack
 from ..ops.recurrent import lstm_layer
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "GRU", "LSTM"]
 
 
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _as_tensor(x: Any, layer: str = "recurrent layer") -> Tensor:
+    return x if isinstance(x, Tensor) else as_input(x, layer)
 
 
 class _Cell(Module):
@@ -72,7 +73,7 @@ class _Cell(Module):
     def _state(self, s: Any, n: int, batched: bool, dtype: Any) -> Tensor:
         if s is None:
             return self._zeros(n, dtype)
-        s = _as_tensor(s)
+        s = _as_tensor(s, self._name)
         return s if batched else ops.reshape(s, 1, -1)
 
     def _gates_x(self, x: Tensor) -> Tensor:
@@ -122,7 +123,7 @@ class RNNCell(_Cell):
         self.nonlinearity = nonlinearity
 
     def forward(self, x: Any, hx: Any = None) -> Tensor:
-        x = _as_tensor(x)
+        x = _as_tensor(x, self._name)
         x2, batched, n = self._check(x, (hx,))
         h = self._state(hx, n, batched, x.dtype)
         a = self._gates_x(x2) + self._gates_h(h)
@@ -138,7 +139,12 @@ class LSTMCell(_Cell):
     _name = "LSTMCell"
 
     def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
-        x = _as_tensor(x)
+        x = _as_tensor(x, self._name)
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            got = f"a {type(hx).__name__}" + (
+                f" of {len(hx)}" if isinstance(hx, (tuple, list)) else ""
+            )
+            raise TypeError(f"LSTMCell: expected hx as a pair (h_0, c_0), got {got}")
         h0, c0 = (None, None) if hx is None else hx
         x2, batched, n = self._check(x, (h0, c0))
         h = self._state(h0, n, batched, x.dtype)
@@ -161,7 +167,7 @@ class GRUCell(_Cell):
     _name = "GRUCell"
 
     def forward(self, x: Any, hx: Any = None) -> Tensor:
-        x = _as_tensor(x)
+        x = _as_tensor(x, self._name)
         x2, batched, n = self._check(x, (hx,))
         h = self._state(hx, n, batched, x.dtype)
         H = self.hidden_size
@@ -245,7 +251,7 @@ class _RNNBase(Module):
                     f"{self._name}: expected the input sequence as one Tensor, got a "
                     f"{type(x).__name__} (stack it first: tg.stack(seq))"
                 )
-            x = Tensor(x)
+            x = as_input(x, self._name)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             order = "(N, T, I)" if self.batch_first else "(T, N, I)"
             raise ValueError(
