@@ -99,7 +99,8 @@ def _draw():
     w = nn.Parameter(np.empty((4, 4)))
     nn.init.kaiming_normal_(w)
     data = tg.data.TensorDataset(np.arange(20.0))
-    order = np.concatenate([b[0].data for b in tg.data.DataLoader(data, batch_size=4, shuffle=True)])
+    loader = tg.data.DataLoader(data, batch_size=4, shuffle=True)
+    order = np.concatenate([b[0].data for b in loader])
     return [net[0].weight.data, net[2].weight.data, drop, emb, gru, w.data, order]
 
 
@@ -261,9 +262,9 @@ def test_full_backward_hook_as_torch() -> None:
 
 def test_backward_hook_on_a_first_layer_gets_none_for_its_input() -> None:
     for lib in ("o", "t"):
-        lin = nn.Linear(3, 2, rng=0) if lib == "o" else torch.nn.Linear(3, 2)
-        seen = []
-        lin.register_full_backward_hook(lambda m, gi, go: seen.append((gi, go[0].shape)))
+        lin = nn.Linear(3, 2, rng=0) if lib == "o" else torch.nn.Linear(3, 2).float()
+        seen: list = []
+        lin.register_full_backward_hook(lambda m, gi, go, seen=seen: seen.append((gi, go[0].shape)))
         x = np.ones((4, 3))
         lin(T(x) if lib == "o" else torch.tensor(x, dtype=torch.float32)).sum().backward()
         assert len(seen) == 1 and seen[0][0] == (None,) and tuple(seen[0][1]) == (4, 2)
@@ -441,3 +442,29 @@ def test_multihead_attention_batch_first_default_is_said_in_the_error() -> None:
     ref, rw = theirs(torch.tensor(x), torch.tensor(x), torch.tensor(x))
     np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(w.data, rw.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_multihead_attention_masks_as_torch() -> None:
+    ours = nn.MultiheadAttention(4, 2, rng=0)
+    theirs = torch.nn.MultiheadAttention(4, 2, batch_first=True).double()
+    with torch.no_grad():
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4))
+    mask3 = rng.random((4, 3, 3)) < 0.3  # (N·heads, L, S), True: not allowed
+    mask3[:, :, 0] = False  # every row may attend somewhere
+    for mask in (mask3, rng.standard_normal((3, 3))):
+        out, w = ours(T(x), T(x), T(x), attn_mask=mask)
+        ref, rw = theirs(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(mask))
+        np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(w.data, rw.detach().numpy(), rtol=1e-10, atol=1e-12)
+    # a row that may attend to nothing: NaN in PyTorch's module too (F's function gives 0)
+    full = np.zeros((3, 3), dtype=bool)
+    full[0] = True
+    out, _ = ours(T(x), T(x), T(x), attn_mask=full)
+    ref, _ = theirs(*(torch.tensor(x),) * 3, attn_mask=torch.tensor(full))
+    np.testing.assert_array_equal(np.isnan(out.data), np.isnan(ref.detach().numpy()))
+    with pytest.raises(TypeError, match="attn_mask must be boolean .* or floating"):
+        ours(T(x), T(x), T(x), attn_mask=np.zeros((3, 3), dtype=np.int64))
+    with pytest.raises((RuntimeError, AssertionError)):  # PyTorch refuses it too
+        theirs(*(torch.tensor(x),) * 3, attn_mask=torch.zeros(3, 3, dtype=torch.int64))
