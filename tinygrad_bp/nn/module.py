@@ -16,10 +16,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..autograd import SCOPE
 from ..creation import default_generator
 from ..tensor import Tensor
 
 __all__ = ["Module", "Parameter", "RemovableHandle", "IncompatibleKeys"]
+
+_get_scope, _set_scope, _reset_scope = SCOPE.get, SCOPE.set, SCOPE.reset
 
 
 class Parameter(Tensor):
@@ -66,18 +69,24 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._hooks is not None:
+        if self._hooks is not None:  # (registered hooks: see _Hooks.call)
             return self._hooks.call(self, args, kwargs)
-        out = self.forward(*args, **kwargs)
-        # Record the call on its outputs (innermost call first), so that a picture can draw
-        # it as one node: tinygrad_bp.viz reads it.  (make_node starts every node with an
-        # empty record: a getattr default would cost an exception per call here.)
-        if out.__class__ is Tensor:
-            if out._parents:
-                out._module += ((self, args, kwargs or None),)  # (no empty dict kept)
-        elif isinstance(out, (tuple, list)):
-            _record(out, (self, args, kwargs or None))
-        return out
+        # Every node made inside is stamped with this call's scope (Tensor.scope), so that
+        # a picture can draw the call as one node: tinygrad_bp.viz groups by it.  (What
+        # autograd.scope() does, inline: this runs for every layer of every step.)
+        token = _set_scope((self, args, kwargs or None, _get_scope()))  # no empty dict kept
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _reset_scope(token)
+
+    def _forward_in_scope(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``forward`` inside this call's scope, as :meth:`__call__` runs it."""
+        token = _set_scope((self, args, kwargs or None, _get_scope()))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _reset_scope(token)
 
     # -------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
@@ -391,18 +400,13 @@ class _Hooks:
         back = self.backward.hooks
         if back:
             args, bridge = _wrap_inputs(module, args, back)
-        out = module.forward(*args, **kwargs)
+        out = module._forward_in_scope(args, kwargs)
         for hook in list(self.post.hooks.values()):
             new = hook(module, args, out)
             if new is not None:
                 out = new
         if back:
             out = _wrap_outputs(out, bridge)
-        if out.__class__ is Tensor:
-            if out._parents:
-                out._module += ((module, args, kwargs or None),)
-        elif isinstance(out, (tuple, list)):
-            _record(out, (module, args, kwargs or None))
         return out
 
 
@@ -497,15 +501,6 @@ def _wrap_outputs(out: Any, bridge: _Bridge) -> Any:
     else:
         res = type(out)(wrap(t) if isinstance(t, Tensor) and t.requires_grad else t for t in out)
     return res
-
-
-def _record(out: Any, call: tuple[Module, Any]) -> None:
-    """Module.__call__'s record on every Tensor in a (nested) tuple of outputs."""
-    for t in out:
-        if t.__class__ is Tensor and t._parents:
-            t._module += (call,)
-        elif isinstance(t, (tuple, list)):
-            _record(t, call)
 
 
 def _rng(seed: Any) -> np.random.Generator:
