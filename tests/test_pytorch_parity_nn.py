@@ -468,3 +468,11 @@ def test_multihead_attention_masks_as_torch() -> None:
         ours(T(x), T(x), T(x), attn_mask=np.zeros((3, 3), dtype=np.int64))
     with pytest.raises((RuntimeError, AssertionError)):  # PyTorch refuses it too
         theirs(*(torch.tensor(x),) * 3, attn_mask=torch.zeros(3, 3, dtype=torch.int64))
+
+
+def test_a_hooked_call_stays_one_scope_for_the_pictures() -> None:
+    lin = nn.Linear(3, 2, rng=0)
+    lin.register_forward_hook(lambda m, a, o: o * 2)
+    lin.register_full_backward_hook(lambda m, gi, go: None)
+    out = lin(T(np.ones((1, 3)), requires_grad=True))
+    assert out.scope is not None and out.scope[0] is lin

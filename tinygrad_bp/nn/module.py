@@ -80,14 +80,6 @@ class Module:
         finally:
             _reset_scope(token)
 
-    def _forward_in_scope(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """``forward`` inside this call's scope, as :meth:`__call__` runs it."""
-        token = _set_scope((self, args, kwargs or None, _get_scope()))
-        try:
-            return self.forward(*args, **kwargs)
-        finally:
-            _reset_scope(token)
-
     # -------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on every sub-module."""
@@ -397,17 +389,23 @@ class _Hooks:
             new = hook(module, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
-        back = self.backward.hooks
-        if back:
-            args, bridge = _wrap_inputs(module, args, back)
-        out = module._forward_in_scope(args, kwargs)
-        for hook in list(self.post.hooks.values()):
-            new = hook(module, args, out)
-            if new is not None:
-                out = new
-        if back:
-            out = _wrap_outputs(out, bridge)
-        return out
+        # the whole call inside the module's scope, the hooks' identity nodes included,
+        # so that a picture still draws the call as one node
+        token = _set_scope((module, args, kwargs or None, _get_scope()))
+        try:
+            back = self.backward.hooks
+            if back:
+                args, bridge = _wrap_inputs(module, args, back)
+            out = module.forward(*args, **kwargs)
+            for hook in list(self.post.hooks.values()):
+                new = hook(module, args, out)
+                if new is not None:
+                    out = new
+            if back:
+                out = _wrap_outputs(out, bridge)
+            return out
+        finally:
+            _reset_scope(token)
 
 
 class _Bridge:
