@@ -312,3 +312,51 @@ def test_the_chapter_example_trains_over_two_processes():
     assert r.stdout.count("epoch 1: held-out accuracy") == 1  # rank 0 alone prints
     assert "2 processes" in r.stdout
     assert "largest difference between the processes' weights: 0.0" in r.stdout
+
+
+# ---------------------------------------------------------------- tinygrad-bp train
+def _train_cli(n: int, args: list[str], cwd) -> subprocess.CompletedProcess:
+    why = _mpi_unavailable()
+    if why is not None:
+        pytest.skip(f"MPI cannot start here: {why}")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "tinygrad_bp", "train", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=cwd)
+
+
+def test_train_command_under_mpiexec_equals_one_process(tmp_path):
+    import csv
+
+    from tinygrad_bp.commands.train import train, train_model
+
+    r = _train_cli(2, ["--data", "digits", "--model", "mlp", "--steps", "20", "--out", "run"],
+                   tmp_path)  # fmt: skip
+    _ok(r)
+    assert r.stdout.count("trained digits mlp") == 1  # process 0 alone prints
+    with open(tmp_path / "run" / "history.csv", newline="") as f:
+        got = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    ref = train_model("digits", "mlp", steps=20).history["train_loss"]  # float32
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    # padded names: the processes' shares hold different numbers of targets
+    r = _train_cli(2, ["--data", "names", "--model", "lstm", "--steps", "8", "--out", "lstm"],
+                   tmp_path)  # fmt: skip
+    _ok(r)
+    with open(tmp_path / "lstm" / "history.csv", newline="") as f:
+        got = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    ref = train_model("names", "lstm", steps=8).history["train_loss"]
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    # the tutorial's network, full batch, float64: 2 processes, the same run
+    r = _train_cli(2, ["--epochs", "30", "--out", "iris"], tmp_path)
+    _ok(r)
+    with open(tmp_path / "iris" / "history.csv", newline="") as f:
+        got = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    ref = train(epochs=30).history["train_loss"]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
+def test_train_command_failing_on_one_process_ends_all(tmp_path):
+    (tmp_path / "taken").write_text("a file of the user's\n")  # --out: not a folder
+    r = _train_cli(2, ["--data", "digits", "--model", "cnn", "--out", "taken"], tmp_path)
+    assert r.returncode != 0
+    assert "tinygrad-bp train: error:" in r.stderr
+    assert (tmp_path / "taken").read_text() == "a file of the user's\n"
