@@ -68,6 +68,7 @@ from ..data import (
 )
 from ..reference import HIDDEN_ACTIVATIONS
 from ..tensor import Tensor
+from . import _parallel
 from ._output import RunFolder, seed_type
 from .compare import parse_hidden
 
@@ -396,7 +397,7 @@ def train(
     settings = _check_settings(
         hidden, activation, lr, epochs, batch_size, optimizer, seed, task, test_fraction, init
     )
-    if out is None:
+    if out is None or not _parallel.current().main:  # under mpiexec: process 0 writes
         return _train(settings, None, data, num_classes, progress, compare_after)
     run = RunFolder(out, "train")  # refuses a file or an unwritable path at once
     with run:  # locked; removed again unless committed
@@ -445,6 +446,9 @@ def _train(
     sizes = [X.shape[1], *hidden, n_out]
     _check_memory(sizes, len(Z_tr) if batch_size is None else min(batch_size, len(Z_tr)), optimizer)
     model = nn.mlp(sizes, activation=activation, init=init, rng=seed)
+    par = _parallel.current()  # under mpiexec -n N: each process takes its share of a batch
+    par.check_batch(len(Z_tr) if batch_size is None else min(batch_size, len(Z_tr)))
+    net = par.wrap(model)
     params = model.parameters()
     if optimizer == "sgd":
         opt: optim.Optimizer = optim.SGD(params, lr=lr)
@@ -455,6 +459,7 @@ def _train(
     loss_fn = F.cross_entropy if task == "classify" else F.half_squared_error
     # the tutorial's data as a task of the one training loop (models.fit)
     table = models.Task(source, Z_tr, y_tr, Z_te, y_te, task)
+    parallel = par if par.size > 1 else None
     shuffle = np.random.default_rng([seed, 1])
     has_test = len(Z_te) > 0
     T_tr, T_te = Tensor(Z_tr), Tensor(Z_te)
@@ -464,13 +469,13 @@ def _train(
     metric = "accuracy" if task == "classify" else "r2"
 
     start = time.perf_counter()
-    bar = _progress(epochs, disable=not progress)
+    bar = _progress(epochs, disable=not (progress and par.main))
     try:
         # A diverging run is reported once, below, instead of as NumPy overflow warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(epochs):
                 ix = models.epoch_batches(len(Z_tr), batch_size, shuffle)
-                models.fit(model, table, opt, len(ix), batches=ix)
+                models.fit(net, table, opt, len(ix), batches=ix, parallel=parallel)
                 tl, tm = _evaluate(model, T_tr, y_tr, task)
                 if not math.isfinite(tl):
                     raise RuntimeError(
@@ -725,7 +730,7 @@ def train_model(
     # a tenth of the run, as the results script, but not more often than every 100 steps:
     # scoring the 3203 held-out names takes the transformer seconds
     every = max(steps // 10, 100) if eval_every is None else _positive_int(eval_every, "eval_every")
-    if out is None:
+    if out is None or not _parallel.current().main:  # under mpiexec: process 0 writes
         return _train_model(data, model, d, task, steps, lr, bs, seed, every, None, progress)
     run = RunFolder(out, "train")
     with run:
@@ -769,10 +774,13 @@ def _train_model(
         opt_text += f", label smoothing {d.label_smoothing:g}"
     lr_at = _schedule(d, lr, steps)
     batches = models.batch_indices(task, steps, bs, seed=seed)
+    par = _parallel.current()  # under mpiexec -n N: each process takes its share of a batch
+    par.check_batch(bs)
+    net = par.wrap(model)
     hist: dict[str, list] = {"train_loss": [], "eval_step": [], "test_loss": []}
     if task.kind == "image":
         hist["test_accuracy"] = []
-    bar = _progress(steps, disable=not progress, unit="step")
+    bar = _progress(steps, disable=not (progress and par.main), unit="step")
 
     def on_step(step: int, value: float) -> None:
         if not math.isfinite(value):
@@ -792,9 +800,9 @@ def _train_model(
             for begin in range(0, steps, every):
                 chunk = batches[begin : begin + every]
                 h = models.fit(
-                    model, task, opt, len(chunk), bs, batches=chunk, on_step=on_step,
+                    net, task, opt, len(chunk), bs, batches=chunk, on_step=on_step,
                     label_smoothing=d.label_smoothing,
-                    lr_at=lambda i, o=begin: lr_at(o + i),
+                    lr_at=lambda i, o=begin: lr_at(o + i), parallel=par if par.size > 1 else None,
                 )  # fmt: skip
                 train_s += h["seconds"]
                 loss, acc = _held_out(model, task)
@@ -1028,7 +1036,7 @@ def _main_model(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         epochs=args.epochs,
     )
-    if args.quiet:
+    if args.quiet or not _parallel.current().main:
         return 0
     s = result.summary
     print(
@@ -1054,7 +1062,9 @@ def _is_name(data: str) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Train, print the final metrics; 1 if ``--compare`` found a difference, else 0."""
+    """Train, print the final metrics; 1 if ``--compare`` found a difference, else 0.
+    Under ``mpiexec -n N``, data-parallel over the N processes; process 0 prints."""
+    _parallel.current()  # (joins the job first, so that a failure ends every process)
     data = args.data
     if data is None or _is_name(data):
         data = data or "iris"
@@ -1088,7 +1098,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         compare_after=args.compare,
     )
-    if args.quiet:
+    if args.quiet or not _parallel.current().main:
         return 0 if result.compare_ok in (None, True) else 1
     s = result.summary
     fin = s["final"]
