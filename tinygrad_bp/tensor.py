@@ -138,6 +138,12 @@ class Tensor:
         "scope",  # the scope (a module's call, autograd.SCOPE) it was made in, or None
         "__weakref__",
     )
+    # The slots set only with their flag (for the type checker; no values here).
+    _hooks: dict[int, Callable[[Any], Any]]
+    _version: int
+    _version_seq: int
+    _steppers: tuple[list[int], ...]
+
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
     # refuse a Tensor instead of silently returning an array with no graph.
     __array_priority__ = 1000
@@ -855,7 +861,7 @@ def bump_steps(record: list[int]) -> None:
     autograd._last_inplace[0] = seq
 
 
-def _assign(data: Any, value: Any, out: Any, casting: str) -> None:
+def _assign(data: Any, value: Any, out: Any, casting: Any) -> None:
     """``out[...] = value`` with a ufunc's signature (for fill_, zero_, copy_)."""
     xp.copyto(out, value, casting=casting)
 

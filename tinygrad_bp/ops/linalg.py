@@ -137,5 +137,5 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         vals = vals or datas  # arrays in a plain backward, Tensors under create_graph
         return tuple(grad_for(k, g, vals) if r else None for k, r in enumerate(needs))
 
-    backward._saved = datas  # type: ignore[attr-defined]  (variadic: no default arguments)
+    backward._saved = datas  # type: ignore[attr-defined]  # variadic: no default arguments
     return make_node(out, ts, "einsum", backward)
