@@ -41,7 +41,7 @@ from .elementwise import (
     abs, add, ceil, clamp, clone, cos, div, erf, exp, floor, log, log1p, maximum, minimum, mul, neg,
     pow, relu, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, where,
 )  # fmt: skip
-from .index import gather, getitem, index_add, scatter_add
+from .index import gather, getitem, index_add, index_key, index_put, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
 from .recurrent import lstm_cell
@@ -58,6 +58,7 @@ __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
     "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt",
     "square", "sub", "tan", "tanh", "where", "gather", "getitem", "index_add", "scatter_add",
+    "index_put", "index_key",
     "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import OUT, Tensor, make_node
 from . import dialect as D
 from ._common import _PY_SCALARS, as_tensor, broadcast_error, floating, pair
 
@@ -65,29 +65,48 @@ def mul(a: Any, b: Any) -> Tensor:
         out = ad * bd
     except ValueError:
         raise broadcast_error("mul", a, b) from None
-    ra, rb = a.requires_grad, b.requires_grad
+    # what each side's derivative needs, and only that (as PyTorch saves): ∂/∂a reads b
+    if a.requires_grad:
+        if b.requires_grad:
+            ab = (a, b)
 
-    def backward(g: Any, a: Any = ad, b: Any = bd) -> tuple[Any, Any]:
-        return (g * b if ra else None), (g * a if rb else None)
+            def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+                return g * b, g * a
 
-    return make_node(out, (a, b), "mul", backward)
+            return make_node(out, ab, "mul", backward, ab)
+
+        def backward_a(g: Any, b: Any) -> tuple[Any, Any]:
+            return g * b, None
+
+        return make_node(out, (a, b), "mul", backward_a, (b,))
+
+    def backward_b(g: Any, a: Any) -> tuple[Any, Any]:
+        return None, g * a
+
+    return make_node(out, (a, b), "mul", backward_b, (a,))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """``a / b``.  ∂/∂a = g / b, ∂/∂b = -(g / b)·out (= -g·a / b²)."""
+    """``a / b``.  ∂/∂a = g / b, ∂/∂b = −(g / b)·a / b (= −g·a / b²)."""
     a, b = pair(a, b, "div")
     bd = b.data
     try:
         out = a.data / bd
     except ValueError:
         raise broadcast_error("div", a, b) from None
-    ra, rb = a.requires_grad, b.requires_grad
+    ra = a.requires_grad
+    if b.requires_grad:
 
-    def backward(g: Any, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
-        ga = g / b
-        return (ga if ra else None), (-ga * out if rb else None)
+        def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+            ga = g / b
+            return (ga if ra else None), -ga * a / b
 
-    return make_node(out, (a, b), "div", backward)
+        return make_node(out, (a, b), "div", backward, (a, b))
+
+    def backward_a(g: Any, b: Any) -> tuple[Any, Any]:
+        return g / b, None
+
+    return make_node(out, (a, b), "div", backward_a, (b,))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
@@ -106,16 +125,17 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
         raise broadcast_error("pow", a, b) from None
     ra, rb = a.requires_grad, b.requires_grad
 
-    def backward(g: Any, a: Any = ad, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
+    def backward(g: Any, a: Any, b: Any, *out: Any) -> tuple[Any, Any]:
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if ra:
                 ga = D.where(b == 0, 0.0, g * b * a ** (b - 1))
             if rb:
-                gb = D.where((a == 0) & (b >= 0), 0.0, g * out * D.log(a))
+                gb = D.where((a == 0) & (b >= 0), 0.0, g * out[0] * D.log(a))
         return ga, gb
 
-    return make_node(out, (a, b), "pow", backward)
+    saved = (a, b, OUT) if rb else (a, b)
+    return make_node(out, (a, b), "pow", backward, saved)
 
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
@@ -130,7 +150,7 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = ad**exponent
 
-    def backward(g: Any, a: Any = ad) -> tuple[Any]:
+    def backward(g: Any, a: Any) -> tuple[Any]:
         if p == 0.0:
             return (g * 0.0,)
         if p == 2.0:
@@ -140,7 +160,7 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
         with np.errstate(divide="ignore", invalid="ignore"):
             return (g * (p * a ** (p - 1.0)),)
 
-    return make_node(out, (a,), f"pow {p:g}", backward)
+    return make_node(out, (a,), f"pow {p:g}", backward, (a,))
 
 
 def clone(x: Tensor) -> Tensor:
@@ -167,10 +187,10 @@ def exp(x: Tensor) -> Tensor:
     x = floating(x, "exp")
     out = xp.exp(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out,)
 
-    return make_node(out, (x,), "exp", backward)
+    return make_node(out, (x,), "exp", backward, (OUT,))
 
 
 def log(x: Tensor) -> Tensor:
@@ -180,10 +200,10 @@ def log(x: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = xp.log(xd)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g / x,)
 
-    return make_node(out, (x,), "log", backward)
+    return make_node(out, (x,), "log", backward, (x,))
 
 
 def log1p(x: Tensor) -> Tensor:
@@ -193,10 +213,10 @@ def log1p(x: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = xp.log1p(xd)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g / (1 + x),)
 
-    return make_node(out, (x,), "log1p", backward)
+    return make_node(out, (x,), "log1p", backward, (x,))
 
 
 def sqrt(x: Tensor) -> Tensor:
@@ -205,11 +225,11 @@ def sqrt(x: Tensor) -> Tensor:
     with np.errstate(invalid="ignore"):
         out = xp.sqrt(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         with np.errstate(divide="ignore"):
             return (g / (2 * out),)
 
-    return make_node(out, (x,), "sqrt", backward)
+    return make_node(out, (x,), "sqrt", backward, (OUT,))
 
 
 def sin(x: Tensor) -> Tensor:
@@ -217,10 +237,10 @@ def sin(x: Tensor) -> Tensor:
     x = floating(x, "sin")
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * D.cos(x),)
 
-    return make_node(xp.sin(xd), (x,), "sin", backward)
+    return make_node(xp.sin(xd), (x,), "sin", backward, (x,))
 
 
 def cos(x: Tensor) -> Tensor:
@@ -228,10 +248,10 @@ def cos(x: Tensor) -> Tensor:
     x = floating(x, "cos")
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (-(g * D.sin(x)),)
 
-    return make_node(xp.cos(xd), (x,), "cos", backward)
+    return make_node(xp.cos(xd), (x,), "cos", backward, (x,))
 
 
 def tan(x: Tensor) -> Tensor:
@@ -239,30 +259,30 @@ def tan(x: Tensor) -> Tensor:
     x = floating(x, "tan")
     out = xp.tan(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 + out * out),)
 
-    return make_node(out, (x,), "tan", backward)
+    return make_node(out, (x,), "tan", backward, (OUT,))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
     """``|x|``.  ∂/∂x = g·sign(x) (0 at 0, as PyTorch)."""
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * D.sign(x),)
 
-    return make_node(xp.abs(xd), (x,), "abs", backward)
+    return make_node(xp.abs(xd), (x,), "abs", backward, (x,))
 
 
 def square(x: Tensor) -> Tensor:
     """``x²``.  ∂/∂x = 2·g·x."""
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * (2 * x),)
 
-    return make_node(xd * xd, (x,), "square", backward)
+    return make_node(xd * xd, (x,), "square", backward, (x,))
 
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
@@ -277,10 +297,10 @@ def erf(x: Tensor) -> Tensor:
     xd = x.data
     out = erf_array(xd).astype(xd.dtype, copy=False)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * (_TWO_OVER_SQRT_PI * D.exp(-(x * x))),)
 
-    return make_node(out, (x,), "erf", backward)
+    return make_node(out, (x,), "erf", backward, (x,))
 
 
 def _zero_grad_op(name: str, fn: Any) -> Any:
@@ -384,10 +404,10 @@ def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
     xd = x.data
     out = xp.maximum(xd, 0, out=xd if _inplace else None)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (out > 0),)
 
-    return make_node(out, (x,), "relu", backward)
+    return make_node(out, (x,), "relu", backward, (OUT,))
 
 
 def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
@@ -404,10 +424,10 @@ def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     xp.divide(1, d, out=out, where=pos)
     xp.divide(e, d, out=out, where=~pos)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out * (1 - out),)
 
-    return make_node(out, (x,), "sigmoid", backward)
+    return make_node(out, (x,), "sigmoid", backward, (OUT,))
 
 
 def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
@@ -418,7 +438,7 @@ def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
         xd = x.data
     out = xp.tanh(xd, out=xd if _inplace else None)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 - out * out),)
 
-    return make_node(out, (x,), "tanh", backward)
+    return make_node(out, (x,), "tanh", backward, (OUT,))

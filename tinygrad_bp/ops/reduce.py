@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import OUT, Tensor, make_node
 from . import dialect as D
 from ._common import floating, kept_shape, norm_axes, one_axis
 
@@ -95,13 +95,13 @@ def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     kshape = kept_shape(xd.shape, axes)
     has_zero = bool((xd == 0).any())
 
-    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, x: Any, out: Any) -> tuple[Any]:
         g = g.reshape(kshape)
         if not has_zero:
             return (g * (out.reshape(kshape) / x),)
         return (g * _others(x, axes),)
 
-    return make_node(out, (x,), "prod", backward)
+    return make_node(out, (x,), "prod", backward, (x, OUT))
 
 
 def _others(x: Any, axes: tuple[int, ...]) -> Any:
@@ -165,10 +165,10 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     kshape = kept.shape
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
 
-    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, x: Any, out: Any) -> tuple[Any]:
         return (g.reshape(kshape) * D.exp(x - out.reshape(kshape)),)
 
-    return make_node(out, (x,), "logsumexp", backward)
+    return make_node(out, (x,), "logsumexp", backward, (x, OUT))
 
 
 def _ddof(op: str, ddof: Any, unbiased: Any, correction: Any) -> int:
@@ -229,10 +229,10 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     e = xp.exp(xd - xd.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
-    return make_node(out, (x,), "softmax", backward)
+    return make_node(out, (x,), "softmax", backward, (OUT,))
 
 
 def _log_softmax(xd: Any, axis: int) -> Any:
@@ -249,10 +249,10 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     axis = one_axis(axis, xd.ndim, "log_softmax")
     out = _log_softmax(xd, axis)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g - D.exp(out) * g.sum(axis=axis, keepdims=True),)
 
-    return make_node(out, (x,), "log_softmax", backward)
+    return make_node(out, (x,), "log_softmax", backward, (OUT,))
 
 
 del builtins

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
 from ._common import as_tensor, norm_axes, one_axis
 
@@ -41,7 +41,23 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g.reshape(in_shape),)
 
-    return make_node(out, (x,), "reshape", backward)
+    t = make_node(out, (x,), "reshape", backward)
+    base = xd.base
+    if out.base is (xd if base is None else base) and out.size:  # no copy: a view
+        as_view(t, x, _reshape_view, out.shape)
+    return t
+
+
+def _reshape_view(a: Any, shape: tuple[int, ...]) -> Any:
+    return a.reshape(shape)
+
+
+def _transpose_view(a: Any, perm: tuple[int, ...]) -> Any:
+    return a.transpose(perm)
+
+
+def _broadcast_view(a: Any, shape: tuple[int, ...]) -> Any:
+    return D.broadcast_to(a, shape)
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
@@ -80,7 +96,9 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g.transpose(inverse),)
 
-    return make_node(xd.transpose(perm), (x,), "transpose", backward)
+    return as_view(
+        make_node(xd.transpose(perm), (x,), "transpose", backward), x, _transpose_view, perm
+    )
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
@@ -95,7 +113,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g,)
 
-    return make_node(out, (x,), "broadcast_to", backward)
+    return as_view(make_node(out, (x,), "broadcast_to", backward), x, _broadcast_view, shape)
 
 
 def squeeze(x: Tensor, axis: Any = None) -> Tensor:
