@@ -278,9 +278,9 @@ RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential'
 HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its gradient
 MODIFIED = 8  # changed in place: t._version and t._version_seq say when
 STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
-VIEW = 32  # shares another tensor's memory: t._base owns it (and its version), t._view
-REBASED = 64  # changed in place inside a graph: t._ghosts holds its earlier places
-USED = 128  # a backward() without retain_graph ran this node's closure (it saved nothing)
+VIEW = 64  # shares another tensor's memory: t._base owns it (and its version), t._view
+REBASED = 128  # changed in place inside a graph: t._ghosts holds its earlier places
+USED = 256  # a backward() without retain_graph ran this node's closure (it saved nothing)
 _ON_ARRIVAL = HAS_HOOKS | RETAIN_GRAD  # the walk looks at these when a gradient is complete
 
 # The sequence number (Tensor._seq's counter) of the latest in-place change, 0 before any:

@@ -996,6 +996,7 @@ class _Out:
 OUT = _Out()
 _RANGES = ((), (0,), (0, 1), (0, 1, 2))
 _OUT_IX = (-1,)
+_FIRST_IX = (0,)
 _SECOND_IX = (1,)
 
 
@@ -1057,39 +1058,59 @@ def make_node(
     ``create_graph=True``; anything else it reads is a constant.  A named value that is
     neither a parent nor ``OUT`` is refused here, when the node is made."""
     mode = _current_mode()
-    if _rebase_seq[0] and mode.enabled:  # a view whose base changed in place since
-        for p in parents:
-            if p._flags & VIEW and p._seq < _rebase_seq[0]:
-                _refresh(p)
     t = _new(Tensor)
     # NumPy turns 0-d results of ufuncs into scalars; .data is always an array.
-    t.data = data if data.__class__ is ndarray else xp.asarray(data)
+    t.data = data = data if data.__class__ is ndarray else xp.asarray(data)
     t.grad = None
     t.name = None
     t._op = op
-    t._seq = next(_counter)
     t._flags = 0
     t._trace = None
     t._module = ()
     if mode.enabled:
         for p in parents:
             if p.requires_grad:
+                if _rebase_seq[0]:  # a view whose base changed in place since its making
+                    _refresh_views(parents)
+                t._seq = next(_counter)
                 t.requires_grad = True
                 t._parents = tuple(parents)
                 t._backward = backward
-                if saved:
-                    t._saved, t._saved_ix = _name_saved(t.data, parents, saved, op)
-                else:
+                # the saved values, by identity (the common cases inline: this is per node)
+                if not saved:
                     t._saved = t._saved_ix = ()
+                elif saved is parents:  # every parent, in order (the op passed one tuple)
+                    if len(parents) == 2:
+                        t._saved = (parents[0].data, parents[1].data)
+                        t._saved_ix = _RANGES[2]
+                    else:
+                        t._saved = tuple([q.data for q in parents])
+                        t._saved_ix = tuple(range(len(parents)))
+                elif len(saved) == 1 and saved[0] is OUT:
+                    t._saved = (data,)
+                    t._saved_ix = _OUT_IX
+                elif len(saved) == 1 and saved[0] is parents[0]:
+                    t._saved = (parents[0].data,)
+                    t._saved_ix = _FIRST_IX
+                else:
+                    t._saved, t._saved_ix = _name_saved(data, parents, saved, op)
                 if mode.anomaly:
                     autograd.check_forward(t)
                 return t
+    t._seq = next(_counter)
     t.requires_grad = False
     t._parents = ()
     t._backward = None
     if mode.anomaly:
         autograd.check_forward(t)
     return t
+
+
+def _refresh_views(parents: Sequence[Tensor]) -> None:
+    last = _rebase_seq[0]
+    for p in parents:
+        if p._flags & VIEW and p._seq < last:
+            _refresh(p)
 
 
 # ---------------------------------------------------------------------- views, in place

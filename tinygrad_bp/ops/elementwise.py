@@ -101,7 +101,8 @@ def div(a: Any, b: Any) -> Tensor:
             ga = g / b
             return (ga if ra else None), -ga * a / b
 
-        return make_node(out, (a, b), "div", backward, (a, b))
+        ab = (a, b)
+        return make_node(out, ab, "div", backward, ab)
 
     def backward_a(g: Any, b: Any) -> tuple[Any, Any]:
         return g / b, None
@@ -134,8 +135,8 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
                 gb = D.where((a == 0) & (b >= 0), 0.0, g * out[0] * D.log(a))
         return ga, gb
 
-    saved = (a, b, OUT) if rb else (a, b)
-    return make_node(out, (a, b), "pow", backward, saved)
+    ab = (a, b)
+    return make_node(out, ab, "pow", backward, (a, b, OUT) if rb else ab)
 
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:

@@ -43,7 +43,8 @@ def matmul(a: Any, b: Any) -> Tensor:
 
     # ∂/∂a reads b and ∂/∂b reads a: save only what is needed, as PyTorch does (a layer's
     # weight is saved only when its input requires grad)
-    ab = (a, b) if ra and rb else (b,) if ra else (a,)
+    parents = (a, b)
+    saved = parents if ra and rb else (b,) if ra else (a,)
     if ad.ndim == 2 and bd.ndim == 2:
         if ra and rb:
 
@@ -85,7 +86,7 @@ def matmul(a: Any, b: Any) -> Tensor:
                     gb = gb.reshape(gb.shape[:-1])
             return ga, gb
 
-    return make_node(out, (a, b), "matmul", backward, ab)
+    return make_node(out, parents, "matmul", backward, saved)
 
 
 def _parse(subscripts: str, operands: tuple[Tensor, ...]) -> tuple[list[str], str]:

@@ -56,7 +56,8 @@ def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
         )  # fmt: skip
         return da, gam * ff
 
-    return make_node(out, (a, c), "lstm_cell", backward, (a, c))
+    ac = (a, c)
+    return make_node(out, ac, "lstm_cell", backward, ac)
 
 
 def _gates(a: Any, H: int) -> tuple[Any, Any, Any, Any]:
