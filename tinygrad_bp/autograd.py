@@ -278,6 +278,7 @@ RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential'
 HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its gradient
 MODIFIED = 8  # changed in place: t._version and t._version_seq say when
 STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
+POST_HOOKS = 32  # register_post_accumulate_grad_hook(): t._post_hooks holds functions
 VIEW = 64  # shares another tensor's memory: t._base owns it (and its version), t._view
 REBASED = 128  # changed in place inside a graph: t._ghosts holds its earlier places
 USED = 256  # a backward() without retain_graph ran this node's closure (it saved nothing)
@@ -667,6 +668,12 @@ def _accumulate_leaves(leaves: list[Tensor], grads: dict[Tensor, Any]) -> None:
                 current += g
             else:
                 leaf.grad = xp.asarray(current + g)
+    # Post-accumulate hooks (register_post_accumulate_grad_hook) run once every leaf of
+    # this walk holds its new .grad, outside the lock (a hook may wait on other processes).
+    for leaf in leaves:
+        if leaf._flags & POST_HOOKS:
+            for fn in list(leaf._post_hooks.values()):
+                fn(leaf)
 
 
 def grad(
