@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import OUT, Tensor, make_node
 from . import dialect as D
-from ._common import _PY_SCALARS, as_tensor, broadcast_error, floating, pair
+from ._common import primitive, _PY_SCALARS, as_tensor, broadcast_error, floating, pair
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "clone", "exp", "log", "sqrt", "relu", "sigmoid",
@@ -24,6 +24,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- binary arithmetic
+@primitive("arithmetic", ("g", "g"))
 def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
     """``a + b``.  ∂/∂a = g, ∂/∂b = g (summed over broadcast axes by the engine: that is
     the bias gradient, Σ over the batch).
@@ -42,6 +43,7 @@ def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
     return make_node(out, (a, b), "add", backward)
 
 
+@primitive("arithmetic", ("g", "−g"))
 def sub(a: Any, b: Any) -> Tensor:
     """``a - b``.  ∂/∂a = g, ∂/∂b = -g."""
     a, b = pair(a, b, "sub")
@@ -57,6 +59,7 @@ def sub(a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "sub", backward)
 
 
+@primitive("arithmetic", ("g·{v}", "g·{u}"))
 def mul(a: Any, b: Any) -> Tensor:
     """``a * b``.  ∂/∂a = g·b, ∂/∂b = g·a."""
     a, b = pair(a, b, "mul")
@@ -86,6 +89,7 @@ def mul(a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "mul", backward_b, (a,))
 
 
+@primitive("arithmetic", ("g/{v}", "−g·{u}/{vp}²"))
 def div(a: Any, b: Any) -> Tensor:
     """``a / b``.  ∂/∂a = g / b, ∂/∂b = −(g / b)·a / b (= −g·a / b²)."""
     a, b = pair(a, b, "div")
@@ -110,6 +114,7 @@ def div(a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "div", backward_a, (b,))
 
 
+@primitive("arithmetic", ("g·{v}·{up}^({v} − 1)", "g·{up}^{v}·ln {u}"))
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
     """``a ** b``.  ∂/∂a = g·b·a^(b−1), 0 where b = 0; ∂/∂b = g·out·log(a), 0 where
     a = 0 and b ≥ 0 (PyTorch's conventions: a polynomial Σ xᵏ has a finite gradient at 0).
@@ -164,6 +169,7 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
     return make_node(out, (a,), f"pow {p:g}", backward, (a,))
 
 
+@primitive("arithmetic", "g")
 def clone(x: Tensor) -> Tensor:
     """A copy of ``x`` with its own array.  ∂/∂x = g."""
 
@@ -173,6 +179,7 @@ def clone(x: Tensor) -> Tensor:
     return make_node(x.data.copy(), (x,), "clone", backward)
 
 
+@primitive("arithmetic", "−g")
 def neg(a: Tensor) -> Tensor:
     """``-a``.  ∂/∂a = -g."""
 
@@ -183,6 +190,7 @@ def neg(a: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------- functions of one value
+@primitive("unary", "g·{y}")
 def exp(x: Tensor) -> Tensor:
     """``exp(x)``.  ∂/∂x = g·out."""
     x = floating(x, "exp")
@@ -194,6 +202,7 @@ def exp(x: Tensor) -> Tensor:
     return make_node(out, (x,), "exp", backward, (OUT,))
 
 
+@primitive("unary", "g/{x}")
 def log(x: Tensor) -> Tensor:
     """``log(x)``.  ∂/∂x = g / x."""
     x = floating(x, "log")
@@ -207,6 +216,7 @@ def log(x: Tensor) -> Tensor:
     return make_node(out, (x,), "log", backward, (x,))
 
 
+@primitive("unary", "g/(1 + {x})")
 def log1p(x: Tensor) -> Tensor:
     """``log(1 + x)``, accurate for small x.  ∂/∂x = g / (1 + x)."""
     x = floating(x, "log1p")
@@ -220,6 +230,7 @@ def log1p(x: Tensor) -> Tensor:
     return make_node(out, (x,), "log1p", backward, (x,))
 
 
+@primitive("unary", "g/(2·{y})")
 def sqrt(x: Tensor) -> Tensor:
     """``√x``.  ∂/∂x = g / (2·out)."""
     x = floating(x, "sqrt")
@@ -233,6 +244,7 @@ def sqrt(x: Tensor) -> Tensor:
     return make_node(out, (x,), "sqrt", backward, (OUT,))
 
 
+@primitive("unary", "g·cos {x}")
 def sin(x: Tensor) -> Tensor:
     """``sin(x)``.  ∂/∂x = g·cos(x)."""
     x = floating(x, "sin")
@@ -244,6 +256,7 @@ def sin(x: Tensor) -> Tensor:
     return make_node(xp.sin(xd), (x,), "sin", backward, (x,))
 
 
+@primitive("unary", "−g·sin {x}")
 def cos(x: Tensor) -> Tensor:
     """``cos(x)``.  ∂/∂x = −g·sin(x)."""
     x = floating(x, "cos")
@@ -255,6 +268,7 @@ def cos(x: Tensor) -> Tensor:
     return make_node(xp.cos(xd), (x,), "cos", backward, (x,))
 
 
+@primitive("unary", "g·(1 + {yp}²)")
 def tan(x: Tensor) -> Tensor:
     """``tan(x)``.  ∂/∂x = g·(1 + out²)."""
     x = floating(x, "tan")
@@ -266,6 +280,7 @@ def tan(x: Tensor) -> Tensor:
     return make_node(out, (x,), "tan", backward, (OUT,))
 
 
+@primitive("unary", "g·sign({x})")
 def abs(x: Tensor) -> Tensor:  # noqa: A001
     """``|x|``.  ∂/∂x = g·sign(x) (0 at 0, as PyTorch)."""
     xd = x.data
@@ -276,6 +291,7 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
     return make_node(xp.abs(xd), (x,), "abs", backward, (x,))
 
 
+@primitive("unary", "g·2·{x}")
 def square(x: Tensor) -> Tensor:
     """``x²``.  ∂/∂x = 2·g·x."""
     xd = x.data
@@ -289,6 +305,7 @@ def square(x: Tensor) -> Tensor:
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
+@primitive("unary", "g·2/√π·e^(−{xp}²)")
 def erf(x: Tensor) -> Tensor:
     """The error function ``erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`` (SciPy's).
     ∂/∂x = g·2/√π·e^(−x²)."""
@@ -313,7 +330,7 @@ def _zero_grad_op(name: str, fn: Any) -> Any:
 
     op.__name__ = name
     op.__doc__ = f"``{name}(x)``, elementwise.  ∂/∂x = 0 (almost everywhere, as in PyTorch)."
-    return op
+    return primitive("unary", "0", name=name)(op)
 
 
 sign = _zero_grad_op("sign", xp.sign)
@@ -321,6 +338,7 @@ floor = _zero_grad_op("floor", xp.floor)
 ceil = _zero_grad_op("ceil", xp.ceil)
 
 
+@primitive("arithmetic", "g where min ≤ {x} ≤ max")
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """``x`` limited to ``[min, max]``.  ∂/∂x = g where min ≤ x ≤ max, else 0 (PyTorch's
     rule: the boundary passes the gradient)."""
@@ -362,18 +380,21 @@ def _extremum(a: Any, b: Any, op: str, pick: Any, wins: Any) -> Tensor:
     return make_node(out, (a, b), op, backward)
 
 
+@primitive("arithmetic", ("g·[{u} > {v}]", "g·[{v} > {u}]"))
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum.  ∂/∂a = g where a > b, ∂/∂b = g where b > a; ties split g
     evenly between them, as PyTorch does."""
     return _extremum(a, b, "maximum", xp.maximum, xp.greater)
 
 
+@primitive("arithmetic", ("g·[{u} < {v}]", "g·[{v} < {u}]"))
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum.  ∂/∂a = g where a < b, ∂/∂b = g where b < a; ties split g
     evenly."""
     return _extremum(a, b, "minimum", xp.minimum, xp.less)
 
 
+@primitive("arithmetic", ("g where cond", "g where not cond"))
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` else ``b`` (NumPy broadcasting).  ``cond`` is a boolean array or
     Tensor and is never differentiated.  ∂/∂a = g where cond, ∂/∂b = g where not cond."""
@@ -400,6 +421,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 # The activations take ``_inplace`` for nn.Dense, which owns its add node's array and
 # computes the activation in it; each backward reads only the activation's output.
+@primitive("unary", "g·[{x} > 0]")
 def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
     xd = x.data
@@ -411,6 +433,7 @@ def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
     return make_node(out, (x,), "relu", backward, (OUT,))
 
 
+@primitive("unary", "g·{y}·(1 − {y})")
 def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
     xd = x.data
@@ -431,6 +454,7 @@ def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     return make_node(out, (x,), "sigmoid", backward, (OUT,))
 
 
+@primitive("unary", "g·(1 − {yp}²)")
 def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
     """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
     xd = x.data

@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
-from ._common import one_axis
+from ._common import primitive, one_axis
 
 __all__ = ["getitem", "index_add", "gather", "scatter_add", "index_put", "index_key"]
 
@@ -44,6 +44,7 @@ def _is_advanced(key: Any) -> bool:
     return builtins.any(isinstance(i, np.ndarray) for i in items)
 
 
+@primitive("index", "g scattered into zeros")
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]``: basic slicing, integer arrays and boolean masks, as in NumPy.
     ∂/∂x scatters g back into zeros; repeated indices accumulate (``np.add.at``)."""
@@ -73,6 +74,7 @@ def _getitem_view(a: Any, key: Any) -> Any:
     return a[key]
 
 
+@primitive("index", ("g, 0 where written", "g at the written places"), op="setitem")
 def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     """``x`` with ``x[key] = value`` (a new array): what ``t[key] = v`` records in a graph.
     ∂/∂x = g with the written places zeroed; ∂/∂value = g[key] (summed over the axes
@@ -99,6 +101,7 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     return make_node(out, (x, value), "setitem", backward)
 
 
+@primitive("index", "g at the indexed places")
 def index_add(g: Tensor, shape: tuple[int, ...], key: Any, advanced: bool) -> Tensor:
     """Zeros of ``shape`` with ``g`` added at ``key``: the adjoint of ``x[key]``.
     ∂/∂g = (incoming gradient)[key]."""
@@ -131,6 +134,7 @@ def _check_gather(xshape: tuple[int, ...], axis: int, idx: Any, op: str) -> None
         )
 
 
+@primitive("index", "g added back at the gathered places")
 def gather(x: Tensor, axis: int, index: Any) -> Tensor:
     """``out[i][j][k] = x[index[i][j][k]][j][k]`` along ``axis`` (``torch.gather``).
     ∂/∂x adds g back at the gathered places; repeated indices accumulate."""
@@ -150,6 +154,7 @@ def gather(x: Tensor, axis: int, index: Any) -> Tensor:
     return make_node(out, (x,), "gather", backward)
 
 
+@primitive("index", "g gathered")
 def scatter_add(g: Tensor, shape: tuple[int, ...], axis: int, index: Any) -> Tensor:
     """Zeros of ``shape`` with ``g`` added along ``axis`` at ``index``: the adjoint of
     ``gather``.  ∂/∂g = gather of the incoming gradient."""

@@ -8,11 +8,12 @@ from typing import Any
 from ..backend import xp
 from ..tensor import Tensor, make_node
 from . import dialect as D
-from ._common import as_tensor, pair
+from ._common import primitive, as_tensor, pair
 
 __all__ = ["matmul", "einsum"]
 
 
+@primitive("products", {1: "{up}ᵀ·g", 0: "g·{vp}ᵀ"})  # (the weight's rule first)
 def matmul(a: Any, b: Any) -> Tensor:
     """``a @ b`` with NumPy's rules (1-D operands, batched stacks).
 
@@ -117,6 +118,7 @@ def _parse(subscripts: str, operands: tuple[Tensor, ...]) -> tuple[list[str], st
     return ins, out
 
 
+@primitive("products", "g contracted with the other operands")
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``numpy.einsum`` (explicit or implicit output, no ellipsis).
 

@@ -11,7 +11,7 @@ from ..autograd import _ones
 from ..backend import xp
 from ..tensor import Tensor, leaf, make_node
 from . import dialect as D
-from ._common import check_tensor
+from ._common import primitive, check_tensor
 
 __all__ = ["cross_entropy", "ClassIndexError"]
 
@@ -53,6 +53,7 @@ def _rowsum(e: Any) -> Any:
     return (e @ _ones(e.shape[1], char))[:, None]
 
 
+@primitive("loss", ("(softmax({us}) − {v})/N", None))
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Softmax + cross-entropy in one primitive, the mean over the batch.
 

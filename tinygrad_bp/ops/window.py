@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
+from ._common import primitive
 from ..tensor import Tensor, make_node
 
 __all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape"]
@@ -147,6 +148,7 @@ def _col2im(
     return full
 
 
+@primitive("window", "fold(g): each window's g added back onto its pixels")
 def unfold(
     x: Tensor,
     kernel_size: Any,
@@ -192,6 +194,7 @@ def unfold(
     return make_node(out, (x,), "unfold", backward)
 
 
+@primitive("window", "unfold(g): g's window at each position")
 def fold(
     cols: Tensor, in_shape: tuple[int, ...], kernel_size: Any, stride: Any = 1, padding: Any = 0
 ) -> Tensor:
@@ -255,6 +258,7 @@ def _fold_any(cols: Any, in_shape: tuple[int, ...], kernel: Any, stride: Any, pa
     return _col2im(cols, in_shape, kernel, stride, pads)
 
 
+@primitive("window", "g to the maximum of each window (the first, on ties)", op="max_pool2d")
 def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tensor:
     """The maximum of each window of an NCHW input (padding counts as −∞), its gradient
     to the first maximal element of the window in row-major order (to the last NaN where
@@ -310,6 +314,7 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     return make_node(out, (x,), "max_pool2d", backward)
 
 
+@primitive("window", "g to the maximum along the last axis")
 def max_last(x: Tensor, axis: int = -1) -> Tensor:
     """The maximum over ``axis``, its gradient to the first maximal element (as PyTorch's
     max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""
