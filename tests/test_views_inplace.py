@@ -604,3 +604,41 @@ def test_view_of_a_view_changed_after_its_base_was_freed() -> None:
     np.testing.assert_array_equal(h.data, [2.0, 5.0, 7.0, 8.0])
     with pytest.raises(RuntimeError, match="second time"):
         (h * 1).sum().backward()
+
+
+# ---------------------------------------------------------------- the norms, every order
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_norm_derivatives_to_third_order_against_the_written_out_formula(norm: str) -> None:
+    # PyTorch's fused layer_norm is wrong at order 3; the formula written out in torch ops
+    # is the oracle, and finite differences of our second derivatives a second one
+    rng = np.random.default_rng(7)
+    a, wv = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    eps = 1e-5
+
+    def ours(x: Any) -> Any:
+        if norm == "layer":
+            return tg.functional.layer_norm(x, 5, eps=eps)
+        return tg.functional.batch_norm(x, None, None, training=True, eps=eps)
+
+    def theirs(x: Any) -> Any:
+        axis = 1 if norm == "layer" else 0
+        m = x.mean(axis, keepdim=True)
+        v = ((x - m) ** 2).mean(axis, keepdim=True)
+        return (x - m) / torch.sqrt(v + eps)
+
+    def derivs(lib: Any) -> list[np.ndarray]:
+        mk = tg.Tensor if lib is tg else torch.tensor
+        grad = tg.grad if lib is tg else torch.autograd.grad
+        x = mk(a, requires_grad=True)
+        w = mk(wv)
+        y = ((ours(x) if lib is tg else theirs(x)) * w).sum()
+        out = []
+        for order in range(3):
+            (y,) = grad(y, x, create_graph=True)
+            out.append(np.array(y.data if lib is tg else y.detach().numpy()))
+            y = (y * w).sum() if order < 2 else y
+        return out
+
+    for o, t in zip(derivs(tg), derivs(torch)):
+        np.testing.assert_allclose(o, t, rtol=1e-8, atol=1e-9)
+    assert tg.gradgradcheck(lambda x: ours(x) * tg.Tensor(wv), [tg.Tensor(a, requires_grad=True)])
