@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import Released, _current_mode
+from .autograd import Released, _current_mode, _current_scope
 from .backend import ndarray, xp
 
 __all__ = [
@@ -135,7 +135,7 @@ class Tensor:
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
         "_steppers",  # the step records of optimizers that update it; set with STEPPED
-        "_module",  # nn.Module.__call__'s record of the calls that returned this tensor
+        "scope",  # the scope (a module's call, autograd.SCOPE) it was made in, or None
         "_saved",  # the arrays the closure gets in a plain backward (a node's, set with it)
         "_saved_ix",  # where each came from: a parent's index, or -1 for the output
         "_base",  # the tensor that owns the memory this one views; set with the VIEW flag
@@ -166,7 +166,7 @@ class Tensor:
         self._seq = next(_counter)
         self._flags = 0
         self._trace: str | None = None
-        self._module: tuple[Any, ...] = ()
+        self.scope: Any = None
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -266,6 +266,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._flags |= autograd.RETAIN_GRAD
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this non-leaf tensor, as in PyTorch."""
+        return bool(self._flags & autograd.RETAIN_GRAD)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -1015,7 +1020,7 @@ def leaf(data: Any, op: str | None = None) -> Tensor:
     t._seq = next(_counter)
     t._flags = 0
     t._trace = None
-    t._module = ()
+    t.scope = None
     return t
 
 
@@ -1101,7 +1106,7 @@ def make_node(
     t._op = op
     t._flags = 0
     t._trace = None
-    t._module = ()
+    t.scope = _current_scope()
     if mode.enabled:
         for p in parents:
             if p.requires_grad:
@@ -1208,7 +1213,7 @@ def _ghost(t: Tensor) -> Tensor:
     g._base = _storage(t)
     g._view = None
     g._trace = t._trace
-    g._module = t._module
+    g.scope = t.scope
     return g
 
 
@@ -1223,7 +1228,7 @@ def _take_place(t: Tensor, r: Tensor, ghost: Tensor, op: str) -> None:
         t._saved_ix = r._saved_ix
     t._op = op
     t._seq = seq = next(_counter)
-    t._module = ()
+    t.scope = r.scope
     t._ghosts = (t._ghosts if t._flags & REBASED else ()) + ((seq, ghost),)
     t._flags |= REBASED
     _rebase_seq[0] = seq
