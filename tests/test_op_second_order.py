@@ -224,3 +224,17 @@ def test_every_declared_primitive_has_a_row() -> None:
     )
     assert not missing, f"primitives with no row in tests/op_cases.py: {missing}"
     assert set(ELSEWHERE) <= set(ops.PRIMITIVES)
+
+
+def test_rules_with_a_second_formula_say_so_where_declared() -> None:
+    """A backward that reads what the forward computed on arrays and computes it again as
+    ops under create_graph (``D.is_tensor``) is declared ``graph_formula=True``, and only
+    those: the one visible mark of a rule that is not written once."""
+    import inspect
+
+    from tinygrad_bp import ops
+
+    for p in ops.PRIMITIVES.values():
+        src = inspect.getsource(getattr(ops, p.name))
+        assert ("D.is_tensor(" in src) == p.graph_formula, p.name
+    assert sum(p.graph_formula for p in ops.PRIMITIVES.values()) == 6

@@ -681,7 +681,8 @@ def _walk(
                 gp if gp is None or isinstance(gp, Tensor) else _const_grad(gp) for gp in pgrads
             )
         else:
-            pgrads = fn(g, *node._saved)
+            saved = node._saved
+            pgrads = fn(g, *saved) if saved else fn(g)
         if not retain_graph:
             if node._saved_ix:  # (a node that saved nothing can run again, as in PyTorch)
                 node._backward = _freed

@@ -18,7 +18,7 @@ from .backend import ndarray, xp
 
 __all__ = [
     "Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified",
-    "track_steps", "bump_steps", "OUT", "as_view",
+    "track_steps", "bump_steps", "OUT", "SAVE_OUT", "as_view",
 ]  # fmt: skip
 
 _default_dtype = np.dtype(np.float64)
@@ -1034,6 +1034,7 @@ class _Out:
 
 
 OUT = _Out()
+SAVE_OUT = (OUT,)  # the common ``saved`` of an op whose derivative reads its output alone
 _RANGES = ((), (0,), (0, 1), (0, 1, 2))
 _OUT_IX = (-1,)
 _FIRST_IX = (0,)
@@ -1119,6 +1120,9 @@ def make_node(
                 # the saved values, by identity (the common cases inline: this is per node)
                 if not saved:
                     t._saved = t._saved_ix = ()
+                elif saved is SAVE_OUT:
+                    t._saved = (data,)
+                    t._saved_ix = _OUT_IX
                 elif saved is parents:  # every parent, in order (the op passed one tuple)
                     if len(parents) == 2:
                         t._saved = (parents[0].data, parents[1].data)

@@ -41,6 +41,7 @@ class Primitive(NamedTuple):
     op: str
     family: str
     rule: Any
+    graph_formula: bool = False  # its backward has a second formula for create_graph
 
 
 PRIMITIVES: dict[str, Primitive] = {}
@@ -48,15 +49,25 @@ PRIMITIVE_OPS: dict[str, Primitive] = {}  # the same, by the op name the nodes c
 
 
 def primitive(
-    family: str, rule: Any = None, *, op: str | None = None, name: str | None = None
+    family: str,
+    rule: Any = None,
+    *,
+    op: str | None = None,
+    name: str | None = None,
+    graph_formula: bool = False,
 ) -> Any:
-    """Declare the function below as a primitive of ``family`` with its picture ``rule``."""
+    """Declare the function below as a primitive of ``family`` with its picture ``rule``.
+
+    ``graph_formula=True`` says, where everyone sees it, that the backward is *not* one
+    formula for arrays and Tensors: a plain backward reads values the forward computed
+    (the fused loss's exponentials, the LSTM's gates, a window's fast path) and
+    ``create_graph`` computes them again as ops, the branch taken on ``D.is_tensor``."""
     if family not in FAMILIES:
         raise ValueError(f"primitive: unknown family {family!r} (one of {', '.join(FAMILIES)})")
 
     def declare(fn: Any) -> Any:
         n = name or fn.__name__
-        prim = Primitive(n, op or n, family, rule)
+        prim = Primitive(n, op or n, family, rule, graph_formula)
         PRIMITIVES[n] = prim
         PRIMITIVE_OPS[prim.op] = prim
         return fn

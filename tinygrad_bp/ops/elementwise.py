@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd import REUSE, _reused
 from ..backend import xp
-from ..tensor import OUT, Tensor, make_node
+from ..tensor import OUT, SAVE_OUT, Tensor, make_node
 from . import dialect as D
 from ._common import primitive, _PY_SCALARS, as_tensor, broadcast_error, floating, pair
 
@@ -212,7 +212,7 @@ def exp(x: Tensor) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out,)
 
-    return make_node(out, (x,), "exp", backward, (OUT,))
+    return make_node(out, (x,), "exp", backward, SAVE_OUT)
 
 
 @primitive("unary", "g/{x}")
@@ -254,7 +254,7 @@ def sqrt(x: Tensor) -> Tensor:
         with np.errstate(divide="ignore"):
             return (g / (2 * out),)
 
-    return make_node(out, (x,), "sqrt", backward, (OUT,))
+    return make_node(out, (x,), "sqrt", backward, SAVE_OUT)
 
 
 @primitive("unary", "g·cos {x}")
@@ -290,7 +290,7 @@ def tan(x: Tensor) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 + out * out),)
 
-    return make_node(out, (x,), "tan", backward, (OUT,))
+    return make_node(out, (x,), "tan", backward, SAVE_OUT)
 
 
 @primitive("unary", "g·sign({x})")
@@ -448,7 +448,7 @@ def relu(x: Tensor) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (out > 0),)
 
-    return make_node(out, (x,), "relu", backward, (OUT,))
+    return make_node(out, (x,), "relu", backward, SAVE_OUT)
 
 
 @primitive("unary", "g·{y}·(1 − {y})")
@@ -472,7 +472,7 @@ def sigmoid(x: Tensor) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out * (1 - out),)
 
-    return make_node(out, (x,), "sigmoid", backward, (OUT,))
+    return make_node(out, (x,), "sigmoid", backward, SAVE_OUT)
 
 
 @primitive("unary", "g·(1 − {yp}²)")
@@ -491,4 +491,4 @@ def tanh(x: Tensor) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 - out * out),)
 
-    return make_node(out, (x,), "tanh", backward, (OUT,))
+    return make_node(out, (x,), "tanh", backward, SAVE_OUT)

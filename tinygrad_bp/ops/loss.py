@@ -53,7 +53,7 @@ def _rowsum(e: Any) -> Any:
     return (e @ _ones(e.shape[1], char))[:, None]
 
 
-@primitive("loss", ("(softmax({us}) − {v})/N", None))
+@primitive("loss", ("(softmax({us}) − {v})/N", None), graph_formula=True)
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Softmax + cross-entropy in one primitive, the mean over the batch.
 
@@ -118,7 +118,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
 
         def backward(g: Any, z: Any) -> tuple[Any, None]:
             # ∂L/∂z = (softmax(z) − onehot)·g/N
-            if isinstance(z, Tensor):  # under create_graph: softmax as an op, onehot a constant
+            if D.is_tensor(z):  # under create_graph: softmax as an op, onehot a constant
                 s = g / n
                 onehot = xp.zeros(n * c, dtype=zd.dtype)
                 onehot[idx] = 1

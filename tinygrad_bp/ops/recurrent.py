@@ -14,7 +14,7 @@ from . import dialect as D
 __all__ = ["lstm_cell", "lstm_layer"]
 
 
-@primitive("recurrent", "=the LSTM's gate derivatives, one step")
+@primitive("recurrent", "=the LSTM's gate derivatives, one step", graph_formula=True)
 def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
     """One LSTM step from the gates' pre-activations ``a (N, 4H)`` (PyTorch's order i, f,
     g, o) and the cell state ``c (N, H)``; returns ``(h', c')`` stacked as ``(2, N, H)``.
@@ -113,7 +113,11 @@ def _lstm_backward_arrays(
     return da_all, dh, dc
 
 
-@primitive("recurrent", "=the LSTM's gate derivatives, every step back to the first (BPTT)")
+@primitive(
+    "recurrent",
+    "=the LSTM's gate derivatives, every step back to the first (BPTT)",
+    graph_formula=True,
+)
 def lstm_layer(
     x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor
 ) -> Tensor:

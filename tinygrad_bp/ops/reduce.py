@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import OUT, Tensor, make_node
+from ..tensor import OUT, SAVE_OUT, Tensor, make_node
 from . import dialect as D
 from ._common import primitive, floating, kept_shape, norm_axes, one_axis
 
@@ -240,7 +240,7 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
-    return make_node(out, (x,), "softmax", backward, (OUT,))
+    return make_node(out, (x,), "softmax", backward, SAVE_OUT)
 
 
 def _log_softmax(xd: Any, axis: int) -> Any:
@@ -261,7 +261,7 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g - D.exp(out) * g.sum(axis=axis, keepdims=True),)
 
-    return make_node(out, (x,), "log_softmax", backward, (OUT,))
+    return make_node(out, (x,), "log_softmax", backward, SAVE_OUT)
 
 
 del builtins

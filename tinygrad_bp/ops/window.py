@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ._common import primitive
 from ..tensor import Tensor, make_node
+from . import dialect as D
+from ._common import primitive
 
 __all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape"]
 
@@ -148,7 +149,7 @@ def _col2im(
     return full
 
 
-@primitive("window", "fold(g): each window's g added back onto its pixels")
+@primitive("window", "fold(g): each window's g added back onto its pixels", graph_formula=True)
 def unfold(
     x: Tensor,
     kernel_size: Any,
@@ -187,14 +188,14 @@ def unfold(
     in_shape = xd.shape
 
     def backward(g: Any) -> tuple[Any]:
-        if isinstance(g, Tensor):
+        if D.is_tensor(g):  # under create_graph: fold as an op
             return (fold(g, in_shape, kernel, strides, pads),)
         return (_col2im(g, in_shape, kernel, strides, pads),)
 
     return make_node(out, (x,), "unfold", backward)
 
 
-@primitive("window", "unfold(g): g's window at each position")
+@primitive("window", "unfold(g): g's window at each position", graph_formula=True)
 def fold(
     cols: Tensor, in_shape: tuple[int, ...], kernel_size: Any, stride: Any = 1, padding: Any = 0
 ) -> Tensor:
@@ -208,7 +209,7 @@ def fold(
     out = _col2im(cols.data, in_shape, kernel, strides, pads)
 
     def backward(g: Any) -> tuple[Any]:
-        if isinstance(g, Tensor):
+        if D.is_tensor(g):  # under create_graph: unfold as an op
             return (unfold(g, kernel, strides, pads),)
         return (_im2col(g, kernel, strides, pads, 0.0),)
 
@@ -258,7 +259,12 @@ def _fold_any(cols: Any, in_shape: tuple[int, ...], kernel: Any, stride: Any, pa
     return _col2im(cols, in_shape, kernel, stride, pads)
 
 
-@primitive("window", "g to the maximum of each window (the first, on ties)", op="max_pool2d")
+@primitive(
+    "window",
+    "g to the maximum of each window (the first, on ties)",
+    op="max_pool2d",
+    graph_formula=True,
+)
 def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tensor:
     """The maximum of each window of an NCHW input (padding counts as −∞), its gradient
     to the first maximal element of the window in row-major order (to the last NaN where
@@ -299,7 +305,7 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
         return xp.arange(kh * kw, dtype=arg.dtype).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
 
     def backward(g: Any) -> tuple[Any]:
-        if tiles and not isinstance(g, Tensor):
+        if tiles and not D.is_tensor(g):  # the fast path on arrays alone
             offset = xp.arange(kh, dtype=arg.dtype)[:, None] * kw + xp.arange(kw, dtype=arg.dtype)
             # made in the input's memory order (the layout the next backward reads)
             tile = xp.tile(offset, (oh, ow))[None, None].transpose(perm)
