@@ -1337,7 +1337,8 @@ def _inplace_graph(t: Tensor, name: str, other: Any, graph: Any) -> Tensor:
     _apply_chain(region, chain)[...] = True
 
     def backward(g: Any) -> tuple[Any, Any]:
-        return D.where(region, 0.0, g), _apply_chain(g, chain)
+        keep = ops.where(region, 0.0, g) if isinstance(g, Tensor) else xp.where(region, 0.0, g)
+        return keep, _apply_chain(g, chain)
 
     node = make_node(root.data, (old_root, r), "copy_slices", backward)
     _take_place(root, node, old_root, "copy_slices")
@@ -1375,4 +1376,3 @@ def _putter(key: Any) -> Any:
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined above)
-from .ops import dialect as D  # noqa: E402
