@@ -182,6 +182,27 @@ def test_closing_the_page_stops_its_training(browser, server):
     assert session.snapshot()["status"] == "stopped"
 
 
+def test_the_pages_posts_carry_its_token(browser, server):
+    """Restarting closes the old session with a POST (a keepalive fetch with the page's
+    token, not a beacon, which could not carry it): the server accepts it."""
+    page, errors = _open(browser, server.url)
+    try:
+        closes = []
+        page.on("response", lambda r: closes.append(r.status) if r.url.endswith("/close") else 0)
+        first = _session(server, page)
+        page.wait_for_function("document.querySelector('#readout').dataset.step > 0")
+        old_sid = page.evaluate("document.body.dataset.session")
+        page.click("#restart")
+        page.wait_for_function(f"document.body.dataset.session !== '{old_sid}'")
+        end = time.monotonic() + 10
+        while (first.alive or not closes) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert closes == [200] and not first.alive
+        assert errors == []
+    finally:
+        page.close()
+
+
 class _Broken(nn.Module):
     def __init__(self) -> None:
         self.inner = nn.Dense(2, 2, rng=0)
