@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tinygrad_bp import bench  # noqa: E402
+from tinygrad_bp.commands import bench  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=bench.__doc__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_bp import _bench_impls as bi
+from tinygrad_bp.commands import _bench_impls as bi
 
 
 @pytest.mark.parametrize("key", ["W5", "W6"])

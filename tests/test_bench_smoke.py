@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 import pytest
 
-from tinygrad_bp import _bench_impls as impls
-from tinygrad_bp import bench
+from tinygrad_bp.commands import _bench_impls as impls
+from tinygrad_bp.commands import bench
 
 
 @pytest.fixture(scope="module")

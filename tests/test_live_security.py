@@ -25,8 +25,8 @@ pytest.importorskip("uvicorn", reason="the live page needs the [live] extra")
 httpx = pytest.importorskip("httpx")
 
 from tinygrad_bp import nn  # noqa: E402
-from tinygrad_bp.viz.live import server as server_mod  # noqa: E402
-from tinygrad_bp.viz.live.server import MAX_SESSIONS, LiveConfig, LiveServer  # noqa: E402
+from tinygrad_bp.commands.live import server as server_mod  # noqa: E402
+from tinygrad_bp.commands.live.server import MAX_SESSIONS, LiveConfig, LiveServer  # noqa: E402
 
 TOKEN_HEADER = "X-Tinygrad-BP-Token"
 

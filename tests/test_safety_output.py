@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_bp import _output, bench, cli
-from tinygrad_bp.train import train
+from tinygrad_bp.commands import _output, bench, cli
+from tinygrad_bp.commands.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -99,7 +99,7 @@ def test_an_interrupted_train_keeps_the_previous_run_whole(tmp_path, capsys):
 # ---------------------------------------------------------------------- lock
 _HOLDER = """
 import sys, time
-from tinygrad_bp._output import RunFolder
+from tinygrad_bp.commands._output import RunFolder
 with RunFolder(sys.argv[1], "train"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -186,7 +186,7 @@ def test_a_bad_file_is_one_clear_error_naming_it(tmp_path: Path, case: str) -> N
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_graph_weights_on_a_bad_file_is_one_line(tmp_path: Path, case: str, capsys) -> None:
-    from tinygrad_bp import cli
+    from tinygrad_bp.commands import cli
 
     path = _bad_file(tmp_path, case)
     code = cli.main(["graph", "--weights", str(path), "--out", str(tmp_path / "g.dot")])

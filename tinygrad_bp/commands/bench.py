@@ -2,7 +2,7 @@
 
 Four workloads (the tutorial's 4-10-5-3 tanh network on Iris, two MNIST-sized ReLU
 networks in float32, a deep narrow tanh network in float64) run in every implementation
-from the same seeded data and initial weights (:mod:`tinygrad_bp._bench_impls`):
+from the same seeded data and initial weights (:mod:`tinygrad_bp.commands._bench_impls`):
 tinygrad_bp written as plain user code, a hand-written NumPy backprop (the baseline), the
 tutorial's batch formulas, and PyTorch eager, MyGrad and HIPS autograd when installed.
 
@@ -22,7 +22,7 @@ How it measures:
   median and the min–max over rounds, and the ratio to hand NumPy as the median of the
   per-round ratios (each against the NumPy block of the same round);
 - peak memory: each implementation once more in a fresh process per workload
-  (:func:`tinygrad_bp._bench_impls.measure_memory`).
+  (:func:`tinygrad_bp.commands._bench_impls.measure_memory`).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class _Worker:
 
 
 def _package_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__))))
 
 
 def _child_env(threads: int, root: str | None = None) -> dict[str, str]:
@@ -161,7 +161,7 @@ def _child_env(threads: int, root: str | None = None) -> dict[str, str]:
 
 
 def _command(impl: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tinygrad_bp._bench_impls", impl, *args]
+    return [sys.executable, "-m", "tinygrad_bp.commands._bench_impls", impl, *args]
 
 
 def _memory(impl: str, workload: str, threads: int) -> dict[str, Any]:
@@ -454,7 +454,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         "code, whose W-gradient is a (batch, in, out) product averaged over the batch; "
         "**PyTorch eager** is `nn.Sequential` of `nn.Linear` with `F.cross_entropy` and "
         "`optim.SGD`; **MyGrad** and **HIPS autograd** use their own matmul, activations "
-        "and loss. Source: `tinygrad_bp/_bench_impls.py`.",
+        "and loss. Source: `tinygrad_bp/commands/_bench_impls.py`.",
         "",
     ]
     skips = res["skips"]
@@ -618,8 +618,8 @@ def _memory_tables(res: dict[str, Any]) -> list[str]:
         f"Each implementation in a fresh process per workload ({res['memory_threads']} "
         "thread), after a throw-away run on W1 so that imports and lazily loaded code are "
         "not counted; from building the model out of the given arrays through 5 training "
-        "steps (`measure_memory` in `tinygrad_bp/_bench_impls.py`). Ratio to hand NumPy in "
-        "brackets.",
+        "steps (`measure_memory` in `tinygrad_bp/commands/_bench_impls.py`). Ratio to hand "
+        "NumPy in brackets.",
         "",
         "Peak of the memory traced by `tracemalloc`: NumPy reports its array buffers to it "
         "and Python objects are counted too, so this is weights, gradients, optimiser "

@@ -153,7 +153,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="default: the data set's (sgd for Iris as in the tutorial, adam for the toys)",
     )
-    from tinygrad_bp._output import seed_type
+    from tinygrad_bp.commands._output import seed_type
 
     parser.add_argument("--seed", type=seed_type, default=0, help="weights, data and batch seed")
     parser.add_argument(
@@ -171,7 +171,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _hidden(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
-    from tinygrad_bp.compare import parse_hidden
+    from tinygrad_bp.commands.compare import parse_hidden
 
     return parse_hidden(text)
 

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from ._style import DEFAULT_MAX_NODES
-from .draw import draw_graph
-from .render import _format_for
-from .steps import backward_steps
+from ..viz._style import DEFAULT_MAX_NODES
+from ..viz.draw import draw_graph
+from ..viz.render import _format_for
+from ..viz.steps import backward_steps
 
 # ====================================================================== command line
 VIEWS = ("forward", "backward", "collapsed", "steps")
@@ -21,7 +21,7 @@ VIEWS = ("forward", "backward", "collapsed", "steps")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``tinygrad-bp graph``."""
-    from .._output import seed_type
+    from ._output import seed_type
 
     parser.add_argument(
         "--view",
@@ -135,8 +135,9 @@ def tutorial_graph(
 
 def main(args: argparse.Namespace) -> int:
     """Run ``tinygrad-bp graph``."""
-    from .. import _output, serialization
-    from .steps import _FRAME_RE
+    from .. import serialization
+    from ..viz.steps import _FRAME_RE
+    from . import _output
 
     if args.view != "steps":  # refuse a bad suffix or an unusable path before any work
         out = args.out or f"graph_{args.view}.png"

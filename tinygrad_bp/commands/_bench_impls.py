@@ -8,8 +8,8 @@ training step and returns the loss of the weights it started from; ``params()`` 
 current weights back as NumPy arrays in the same layout, so the harness can check that
 every implementation computes the same update.
 
-The worker (``python -m tinygrad_bp._bench_impls IMPL``) is started by
-:mod:`tinygrad_bp.bench` with the BLAS thread variables already in its environment; it
+The worker (``python -m tinygrad_bp.commands._bench_impls IMPL``) is started by
+:mod:`tinygrad_bp.commands.bench` with the BLAS thread variables already in its environment; it
 pins the BLAS pool again with threadpoolctl, answers one JSON request per line on stdin
 and writes one ``@@bench {json}`` line per answer on stdout.
 """
@@ -97,7 +97,7 @@ SEQ_LEN = 16
 def _hand_steps() -> Any:
     """The hand-written W5/W6 steps, where the reference package has them."""
     try:
-        from .reference import steps
+        from ..reference import steps
     except ImportError:
         return None
     return steps if hasattr(steps, "build_digits_cnn") else None
@@ -146,7 +146,7 @@ def make_model_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> 
     dtype = np.dtype(workload.dtype)
     if workload.kind == "cnn":
         try:
-            from .data import load_digits
+            from ..data import load_digits
 
             X, y = load_digits()
             X = X[: workload.batch].reshape(-1, 1, 8, 8)
@@ -305,7 +305,7 @@ def make_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> Any:
     rng = np.random.default_rng(seed)
     dtype = np.dtype(workload.dtype)
     if workload.data == "iris":
-        from .data import load_iris, standardize
+        from ..data import load_iris, standardize
 
         X, y = load_iris()
         X = standardize(X)[0]
@@ -338,7 +338,7 @@ def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
     ``benchmarks/ab.py`` passes an older revision's)."""
     import importlib
 
-    tg = package if package is not None else importlib.import_module(__package__)
+    tg = package if package is not None else importlib.import_module(__package__.rpartition(".")[0])
     if isinstance(p, ModelProblem):
         return _model_tinygrad_bp(p, tg)
     Tensor, F = tg.Tensor, tg.functional
@@ -777,7 +777,7 @@ def main(argv: list[str]) -> int:
     """``IMPL --threads N`` serves requests; ``IMPL --memory WORKLOAD`` measures and exits."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tinygrad_bp._bench_impls")
+    parser = argparse.ArgumentParser(prog="python -m tinygrad_bp.commands._bench_impls")
     parser.add_argument("impl", choices=sorted(IMPLS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory", metavar="WORKLOAD", choices=sorted(WORKLOADS))
