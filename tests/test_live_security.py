@@ -300,7 +300,7 @@ def test_malformed_paths_get_a_404_never_a_500(srv):
     ],
 )
 def test_live_flags_are_checked_before_serving(monkeypatch, capsys, argv, words):
-    from tinygrad_bp.cli import main as cli_main
+    from tinygrad_bp.commands.cli import main as cli_main
 
     def served(*args, **kwargs):  # pragma: no cover - reaching it is the failure
         raise AssertionError("served a page with bad flags")
