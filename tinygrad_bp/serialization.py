@@ -14,12 +14,17 @@ target's permissions, then renamed over the target with :func:`os.replace`.  So 
 or a writer racing another, only ever sees one complete file, and no other file is
 touched.
 
-Reading is validated before anything is allocated or assigned: every entry's ``.npy``
-header is parsed and its claimed size checked against the bytes actually stored; arrays
-of Python objects, strings, complex or other non-real numbers are refused; nothing is
-ever unpickled.  Assigning into a module checks every name, shape and dtype kind first,
-then assigns all or nothing.  Every problem is one :class:`ValueError`, ``KeyError``,
-``TypeError`` or ``OSError`` naming the file and what is wrong with it.
+Reading is validated before anything is allocated or assigned.  Only a regular file is
+opened (a FIFO or a device is refused at once, never waited on).  The zip directory and
+every entry's ``.npy`` header are read first, without inflating any entry's data, and each
+claimed size is checked against the bytes actually stored; arrays of Python objects,
+strings, complex or other non-real numbers are refused; nothing is ever unpickled.
+:meth:`Module.load <tinygrad_bp.nn.Module.load>` then compares names and shapes with the
+module and inflates only the entries it takes, so what a file can cost is bounded by the
+module's own size, whatever else the file holds (see :func:`load_module`).  Assigning
+into a module checks every name, shape and dtype kind first, then assigns all or nothing.
+Every problem is one :class:`ValueError`, ``KeyError``, ``TypeError`` or ``OSError``
+naming the file (or the key) and what is wrong with it.
 """
 
 from __future__ import annotations
