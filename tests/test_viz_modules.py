@@ -552,6 +552,34 @@ def test_digits_cnn_collapsed_after_backward_counts():
     assert all(np.array_equal(p.grad, grads[n]) for n, p in cnn.named_parameters())
 
 
+def test_conv_graph_input_is_the_image_not_its_window_columns():
+    # issue 22: the image needs no grad, so the engine keeps no parents for the conv's
+    # unfold (its columns, (9, 256) here, are a plain leaf); the picture shows the image
+    loss, cnn = digits_cnn_loss()
+    for g in (
+        viz.draw_graph(loss, model=cnn, collapse=True),
+        viz.draw_graph(loss, model=cnn, expand="net.0"),
+        viz.draw_graph(loss),
+    ):
+        d = parse(g.source)
+        inputs = [n for n in d.nodes() if not d.in_edges(n) and "<i>x</i>" in n.attr["label"]]
+        assert len(inputs) == 1 and "(4, 1, 8, 8) float64" in inputs[0].attr["label"]
+        assert "(9, 256)" not in g.source
+    # the opened conv's matmul names its operand by what it was made of
+    opened = viz.draw_graph(loss, model=cnn, expand="net.0", backward=True).source
+    assert "g·(reshape(…x))ᵀ" in opened
+    # the collapsed picture: x feeds the first Conv2d
+    d = parse(viz.draw_graph(loss, model=cnn, collapse=True).source)
+    (x,) = [n for n in d.nodes() if "<i>x</i>" in n.attr["label"]]
+    assert [d.get_node(v).attr["id"] for _, v in d.out_edges(x)] == ["module:net.0"]
+    # an image that is also in the graph by itself keeps the columns as their own leaf
+    conv = nn.Conv2d(1, 2, 3, rng=0)
+    img = tg.Tensor(np.random.default_rng(1).standard_normal((2, 1, 5, 5)))
+    out = conv(img).sum() + (img * conv.weight.sum()).sum()
+    src = viz.draw_graph(out, model=conv, collapse=True).source
+    assert "(2, 1, 5, 5)" in src and "(9, 18)" in src
+
+
 def test_digits_cnn_expanded_layer_is_a_cluster_of_its_ops():
     loss, cnn = digits_cnn_loss()
     collapsed = parse(viz.draw_graph(loss, model=cnn, collapse=True).source)

@@ -133,6 +133,38 @@ def _collect(root: Tensor) -> list[Tensor]:
     return order
 
 
+def _stand_ins(
+    tensors: list[Tensor],
+) -> tuple[list[Tensor], dict[int, tuple[Tensor, Tensor]]]:
+    """The module call's input in place of a leaf an op made from it.
+
+    An op whose inputs need no gradient makes a plain leaf (the engine keeps no parents
+    for it): a convolution's window columns (``unfold``, shape ``(9, 256)`` for four 8×8
+    images) made from the image.  Such a leaf, made inside a module call (its ``scope``)
+    whose one input needing no gradient is nowhere else in the graph, was computed from
+    that input: the picture shows the input (the image, with its own shape) feeding the
+    call instead.  Returns the tensors to draw and ``{id(leaf): (leaf, input)}``."""
+    graph = {id(t) for t in tensors}
+    alias: dict[int, tuple[Tensor, Tensor]] = {}
+    out: list[Tensor] = []
+    shown: set[int] = set()
+    for t in tensors:
+        s = t.scope
+        if t.parents or t.requires_grad or t.op in (None, "const") or s is None:
+            out.append(t)
+            continue
+        ins = [x for x in _tensors_in((s[1], s[2])) if not x.requires_grad]
+        src = ins[0] if len(ins) == 1 else None
+        if src is None or id(src) in graph or src.parents:
+            out.append(t)
+            continue
+        alias[id(t)] = (t, src)
+        if id(src) not in shown:  # one node for the input, however many ops read it
+            shown.add(id(src))
+            out.append(src)
+    return out, alias
+
+
 def _kind(t: Tensor) -> str:
     if t.parents:
         return "tensor"
@@ -486,10 +518,14 @@ def _context(
     root = _check_root(root, fn)
     if model is not None and not hasattr(model, "named_parameters"):
         raise TypeError(f"{fn}: model must be an nn.Module, got {type(model).__name__}")
-    tensors = _collect(root)
+    tensors, alias = _stand_ins(_collect(root))
     index = {id(t): i for i, t in enumerate(tensors)}
+    index.update((k, index[id(src)]) for k, (_, src) in alias.items())
     calls = _module_calls(tensors, index, model)
     names = _naming(tensors, root, model, calls)
+    for leaf, src in alias.values():  # an op's rule names the leaf by what it was made of:
+        name, sym = names.get(id(src), (None, None))  # its last op, of ops of the input
+        names[id(leaf)] = (None, f"{leaf.op}(…{sym or name})")
     grads: dict[int, _Grad] = {}
     order: list[Tensor] = []
     after = False
