@@ -153,6 +153,7 @@ class TorchAdapter(_Adapter):
     F = SimpleNamespace(
         cross_entropy=TF.cross_entropy,
         mse_loss=TF.mse_loss,
+        linear=TF.linear,
         relu=torch.relu,
         sigmoid=torch.sigmoid,
         tanh=torch.tanh,
@@ -644,9 +645,7 @@ CASES: list[OpCase] = [
         (4, 3),
         tags={"no_torch"},
     ),
-    case(
-        "F_linear", lambda m, x, W, b: m.F.linear(x, W, b), (5, 3), (3, 2), (2,), tags={"no_torch"}
-    ),
+    case("F_linear", lambda m, x, W, b: m.F.linear(x, W, b), (5, 3), (2, 3), (2,)),
     # ------------------------------------------------ compositions
     case(
         "dense_sigmoid",

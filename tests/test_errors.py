@@ -661,9 +661,9 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("sum-0d", lambda: sum(T()), TypeError, r"iteration over a 0-d tensor"),
     (
         "mse-list-target-shape",
-        lambda: F.mse_loss(T(3, rg=True), [[1.0], [2.0], [3.0]]),
+        lambda: F.mse_loss(T(3, rg=True), [[1.0, 2.0], [2.0, 1.0]]),
         ValueError,
-        r"mse_loss: target shape \(3, 1\) differs from prediction shape \(3,\)",
+        r"mse_loss: target shape \(2, 2\) does not broadcast with the prediction's shape \(3,\)",
     ),
     (
         "ce-int-logits",

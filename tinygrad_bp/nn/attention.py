@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..functional.attention import attention_weights
 from ..tensor import Tensor, get_default_dtype
 from .linear import Linear, _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -97,10 +98,14 @@ class MultiheadAttention(Module):
             add = np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf)
         elif attn_mask is not None:
             m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+            if m.dtype != bool and m.dtype.kind != "f":
+                raise TypeError(
+                    f"MultiheadAttention: attn_mask must be boolean (True: may not attend) or "
+                    f"float (added to the scores), got dtype {m.dtype}, as PyTorch refuses it"
+                )
             add = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
-        if add is not None:
-            scores = scores + add.astype(scores.dtype, copy=False)
-        w = ops.softmax(scores, -1)
+        # a query row that may attend to nothing gets weights 0 (output 0), not NaN
+        w = attention_weights(scores, add, "MultiheadAttention")
         out = ops.matmul(w, v)  # (N, h, L, d)
         out = ops.reshape(ops.transpose(out, 0, 2, 1, 3), n, L, self.embed_dim)
         out = self.out_proj(out)

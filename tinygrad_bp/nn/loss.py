@@ -30,7 +30,11 @@ class CrossEntropyLoss(Module):
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return F.cross_entropy(
-            logits, target, self.reduction, self.label_smoothing, self.ignore_index
+            logits,
+            target,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+            ignore_index=self.ignore_index,
         )
 
 
@@ -39,7 +43,9 @@ class NLLLoss(Module):
         self.reduction, self.ignore_index = reduction, ignore_index
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction, self.ignore_index)
+        return F.nll_loss(
+            log_probs, target, reduction=self.reduction, ignore_index=self.ignore_index
+        )
 
 
 class MSELoss(Module):

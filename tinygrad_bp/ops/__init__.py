@@ -38,15 +38,17 @@ these.
 from __future__ import annotations
 
 from .elementwise import (
-    abs, add, ceil, clamp, clone, cos, div, erf, exp, floor, log, log1p, maximum, minimum, mul, neg,
-    pow, relu, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, where,
+    abs, add, bitwise, ceil, clamp, clone, cos, div, erf, exp, floor, floor_divide, log, log1p,
+    maximum, minimum, mul, neg, pow, relu, remainder, sigmoid, sign, sin, sqrt, square, sub,
+    tan, tanh, where,
 )  # fmt: skip
+from ._common import result_type
 from .index import gather, getitem, index_add, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
 from .recurrent import lstm_cell
 from .reduce import (
-    cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
+    cumsum, log_softmax, logsumexp, max, max_min_dim, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
 from .shape import (
     broadcast_to, cast, cat, flatten, flip, pad, reshape, split, squeeze, stack, transpose,
@@ -57,7 +59,8 @@ from .window import fold, max_last, unfold, window_shape
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
     "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt",
-    "square", "sub", "tan", "tanh", "where", "gather", "getitem", "index_add", "scatter_add",
+    "square", "sub", "tan", "tanh", "where", "floor_divide", "remainder", "bitwise",
+    "max_min_dim", "result_type", "gather", "getitem", "index_add", "scatter_add",
     "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
