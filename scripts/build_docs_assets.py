@@ -19,6 +19,8 @@ Pieces (each run by the project's own code, never drawn or typed by hand):
   (docs/layers/*.md) derive; each output becomes ``docs/cli_output/compare_NAME.txt``.
 - ``first-graph``: the five-line example of docs/index.md, run as it stands on the page,
   draws ``docs/images/first_graph.svg``.
+- ``check-picture``: the blocks of docs/own_backward.md, run as they stand on the page,
+  draw the report picture of the slip made on purpose, ``docs/images/check_slip.png``.
 - ``cli-help``: ``tinygrad-bp --help`` and each subcommand's ``--help`` into
   ``docs/cli_help/*.txt``, which docs/cli.md includes, so the reference never drifts.
 
@@ -52,12 +54,18 @@ CLI_OUTPUT = DOCS / "cli_output"
 
 # What each piece needs, and who provides it, for the "missing" messages.
 PROVIDERS = {
-    "tinygrad_bp.viz": "tinygrad_bp/viz/ (issue 4, the pictures)",
-    "tinygrad_bp.train": "tinygrad_bp/train.py (issue 3, `tinygrad-bp train`)",
-    "tinygrad_bp.compare": "tinygrad_bp/compare.py (issue 3, `tinygrad-bp compare`)",
-    "tinygrad_bp.bench": "tinygrad_bp/bench.py (issue 5, `tinygrad-bp bench`)",
-    "tinygrad_bp.viz.live": "tinygrad_bp/viz/live/ (issue 13, `tinygrad-bp live`)",
-    "tinygrad_bp.compare_layers": "tinygrad_bp/compare_layers.py (issue 12, `compare --layer`)",
+    "tinygrad_bp.viz": "tinygrad_bp/viz/ (the pictures)",
+    "tinygrad_bp.commands.train": "tinygrad_bp/commands/train.py (`tinygrad-bp train`)",
+    "tinygrad_bp.commands.compare": "tinygrad_bp/commands/compare.py (`tinygrad-bp compare`)",
+    "tinygrad_bp.commands.graph": "tinygrad_bp/commands/graph.py (`tinygrad-bp graph`)",
+    "tinygrad_bp.commands.bench": "tinygrad_bp/commands/bench.py (`tinygrad-bp bench`)",
+    "tinygrad_bp.commands.live": "tinygrad_bp/commands/live/ (`tinygrad-bp live`)",
+    "tinygrad_bp.commands.check": "tinygrad_bp/commands/check.py (`tinygrad-bp check`)",
+    "tinygrad_bp.commands.exercise": "tinygrad_bp/commands/exercise.py (`tinygrad-bp exercise`)",
+    "tinygrad_bp.check": "tinygrad_bp/check/ (`tg.check`)",
+    "tinygrad_bp.commands.compare_layers": (
+        "tinygrad_bp/commands/compare_layers.py (`compare --layer`)"
+    ),
 }
 PICTURES = (
     "tutorial_forward.png",
@@ -75,7 +83,7 @@ PICTURES = (
     "cnn_expanded.png",
     "lstm_collapsed.png",
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live", "check", "exercise")
 
 
 class Missing(Exception):
@@ -171,7 +179,7 @@ def build_pictures() -> list[Path]:
 
 
 def build_train() -> list[Path]:
-    _require("tinygrad_bp.train")
+    _require("tinygrad_bp.commands.train")
     with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
         tmp = Path(d)
         out = _clean(_cli(["train", "--out", "runs/iris"], cwd=tmp), tmp)
@@ -189,7 +197,7 @@ def build_train() -> list[Path]:
 
 
 def build_compare() -> list[Path]:
-    _require("tinygrad_bp.compare")
+    _require("tinygrad_bp.commands.compare")
     with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
         out = _clean(_cli(["compare"], cwd=Path(d)), Path(d))
     _write(CLI_OUTPUT / "compare.txt", out)
@@ -199,10 +207,10 @@ def build_compare() -> list[Path]:
 def build_compare_layers() -> list[Path]:
     """``compare --layer NAME`` for every layer the command knows (docs/layers/*.md include
     cli_output/compare_NAME.txt)."""
-    _require("tinygrad_bp.compare_layers")
+    _require("tinygrad_bp.commands.compare_layers")
     sys.path.insert(0, str(ROOT))
     try:
-        from tinygrad_bp.compare_layers import LAYERS
+        from tinygrad_bp.commands.compare_layers import LAYERS
     finally:
         sys.path.remove(str(ROOT))
     written = []
@@ -253,13 +261,43 @@ def build_first_graph() -> list[Path]:
     return [IMAGES / "first_graph.svg"]
 
 
+def build_check_picture() -> list[Path]:
+    _require("tinygrad_bp.check")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import docs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    page = DOCS / "own_backward.md"
+    blocks = docs_hooks.python_blocks(page.read_text(encoding="utf-8"))
+    upto = next((i for i, b in enumerate(blocks) if "check_slip.png" in b.code), None)
+    if upto is None:
+        raise RuntimeError("docs/own_backward.md should have a block that draws check_slip.png")
+    code = "\n\n".join(b.code for b in blocks[: upto + 1])
+    with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=d,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        made = Path(d) / "check_slip.png"
+        if proc.returncode != 0 or not made.is_file():
+            raise RuntimeError(
+                f"the blocks of docs/own_backward.md up to line {blocks[upto].line} failed "
+                f"(status {proc.returncode}):\n{proc.stderr[-2000:]}"
+            )
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made, IMAGES / "check_slip.png")
+    return [IMAGES / "check_slip.png"]
+
+
 def build_cli_help() -> list[Path]:
     missing = []
     for cmd in SUBCOMMANDS:
-        # the subcommands whose module is not tinygrad_bp.<command> (cli.py's table)
-        module = {"graph": "tinygrad_bp.viz", "live": "tinygrad_bp.viz.live"}.get(
-            cmd, f"tinygrad_bp.{cmd}"
-        )
+        module = f"tinygrad_bp.commands.{cmd}"  # cli.py's table
         try:
             _require(module)
         except Missing as exc:
@@ -282,6 +320,7 @@ PIECES: dict[str, Callable[[], list[Path]]] = {
     "compare": build_compare,
     "compare-layers": build_compare_layers,
     "first-graph": build_first_graph,
+    "check-picture": build_check_picture,
     "cli-help": build_cli_help,
 }
 

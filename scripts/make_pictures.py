@@ -15,7 +15,9 @@ graphs of tanh and of its first three derivatives at x = 0.5 (``tanh_order0.svg`
 ``tanh_order3.svg``, as docs/higher_order.md shows); the digits CNN of models.py
 collapsed to one node per layer after ``backward()`` (``cnn_collapsed.png``) and with its
 first convolution opened (``cnn_expanded.png``); an LSTMCell unrolled over four time steps
-(``lstm_collapsed.png``).
+(``lstm_collapsed.png``).  And the ring allreduce of data-parallel training, one frame per
+step (docs/images/ring/, the animation in docs/images/ring_allreduce.gif; the chapter
+docs/distributed.md shows them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's package, not an installed one
 
 from tinygrad_bp import viz  # noqa: E402
+from tinygrad_bp.commands.graph import tutorial_graph  # noqa: E402
 
 BATCH = 5
 WHAT = f"the tutorial's network 4→10→5→3, cross-entropy on {BATCH} Iris rows"
@@ -54,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "images"))
     args = parser.parse_args(argv)
     out = args.out
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.join(out, "ring"), exist_ok=True)
 
     def tutorial():  # a fresh graph each time: nothing drawn depends on an earlier picture
-        loss, model, _ = viz.tutorial_graph(batch_size=BATCH, seed=0)
+        loss, model, _ = tutorial_graph(batch_size=BATCH, seed=0)
         return loss, model
 
     written = []
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         gif=os.path.join(out, "tutorial_steps.gif"),
     )
     written += [res.gif, res.html, *res.frames]
+    ring = viz.ring_allreduce_steps(
+        os.path.join(out, "ring"), n=4, title="Ring allreduce of 4 processes",
+        gif=os.path.join(out, "ring_allreduce.gif"),
+    )  # fmt: skip
+    written += [ring.gif, *ring.frames]
     for path in written:
         print(os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
     return 0
@@ -134,7 +142,7 @@ def layer_pictures(out: str) -> list[str]:
     (``layer_<name>.png``): the same layer, weights and ``L = Σ out ⊙ R`` that
     ``tinygrad-bp compare --layer <name>`` checks, with the gradient flow."""
     import tinygrad_bp as tg
-    from tinygrad_bp.compare_layers import build_case
+    from tinygrad_bp.commands.compare_layers import build_case
 
     written = []
     for name, kw in LAYER_PICTURES.items():
@@ -159,7 +167,7 @@ def _cnn_pictures(out: str) -> list[str]:
     import numpy as np
 
     import tinygrad_bp as tg
-    from tinygrad_bp.models import DigitsCNN
+    from tinygrad_bp.commands.models import DigitsCNN
 
     def cnn_loss():
         rng = np.random.default_rng(0)

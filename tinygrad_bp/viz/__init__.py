@@ -6,6 +6,8 @@ op (ellipses).  With ``backward=True`` the same nodes sit in the same places, th
 point the way the gradient flows, every tensor shows its gradient (shape, norm, and the
 values when there are at most six) and every op its local rule.  :func:`backward_steps`
 writes one frame per step of the engine's backward walk, an animated GIF and an HTML page.
+:func:`ring_allreduce_steps` draws the ring allreduce of data-parallel training
+(:mod:`tinygrad_bp.distributed`) the same way, one frame per step.
 
 Rendering goes through pygraphviz, whose wheel bundles the Graphviz engine, so PNG, SVG and
 PDF need no system ``dot`` program.  It is imported when a picture is made, not when
@@ -17,8 +19,9 @@ instead): drawing never changes any ``.grad``.
 
 The parts: :mod:`.read` (the graph, its module calls, names, gradients), :mod:`.scene`
 (what to draw), :mod:`.render` (DOT, files), :mod:`.draw` (:func:`draw_graph`),
-:mod:`.steps` (:func:`backward_steps`), :mod:`.stats` (:func:`module_stats`) and
-:mod:`.command` (``tinygrad-bp graph``).
+:mod:`.steps` (:func:`backward_steps`) and :mod:`.stats` (:func:`module_stats`).  The
+commands that draw (``tinygrad-bp graph``, the live page) live in
+:mod:`tinygrad_bp.commands`.
 
 Examples
 --------
@@ -40,26 +43,23 @@ True
 from __future__ import annotations
 
 from ._style import DEFAULT_MAX_NODES, FORMATS
-from .command import VIEWS, configure, main, tutorial_graph
 from .draw import draw_graph
-from .live import live  # eager: tg.viz.live is the function (the module stays viz.live's)
 from .render import Graph
+from .ring import RingResult, ring_allreduce_graph, ring_allreduce_steps
 from .stats import ModuleStats, Summary, module_stats
 from .steps import StepsResult, backward_steps
 
 __all__ = [
     "FORMATS",
     "DEFAULT_MAX_NODES",
-    "VIEWS",
     "Graph",
     "StepsResult",
     "draw_graph",
-    "live",
     "backward_steps",
+    "ring_allreduce_graph",
+    "ring_allreduce_steps",
+    "RingResult",
     "module_stats",
     "ModuleStats",
     "Summary",
-    "tutorial_graph",
-    "configure",
-    "main",
 ]
