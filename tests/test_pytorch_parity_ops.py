@@ -371,7 +371,12 @@ def test_result_dtypes_as_torch_result_type(name) -> None:
 def test_int_with_a_python_float_follows_the_default_dtype(float32_default) -> None:
     assert (Tensor([1, 2], dtype=np.int64) + 2.5).dtype == np.float32
     assert (Tensor([1, 2], dtype=np.int64) / 2).dtype == np.float32
-    assert (torch.tensor([1, 2]) + 2.5).dtype == torch.float32  # PyTorch's default
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        assert (torch.tensor([1, 2]) + 2.5).dtype == torch.float32  # PyTorch's default
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def test_float32_keeps_its_dtype_and_gradient_through_promotion() -> None:
@@ -664,3 +669,37 @@ def test_pytorch_method_spellings() -> None:
     assert x.type_as(Tensor(f32)).dtype == np.float32
     assert x.nelement() == tx.nelement() and x.is_floating_point()
     assert x.element_size() == tx.element_size()
+
+
+@pytest.mark.parametrize(
+    "call, exc, pattern",
+    [
+        (
+            lambda: F.scaled_dot_product_attention(
+                Tensor(np.ones((2, 3, 4))), Tensor(np.ones((3, 5, 4))), Tensor(np.ones((3, 5, 2)))
+            ),
+            ValueError,
+            "scaled_dot_product_attention: the batch axes",
+        ),  # fmt: skip
+        (
+            lambda: F.cross_entropy(Tensor(np.ones((3, 4))), [0, 1, 2], label_smoothing="a"),
+            ValueError,
+            "cross_entropy: label_smoothing must lie in",
+        ),  # fmt: skip
+        (lambda: F.softmax(np.ones(3), 0), TypeError, "softmax: expected a Tensor"),
+        (lambda: F.log_softmax([1.0], 0), TypeError, "log_softmax: expected a Tensor"),
+        (lambda: F.mse_loss(Tensor(np.ones(3)), "abc"), TypeError, "mse_loss: target must"),
+        (lambda: F.layer_norm(Tensor(np.ones((2, 3))), 3, eps="a"), ValueError, "layer_norm: eps"),
+        (lambda: F.nll_loss(Tensor(1.0), [0]), ValueError, r"nll_loss: input must have shape"),
+        (
+            lambda: F.cross_entropy(Tensor(np.ones((3, 4))), [0, 1, 2], weight=Tensor([1.0, 2.0])),
+            ValueError,
+            r"cross_entropy: weight must be a float tensor of shape \(4,\)",
+        ),  # fmt: skip
+        (lambda: Tensor(np.ones(3)).max("a"), TypeError, "max: dim must be an int"),
+        (lambda: Tensor(np.ones(3)) // "a", TypeError, "floor_divide: expected numbers"),
+    ],
+)
+def test_bad_input_names_the_op(call, exc, pattern) -> None:
+    with pytest.raises(exc, match=pattern):
+        call()

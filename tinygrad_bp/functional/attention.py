@@ -54,6 +54,13 @@ def scaled_dot_product_attention(
             f"scaled_dot_product_attention: expected q (..., L, E), k (..., S, E), "
             f"v (..., S, Ev), got {q.shape}, {k.shape}, {v.shape}"
         )
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"scaled_dot_product_attention: the batch axes of q {q.shape}, k {k.shape} and "
+            f"v {v.shape} (all but the last two) do not broadcast together"
+        ) from None
     if dropout_p:
         raise ValueError("scaled_dot_product_attention: dropout_p is not supported; use 0.0")
     if is_causal and attn_mask is not None:

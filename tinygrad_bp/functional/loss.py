@@ -229,7 +229,11 @@ def cross_entropy(
                 raise
     _deprecated("cross_entropy", size_average, reduce)
     check_reduction(reduction, "cross_entropy")
-    if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
+    if (
+        isinstance(label_smoothing, bool)
+        or not isinstance(label_smoothing, (int, float, np.floating))
+        or not 0.0 <= label_smoothing <= 1.0
+    ):
         raise ValueError(
             f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}"
         )
@@ -335,6 +339,8 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     check_reduction(reduction, "mse_loss")
     if not isinstance(pred, Tensor):
         raise TypeError(f"mse_loss: pred must be a Tensor, got {type(pred).__name__}")
+    if isinstance(target, (str, bytes)):
+        raise TypeError(f"mse_loss: target must be numbers, got a string {target!r}")
     if isinstance(target, (list, tuple)):
         target = _to_array(target, pred.dtype if pred.dtype.kind == "f" else None, "mse_loss")
     tshape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))

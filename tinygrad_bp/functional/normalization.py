@@ -135,8 +135,8 @@ def layer_norm(
                 f"layer_norm: {label} must have the normalized shape {ns}, got "
                 f"{tuple(np.shape(_array(t)))} (as in PyTorch)"
             )
-    if not eps >= 0:
-        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be a number >= 0, got {eps!r}")
     axes = tuple(range(x.ndim - k, x.ndim))
     mu = ops.mean(x, axis=axes, keepdims=True)
     d = x - mu

@@ -13,8 +13,9 @@ dtype, in one place.  ``None`` marks a parent that gets no gradient.
 
 The families:
 
-- :mod:`.elementwise`: add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, sin, cos, tan,
-  abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid, tanh;
+- :mod:`.elementwise`: add, sub, mul, div, pow, neg, floor_divide, remainder, exp, log,
+  log1p, sqrt, sin, cos, tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum,
+  where, relu, sigmoid, tanh (and the bitwise & | ^, never differentiable);
 - :mod:`.reduce`: sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax (and
   var, std composed of them);
 - :mod:`.shape`: reshape, transpose, broadcast_to, cat, stack, pad, flip, cast (and
@@ -26,11 +27,12 @@ The families:
   max_last (a window's maximum, routed as PyTorch's max pooling);
 - :mod:`.recurrent`: lstm_cell, one LSTM step fused.
 
-The primitive set: add, sub, mul, div, pow, neg, clone, exp, log, log1p, sqrt, sin, cos,
-tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid,
-tanh, sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax, reshape,
-transpose, broadcast_to, cat, stack, pad, flip, cast, getitem, index_add, gather,
-scatter_add, matmul, einsum, cross_entropy, unfold, fold, max_last, lstm_cell.
+The primitive set: add, sub, mul, div, pow, neg, clone, floor_divide, remainder, exp, log,
+log1p, sqrt, sin, cos, tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum,
+where, relu, sigmoid, tanh, sum, mean, max, min, prod, cumsum, logsumexp, softmax,
+log_softmax, reshape, transpose, broadcast_to, cat, stack, pad, flip, cast, getitem,
+index_add, gather, scatter_add, matmul, einsum, cross_entropy, unfold, fold, max_last,
+lstm_cell.
 Everything in :mod:`tinygrad_bp.functional` and :mod:`tinygrad_bp.nn` is composed from
 these.
 """

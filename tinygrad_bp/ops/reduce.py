@@ -17,7 +17,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import Tensor, make_node
 from . import dialect as D
-from ._common import floating, kept_shape, norm_axes, one_axis
+from ._common import check_tensor, floating, kept_shape, norm_axes, one_axis
 
 __all__ = [
     "sum", "mean", "max", "min", "prod", "cumsum", "logsumexp", "var", "std", "softmax",
@@ -289,7 +289,7 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     ∂/∂x = s·(g − Σ g·s)."""
     if dim is not None:
         axis = dim
-    x = floating(x, "softmax")
+    x = floating(check_tensor(x, "softmax"), "softmax")
     xd = x.data
     if xd.ndim == 0:  # PyTorch: the softmax of one number is 1 (dim 0 or -1)
         one_axis(axis, 1, "softmax")
@@ -323,7 +323,7 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """``x − logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``).  ∂/∂x = g − softmax·Σ g."""
     if dim is not None:
         axis = dim
-    x = floating(x, "log_softmax")
+    x = floating(check_tensor(x, "log_softmax"), "log_softmax")
     xd = x.data
     if xd.ndim == 0:  # PyTorch: 0 (dim 0 or -1)
         one_axis(axis, 1, "log_softmax")
