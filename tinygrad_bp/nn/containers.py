@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .. import ops
-from ..autograd import RELEASE_AFTER_USE, _current_mode
+from ..autograd import is_keep_values_enabled, release
 from ..tensor import Tensor
 from .activation import ReLU, Sigmoid, Tanh
 from .linear import Dense
@@ -63,14 +63,14 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         layers = self.layers
-        mark = not _current_mode().keep
+        mark = not is_keep_values_enabled()
         for m in layers[:-1]:
             x = m(x)
             if mark and m.__class__ in _OWN_OUTPUTS:
                 # Only this graph can reach this output (our own layers keep no reference
                 # to what they return, and the user gets the last output alone): let
                 # backward() drop its value once used, as PyTorch frees what it saved.
-                x._flags |= RELEASE_AFTER_USE
+                release(x)
         return layers[-1](x) if layers else x
 
     def __getitem__(self, i: int) -> Module:

@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import SCOPE
 from ..tensor import Tensor
 
 __all__ = ["Module", "Parameter"]
+
+_get_scope, _set_scope, _reset_scope = SCOPE.get, SCOPE.set, SCOPE.reset
 
 
 class Parameter(Tensor):
@@ -62,16 +65,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        out = self.forward(*args, **kwargs)
-        # Record the call on its outputs (innermost call first), so that a picture can draw
-        # it as one node: tinygrad_bp.viz reads it.  (make_node starts every node with an
-        # empty record: a getattr default would cost an exception per call here.)
-        if out.__class__ is Tensor:
-            if out._parents:
-                out._module += ((self, args, kwargs or None),)  # (no empty dict kept)
-        elif isinstance(out, (tuple, list)):
-            _record(out, (self, args, kwargs or None))
-        return out
+        # Every node made inside is stamped with this call's scope (Tensor.scope), so that
+        # a picture can draw the call as one node: tinygrad_bp.viz groups by it.  (What
+        # autograd.scope() does, inline: this runs for every layer of every step.)
+        token = _set_scope((self, args, kwargs or None, _get_scope()))  # no empty dict kept
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _reset_scope(token)
 
     # -------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
@@ -214,15 +215,6 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
-
-
-def _record(out: Any, call: tuple[Module, Any]) -> None:
-    """Module.__call__'s record on every Tensor in a (nested) tuple of outputs."""
-    for t in out:
-        if t.__class__ is Tensor and t._parents:
-            t._module += (call,)
-        elif isinstance(t, (tuple, list)):
-            _record(t, call)
 
 
 def _rng(seed: Any) -> np.random.Generator:
