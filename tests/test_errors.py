@@ -297,7 +297,7 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"transpose.*\(1, 0\).*3 axes.*\(2, 3, 4\)",
     ),
     (
-        "max-empty",  # (the mean of nothing is NaN, as in PyTorch; its maximum is refused)
+        "amax-empty-axis",  # (the mean of nothing is NaN, as in PyTorch; its maximum is refused)
         lambda: Tensor(np.ones((0, 3))).amax(axis=0),
         ValueError,
         r"max: cannot reduce an empty axis .*\(0, 3\)",
