@@ -202,7 +202,7 @@ def test_multihead_attention_row_that_may_attend_to_nothing() -> None:
     tout, _ = tm(tq, tk, tk, attn_mask=torch.tensor(blocked), need_weights=False)
     np.testing.assert_allclose(out.data, tout.detach().numpy(), atol=1e-12)
     grads_match(out, tout, [q, k], [tq, tk])
-    with pytest.raises(TypeError, match="MultiheadAttention: attn_mask must be boolean"):
+    with pytest.raises(TypeError, match=r"MultiheadAttention\(4, 2\): attn_mask must be boolean"):
         m(q, k, k, attn_mask=blocked.astype(np.int64))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from .. import ops
 from ..autograd import release
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .module import Module, Parameter, _rng
 
 __all__ = ["Dense", "Linear", "ACTIVATIONS", "INITS"]
@@ -90,8 +91,7 @@ class Dense(Module):
             raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.activation = activation
-        self._act = ACTIVATIONS[activation]
+        self.activation = activation  # (the setter below also sets the function)
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         g = _rng(rng)
         if init == "auto":
@@ -110,9 +110,25 @@ class Dense(Module):
             Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) if bias else None
         )
 
+    @property
+    def activation(self) -> str | None:
+        """The activation's name; setting it after construction changes what
+        :meth:`forward` computes (the initial weights stay as drawn)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value: str | None) -> None:
+        if value not in ACTIVATIONS:
+            raise ValueError(
+                f"Dense: unknown activation {value!r}; expected one of None, 'sigmoid', "
+                f"'tanh', 'relu'"
+            )
+        self._activation = value
+        self._act = ACTIVATIONS[value]
+
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Dense")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Dense({self.in_features}→{self.out_features}): expected input whose last "
@@ -188,7 +204,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Linear")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}→{self.out_features}): expected input whose last "
