@@ -132,8 +132,12 @@ class MultiheadAttention(Module):
             if m.ndim == 3:
                 m = m.reshape(n, self.num_heads, L, S)
             add = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
-        # a query row that may attend to nothing gets weights 0 (output 0), not NaN
-        w = attention_weights(scores, add, "MultiheadAttention")
+        if need_weights:  # PyTorch's module: a row that may attend to nothing is NaN here
+            if add is not None:
+                scores = scores + add.astype(scores.dtype, copy=False)
+            w = ops.softmax(scores, -1)
+        else:  # and 0 here (its scaled_dot_product_attention path): so both, as PyTorch
+            w = attention_weights(scores, add, "MultiheadAttention")
         out = ops.matmul(w, v)  # (N, h, L, d)
         out = ops.reshape(ops.transpose(out, 0, 2, 1, 3), n, L, self.embed_dim)
         out = self.out_proj(out)
