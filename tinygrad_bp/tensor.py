@@ -1032,7 +1032,7 @@ class Tensor:
             )
         return ops.transpose(self) if self.data.ndim == 2 else self
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         """The number of dimensions (PyTorch's ``dim()``; NumPy's ``ndim``)."""
         return self.data.ndim
 
@@ -1150,6 +1150,8 @@ def _new_filled(t: Tensor, size: Any, value: Any, dtype: Any) -> Tensor:
 class _Size(int):
     """A tensor's element count (NumPy's ``x.size``) that can also be called as PyTorch's
     ``x.size(dim=None)``: the shape, or one axis's length."""
+
+    shape: tuple[int, ...]
 
     def __new__(cls, n: int, shape: tuple[int, ...]) -> _Size:
         obj = super().__new__(cls, n)
