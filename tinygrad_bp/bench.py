@@ -56,7 +56,9 @@ THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 # Issue 5's goal for tinygrad_bp, as a ratio to hand NumPy at each thread count.
-GOALS = {"W1": 1.5, "W2": 1.10, "W3": 1.05, "W4": 1.5, "W5": 2.0, "W6": 2.0}
+GOALS = {"W1": 1.5, "W2": 1.10, "W3": 1.05, "W4": 1.5, "W5": 2.0, "W6": 2.0, "W7": 2.0}
+# Issue 24's goals for the models, as a ratio to PyTorch eager (same rounds).
+TORCH_GOALS = {"W5": 0.6, "W6": 1.0, "W7": 1.0}
 MEMORY_GOAL = 1.2
 # Agreement with hand NumPy after the check steps, relative, by dtype.
 TOLERANCE = {"float64": 1e-6, "float32": 1e-3}
@@ -283,7 +285,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             for t in threads:
                 for wl in workloads:
-                    problem = impls.make_problem(impls.WORKLOADS[wl])
+                    problem = impls.make_problem(impls.WORKLOADS[wl].for_check())
                     p0 = [a.astype(np.float64) for W, b in zip(problem.Ws, problem.bs)
                           for a in (W, b)]  # fmt: skip
                     got = {}
@@ -297,7 +299,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                         with np.load(path) as f:
                             reply["arrays"] = [f[k] for k in f.files]
                         got[i] = reply
-                    tol = TOLERANCE[impls.WORKLOADS[wl].dtype]
+                    tol = TOLERANCE[impls.WORKLOADS[wl].for_check().dtype]
                     for i, reply in got.items():
                         dev = _compare(got["numpy"], reply, p0)
                         passed = dev["loss"] <= tol and dev["update"] <= tol
@@ -324,6 +326,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         # 3. interleaved rounds
         times: dict[str, list[float]] = {f"{i} {t} {wl}": [] for i, t, wl in workers}
         ratios: dict[str, list[float]] = {k: [] for k in times}
+        to_torch: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {k: [] for k in times}
         faults: dict[str, list[float]] = {k: [] for k in times}
         for r in range(config.rounds):
@@ -345,9 +348,14 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                     for i, s in this_round.items():
                         base = "numpy" + STEADY if i.endswith(STEADY) else "numpy"
                         ratios[f"{i} {t} {wl}"].append(s / this_round[base])
+                    if "torch" in this_round and "tinygrad_bp" in this_round:
+                        to_torch.setdefault(f"tinygrad_bp {t} {wl}", []).append(
+                            this_round["tinygrad_bp"] / this_round["torch"]
+                        )
             _log(f"bench: round {r + 1}/{config.rounds} done", log)
         results["times"] = times
         results["ratios"] = ratios
+        results["ratios_to_torch"] = to_torch
         results["cpu_times"] = cpu
         results["faults"] = faults
         results["steps_per_block"] = {f"{i} {t} {wl}": n for (i, t, wl), n in nsteps.items()}
@@ -439,7 +447,8 @@ def render_markdown(res: dict[str, Any]) -> str:
         f"(many steps per block; in each round hand NumPy and tinygrad_bp run back to back, "
         f"alternating which goes first, and the others rotate around them). Times are per "
         f"training step (forward, softmax "
-        f"cross-entropy, backward, SGD update with lr {impls.LR}); ratios are the median over "
+        f"cross-entropy, backward, SGD update with lr {impls.LR}; W7: AdamW); ratios are the "
+        "median over "
         f"rounds of each round's ratio to the hand NumPy block of the same round.",
         "- Workloads (same seeded data and initial weights for every implementation; W1 is "
         "standardised Iris):",
@@ -479,6 +488,7 @@ def render_markdown(res: dict[str, Any]) -> str:
                     goal = GOALS[wl]
                     row.append(f"≤ {goal:.2f}x {'✓' if ratio <= goal else '✗'}")
             lines.append(_row(row))
+        lines += _torch_table(res, t)
         lines += ["", "Per-step time in ms, median (min–max over rounds):", ""]
         head = ["workload"] + [titles[i] for i in names]
         lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
@@ -577,6 +587,28 @@ READING = [
     "the times.",
     "",
 ]
+
+
+def _torch_table(res: dict[str, Any], t: int) -> list[str]:
+    """tinygrad_bp over PyTorch eager, the median of the per-round ratios (the rounds
+    time every implementation's block of a workload one after another)."""
+    per = res.get("ratios_to_torch") or {}
+    rows = [wl for wl in res["workloads"] if per.get(f"tinygrad_bp {t} {wl}")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "tinygrad_bp over PyTorch eager (median of the per-round ratios; lower is better):",
+        "",
+        _row(["workload", "tinygrad_bp / PyTorch", "goal"]),
+        _row(["---", "---:", "---:"]),
+    ]
+    for wl in rows:
+        ratio = statistics.median(per[f"tinygrad_bp {t} {wl}"])
+        goal = TORCH_GOALS.get(wl)
+        mark = f"≤ {goal:.2f}x {'✓' if ratio <= goal else '✗'}" if goal else "—"
+        lines.append(_row([wl, f"**{ratio:.2f}x**", mark]))
+    return lines
 
 
 def _steady_table(res: dict[str, Any], t: int) -> list[str]:
@@ -682,7 +714,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=list(impls.WORKLOADS),
         choices=list(impls.WORKLOADS),
-        help="default: all of them (W5 and W6 need the reference package's hand-written steps)",
+        help="default: all of them (W5-W7 need the reference package's hand-written steps)",
     )
     parser.add_argument(
         "--impls",
