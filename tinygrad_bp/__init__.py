@@ -6,7 +6,8 @@ affiliated with the tinygrad project.  The public surface is listed in ``__all__
 
 from __future__ import annotations
 
-from . import autograd, functional, ops
+# _malloc first: freed array memory stays in the process (glibc only; see _malloc)
+from . import _malloc, autograd, functional, ops  # noqa: F401
 from .autograd import (
     Function,
     detect_anomaly,

@@ -103,7 +103,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=self._err,
             text=True,
-            env={**_child_env(threads, root), **(env or {})},
+            env={**_child_env(threads, root), **_peer_env(impl), **(env or {})},
             cwd=root or _package_root(),  # `python -m` puts the cwd first on sys.path
         )
 
@@ -148,6 +148,15 @@ class _Worker:
         self._err.close()
 
 
+def _peer_env(impl: str) -> dict[str, str]:
+    """The peers run with the C library's allocator settings, as they would without
+    tinygrad_bp in the process (importing tinygrad_bp tunes glibc's malloc; the worker
+    imports the package to find the workloads)."""
+    from ._malloc import ENV_VAR
+
+    return {} if impl.startswith("tinygrad_bp") else {ENV_VAR: "default"}
+
+
 def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__)))
 
@@ -172,7 +181,7 @@ def _memory(impl: str, workload: str, threads: int) -> dict[str, Any]:
         capture_output=True,
         cwd=_package_root(),
         text=True,
-        env=_child_env(threads),
+        env={**_child_env(threads), **_peer_env(impl)},
         check=False,
     )
     for line in proc.stdout.splitlines():
