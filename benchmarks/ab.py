@@ -13,7 +13,8 @@ ratios.  With one thread the
 default clock is the worker thread's CPU time, which a busy machine disturbs less than the
 wall clock.  Used for the before/after figures in the commit messages of engine
 optimisations; ``tinygrad-bp bench`` is the benchmark itself.  The base is timed with
-the working tree's ``_bench_impls.py`` (today's workloads and user code).
+the working tree's ``tinygrad_bp/commands/_bench_impls.py`` (today's workloads and user
+code).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tinygrad_bp.bench import _Worker  # noqa: E402
+from tinygrad_bp.commands.bench import _Worker  # noqa: E402
 
 
 def _session(
@@ -97,8 +98,12 @@ def main() -> int:
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
             tf.extractall(tmp, filter="data")
-        # Time the old engine with today's harness (same workloads, same user code).
-        shutil.copy(os.path.join(ROOT, "tinygrad_bp", "_bench_impls.py"), tmp + "/tinygrad_bp")
+        # Time the old engine with today's harness (same workloads, same user code), also
+        # where the base is older than tinygrad_bp/commands/.
+        os.makedirs(os.path.join(tmp, "tinygrad_bp", "commands"), exist_ok=True)
+        for name in ("__init__.py", "_bench_impls.py"):
+            here = os.path.join(ROOT, "tinygrad_bp", "commands", name)
+            shutil.copy(here, os.path.join(tmp, "tinygrad_bp", "commands", name))
     new_root = args.new_dir or ROOT
     variants = {
         "numpy": ("numpy", ROOT),

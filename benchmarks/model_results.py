@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from tinygrad_bp import models, optim  # noqa: E402
+from tinygrad_bp import optim  # noqa: E402
+from tinygrad_bp.commands import models  # noqa: E402
 
 OUT_DIR = os.path.join(HERE, "results", "models")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")

@@ -52,12 +52,15 @@ CLI_OUTPUT = DOCS / "cli_output"
 
 # What each piece needs, and who provides it, for the "missing" messages.
 PROVIDERS = {
-    "tinygrad_bp.viz": "tinygrad_bp/viz/ (issue 4, the pictures)",
-    "tinygrad_bp.train": "tinygrad_bp/train.py (issue 3, `tinygrad-bp train`)",
-    "tinygrad_bp.compare": "tinygrad_bp/compare.py (issue 3, `tinygrad-bp compare`)",
-    "tinygrad_bp.bench": "tinygrad_bp/bench.py (issue 5, `tinygrad-bp bench`)",
-    "tinygrad_bp.viz.live": "tinygrad_bp/viz/live/ (issue 13, `tinygrad-bp live`)",
-    "tinygrad_bp.compare_layers": "tinygrad_bp/compare_layers.py (issue 12, `compare --layer`)",
+    "tinygrad_bp.viz": "tinygrad_bp/viz/ (the pictures)",
+    "tinygrad_bp.commands.train": "tinygrad_bp/commands/train.py (`tinygrad-bp train`)",
+    "tinygrad_bp.commands.compare": "tinygrad_bp/commands/compare.py (`tinygrad-bp compare`)",
+    "tinygrad_bp.commands.graph": "tinygrad_bp/commands/graph.py (`tinygrad-bp graph`)",
+    "tinygrad_bp.commands.bench": "tinygrad_bp/commands/bench.py (`tinygrad-bp bench`)",
+    "tinygrad_bp.commands.live": "tinygrad_bp/commands/live/ (`tinygrad-bp live`)",
+    "tinygrad_bp.commands.compare_layers": (
+        "tinygrad_bp/commands/compare_layers.py (`compare --layer`)"
+    ),
 }
 PICTURES = (
     "tutorial_forward.png",
@@ -171,7 +174,7 @@ def build_pictures() -> list[Path]:
 
 
 def build_train() -> list[Path]:
-    _require("tinygrad_bp.train")
+    _require("tinygrad_bp.commands.train")
     with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
         tmp = Path(d)
         out = _clean(_cli(["train", "--out", "runs/iris"], cwd=tmp), tmp)
@@ -189,7 +192,7 @@ def build_train() -> list[Path]:
 
 
 def build_compare() -> list[Path]:
-    _require("tinygrad_bp.compare")
+    _require("tinygrad_bp.commands.compare")
     with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
         out = _clean(_cli(["compare"], cwd=Path(d)), Path(d))
     _write(CLI_OUTPUT / "compare.txt", out)
@@ -199,10 +202,10 @@ def build_compare() -> list[Path]:
 def build_compare_layers() -> list[Path]:
     """``compare --layer NAME`` for every layer the command knows (docs/layers/*.md include
     cli_output/compare_NAME.txt)."""
-    _require("tinygrad_bp.compare_layers")
+    _require("tinygrad_bp.commands.compare_layers")
     sys.path.insert(0, str(ROOT))
     try:
-        from tinygrad_bp.compare_layers import LAYERS
+        from tinygrad_bp.commands.compare_layers import LAYERS
     finally:
         sys.path.remove(str(ROOT))
     written = []
@@ -256,10 +259,7 @@ def build_first_graph() -> list[Path]:
 def build_cli_help() -> list[Path]:
     missing = []
     for cmd in SUBCOMMANDS:
-        # the subcommands whose module is not tinygrad_bp.<command> (cli.py's table)
-        module = {"graph": "tinygrad_bp.viz", "live": "tinygrad_bp.viz.live"}.get(
-            cmd, f"tinygrad_bp.{cmd}"
-        )
+        module = f"tinygrad_bp.commands.{cmd}"  # cli.py's table
         try:
             _require(module)
         except Missing as exc:

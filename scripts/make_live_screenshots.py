@@ -2,7 +2,7 @@
 
     python scripts/make_live_screenshots.py            # writes docs/images/live_*.png
 
-The page is served by the project's own server (``tinygrad_bp.viz.live``) on a free port of
+The page is served by the project's own server (``tinygrad_bp.commands.live``) on a free port of
 127.0.0.1 and driven by Playwright with the system's chromium (``apt-get install
 chromium``; set ``TINYGRAD_BP_CHROMIUM`` to use another).  Four pictures:
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
 sys.path.insert(0, str(ROOT))
 
-from tinygrad_bp.viz.live.server import LiveConfig, LiveServer  # noqa: E402
+from tinygrad_bp.commands.live.server import LiveConfig, LiveServer  # noqa: E402
 
 
 def _chromium() -> str:

@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # this checkout's package, not an installed one
 
 from tinygrad_bp import viz  # noqa: E402
+from tinygrad_bp.commands.graph import tutorial_graph  # noqa: E402
 
 BATCH = 5
 WHAT = f"the tutorial's network 4→10→5→3, cross-entropy on {BATCH} Iris rows"
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(out, exist_ok=True)
 
     def tutorial():  # a fresh graph each time: nothing drawn depends on an earlier picture
-        loss, model, _ = viz.tutorial_graph(batch_size=BATCH, seed=0)
+        loss, model, _ = tutorial_graph(batch_size=BATCH, seed=0)
         return loss, model
 
     written = []
@@ -134,7 +135,7 @@ def layer_pictures(out: str) -> list[str]:
     (``layer_<name>.png``): the same layer, weights and ``L = Σ out ⊙ R`` that
     ``tinygrad-bp compare --layer <name>`` checks, with the gradient flow."""
     import tinygrad_bp as tg
-    from tinygrad_bp.compare_layers import build_case
+    from tinygrad_bp.commands.compare_layers import build_case
 
     written = []
     for name, kw in LAYER_PICTURES.items():
@@ -159,7 +160,7 @@ def _cnn_pictures(out: str) -> list[str]:
     import numpy as np
 
     import tinygrad_bp as tg
-    from tinygrad_bp.models import DigitsCNN
+    from tinygrad_bp.commands.models import DigitsCNN
 
     def cnn_loss():
         rng = np.random.default_rng(0)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_bp import _bench_impls as bi
+from benchmarks import peers
+from tinygrad_bp.commands import _bench_impls as bi
+
+peers.register_all()  # PyTorch eager, the oracle here, is one of the benchmarks page's peers
 
 
 @pytest.mark.parametrize("key", ["W5", "W6"])  # W7: below, in float64

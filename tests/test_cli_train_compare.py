@@ -8,14 +8,15 @@ import os
 import numpy as np
 import pytest
 
-from tinygrad_bp import cli, nn, ops
-from tinygrad_bp import compare as compare_mod
-from tinygrad_bp import train as train_mod
-from tinygrad_bp._output import MANIFEST
-from tinygrad_bp.compare import compare, format_report
+from tinygrad_bp import nn, ops
+from tinygrad_bp.commands import cli
+from tinygrad_bp.commands import compare as compare_mod
+from tinygrad_bp.commands import train as train_mod
+from tinygrad_bp.commands._output import MANIFEST
+from tinygrad_bp.commands.compare import compare, format_report
+from tinygrad_bp.commands.train import train
 from tinygrad_bp.data import load_iris
 from tinygrad_bp.tensor import make_node
-from tinygrad_bp.train import train
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -181,7 +182,7 @@ def test_train_command_writes_everything(tmp_path, capsys):
     # the saved weights reproduce the reported training accuracy
     X, y = load_iris()
     Z = (X - summary["standardize"]["mean"]) / np.array(summary["standardize"]["std"])
-    from tinygrad_bp.train import train_test_split
+    from tinygrad_bp.commands.train import train_test_split
 
     Xtr, ytr, _, _ = train_test_split(Z, y, 0.2, seed=0)
     acc = (model(Xtr).data.argmax(axis=1) == ytr).mean()

@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from tinygrad_bp import cli, models, optim
-from tinygrad_bp import train as train_mod
-from tinygrad_bp.train import MODEL_DEFAULTS, train_model
+from tinygrad_bp import optim
+from tinygrad_bp.commands import cli, models
+from tinygrad_bp.commands import train as train_mod
+from tinygrad_bp.commands.train import MODEL_DEFAULTS, train_model
 
 PAIRS = [("digits", "mlp"), ("digits", "cnn"), ("names", "mlp"), ("names", "lstm"),
          ("names", "transformer")]  # fmt: skip
@@ -64,7 +65,7 @@ def test_each_pair_trains_a_few_steps_and_writes_its_files(tmp_path, capsys, dat
 
     state, meta = read(out / "weights.npz")
     task = models.load_task(data, model)
-    assert meta["rebuild"] == "tinygrad_bp.models.build(**model)"
+    assert meta["rebuild"] == "tinygrad_bp.commands.models.build(**model)"
     again = models.build(**meta["model"])
     assert all(p.dtype == np.float32 for p in again.parameters())
     again.load(out / "weights.npz")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from tinygrad_bp import cli
 from tinygrad_bp import reference as ref
-from tinygrad_bp.compare_layers import LAYERS, TOLERANCE, build_case, compare_layer
+from tinygrad_bp.commands import cli
+from tinygrad_bp.commands.compare_layers import LAYERS, TOLERANCE, build_case, compare_layer
 
 EXACT = 1e-12
 

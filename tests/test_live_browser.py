@@ -21,9 +21,9 @@ sync_api = pytest.importorskip(
 
 from tinygrad_bp import autograd, nn  # noqa: E402
 from tinygrad_bp import functional as F  # noqa: E402
+from tinygrad_bp.commands.live.registry import build_model, load_dataset  # noqa: E402
+from tinygrad_bp.commands.live.server import LiveConfig, LiveServer  # noqa: E402
 from tinygrad_bp.tensor import Tensor  # noqa: E402
-from tinygrad_bp.viz.live.registry import build_model, load_dataset  # noqa: E402
-from tinygrad_bp.viz.live.server import LiveConfig, LiveServer  # noqa: E402
 from tinygrad_bp.viz.read import completion_order  # noqa: E402
 
 

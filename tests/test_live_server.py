@@ -25,29 +25,29 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from tinygrad_bp import autograd, nn  # noqa: E402
 from tinygrad_bp import functional as F  # noqa: E402
-from tinygrad_bp.cli import main as cli_main  # noqa: E402
-from tinygrad_bp.tensor import Tensor  # noqa: E402
-from tinygrad_bp.viz.live import live  # noqa: E402
-from tinygrad_bp.viz.live.registry import (  # noqa: E402
+from tinygrad_bp.commands.cli import main as cli_main  # noqa: E402
+from tinygrad_bp.commands.live import live  # noqa: E402
+from tinygrad_bp.commands.live.registry import (  # noqa: E402
     DATASETS,
     MODELS,
     as_dataset,
     build_model,
     load_dataset,
 )
-from tinygrad_bp.viz.live.server import (  # noqa: E402
+from tinygrad_bp.commands.live.server import (  # noqa: E402
     LiveConfig,
     LiveServer,
     PortInUseError,
     bind,
     create_app,
 )
-from tinygrad_bp.viz.live.session import Session  # noqa: E402
-from tinygrad_bp.viz.live.toys import make_moons, make_spirals  # noqa: E402
+from tinygrad_bp.commands.live.session import Session  # noqa: E402
+from tinygrad_bp.commands.live.toys import make_moons, make_spirals  # noqa: E402
+from tinygrad_bp.tensor import Tensor  # noqa: E402
 from tinygrad_bp.viz.read import completion_order  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "tinygrad_bp" / "viz" / "live" / "static"
+STATIC = ROOT / "tinygrad_bp" / "commands" / "live" / "static"
 
 
 def wait_for(cond, timeout=30.0, what="condition"):
@@ -523,9 +523,7 @@ def test_cli_offers_the_next_free_port_in_a_terminal(monkeypatch, capsys):
     import importlib
     import io
 
-    # import_module, not `import ... as`: once the package sits at tinygrad_bp.viz.live,
-    # the attribute tinygrad_bp.viz.live is the function tg.viz.live, not this module
-    live_mod = importlib.import_module("tinygrad_bp.viz.live")
+    live_mod = importlib.import_module("tinygrad_bp.commands.live")
 
     calls = []
 

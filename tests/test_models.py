@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_bp import models, optim
+from tinygrad_bp import optim
+from tinygrad_bp.commands import models
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")

@@ -340,7 +340,7 @@ def test_small_cnn_trains_like_pytorch_for_20_steps():
 
 
 def test_lstm_language_model_trains_like_pytorch_for_20_steps():
-    from tinygrad_bp import models
+    from tinygrad_bp.commands import models
 
     ours = models.NamesLSTM(emb=6, hidden=10, rng=0)
 

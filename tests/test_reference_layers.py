@@ -900,7 +900,7 @@ def test_hand_erf_is_float32_accurate_and_exact_otherwise():
 
 
 def test_hand_transformer_step_lowers_the_loss_in_float32():
-    from tinygrad_bp import _bench_impls as bi
+    from tinygrad_bp.commands import _bench_impls as bi
     from tinygrad_bp.reference import steps
 
     p = bi.make_problem(bi.MODEL_WORKLOADS["W7"])

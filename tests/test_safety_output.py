@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_bp import _output, bench, cli
-from tinygrad_bp.train import train
+from tinygrad_bp.commands import _output, bench, cli
+from tinygrad_bp.commands.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -99,7 +99,7 @@ def test_an_interrupted_train_keeps_the_previous_run_whole(tmp_path, capsys):
 # ---------------------------------------------------------------------- lock
 _HOLDER = """
 import sys, time
-from tinygrad_bp._output import RunFolder
+from tinygrad_bp.commands._output import RunFolder
 with RunFolder(sys.argv[1], "train"):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -172,8 +172,8 @@ def test_bench_out_into_a_file_fails_at_once(tmp_path, capsys, monkeypatch):
     assert "afile is a file, not a folder" in err and "[Errno" not in err
 
 
-def test_the_bench_page_names_the_command_that_made_it(tmp_path, capsys, monkeypatch):
-    """main: the page always named `bench --threads 1 2 --out docs/benchmarks.md`."""
+def test_the_bench_report_records_the_command_that_made_it(tmp_path, capsys, monkeypatch):
+    """main: the results (and so --json) always named `bench --threads 1 2 --out ...`."""
     seen = {}
 
     def fake_render(results):
@@ -181,7 +181,7 @@ def test_the_bench_page_names_the_command_that_made_it(tmp_path, capsys, monkeyp
         return "the page\n"
 
     monkeypatch.setattr(bench, "run", lambda config: {"checks_passed": True})
-    monkeypatch.setattr(bench, "render_markdown", fake_render)
+    monkeypatch.setattr(bench, "render_report", fake_render)
     page = tmp_path / "sub" / "bench.md"
     code, _, _ = run_cli(capsys, "bench", "--smoke", "--threads", "1", "--out", str(page))
     assert code == 0 and page.read_text() == "the page\n"

@@ -186,7 +186,7 @@ def test_a_bad_file_is_one_clear_error_naming_it(tmp_path: Path, case: str) -> N
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_graph_weights_on_a_bad_file_is_one_line(tmp_path: Path, case: str, capsys) -> None:
-    from tinygrad_bp import cli
+    from tinygrad_bp.commands import cli
 
     path = _bad_file(tmp_path, case)
     code = cli.main(["graph", "--weights", str(path), "--out", str(tmp_path / "g.dot")])
@@ -200,6 +200,7 @@ def test_graph_weights_on_a_bad_file_is_one_line(tmp_path: Path, case: str, caps
 # ---------------------------------------------------------------------- architecture
 def test_saved_weights_record_the_architecture(tmp_path: Path) -> None:
     from tinygrad_bp import serialization
+    from tinygrad_bp.commands import graph
 
     net = nn.mlp([3, 7, 2], activation="relu", rng=0)
     path = tmp_path / "r.npz"
@@ -211,21 +212,21 @@ def test_saved_weights_record_the_architecture(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:  # a plain uint8 array: loadable without pickle
         raw = np.lib.format.read_array(zf.open(serialization.META_KEY + ".npy"))
     assert raw.dtype == np.uint8
-    model, info = serialization.load_model(path)
+    model, info = graph.load_model(path)
     assert [m.activation for m in model] == ["relu", None]
     assert info["architecture_recorded"] is True
     x = np.random.default_rng(0).normal(size=(5, 3))
     np.testing.assert_array_equal(model(x).data, net(x).data)
     with pytest.raises(ValueError, match="saved with hidden activation 'relu', not 'tanh'"):
-        serialization.load_model(path, activation="tanh")
+        graph.load_model(path, activation="tanh")
 
 
 def test_a_sequential_with_activation_modules_is_rebuilt(tmp_path: Path) -> None:
-    from tinygrad_bp import serialization
+    from tinygrad_bp.commands import graph
 
     net = nn.Sequential(nn.Dense(4, 5, rng=0), nn.ReLU(), nn.Dense(5, 2, rng=1))
     net.save(tmp_path / "s.npz")
-    model, info = serialization.load_model(tmp_path / "s.npz")
+    model, info = graph.load_model(tmp_path / "s.npz")
     assert [type(m).__name__ for m in model] == ["Dense", "ReLU", "Dense"]
     x = np.random.default_rng(0).normal(size=(3, 4))
     np.testing.assert_array_equal(model(x).data, net(x).data)

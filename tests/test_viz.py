@@ -22,6 +22,8 @@ from PIL import Image
 
 import tinygrad_bp as tg
 from tinygrad_bp import autograd, nn, viz
+from tinygrad_bp.commands import graph as graph_command
+from tinygrad_bp.commands.graph import tutorial_graph
 from tinygrad_bp.viz import read, render, scene
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -33,7 +35,7 @@ CURRENT = (0xE8, 0x59, 0x0C)  # the step frames' highlight, #e8590c
 # ---------------------------------------------------------------- helpers
 def tutorial():
     """The tutorial's 4 → 10 tanh → 5 tanh → 3 network, cross-entropy on 4 Iris rows."""
-    loss, model, _ = viz.tutorial_graph(batch_size=4, seed=0)
+    loss, model, _ = tutorial_graph(batch_size=4, seed=0)
     return loss, model
 
 
@@ -491,10 +493,11 @@ def test_backward_steps_refuses_huge_graphs(tmp_path):
 
 # ---------------------------------------------------------------- command line
 def run_cli(*argv: str) -> int:
-    """``tinygrad-bp graph ARGV`` through viz's own configure/main (cli.py only routes)."""
+    """``tinygrad-bp graph ARGV`` through the command's own configure/main (cli.py only
+    routes)."""
     parser = argparse.ArgumentParser(prog="tinygrad-bp graph")
-    viz.configure(parser)
-    return viz.main(parser.parse_args(list(argv)))
+    graph_command.configure(parser)
+    return graph_command.main(parser.parse_args(list(argv)))
 
 
 def test_cli_views(tmp_path, capsys):

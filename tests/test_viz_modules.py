@@ -19,6 +19,7 @@ import pytest
 import tinygrad_bp as tg
 from tinygrad_bp import functional as F
 from tinygrad_bp import nn, viz
+from tinygrad_bp.commands.graph import tutorial_graph
 from tinygrad_bp.tensor import make_node
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -278,7 +279,7 @@ def test_a_derivative_graph_draws_like_any_other():
 
 # ---------------------------------------------------------------- after backward()
 def test_after_backward_tutorial_every_leaf_gradient_and_not_kept():
-    loss, model, _ = viz.tutorial_graph(batch_size=5, seed=0)
+    loss, model, _ = tutorial_graph(batch_size=5, seed=0)
     tensors = walk(loss)
     inner = [t for t in tensors if t.parents and t is not loss]
     loss.backward()
@@ -506,7 +507,7 @@ def test_expanding_an_inner_module_opens_the_layer_around_it():
 # ---------------------------------------------------------------- real models of the engine
 def digits_cnn_loss(backward: bool = False):
     """The digits CNN of models.py on 4 seeded 8×8 images (optionally after backward())."""
-    from tinygrad_bp.models import DigitsCNN
+    from tinygrad_bp.commands.models import DigitsCNN
 
     rng = np.random.default_rng(0)
     cnn = DigitsCNN(rng=0)

@@ -5,8 +5,8 @@ named by its dotted name (``0.W``, ``0.b``, ...), plus one entry, :data:`META_KE
 holds a JSON text as a plain ``uint8`` array (never a pickle) recording the file format
 and, for a network of ``Dense`` and activation layers, its architecture: the layers, their
 sizes and activations, and the task it was trained for when the trainer said so.  That is
-enough to rebuild the trained network (``tinygrad-bp graph --weights``, ``train
---compare``) without being told its shape.
+enough to rebuild the trained network without being told its shape
+(:func:`tinygrad_bp.commands.graph.load_model`, for ``tinygrad-bp graph --weights``).
 
 Writing is atomic: the archive is written to a temporary file of its own (a unique name
 from :func:`tempfile.mkstemp`) in the target's folder, flushed and ``fsync``-ed, given the
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .nn import Module, Sequential
+    from .nn import Module
 
 __all__ = [
     "META_KEY",
@@ -48,8 +48,6 @@ __all__ = [
     "load_into",
     "load_module",
     "architecture",
-    "load_model",
-    "graph_loss",
     "WeightsFileError",
 ]
 
@@ -439,166 +437,3 @@ def architecture(module: Module) -> dict[str, Any] | None:
             arch["sizes"] = [dense[0]["in_features"], *[d["out_features"] for d in dense]]
             arch["activation"] = hidden.pop() if hidden else None
     return arch
-
-
-def load_model(
-    path: str | os.PathLike[str], what: str = "load", activation: str | None = None
-) -> tuple[Sequential, dict[str, Any]]:
-    """Rebuild the network saved in ``path`` and load its weights.
-
-    Returns ``(model, metadata)``.  A file that records its architecture is rebuilt as it
-    was saved (``activation``, if given, must agree with it); an older file without one
-    is read as Dense layers ``0.W, 0.b, 1.W, ...`` with ``activation`` (default tanh) on
-    the hidden layers, and its metadata says ``"architecture_recorded": False``.
-    """
-    from . import nn
-
-    path = os.fspath(path)
-    state, meta = read(path, what)
-    arch = (meta or {}).get("architecture")
-    if arch is not None:
-        try:
-            mods = []
-            for d in arch["layers"]:
-                if d["type"] == "Dense":
-                    mods.append(
-                        nn.Dense(
-                            int(d["in_features"]),
-                            int(d["out_features"]),
-                            activation=d["activation"],
-                            dtype=d.get("dtype"),
-                        )
-                    )
-                elif d["type"] in _ACTIVATION_LAYERS:
-                    mods.append(getattr(nn, d["type"])())
-                else:
-                    raise ValueError(f"unknown layer type {d['type']!r}")
-            if not any(isinstance(m, nn.Dense) for m in mods):
-                raise ValueError("no Dense layer")
-            model = nn.Sequential(*mods)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise WeightsFileError(
-                f"{what}: {path}: the recorded architecture cannot be rebuilt ({exc})"
-            ) from None
-        saved_act = arch.get("activation")
-        if activation is not None and "activation" in arch and activation != saved_act:
-            raise ValueError(
-                f"{what}: {path} was saved with hidden activation {saved_act!r}, not {activation!r}"
-            )
-        info = dict(meta or {})
-        info["architecture_recorded"] = True
-    else:
-        model = _infer_dense(state, path, what, activation or "tanh")
-        info = dict(meta or {})
-        info["architecture_recorded"] = False
-        info["architecture"] = architecture(model)
-    try:
-        load_into(model, state, what)
-    except KeyError as exc:
-        raise WeightsFileError(
-            f"{what}: {path} does not match its recorded architecture: {exc.args[0]}"
-        ) from None
-    except (ValueError, TypeError) as exc:
-        raise WeightsFileError(f"{what}: {path}: {exc}") from None
-    return model, info
-
-
-def _infer_dense(state: Mapping[str, np.ndarray], path: str, what: str, act: str) -> Sequential:
-    from . import nn
-
-    names = sorted(state)
-    layers = []
-    i = 0
-    while f"{i}.W" in state:
-        w = state[f"{i}.W"]
-        if w.ndim != 2 or f"{i}.b" not in state:
-            raise WeightsFileError(f"{what}: {path}: layer {i} needs a 2-D {i}.W and a {i}.b")
-        layers.append(w)
-        i += 1
-    if not layers or len(state) != 2 * len(layers):
-        raise WeightsFileError(
-            f"{what}: {path} does not hold Dense layers saved by Module.save (expected "
-            f"arrays 0.W, 0.b, 1.W, ...; found {names})"
-        )
-    n = len(layers)
-    mods = [
-        nn.Dense(
-            int(w.shape[0]),
-            int(w.shape[1]),
-            activation=act if k < n - 1 else None,
-            dtype=w.dtype if w.dtype.kind == "f" else None,
-        )
-        for k, w in enumerate(layers)
-    ]
-    try:
-        return nn.Sequential(*mods)
-    except ValueError as exc:
-        raise WeightsFileError(f"{what}: {path}: {exc}") from None
-
-
-# ---------------------------------------------------------------------- drawing a saved model
-def graph_loss(
-    path: str | os.PathLike[str],
-    batch_size: int = 4,
-    seed: int = 0,
-    activation: str | None = None,
-    what: str = "graph",
-) -> tuple[Any, Sequential, str]:
-    """``(loss, model, description)`` for drawing the network saved in ``path`` as it was
-    trained: its layers and activation from the file, and its task's loss (cross-entropy
-    for ``classify``, the batch mean of ½‖ŷ − y‖² for ``regress``) on a batch of the
-    shipped data when the network's inputs and outputs fit it, else on seeded random rows.
-    Files saved before the architecture was recorded are drawn as Dense layers with
-    ``activation`` (default tanh) as a classifier, and the description says so."""
-    from . import data, nn, ops
-    from .functional import half_squared_error
-    from .tensor import Tensor
-
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= 150
-    ):
-        raise ValueError(f"{what}: --batch-size must be between 1 and 150, got {batch_size!r}")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what}: no such weights file: {path}")
-    model, info = load_model(path, what, activation)
-    task = info.get("task", "classify")
-    if task not in ("classify", "regress"):
-        raise WeightsFileError(f"{what}: {path} records an unknown task {task!r}")
-    dense = [m for m in model if isinstance(m, nn.Dense)]
-    first, last = dense[0], dense[-1]
-    n_in, n_out = first.in_features, last.out_features
-    dtype = first.W.data.dtype
-    rng = np.random.default_rng(seed)
-    if task == "classify":
-        X, y = data.load_iris()
-        X = data.standardize(X)[0]
-        fits, name = n_in == X.shape[1] and n_out == 3, "Iris rows"
-    else:
-        X, y = data.make_regression(150, seed=seed)
-        fits, name = n_in == X.shape[1] and n_out == y.shape[1], "make_regression rows"
-    if fits:
-        idx = rng.permutation(len(X))[:batch_size]
-        xb, yb = X[idx].astype(dtype), y[idx]
-        src = f"{batch_size} {name}"
-    else:
-        xb = rng.standard_normal((batch_size, n_in)).astype(dtype)
-        if task == "classify":
-            yb = rng.integers(0, n_out, size=batch_size)
-        else:
-            yb = rng.standard_normal((batch_size, n_out)).astype(dtype)
-        src = f"{batch_size} random rows (the model does not fit the shipped {name})"
-    out = model(Tensor(xb))
-    if task == "classify":
-        loss, kind = ops.cross_entropy(out, yb), "cross-entropy"
-    else:
-        loss, kind = half_squared_error(out, yb.astype(dtype)), "1/2 squared error"
-    arch = info.get("architecture") or {}
-    act = arch.get("activation")
-    shape = "-".join(str(v) for v in arch.get("sizes", [])) or "saved model"
-    desc = f"{os.path.basename(path)} ({shape}, {act or 'no'} hidden activation, {task})"
-    if not info.get("architecture_recorded"):
-        desc += " [architecture not recorded in the file: hidden activation assumed]"
-    return loss, model, f"{desc}, {kind} on {src}"

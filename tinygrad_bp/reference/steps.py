@@ -17,7 +17,7 @@ Three networks, fixed (the engine's benchmark builds the same ones):
   (``build_names_transformer``); its weights under the engine's ``models`` names.
 
 Each ``build_*(inputs, targets, weights, lr=0.01)`` returns ``(step, params)`` in the
-style of :mod:`tinygrad_bp._bench_impls`: ``step()`` does one full SGD step and returns the
+style of :mod:`tinygrad_bp.commands._bench_impls`: ``step()`` does one full SGD step and returns the
 loss of the weights it started from; ``params()`` returns copies of the current weights,
 in the order of the ``*_PARAMS`` tuple.  The model classes' ``loss_and_grads`` gives the
 gradients themselves, for checking.

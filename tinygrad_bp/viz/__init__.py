@@ -17,8 +17,9 @@ instead): drawing never changes any ``.grad``.
 
 The parts: :mod:`.read` (the graph, its module calls, names, gradients), :mod:`.scene`
 (what to draw), :mod:`.render` (DOT, files), :mod:`.draw` (:func:`draw_graph`),
-:mod:`.steps` (:func:`backward_steps`), :mod:`.stats` (:func:`module_stats`) and
-:mod:`.command` (``tinygrad-bp graph``).
+:mod:`.steps` (:func:`backward_steps`) and :mod:`.stats` (:func:`module_stats`).  The
+commands that draw (``tinygrad-bp graph``, the live page) live in
+:mod:`tinygrad_bp.commands`.
 
 Examples
 --------
@@ -40,9 +41,7 @@ True
 from __future__ import annotations
 
 from ._style import DEFAULT_MAX_NODES, FORMATS
-from .command import VIEWS, configure, main, tutorial_graph
 from .draw import draw_graph
-from .live import live  # eager: tg.viz.live is the function (the module stays viz.live's)
 from .render import Graph
 from .stats import ModuleStats, Summary, module_stats
 from .steps import StepsResult, backward_steps
@@ -50,16 +49,11 @@ from .steps import StepsResult, backward_steps
 __all__ = [
     "FORMATS",
     "DEFAULT_MAX_NODES",
-    "VIEWS",
     "Graph",
     "StepsResult",
     "draw_graph",
-    "live",
     "backward_steps",
     "module_stats",
     "ModuleStats",
     "Summary",
-    "tutorial_graph",
-    "configure",
-    "main",
 ]

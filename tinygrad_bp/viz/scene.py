@@ -425,8 +425,9 @@ def _drawn_through(c: _Call) -> bool:
     """Whether a module call is drawn as its sub-module calls rather than as one node: a
     container (Sequential), or a user's module whose parameters all live in its layers.
     The engine's own layers are one node each even when built from sub-modules (an
-    attention layer's projections): expand= opens them.  The engine's models
-    (tinygrad_bp.models.DigitsCNN, built of those layers) are drawn through like a user's."""
+    attention layer's projections): expand= opens them.  The commands' models
+    (tinygrad_bp.commands.models.DigitsCNN, built of those layers) are drawn through like a
+    user's."""
     if not c.children:
         return False
     cls = type(c.module)

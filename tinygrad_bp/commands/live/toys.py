@@ -5,7 +5,7 @@ allows, and the same arrays for the same arguments (a NumPy generator seeded by 
 
 Examples
 --------
->>> from tinygrad_bp.viz.live.toys import make_moons, make_spirals
+>>> from tinygrad_bp.commands.live.toys import make_moons, make_spirals
 >>> X, y = make_spirals(300, arms=3, seed=0)
 >>> X.shape, sorted(set(y.tolist()))
 ((300, 2), [0, 1, 2])

@@ -189,7 +189,7 @@ def check_file_target(path: str | os.PathLike[str], what: str) -> Path:
 
 
 def _umask() -> int:
-    from .serialization import _umask as read_umask
+    from ..serialization import _umask as read_umask
 
     return read_umask()
 

@@ -8,8 +8,8 @@ training step and returns the loss of the weights it started from; ``params()`` 
 current weights back as NumPy arrays in the same layout, so the harness can check that
 every implementation computes the same update.
 
-The worker (``python -m tinygrad_bp._bench_impls IMPL``) is started by
-:mod:`tinygrad_bp.bench` with the BLAS thread variables already in its environment; it
+The worker (``python -m tinygrad_bp.commands._bench_impls IMPL``) is started by
+:mod:`tinygrad_bp.commands.bench` with the BLAS thread variables already in its environment; it
 pins the BLAS pool again with threadpoolctl, answers one JSON request per line on stdin
 and writes one ``@@bench {json}`` line per answer on stdout.
 """
@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Workload", "WORKLOADS", "IMPLS", "IMPL_TITLES", "make_problem", "build"]
+__all__ = [
+    "Workload",
+    "WORKLOADS",
+    "IMPLS",
+    "IMPL_TITLES",
+    "make_problem",
+    "build",
+    "register",
+]
 
 LR = 0.01
 SEED = 0
@@ -111,7 +119,7 @@ SEQ_LEN = 16
 def _hand_steps() -> Any:
     """The hand-written W5/W6 steps, where the reference package has them."""
     try:
-        from .reference import steps
+        from ..reference import steps
     except ImportError:
         return None
     return steps if hasattr(steps, "build_digits_cnn") else None
@@ -165,7 +173,7 @@ def make_model_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> 
     dtype = np.dtype(workload.dtype)
     if workload.kind == "cnn":
         try:
-            from .data import load_digits
+            from ..data import load_digits
 
             X, y = load_digits()
             X = X[: workload.batch].reshape(-1, 1, 8, 8)
@@ -243,7 +251,10 @@ def _model_tinygrad_bp(p: ModelProblem, tg: Any) -> tuple[Step, Params]:
             return F.cross_entropy(model(x), y)
 
     elif p.kind == "transformer":
-        models = importlib.import_module(tg.__name__ + ".models")
+        try:
+            models = importlib.import_module(tg.__name__ + ".commands.models")
+        except ImportError:  # an older tree (benchmarks/ab.py --base), before the layout
+            models = importlib.import_module(tg.__name__ + ".models")
         model = models.NamesTransformer(p.X.shape[1], dtype=dt)
         x, y = p.X, p.y.ravel()
 
@@ -288,60 +299,6 @@ def _model_tinygrad_bp(p: ModelProblem, tg: Any) -> tuple[Step, Params]:
     return step, params
 
 
-def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
-    """PyTorch eager, idiomatic: torch.nn layers, F.cross_entropy, optim.SGD."""
-    import torch
-
-    nn = torch.nn
-    dtype = getattr(torch, str(next(iter(p.weights.values())).dtype))
-    if p.kind == "cnn":
-        model = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(128, 10),
-        ).to(dtype)  # fmt: skip
-        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
-    elif p.kind == "transformer":
-        model = _torch_transformer(torch, p.X.shape[1]).to(dtype)
-        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y).reshape(-1)
-    else:
-
-        class NamesLSTM(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.embed = nn.Embedding(27, 32)
-                self.lstm = nn.LSTM(32, 128, batch_first=True)
-                self.head = nn.Linear(128, 27)
-
-            def forward(self, idx: Any) -> Any:
-                seq, _ = self.lstm(self.embed(idx))
-                return self.head(seq).reshape(-1, 27)
-
-        model = NamesLSTM().to(dtype)
-        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y).reshape(-1)
-    tp = dict(model.named_parameters())
-    with torch.no_grad():
-        for n, w in p.weights.items():
-            tp[n].copy_(torch.from_numpy(w))
-    if p.adamw:
-        opt = torch.optim.AdamW(model.parameters(), **p.adamw)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=p.lr)
-    cross_entropy = torch.nn.functional.cross_entropy
-
-    def step() -> Any:
-        opt.zero_grad()
-        loss = cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    def params() -> list[np.ndarray]:
-        return [tp[n].detach().numpy().copy() for n in p.weights]
-
-    return step, params
-
-
 def _model_numpy(p: ModelProblem) -> tuple[Step, Params]:
     """Hand-written backprop: tinygrad_bp.reference.steps."""
     steps = _hand_steps()
@@ -350,48 +307,6 @@ def _model_numpy(p: ModelProblem) -> tuple[Step, Params]:
     build_fn = {"cnn": steps.build_digits_cnn, "lstm": steps.build_names_lstm,
                 "transformer": getattr(steps, "build_names_transformer", None)}[p.kind]  # fmt: skip
     return build_fn(p.X, p.y, {k: v.copy() for k, v in p.weights.items()}, lr=p.lr)
-
-
-def _torch_transformer(torch: Any, block_size: int) -> Any:
-    """models.NamesTransformer's PyTorch twin, under the same parameter names."""
-    nn, F = torch.nn, torch.nn.functional
-
-    class Block(nn.Module):
-        def __init__(self, c: int, h: int) -> None:
-            super().__init__()
-            self.n_head = h
-            self.ln_1 = nn.LayerNorm(c)
-            self.c_attn = nn.Linear(c, 3 * c)
-            self.attn_proj = nn.Linear(c, c)
-            self.ln_2 = nn.LayerNorm(c)
-            self.c_fc = nn.Linear(c, 4 * c)
-            self.mlp_proj = nn.Linear(4 * c, c)
-
-        def forward(self, x: Any) -> Any:
-            n, t, c = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
-            q, k, v = (z.view(n, t, self.n_head, c // self.n_head).transpose(1, 2)
-                       for z in (q, k, v))  # fmt: skip
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.attn_proj(y.transpose(1, 2).reshape(n, t, c))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
-
-    class NamesTransformer(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.wte = nn.Embedding(27, 64)
-            self.wpe = nn.Embedding(block_size, 64)
-            self.blocks = nn.ModuleList([Block(64, 4) for _ in range(4)])
-            self.ln_f = nn.LayerNorm(64)
-            self.lm_head = nn.Linear(64, 27, bias=False)
-
-        def forward(self, idx: Any) -> Any:
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for b in self.blocks:
-                x = b(x)
-            return self.lm_head(self.ln_f(x)).reshape(-1, 27)
-
-    return NamesTransformer()
 
 
 @dataclass
@@ -415,7 +330,7 @@ def make_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> Any:
     rng = np.random.default_rng(seed)
     dtype = np.dtype(workload.dtype)
     if workload.data == "iris":
-        from .data import load_iris, standardize
+        from ..data import load_iris, standardize
 
         X, y = load_iris()
         X = standardize(X)[0]
@@ -448,7 +363,7 @@ def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
     ``benchmarks/ab.py`` passes an older revision's)."""
     import importlib
 
-    tg = package if package is not None else importlib.import_module(__package__)
+    tg = package if package is not None else importlib.import_module(__package__.rpartition(".")[0])
     if isinstance(p, ModelProblem):
         return _model_tinygrad_bp(p, tg)
     Tensor, F = tg.Tensor, tg.functional
@@ -556,138 +471,56 @@ def build_tutorial(p: Problem) -> tuple[Step, Params]:
     return _hand(p, tutorial=True)
 
 
-# ----------------------------------------------------------------------------- peers
-def build_torch(p: Problem) -> tuple[Step, Params]:
-    """PyTorch eager, idiomatic: nn.Sequential of nn.Linear, F.cross_entropy, optim.SGD."""
-    if isinstance(p, ModelProblem):
-        return _model_torch(p)
-    import torch
-
-    dtype = getattr(torch, str(p.Ws[0].dtype))
-    mods: list[Any] = []
-    linears = []
-    for i, (W, b) in enumerate(zip(p.Ws, p.bs)):
-        lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-            lin.bias.copy_(torch.from_numpy(b))
-        linears.append(lin)
-        mods.append(lin)
-        if i < len(p.Ws) - 1:
-            mods.append(torch.nn.ReLU() if p.activation == "relu" else torch.nn.Tanh())
-    model = torch.nn.Sequential(*mods)
-    opt = torch.optim.SGD(model.parameters(), lr=p.lr)
-    x = torch.from_numpy(p.X)
-    y = torch.from_numpy(p.y)
-    cross_entropy = torch.nn.functional.cross_entropy
-
-    def step() -> Any:
-        opt.zero_grad()
-        loss = cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    def params() -> list[np.ndarray]:
-        out = []
-        for lin in linears:
-            out += [lin.weight.detach().numpy().T.copy(), lin.bias.detach().numpy().copy()]
-        return out
-
-    return step, params
-
-
-def build_mygrad(p: Problem) -> tuple[Step, Params]:
-    """MyGrad: its matmul, activations and softmax_crossentropy; SGD on ``.data``."""
-    import mygrad as mg
-    from mygrad.nnet.activations import relu
-    from mygrad.nnet.losses import softmax_crossentropy
-
-    Ws = [mg.Tensor(W.copy()) for W in p.Ws]
-    bs = [mg.Tensor(b.copy()) for b in p.bs]
-    act = relu if p.activation == "relu" else mg.tanh
-    X, y, lr = p.X, p.y, p.lr
-    last = len(Ws) - 1
-
-    def step() -> Any:
-        h = X
-        for i in range(last):
-            h = act(mg.matmul(h, Ws[i]) + bs[i])
-        loss = softmax_crossentropy(mg.matmul(h, Ws[last]) + bs[last], y)
-        loss.backward()
-        for t in Ws + bs:
-            t.data -= lr * t.grad
-        return loss.item()
-
-    def params() -> list[np.ndarray]:
-        out = []
-        for W, b in zip(Ws, bs):
-            out += [W.data.copy(), b.data.copy()]
-        return out
-
-    return step, params
-
-
-def build_autograd(p: Problem) -> tuple[Step, Params]:
-    """HIPS autograd: ``value_and_grad`` of a loss written in ``autograd.numpy``."""
-    import autograd.numpy as anp
-    from autograd import value_and_grad
-
-    flat = []
-    for W, b in zip(p.Ws, p.bs):
-        flat += [W.copy(), b.copy()]
-    X, y, lr = p.X, p.y, p.lr
-    rows = np.arange(X.shape[0])
-    last = len(p.Ws) - 1
-    relu = p.activation == "relu"
-
-    def loss_fn(ps: list[Any]) -> Any:
-        h = X
-        for i in range(last):
-            a = anp.dot(h, ps[2 * i]) + ps[2 * i + 1]
-            h = anp.maximum(a, 0.0) if relu else anp.tanh(a)
-        z = anp.dot(h, ps[2 * last]) + ps[2 * last + 1]
-        shifted = z - anp.max(z, axis=1, keepdims=True)
-        lse = anp.log(anp.sum(anp.exp(shifted), axis=1))
-        return anp.mean(lse - shifted[rows, y])
-
-    vg = value_and_grad(loss_fn)
-
-    def step() -> Any:
-        loss, grads = vg(flat)
-        for t, g in zip(flat, grads):
-            t -= lr * g
-        return float(loss)
-
-    def params() -> list[np.ndarray]:
-        return [t.copy() for t in flat]
-
-    return step, params
-
-
 IMPLS: dict[str, Callable[[Problem], tuple[Step, Params]]] = {
     "numpy": build_numpy,
     "tinygrad_bp": build_tinygrad_bp,
     "tutorial": build_tutorial,
-    "torch": build_torch,
-    "mygrad": build_mygrad,
-    "autograd": build_autograd,
 }
 IMPL_TITLES = {
     "numpy": "hand NumPy",
     "tinygrad_bp": "tinygrad_bp",
     "tutorial": "tutorial (batch,in,out)",
-    "torch": "PyTorch eager",
-    "mygrad": "MyGrad",
-    "autograd": "HIPS autograd",
 }
-# The Python module each peer needs; the harness leaves out the ones not installed.
-IMPL_MODULES = {"torch": "torch", "mygrad": "mygrad", "autograd": "autograd"}
+# What a peer added by register() needs: the Python module it imports (the harness leaves
+# out the ones not installed), the script that serves it, its own thread pinning and
+# version report.  tinygrad-bp bench itself has none; benchmarks/peers.py adds PyTorch,
+# MyGrad and HIPS autograd for the benchmarks page.
+IMPL_MODULES: dict[str, str] = {}
+WORKER_SCRIPTS: dict[str, str] = {}
+SET_THREADS: dict[str, Callable[[int], None]] = {}
+VERSIONS: dict[str, Callable[[], dict[str, Any]]] = {}
+MODEL_IMPLS = {"numpy", "tinygrad_bp"}  # the ones that build W5 and W6
+
+
+def register(
+    name: str,
+    build_fn: Callable[[Any], tuple[Step, Params]],
+    title: str,
+    *,
+    module: str,
+    worker_script: str,
+    models: bool = False,
+    set_threads: Callable[[int], None] | None = None,
+    versions: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Add an implementation (a peer the benchmarks page compares with), in the harness and
+    in its worker, which runs ``worker_script IMPL ...``, a script that registers the same
+    peers and calls :func:`main`."""
+    IMPLS[name] = build_fn
+    IMPL_TITLES[name] = title
+    IMPL_MODULES[name] = module
+    WORKER_SCRIPTS[name] = worker_script
+    if models:
+        MODEL_IMPLS.add(name)
+    if set_threads is not None:
+        SET_THREADS[name] = set_threads
+    if versions is not None:
+        VERSIONS[name] = versions
 
 
 def skip_reason(impl: str, workload: Workload) -> str | None:
     """Why an implementation does not run a workload (None: it does)."""
-    if workload.kind != "mlp" and impl not in ("numpy", "tinygrad_bp", "torch"):
+    if workload.kind != "mlp" and impl not in MODEL_IMPLS:
         return "built for the fully connected workloads only"
     if impl == "tutorial" and workload.tutorial_bytes() > TUTORIAL_LIMIT_BYTES:
         gib = workload.tutorial_bytes() / 2**30
@@ -717,14 +550,8 @@ def _versions(impl: str) -> dict[str, Any]:
         from importlib.metadata import version
 
         info[module] = version(module)
-    if impl == "torch":
-        import torch
-
-        info["torch_threads"] = torch.get_num_threads()
-        import re
-
-        found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
-        info["torch_blas"] = f"its BLAS: {found.group(1) if found else 'unknown'}"
+    if impl in VERSIONS:
+        info.update(VERSIONS[impl]())
     return info
 
 
@@ -735,10 +562,8 @@ class _Worker:
         self.impl = impl
         self.threads = threads
         self._limits = threadpool_limits(limits=threads)  # kept for the life of the worker
-        if impl == "torch":
-            import torch
-
-            torch.set_num_threads(threads)
+        if impl in SET_THREADS:
+            SET_THREADS[impl](threads)
         if impl in IMPL_MODULES:
             __import__(IMPL_MODULES[impl])
         self.models: dict[str, Step] = {}
@@ -883,11 +708,11 @@ def _serve(impl: str, threads: int) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = "python -m tinygrad_bp.commands._bench_impls") -> int:
     """``IMPL --threads N`` serves requests; ``IMPL --memory WORKLOAD`` measures and exits."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m tinygrad_bp._bench_impls")
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("impl", choices=sorted(IMPLS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory", metavar="WORKLOAD", choices=sorted(WORKLOADS))
@@ -896,10 +721,8 @@ def main(argv: list[str]) -> int:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=args.threads):
-            if args.impl == "torch":
-                import torch
-
-                torch.set_num_threads(args.threads)
+            if args.impl in SET_THREADS:
+                SET_THREADS[args.impl](args.threads)
             result = measure_memory(args.impl, args.memory)
         print(TAG + json.dumps({"ok": True, **result}), flush=True)
         return 0

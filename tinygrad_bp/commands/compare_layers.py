@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from . import nn, ops
-from . import reference as ref
-from .autograd import no_grad
-from .tensor import Tensor
+from .. import nn, ops
+from .. import reference as ref
+from ..autograd import no_grad
+from ..tensor import Tensor
 
 __all__ = [
     "LAYERS",

@@ -25,18 +25,24 @@ from . import _output
 # subcommand -> (module, one-line help)
 COMMANDS = {
     "train": (
-        "tinygrad_bp.train",
+        "tinygrad_bp.commands.train",
         "train the tutorial's network (Iris, regression) or a later model (digits, names)",
     ),
-    "compare": ("tinygrad_bp.compare", "engine vs hand-written vs finite-difference gradients"),
-    "graph": ("tinygrad_bp.viz", "draw the tutorial network's forward/backward graph"),
-    "bench": ("tinygrad_bp.bench", "time one training step against hand-written NumPy"),
-    "live": ("tinygrad_bp.viz.live", "a local page that trains a network and shows its gradients"),
+    "compare": (
+        "tinygrad_bp.commands.compare",
+        "engine vs hand-written vs finite-difference gradients",
+    ),
+    "graph": ("tinygrad_bp.commands.graph", "draw the tutorial network's forward/backward graph"),
+    "bench": ("tinygrad_bp.commands.bench", "time one training step against hand-written NumPy"),
+    "live": (
+        "tinygrad_bp.commands.live",
+        "a local page that trains a network and shows its gradients",
+    ),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="tinygrad-bp",

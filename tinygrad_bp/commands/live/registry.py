@@ -3,9 +3,9 @@
 A :class:`DataSpec` loads arrays and says which model to use by default; a
 :class:`ModelSpec` builds a fresh model for a loaded :class:`Dataset`.  Adding a data set
 or a model is one entry in :data:`DATASETS` or :data:`MODELS`; the page, the command line
-and :func:`tinygrad_bp.viz.live.live` pick it up by name.  The digits CNN, for example, is
+and :func:`tinygrad_bp.commands.live.live` pick it up by name.  The digits CNN, for example, is
 these two entries (the data as ``(N, 1, 8, 8)`` standardised images, the model
-:class:`tinygrad_bp.models.DigitsCNN`)::
+:class:`tinygrad_bp.commands.models.DigitsCNN`)::
 
     DATASETS["digits"] = DataSpec(
         "handwritten digits (8×8)", _load_digits, model="cnn", lr=0.003, batch_size=64
@@ -14,7 +14,7 @@ these two entries (the data as ``(N, 1, 8, 8)`` standardised images, the model
 
 Examples
 --------
->>> from tinygrad_bp.viz.live.registry import load_dataset, build_model
+>>> from tinygrad_bp.commands.live.registry import load_dataset, build_model
 >>> ds = load_dataset("moons", seed=0)
 >>> ds.X.shape, ds.classes, ds.is_2d
 ((300, 2), ['0', '1'], True)
@@ -129,7 +129,7 @@ def _load_moons(seed: int) -> tuple[np.ndarray, np.ndarray, None]:
 
 
 def _load_digits(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
-    from tinygrad_bp.models import load_task
+    from tinygrad_bp.commands.models import load_task
 
     # the training split of models.py: (N, 1, 8, 8), standardised with its own mean and std
     task = load_task("digits", "cnn", seed=0)
@@ -137,7 +137,7 @@ def _load_digits(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
 
 
 def _load_names(seed: int) -> tuple[np.ndarray, np.ndarray, Sequence[str]]:
-    from tinygrad_bp.models import CHARS, load_task
+    from tinygrad_bp.commands.models import CHARS, load_task
 
     # every (3 previous characters, next character) pair of the training names
     task = load_task("names", "mlp", seed=0)
@@ -150,7 +150,7 @@ def _indices(rows: np.ndarray) -> np.ndarray:
 
 
 def _build_cnn(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
-    from tinygrad_bp.models import DigitsCNN
+    from tinygrad_bp.commands.models import DigitsCNN
 
     if ds.X.shape[1:] != (1, 8, 8) or ds.X.dtype.kind != "f" or ds.num_classes > 10:
         raise ValueError(
@@ -161,7 +161,7 @@ def _build_cnn(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int)
 
 
 def _build_char(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int) -> nn.Module:
-    from tinygrad_bp.models import NamesMLP
+    from tinygrad_bp.commands.models import NamesMLP
 
     if ds.X.ndim != 2 or ds.X.dtype.kind not in "iu" or ds.num_classes != 27:
         raise ValueError(
@@ -178,7 +178,7 @@ def _build_char(ds: Dataset, hidden: tuple[int, ...], activation: str, seed: int
 
 def _sample_names(model: nn.Module) -> list[str]:
     """Eight names drawn from the character model (seeded: the same draws as it learns)."""
-    from tinygrad_bp.models import Task, sample_names
+    from tinygrad_bp.commands.models import Task, sample_names
 
     empty = np.zeros((0, 3), dtype=np.int64)
     task = Task("names", empty, empty[:, 0], empty, empty[:, 0], "context", model.context)

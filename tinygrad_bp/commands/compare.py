@@ -41,15 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from . import nn
+from .. import functional as F
+from .. import nn
+from ..autograd import no_grad
+from ..data import load_iris, make_regression, standardize
+from ..reference import HIDDEN_ACTIVATIONS, Network
+from ..tensor import Tensor
 from ._output import seed_type
-from .autograd import no_grad
 from .compare_layers import LAYERS, compare_layers, format_layers_report
 from .compare_layers import summary as layers_summary
-from .data import load_iris, make_regression, standardize
-from .reference import HIDDEN_ACTIVATIONS, Network
-from .tensor import Tensor
 
 __all__ = [
     "TASKS",
@@ -528,7 +528,7 @@ def compare(
 
     Examples
     --------
-    >>> from tinygrad_bp.compare import compare
+    >>> from tinygrad_bp.commands.compare import compare
     >>> r = compare(hidden=(4,), activations="tanh", tasks="classify", batch_size=8)
     >>> r.ok, r.max_ref_diff < 1e-12
     (True, True)

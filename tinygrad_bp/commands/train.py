@@ -16,7 +16,7 @@ The notebook recorded the accuracy of each epoch's forward pass, before that epo
 update; the two curves differ by one epoch.
 
 ``--data digits|names --model ...`` (:func:`train_model`) trains the later chapters' models
-of :mod:`tinygrad_bp.models` (digits: ``mlp``, ``cnn``; names: ``mlp``, ``lstm``,
+of :mod:`tinygrad_bp.commands.models` (digits: ``mlp``, ``cnn``; names: ``mlp``, ``lstm``,
 ``transformer``) with the settings of ``benchmarks/model_results.py`` that reached the
 results in docs/results.md, through the same output folder; their folder gets
 ``graph.png`` (the collapsed graph) instead of the two graph pictures, and, for names,
@@ -31,7 +31,7 @@ Output (``--out FOLDER``): ``curves.png`` (loss and accuracy or R² per epoch),
 ``summary.json`` (settings, standardisation statistics, final metrics), ``history.csv``
 ``graph_forward.png``, ``graph_backward.png`` and, with ``--compare``, ``compare.txt``.
 They are written into a temporary folder inside ``FOLDER`` and moved into place only when
-everything succeeded (:class:`tinygrad_bp._output.RunFolder`), so a failed or interrupted
+everything succeeded (:class:`tinygrad_bp.commands._output.RunFolder`), so a failed or interrupted
 run leaves nothing behind.  A manifest in the folder records the files a run wrote: a
 later run replaces those and never touches anything else, and a file of one of those names
 that tinygrad-bp did not write is refused before any work.  The folder is locked while a
@@ -54,12 +54,10 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from . import nn, optim
-from ._output import RunFolder, seed_type
-from .autograd import no_grad
-from .compare import parse_hidden
-from .data import (
+from .. import functional as F
+from .. import nn, optim
+from ..autograd import no_grad
+from ..data import (
     IRIS_CLASSES,
     batches,
     load_iris,
@@ -69,8 +67,10 @@ from .data import (
     standardize,
     train_test_split,
 )
-from .reference import HIDDEN_ACTIVATIONS
-from .tensor import Tensor
+from ..reference import HIDDEN_ACTIVATIONS
+from ..tensor import Tensor
+from ._output import RunFolder, seed_type
+from .compare import parse_hidden
 
 __all__ = [
     "OPTIMIZERS", "TASKS", "TrainResult", "train", "train_model", "MODEL_DEFAULTS",
@@ -269,7 +269,7 @@ def _draw_graphs(
 ) -> None:
     """The trained network's graph, forward and backward, on its first 4 training rows
     (few enough that the gradient values can be read in the picture)."""
-    from . import viz
+    from .. import viz
 
     loss = loss_fn(model(Tensor(X[:4])), y[:4])
     viz.draw_graph(loss, model=model).save(output.path("graph_forward.png"))
@@ -342,12 +342,12 @@ def train(
     num_classes : output width for ``(X, y)`` data whose labels do not show every class.
     progress : show a tqdm progress bar with the loss and accuracy.
     compare_after : also check the trained network's gradients with
-        :func:`tinygrad_bp.compare.compare` (its sizes, activation, task, trained weights
+        :func:`tinygrad_bp.commands.compare.compare` (its sizes, activation, task, trained weights
         and training rows) and write the report to ``compare.txt``.
 
     Examples
     --------
-    >>> from tinygrad_bp.train import train
+    >>> from tinygrad_bp.commands.train import train
     >>> r = train(hidden=(), epochs=50)
     >>> r.summary["sizes"], r.summary["final"]["train_accuracy"] > 0.7
     ([4, 3], True)
@@ -457,7 +457,7 @@ def _train(
             history["test_metric"][-1] if has_test else None
         ),
     }
-    from . import __version__
+    from .. import __version__
 
     summary: dict[str, Any] = {
         "task": task,
@@ -653,7 +653,7 @@ def train_model(
     eval_every: int | None = None,
     epochs: int | None = None,
 ) -> TrainResult:
-    """Train one of the later chapters' models (:mod:`tinygrad_bp.models`) as
+    """Train one of the later chapters' models (:mod:`tinygrad_bp.commands.models`) as
     ``benchmarks/model_results.py`` does; optionally write curves, weights, a summary, a
     collapsed graph and (names) sampled names.
 
@@ -666,7 +666,7 @@ def train_model(
 
     Examples
     --------
-    >>> from tinygrad_bp.train import train_model
+    >>> from tinygrad_bp.commands.train import train_model
     >>> r = train_model("digits", "mlp", steps=20)
     >>> r.summary["model"], r.summary["steps"], 0 <= r.summary["test_accuracy"] <= 1
     ('mlp', 20, True)
@@ -782,7 +782,7 @@ def _train_model(
     finally:
         bar.close()
     wall = time.perf_counter() - start
-    from . import __version__
+    from .. import __version__
 
     n_params = int(sum(p.data.size for p in params))
     summary: dict[str, Any] = {
@@ -817,20 +817,20 @@ def _train_model(
         if data == "names":
             files.append("samples.txt")
         summary["files"] = files
-        # enough to rebuild it: tinygrad_bp.models.build(**metadata["model"])
+        # enough to rebuild it: tinygrad_bp.commands.models.build(**metadata["model"])
         model_args = {"data": data, "model": name, "seed": seed, "dtype": "float32"}
         if name == "transformer":
             model_args["block_size"] = task.block_size
         model.save(
             output.path("weights.npz"),
-            metadata={"model": model_args, "rebuild": "tinygrad_bp.models.build(**model)"},
+            metadata={"model": model_args, "rebuild": "tinygrad_bp.commands.models.build(**model)"},
         )
         # the collapsed graph (one node per layer) of a 4-example batch, with gradients
         x = task.X_train[:4]
         xb = Tensor(x.astype(np.float32)) if task.kind == "image" else x
         loss = models.loss_of(model, xb, task.y_train[:4])
         loss.backward()
-        from . import viz
+        from .. import viz
 
         viz.draw_graph(loss, model=model, collapse=True, backward=True).save(
             output.path("graph.png")

@@ -1,10 +1,12 @@
 """``tinygrad-bp bench``: one SGD training step, timed against hand-written NumPy.
 
-Four workloads (the tutorial's 4-10-5-3 tanh network on Iris, two MNIST-sized ReLU
-networks in float32, a deep narrow tanh network in float64) run in every implementation
-from the same seeded data and initial weights (:mod:`tinygrad_bp._bench_impls`):
-tinygrad_bp written as plain user code, a hand-written NumPy backprop (the baseline), the
-tutorial's batch formulas, and PyTorch eager, MyGrad and HIPS autograd when installed.
+The workloads (the tutorial's 4-10-5-3 tanh network on Iris, two MNIST-sized ReLU
+networks in float32, a deep narrow tanh network in float64, the digits CNN and the names
+LSTM) run in every implementation
+from the same seeded data and initial weights (:mod:`tinygrad_bp.commands._bench_impls`):
+tinygrad_bp written as plain user code, a hand-written NumPy backprop (the baseline) and the
+tutorial's batch formulas.  (The benchmarks page, ``python benchmarks/run.py``, adds PyTorch
+eager, MyGrad and HIPS autograd with the same harness: ``benchmarks/peers.py``.)
 
 How it measures:
 
@@ -22,7 +24,7 @@ How it measures:
   median and the min–max over rounds, and the ratio to hand NumPy as the median of the
   per-round ratios (each against the NumPy block of the same round);
 - peak memory: each implementation once more in a fresh process per workload
-  (:func:`tinygrad_bp._bench_impls.measure_memory`).
+  (:func:`tinygrad_bp.commands._bench_impls.measure_memory`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import numpy as np
 
 from . import _bench_impls as impls
 
-__all__ = ["configure", "main", "BenchConfig", "run", "render_markdown"]
+__all__ = ["configure", "main", "BenchConfig", "run", "render_report"]
 
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -55,14 +57,8 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
-# Issue 5's goal for tinygrad_bp, as a ratio to hand NumPy at each thread count.
-GOALS = {"W1": 1.5, "W2": 1.10, "W3": 1.05, "W4": 1.5, "W5": 2.0, "W6": 2.0, "W7": 2.0}
-# Issue 24's goals for the models, as a ratio to PyTorch eager (same rounds).
-TORCH_GOALS = {"W5": 0.6, "W6": 1.0, "W7": 1.0}
-MEMORY_GOAL = 1.2
 # Agreement with hand NumPy after the check steps, relative, by dtype.
 TOLERANCE = {"float64": 1e-6, "float32": 1e-3}
-REPRODUCE = "python -m tinygrad_bp bench --threads 1 2 --out docs/benchmarks.md"
 # The "steady allocator" columns: glibc told never to give heap memory back to the system
 # and to serve every array from the heap, so that neither implementation pays for page
 # faults that depend only on where its arrays happen to lie (see docs/benchmarks.md).
@@ -152,13 +148,13 @@ def _peer_env(impl: str) -> dict[str, str]:
     """The peers run with the C library's allocator settings, as they would without
     tinygrad_bp in the process (importing tinygrad_bp tunes glibc's malloc; the worker
     imports the package to find the workloads)."""
-    from ._malloc import ENV_VAR
+    from .._malloc import ENV_VAR
 
     return {} if impl.startswith("tinygrad_bp") else {ENV_VAR: "default"}
 
 
 def _package_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__))))
 
 
 def _child_env(threads: int, root: str | None = None) -> dict[str, str]:
@@ -172,7 +168,9 @@ def _child_env(threads: int, root: str | None = None) -> dict[str, str]:
 
 
 def _command(impl: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tinygrad_bp._bench_impls", impl, *args]
+    script = impls.WORKER_SCRIPTS.get(impl)  # a peer registered by benchmarks/peers.py
+    where = [script] if script else ["-m", "tinygrad_bp.commands._bench_impls"]
+    return [sys.executable, *where, impl, *args]
 
 
 def _memory(impl: str, workload: str, threads: int) -> dict[str, Any]:
@@ -244,7 +242,7 @@ def _compare(ref: dict[str, Any], got: dict[str, Any], p0: list[np.ndarray]) -> 
 
 
 def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
-    """Run the benchmark; returns every measurement (see :func:`render_markdown`)."""
+    """Run the benchmark; returns every measurement (see :func:`render_report`)."""
     _validate(config)
     started = time.time()
     wanted = list(dict.fromkeys(["numpy", *config.impls]))  # the baseline always runs
@@ -412,301 +410,53 @@ def _ms(s: float) -> str:
     return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
 
 
-def _blas(info: dict[str, Any]) -> str:
-    parts = []
-    for d in info.get("blas", []):
-        parts.append(f"{d['internal_api']} {d['version']} ({d['architecture']}, "
-                     f"{d['threading_layer']} threads)")  # fmt: skip
-    return "; ".join(parts) or "unknown"
-
-
-def render_markdown(res: dict[str, Any]) -> str:
-    """The benchmark page (docs/benchmarks.md) from :func:`run`'s results."""
-    names, workloads, threads = res["impls"], res["workloads"], res["threads"]
+def render_report(res: dict[str, Any]) -> str:
+    """The command's report: per thread count and workload, the median step times and the
+    median of the per-round ratios to hand NumPy, and the correctness check.  (The
+    benchmarks page, with the peers and the goals, is ``benchmarks/run.py``'s.)"""
+    names, workloads = res["impls"], res["workloads"]
     titles = impls.IMPL_TITLES
-    info = res["info"]
-    np_info = info[f"numpy {threads[0]}"]
-    m = res["machine"]
-    # The command that made this page (set by `tinygrad-bp bench`); the standard one when
-    # the results came from Python.
-    made_by = res.get("command") or REPRODUCE
+    others = [i for i in names if i != "numpy"]
+    smoke = " (SMOKE settings: the times mean nothing)" if res["config"]["smoke"] else ""
     lines = [
-        "# Benchmarks: one SGD training step against hand-written NumPy",
-        "",
-        f"Generated {res['date']} by `{made_by}` (this run: {res['seconds']:.0f} s"
-        f"{', SMOKE settings: the times mean nothing' if res['config']['smoke'] else ''}).",
-        "",
-        f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
-        f"{m['system']}",
-        f"- Python {np_info['python']}, NumPy {np_info['numpy']}, NumPy's BLAS: {_blas(np_info)}",
+        "tinygrad-bp bench: one SGD training step (forward, softmax cross-entropy, backward, "
+        f"update), {res['config']['rounds']} interleaved round(s){smoke}",
+        "ms per step (median over rounds); in brackets the median of each round's ratio "
+        "to hand NumPy",
     ]
-    for name, key in (("torch", "torch"), ("mygrad", "mygrad"), ("autograd", "autograd")):
-        k = f"{name} {threads[0]}"
-        if k in info:
-            extra = f" ({info[k]['torch_blas']})" if name == "torch" else ""
-            lines.append(f"- {titles[name]} {info[k].get(key, '?')}{extra}")
-    for name, why in res["missing"].items():
-        lines.append(f"- {titles[name]}: not run ({why})")
-    cfg = res["config"]
-    lines += [
-        f"- Method: each implementation in its own process per thread count; BLAS threads "
-        f"pinned by {', '.join(THREAD_VARS[:3])} before NumPy is imported and by threadpoolctl "
-        f"(PyTorch: torch.set_num_threads); {cfg['check_steps']} check steps, warm-up, then "
-        f"{cfg['rounds']} interleaved rounds of blocks of at least {cfg['block_seconds']} s "
-        f"(many steps per block; in each round hand NumPy and tinygrad_bp run back to back, "
-        f"alternating which goes first, and the others rotate around them). Times are per "
-        f"training step (forward, softmax "
-        f"cross-entropy, backward, SGD update with lr {impls.LR}; W7: AdamW); ratios are the "
-        "median over "
-        f"rounds of each round's ratio to the hand NumPy block of the same round.",
-        "- Workloads (same seeded data and initial weights for every implementation; W1 is "
-        "standardised Iris):",
-    ]
-    for wl in workloads:
-        lines.append(f"  - **{wl}** {impls.WORKLOADS[wl].title}")
-    lines += [
-        "- Implementations: **tinygrad_bp** is plain user code (`nn.Sequential` of `nn.Dense`, "
-        "`F.cross_entropy`, `optim.SGD`, `zero_grad`/`backward`/`step`); **hand NumPy** is "
-        "backprop written by hand (dW = xᵀ·g, db = Σg, dx = g·Wᵀ with the pre-update W, "
-        "CE gradient (softmax − onehot)/N), the baseline; **tutorial** is the article's batch "
-        "code, whose W-gradient is a (batch, in, out) product averaged over the batch; "
-        "**PyTorch eager** is `nn.Sequential` of `nn.Linear` with `F.cross_entropy` and "
-        "`optim.SGD`; **MyGrad** and **HIPS autograd** use their own matmul, activations "
-        "and loss. Source: `tinygrad_bp/_bench_impls.py`.",
-        "",
-    ]
-    skips = res["skips"]
-    for t in threads:
-        lines += [f"## {t} BLAS thread{'s' if t > 1 else ''}", ""]
-        head = ["workload"] + [titles[i] for i in names]
-        has_tg = "tinygrad_bp" in names
-        if has_tg:
-            head.insert(3 if names.index("tinygrad_bp") == 1 else len(head), "goal")
-        lines += ["Ratio to hand NumPy (lower is better):", ""]
-        lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
+    for t in res["threads"]:
+        lines += ["", f"{t} BLAS thread{'s' if t > 1 else ''}:"]
+        head = ["workload", "hand NumPy"] + [titles[i] for i in others]
+        rows = [head]
         for wl in workloads:
             row = [wl]
             for i in names:
-                key = f"{i} {t} {wl}"
-                if f"{i} {wl}" in skips or key not in res["ratios"]:
-                    row.append("—")
-                    continue
-                ratio = statistics.median(res["ratios"][key])
-                row.append(f"**{ratio:.2f}x**" if i == "tinygrad_bp" else f"{ratio:.2f}x")
-                if i == "tinygrad_bp":
-                    goal = GOALS[wl]
-                    row.append(f"≤ {goal:.2f}x {'✓' if ratio <= goal else '✗'}")
-            lines.append(_row(row))
-        lines += _torch_table(res, t)
-        lines += ["", "Per-step time in ms, median (min–max over rounds):", ""]
-        head = ["workload"] + [titles[i] for i in names]
-        lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
-        for wl in workloads:
-            row = [wl]
-            for i in names:
-                key = f"{i} {t} {wl}"
-                ts = res["times"].get(key)
+                ts = res["times"].get(f"{i} {t} {wl}")
                 if not ts:
-                    row.append("—")
+                    row.append("-")
                     continue
-                row.append(f"{_ms(statistics.median(ts))} ({_ms(min(ts))}–{_ms(max(ts))})")
-            lines.append(_row(row))
-        lines += [
-            "",
-            "Minor page faults per step, median over rounds (the C allocator returning memory "
-            "to the system and taking it back; the time they cost is in the times above):",
-            "",
-        ]
-        lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
-        for wl in workloads:
-            row = [wl]
-            for i in names:
-                fs = res["faults"].get(f"{i} {t} {wl}")
-                row.append(f"{statistics.median(fs):.0f}" if fs else "—")
-            lines.append(_row(row))
-        lines.append("")
-        if t == threads[0] and res.get("steady"):
-            lines += _steady_table(res, t)
-    if res["memory"]:
-        lines += _memory_tables(res)
+                cell = _ms(statistics.median(ts))
+                if i != "numpy":
+                    cell += f" ({statistics.median(res['ratios'][f'{i} {t} {wl}']):.2f}x)"
+                row.append(cell)
+            rows.append(row)
+        widths = [max(len(r[k]) for r in rows) for k in range(len(head))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines += [
-        "## Correctness check",
         "",
-        f"After {cfg['check_steps']} steps from the same weights: the largest relative "
-        "difference from hand NumPy of the losses, and of the weight updates (max |ΔW − "
-        "ΔW_numpy| / max |ΔW_numpy| over all weights and biases), at every thread count. "
-        f"Tolerance: {TOLERANCE['float64']:g} for float64, {TOLERANCE['float32']:g} for "
-        f"float32. All passed: **{'yes' if res['checks_passed'] else 'NO'}**.",
-        "",
+        "Check: after {} steps from the same weights every implementation agrees with hand "
+        "NumPy (losses and updates; float64 {:g}, float32 {:g}): {}".format(
+            res["config"]["check_steps"],
+            TOLERANCE["float64"],
+            TOLERANCE["float32"],
+            "yes" if res["checks_passed"] else "NO",
+        ),
     ]
-    head = ["workload"] + [titles[i] for i in names if i != "numpy"]
-    lines += [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
     for wl in workloads:
-        row = [wl]
         for i in names:
-            if i == "numpy":
-                continue
-            cs = [res["checks"][k] for t in threads if (k := f"{i} {t} {wl}") in res["checks"]]
-            if not cs:
-                row.append("—")
-                continue
-            loss = max(c["loss"] for c in cs)
-            upd = max(c["update"] for c in cs)
-            mark = "" if all(c["passed"] for c in cs) else " **FAIL**"
-            row.append(f"{loss:.1e} / {upd:.1e}{mark}")
-        lines.append(_row(row))
-    lines.append("")
-    if skips:
-        lines.append("Not run: " + "; ".join(f"{titles[k.split()[0]]} on {k.split()[1]} ({r})"
-                                              for k, r in skips.items()) + ".")  # fmt: skip
-        lines.append("")
-    lines += READING + ["## Reproduce", "", "```", made_by, "```", ""]
-    return "\n".join(lines)
-
-
-READING = [
-    "## Reading the numbers",
-    "",
-    "- The engine pays Python for every node it records and walks (about 1 µs per node "
-    "forward and 1 µs backward on this kind of machine, besides the NumPy call itself), "
-    "for every leaf it accumulates and for every parameter the optimiser updates. On the "
-    "tutorial's network (W1: 9 nodes, 6 parameters, arrays of a few hundred numbers) and "
-    "on the deep narrow one (W4: 63 nodes, 42 parameters) that bookkeeping is a large "
-    "share of a step; on W2 and W3 the matrix products dwarf it.",
-    "- Memory: a `Dense` layer keeps one array in the forward pass, as the hand-written "
-    "step does (the bias and the activation are computed in place in the matmul's "
-    "array), and `backward()` releases the outputs inside `nn.Sequential` once it has "
-    "used them. What is left above the hand-written step is PyTorch's rule that "
-    "`backward()` fills every parameter's `.grad` before `step()` reads them, where the "
-    "hand-written step applies each gradient as soon as it has it: on W4, where the "
-    "weights dominate, weights plus gradients alone are 1.21x the hand-written peak.",
-    "- Page faults: glibc returns the top of its heap to the system when more than 128 "
-    "KiB is free there, and maps arrays over its (adaptive) mmap threshold one by one; "
-    "whether a step pays for that depends on where its arrays happen to lie, so it "
-    "differs between implementations, workloads and machines (a training step's freed "
-    "gradients or temporaries are often exactly such a top). The fault table shows where "
-    "it happened; the steady-allocator table shows the difference without it. Setting "
-    "`MALLOC_TRIM_THRESHOLD_` and `MALLOC_MMAP_THRESHOLD_` as there is a harmless way for "
-    "a user to avoid it.",
-    "- On the large products (W3, and W2 with two threads) PyTorch's own BLAS (MKL) is "
-    "faster than NumPy's OpenBLAS, so PyTorch beats the hand-written NumPy step itself "
-    "there; an engine on NumPy can only be as fast as NumPy's BLAS.",
-    "- Runs on a shared or busy machine spread widely (see the min–max); the ratios, "
-    "taken round by round against the NumPy block of the same round, are steadier than "
-    "the times.",
-    "",
-]
-
-
-def _torch_table(res: dict[str, Any], t: int) -> list[str]:
-    """tinygrad_bp over PyTorch eager, the median of the per-round ratios (the rounds
-    time every implementation's block of a workload one after another)."""
-    per = res.get("ratios_to_torch") or {}
-    rows = [wl for wl in res["workloads"] if per.get(f"tinygrad_bp {t} {wl}")]
-    if not rows:
-        return []
-    lines = [
-        "",
-        "tinygrad_bp over PyTorch eager (median of the per-round ratios; lower is better):",
-        "",
-        _row(["workload", "tinygrad_bp / PyTorch", "goal"]),
-        _row(["---", "---:", "---:"]),
-    ]
-    for wl in rows:
-        ratio = statistics.median(per[f"tinygrad_bp {t} {wl}"])
-        goal = TORCH_GOALS.get(wl)
-        mark = f"≤ {goal:.2f}x {'✓' if ratio <= goal else '✗'}" if goal else "—"
-        lines.append(_row([wl, f"**{ratio:.2f}x**", mark]))
-    return lines
-
-
-def _steady_table(res: dict[str, Any], t: int) -> list[str]:
-    env = " ".join(f"{k}={v}" for k, v in res["steady_env"].items())
-    lines = [
-        f"The same with a steady allocator (`{env}`: glibc keeps freed heap memory and "
-        "serves every array from the heap, so neither side pays page faults that depend "
-        "on where its arrays happen to lie); separate processes, same rounds:",
-        "",
-        _row(["workload", "hand NumPy", "tinygrad_bp", "ratio", "page faults/step (hand, tg)"]),
-        _row(["---", "---:", "---:", "---:", "---:"]),
-    ]
-    for wl in res["workloads"]:
-        a, b = f"numpy{STEADY} {t} {wl}", f"tinygrad_bp{STEADY} {t} {wl}"
-        if a not in res["times"] or b not in res["times"]:
-            continue
-        ta, tb = res["times"][a], res["times"][b]
-        ratio = statistics.median(res["ratios"][b])
-        fa, fb = statistics.median(res["faults"][a]), statistics.median(res["faults"][b])
-        lines.append(
-            _row(
-                [
-                    wl,
-                    f"{_ms(statistics.median(ta))} ms",
-                    f"{_ms(statistics.median(tb))} ms",
-                    f"**{ratio:.2f}x**",
-                    f"{fa:.0f}, {fb:.0f}",
-                ]
-            )  # fmt: skip
-        )
-    lines.append("")
-    return lines
-
-
-def _memory_tables(res: dict[str, Any]) -> list[str]:
-    lines = [
-        "## Peak memory",
-        "",
-        f"Each implementation in a fresh process per workload ({res['memory_threads']} "
-        "thread), after a throw-away run on W1 so that imports and lazily loaded code are "
-        "not counted; from building the model out of the given arrays through 5 training "
-        "steps (`measure_memory` in `tinygrad_bp/_bench_impls.py`). Ratio to hand NumPy in "
-        "brackets.",
-        "",
-        "Peak of the memory traced by `tracemalloc`: NumPy reports its array buffers to it "
-        "and Python objects are counted too, so this is weights, gradients, optimiser "
-        "state, activations, graph objects and temporaries; the input batch is not counted. "
-        "PyTorch allocates outside NumPy, so it is left out here:",
-        "",
-    ]
-    names = res["impls"]
-    traced_impls = [i for i in names if i != "torch"]
-    lines += _mem_table(res, traced_impls, "traced")
-    lines += [
-        "",
-        "Growth of the peak resident set size (the kernel's high-water mark, reset before "
-        "building): sees PyTorch's allocations too, but is coarse, since the C allocator "
-        "reuses memory it already holds; shown where hand NumPy's growth is at least 1 MiB:",
-        "",
-    ]
-    lines += _mem_table(res, names, "rss")
-    lines.append("")
-    return lines
-
-
-def _mem_table(res: dict[str, Any], names: list[str], kind: str) -> list[str]:
-    titles = impls.IMPL_TITLES
-    head = ["workload"] + [titles[i] for i in names]
-    lines = [_row(head), _row(["---"] + ["---:"] * (len(head) - 1))]
-    for wl in res["workloads"]:
-        base = (res["memory"].get(f"numpy {wl}") or {}).get(kind)
-        if kind == "rss" and (base is None or base < 2**20):
-            continue
-        row = [wl]
-        for i in names:
-            value = (res["memory"].get(f"{i} {wl}") or {}).get(kind)
-            if value is None:
-                row.append("—")
-                continue
-            cell = f"{value / 2**20:.2f} MiB"
-            if base:
-                cell += f" ({value / base:.2f}x)"
-            row.append(cell)
-        lines.append(_row(row))
-    return lines
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+            if f"{i} {wl}" in res["skips"]:
+                lines.append(f"Not run: {titles[i]} on {wl} ({res['skips'][f'{i} {wl}']})")
+    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- the command
@@ -756,7 +506,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="tiny blocks and one round: checks that everything runs and agrees",
     )
-    parser.add_argument("--out", metavar="PATH", help="write the Markdown page here")
+    parser.add_argument("--out", metavar="PATH", help="write the report here too")
     parser.add_argument("--json", metavar="PATH", help="write the raw measurements here")
 
 
@@ -812,7 +562,7 @@ def main(args: argparse.Namespace) -> int:
     _validate(config)
     results = run(config)
     results["command"] = getattr(args, "_command_line", None)
-    page = render_markdown(results)
+    page = render_report(results)
     if args.out:
         write_file(args.out, page, "bench --out")
     if args.json:

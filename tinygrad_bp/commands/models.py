@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from . import nn, ops
-from .autograd import no_grad
-from .tensor import Tensor
+from .. import functional as F
+from .. import nn, ops
+from ..autograd import no_grad
+from ..tensor import Tensor
 
 __all__ = [
     "Task",
@@ -70,7 +70,7 @@ def stratified_split(
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
-        from .data import load_digits  # the data helper's shipped copy
+        from ..data import load_digits  # the data helper's shipped copy
     except ImportError:  # pragma: no cover - before the data package lands
         load_digits = None
     if load_digits is not None:
@@ -83,7 +83,7 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def _load_names() -> list[str]:
     try:
-        from .data import load_names
+        from ..data import load_names
     except ImportError:  # pragma: no cover - before the data package lands
         load_names = None
     if load_names is not None:

@@ -169,7 +169,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _hidden(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
-    from tinygrad_bp.compare import parse_hidden
+    from tinygrad_bp.commands.compare import parse_hidden
 
     return parse_hidden(text)
 
