@@ -19,6 +19,8 @@ Pieces (each run by the project's own code, never drawn or typed by hand):
   (docs/layers/*.md) derive; each output becomes ``docs/cli_output/compare_NAME.txt``.
 - ``first-graph``: the five-line example of docs/index.md, run as it stands on the page,
   draws ``docs/images/first_graph.svg``.
+- ``check-picture``: the blocks of docs/own_backward.md, run as they stand on the page,
+  draw the report picture of the slip made on purpose, ``docs/images/check_slip.png``.
 - ``cli-help``: ``tinygrad-bp --help`` and each subcommand's ``--help`` into
   ``docs/cli_help/*.txt``, which docs/cli.md includes, so the reference never drifts.
 
@@ -58,6 +60,9 @@ PROVIDERS = {
     "tinygrad_bp.commands.graph": "tinygrad_bp/commands/graph.py (`tinygrad-bp graph`)",
     "tinygrad_bp.commands.bench": "tinygrad_bp/commands/bench.py (`tinygrad-bp bench`)",
     "tinygrad_bp.commands.live": "tinygrad_bp/commands/live/ (`tinygrad-bp live`)",
+    "tinygrad_bp.commands.check": "tinygrad_bp/commands/check.py (`tinygrad-bp check`)",
+    "tinygrad_bp.commands.exercise": "tinygrad_bp/commands/exercise.py (`tinygrad-bp exercise`)",
+    "tinygrad_bp.check": "tinygrad_bp/check/ (`tg.check`)",
     "tinygrad_bp.commands.compare_layers": (
         "tinygrad_bp/commands/compare_layers.py (`compare --layer`)"
     ),
@@ -78,7 +83,7 @@ PICTURES = (
     "cnn_expanded.png",
     "lstm_collapsed.png",
 )
-SUBCOMMANDS = ("train", "compare", "graph", "bench", "live")
+SUBCOMMANDS = ("train", "compare", "graph", "bench", "live", "check", "exercise")
 
 
 class Missing(Exception):
@@ -256,6 +261,39 @@ def build_first_graph() -> list[Path]:
     return [IMAGES / "first_graph.svg"]
 
 
+def build_check_picture() -> list[Path]:
+    _require("tinygrad_bp.check")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import docs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    page = DOCS / "own_backward.md"
+    blocks = docs_hooks.python_blocks(page.read_text(encoding="utf-8"))
+    upto = next((i for i, b in enumerate(blocks) if "check_slip.png" in b.code), None)
+    if upto is None:
+        raise RuntimeError("docs/own_backward.md should have a block that draws check_slip.png")
+    code = "\n\n".join(b.code for b in blocks[: upto + 1])
+    with tempfile.TemporaryDirectory(prefix="tgbp-docs-") as d:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=d,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        made = Path(d) / "check_slip.png"
+        if proc.returncode != 0 or not made.is_file():
+            raise RuntimeError(
+                f"the blocks of docs/own_backward.md up to line {blocks[upto].line} failed "
+                f"(status {proc.returncode}):\n{proc.stderr[-2000:]}"
+            )
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made, IMAGES / "check_slip.png")
+    return [IMAGES / "check_slip.png"]
+
+
 def build_cli_help() -> list[Path]:
     missing = []
     for cmd in SUBCOMMANDS:
@@ -282,6 +320,7 @@ PIECES: dict[str, Callable[[], list[Path]]] = {
     "compare": build_compare,
     "compare-layers": build_compare_layers,
     "first-graph": build_first_graph,
+    "check-picture": build_check_picture,
     "cli-help": build_cli_help,
 }
 

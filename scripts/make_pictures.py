@@ -15,7 +15,9 @@ graphs of tanh and of its first three derivatives at x = 0.5 (``tanh_order0.svg`
 ``tanh_order3.svg``, as docs/higher_order.md shows); the digits CNN of models.py
 collapsed to one node per layer after ``backward()`` (``cnn_collapsed.png``) and with its
 first convolution opened (``cnn_expanded.png``); an LSTMCell unrolled over four time steps
-(``lstm_collapsed.png``).
+(``lstm_collapsed.png``).  And the ring allreduce of data-parallel training, one frame per
+step (docs/images/ring/, the animation in docs/images/ring_allreduce.gif; the chapter
+docs/distributed.md shows them).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "images"))
     args = parser.parse_args(argv)
     out = args.out
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.join(out, "ring"), exist_ok=True)
 
     def tutorial():  # a fresh graph each time: nothing drawn depends on an earlier picture
         loss, model, _ = tutorial_graph(batch_size=BATCH, seed=0)
@@ -90,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         gif=os.path.join(out, "tutorial_steps.gif"),
     )
     written += [res.gif, res.html, *res.frames]
+    ring = viz.ring_allreduce_steps(
+        os.path.join(out, "ring"), n=4, title="Ring allreduce of 4 processes",
+        gif=os.path.join(out, "ring_allreduce.gif"),
+    )  # fmt: skip
+    written += [ring.gif, *ring.frames]
     for path in written:
         print(os.path.relpath(path, ROOT), os.path.getsize(path), "bytes")
     return 0

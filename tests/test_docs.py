@@ -30,10 +30,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import docs_hooks  # noqa: E402
 
 TUTORIALS = ["tutorial.md", "zh/tutorial.md"]
+OWN_BACKWARD = ["own_backward.md", "zh/own_backward.md"]
 LAYER_PAGES = [f"layers/{p}.md" for p in ("convolution", "normalization", "recurrent", "attention")]
 RUN_PAGES = [
     "index.md",
     *TUTORIALS,
+    *OWN_BACKWARD,
     "design.md",
     *LAYER_PAGES,
     "higher_order.md",
@@ -99,12 +101,13 @@ def test_code_blocks_run_and_print_what_the_page_shows(page: str, tmp_path: Path
         pytest.skip(f"{len(ran)} blocks passed; " + "; ".join(skipped))
 
 
-def test_the_tutorials_show_the_same_code() -> None:
-    en, zh = (docs_hooks.python_blocks((DOCS / p).read_text(encoding="utf-8")) for p in TUTORIALS)
+@pytest.mark.parametrize("pages", [TUTORIALS, OWN_BACKWARD], ids=["tutorial", "own_backward"])
+def test_the_tutorials_show_the_same_code(pages: list[str]) -> None:
+    en, zh = (docs_hooks.python_blocks((DOCS / p).read_text(encoding="utf-8")) for p in pages)
     assert [b.code for b in en] == [b.code for b in zh]
     assert [b.output for b in en] == [b.output for b in zh]
     assert [b.requires for b in en] == [b.requires for b in zh]
-    quotes = [docs_hooks.find_directives((DOCS / p).read_text(encoding="utf-8")) for p in TUTORIALS]
+    quotes = [docs_hooks.find_directives((DOCS / p).read_text(encoding="utf-8")) for p in pages]
     assert quotes[0] == quotes[1]
 
 
@@ -119,7 +122,9 @@ def test_markers_are_rare() -> None:
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
 
 
-@pytest.mark.parametrize("page", [*TUTORIALS, "index.md", "gallery.md", "higher_order.md"])
+@pytest.mark.parametrize(
+    "page", [*TUTORIALS, *OWN_BACKWARD, "index.md", "gallery.md", "higher_order.md"]
+)
 def test_every_picture_shown_exists(page: str) -> None:
     """The pictures are made by ``python scripts/build_docs_assets.py``."""
     text = (DOCS / page).read_text(encoding="utf-8")

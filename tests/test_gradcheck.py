@@ -14,12 +14,13 @@ WRONG_AT = (1, 2)
 
 
 def square_with_a_wrong_backward(x: Tensor) -> Tensor:
-    """x**2 whose backward is right everywhere except at one element."""
+    """x**2 whose backward is right everywhere except at one element (its derivative there
+    is 2x + 0.5; the backward stays linear in g, as a backward must)."""
     xd = x.data
 
     def backward(g):
         grad = g * 2 * xd
-        grad[WRONG_AT] += 0.5
+        grad[WRONG_AT] += 0.5 * g[WRONG_AT]
         return (grad,)
 
     return make_node(xd * xd, (x,), "bad_square", backward)
@@ -42,8 +43,10 @@ def test_names_input_index_and_both_values() -> None:
     err = info.value
     assert err.input_index == 1 and err.index == WRONG_AT
     numeric = a.data[WRONG_AT] * 2 * b.data[WRONG_AT]
+    assert err.output_element == WRONG_AT  # the Jacobian's diagonal entry
     assert err.numeric == pytest.approx(numeric, rel=1e-6)
-    assert err.analytic == pytest.approx(numeric + 0.5, rel=1e-12)
+    assert err.analytic == pytest.approx(numeric + 0.5 * a.data[WRONG_AT], rel=1e-12)
+    assert err.relative_error == pytest.approx(abs(err.analytic - err.numeric) / abs(err.analytic))
     msg = str(err)
     assert "input 1" in msg and "(1, 2)" in msg
     assert repr(err.analytic) in msg and repr(err.numeric) in msg

@@ -1,7 +1,8 @@
 """The op table read by finite differences through the public ``tg.gradcheck`` (float64).
 
-``gradcheck`` differentiates ``fn(*inputs).sum()``; the sum of a softmax is constant, so
-each output is first weighted by fixed random numbers: every output element then counts.
+``gradcheck`` compares the whole Jacobian, so every output element counts already; the
+outputs are still weighted by fixed random numbers, which changes nothing the check sees
+but keeps each case's function the one the other op tables differentiate.
 """
 
 from __future__ import annotations

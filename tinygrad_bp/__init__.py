@@ -78,12 +78,13 @@ __all__ = [
     "viz",
     "reference",
     "data",
+    "check",
     "__version__",
 ]
 
 
 def __getattr__(name: str):  # lazy submodules: nothing heavy computed or imported at import
-    if name in ("nn", "optim", "viz", "reference", "data"):
+    if name in ("nn", "optim", "viz", "reference", "data", "check"):
         import importlib
 
         try:

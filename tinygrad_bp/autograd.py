@@ -278,6 +278,7 @@ RELEASE_AFTER_USE = 2  # backward() releases the value once used (nn.Sequential'
 HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its gradient
 MODIFIED = 8  # changed in place: t._version and t._version_seq say when
 STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
+POST_HOOKS = 32  # register_post_accumulate_grad_hook(): t._post_hooks holds functions
 _ON_ARRIVAL = HAS_HOOKS | RETAIN_GRAD  # the walk looks at these when a gradient is complete
 
 # The sequence number (Tensor._seq's counter) of the latest in-place change, 0 before any:
@@ -623,6 +624,12 @@ def _accumulate_leaves(leaves: list[Tensor], grads: dict[Tensor, Any]) -> None:
                 current += g
             else:
                 leaf.grad = xp.asarray(current + g)
+    # Post-accumulate hooks (register_post_accumulate_grad_hook) run once every leaf of
+    # this walk holds its new .grad, outside the lock (a hook may wait on other processes).
+    for leaf in leaves:
+        if leaf._flags & POST_HOOKS:
+            for fn in list(leaf._post_hooks.values()):
+                fn(leaf)
 
 
 def grad(

@@ -131,6 +131,7 @@ class Tensor:
         "_flags",  # autograd.RETAIN_GRAD | autograd.RELEASE_AFTER_USE
         "_trace",
         "_hooks",  # register_hook(): {handle id: fn}; set only when there is one
+        "_post_hooks",  # register_post_accumulate_grad_hook(): {handle id: fn}, the same
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
         "_steppers",  # the step records of optimizers that update it; set with STEPPED
@@ -567,6 +568,38 @@ class Tensor:
         self._hooks[handle.id] = fn
         return handle
 
+    def register_post_accumulate_grad_hook(self, fn: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``fn(tensor)`` on this leaf after ``backward()`` has added its gradient into
+        ``.grad``, as ``torch.Tensor.register_post_accumulate_grad_hook``; what ``fn``
+        returns is ignored (it may change ``.grad`` in place).  The hooks of one backward
+        run when every leaf of that backward holds its new ``.grad``.  Returns a handle
+        whose ``.remove()`` takes the hook off.
+
+        Examples
+        --------
+        >>> import tinygrad_bp as tg
+        >>> w = tg.Tensor([1.0, 2.0], requires_grad=True)
+        >>> h = w.register_post_accumulate_grad_hook(lambda t: print("grad", t.grad))
+        >>> (w * w).sum().backward()
+        grad [2. 4.]
+        >>> h.remove()
+        """
+        if not callable(fn):
+            raise TypeError(
+                f"register_post_accumulate_grad_hook: expected a callable, got {type(fn).__name__}"
+            )
+        if not self.requires_grad or self._backward is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only a leaf tensor that requires grad "
+                "accumulates a .grad; register it on such a leaf (a parameter)"
+            )
+        if not self._flags & autograd.POST_HOOKS:
+            self._post_hooks = {}
+            self._flags |= autograd.POST_HOOKS
+        handle = RemovableHandle(self)
+        self._post_hooks[handle.id] = fn
+        return handle
+
     # ------------------------------------------------------------------ methods
     # Reductions take NumPy's axis=/keepdims= and PyTorch's dim=/keepdim= alike.
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -843,6 +876,8 @@ class RemovableHandle:
         t = self._ref()
         if t is not None and t._flags & autograd.HAS_HOOKS:
             t._hooks.pop(self.id, None)
+        if t is not None and t._flags & autograd.POST_HOOKS:
+            t._post_hooks.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
         return self

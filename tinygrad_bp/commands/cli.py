@@ -1,4 +1,5 @@
-"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``, ``live``.
+"""The ``tinygrad-bp`` command line: ``train``, ``compare``, ``graph``, ``bench``, ``live``,
+``check``, ``exercise``.
 
 Each subcommand lives in its own module, which defines ``configure(parser)`` (its
 arguments and help) and ``main(args) -> int`` (the exit status).
@@ -38,6 +39,8 @@ COMMANDS = {
         "tinygrad_bp.commands.live",
         "a local page that trains a network and shows its gradients",
     ),
+    "check": ("tinygrad_bp.commands.check", "check your own hand-written backward (FILE.py)"),
+    "exercise": ("tinygrad_bp.commands.exercise", "write a starter file: one layer's backward"),
 }
 
 

@@ -8,7 +8,8 @@ downloaded.
   digits), ``load_names()`` (32,033 first names).
 - Files the user has (:mod:`tinygrad_bp.data.mnist`): ``load_mnist(folder, kind)``,
   ``read_idx(path)``.
-- Batching (:mod:`tinygrad_bp.data.loader`): ``TensorDataset``, ``DataLoader``.
+- Batching (:mod:`tinygrad_bp.data.loader`): ``TensorDataset``, ``DataLoader``;
+  ``DistributedSampler`` (:mod:`tinygrad_bp.data.sampler`), each process's share.
 - Character-level names (:mod:`tinygrad_bp.data.names`): the 27-symbol vocabulary,
   ``names_split``, ``char_windows`` (contexts for an MLP), ``char_sequences`` (padded
   sequences for an RNN or a transformer).
@@ -28,6 +29,7 @@ from .names import (
     names_split,
     names_vocab,
 )
+from .sampler import DistributedSampler
 from .shipped import load_digits, load_names
 from .tabular import (
     IRIS_CLASSES,
@@ -55,6 +57,7 @@ __all__ = [
     "read_idx",
     "TensorDataset",
     "DataLoader",
+    "DistributedSampler",
     "NAMES_CHARS",
     "IGNORE_INDEX",
     "names_vocab",

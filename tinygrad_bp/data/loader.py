@@ -110,6 +110,10 @@ class DataLoader:
         A new random order every epoch (every ``iter(loader)``).
     drop_last : bool
         Leave out a last, incomplete batch.
+    sampler : iterable of int, optional
+        Where the indices come from, as in PyTorch (e.g. a
+        :class:`~tinygrad_bp.data.DistributedSampler`, whose ``set_epoch`` the caller
+        calls); ``iter(sampler)`` is called once per epoch.  Not with ``shuffle=True``.
     seed : int or None
         Seeds the shuffle, as a ``torch.Generator`` given to a DataLoader: the loader
         draws each epoch's order from one ``np.random.default_rng(seed)``, so the orders
@@ -142,6 +146,7 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        sampler: Any = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
@@ -159,6 +164,18 @@ class DataLoader:
                 f"DataLoader: dataset must have __len__ and __getitem__, got "
                 f"{type(dataset).__name__}"
             )
+        if sampler is not None:
+            if shuffle:
+                raise ValueError(
+                    "DataLoader: sampler and shuffle=True exclude each other (as in PyTorch); "
+                    "let the sampler shuffle (DistributedSampler(..., shuffle=True))"
+                )
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise TypeError(
+                    f"DataLoader: sampler must be an iterable of indices with __len__, got "
+                    f"{type(sampler).__name__}"
+                )
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -167,10 +184,13 @@ class DataLoader:
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            return self._batches(order)
         n = len(self.dataset)
         # the order is drawn now, not at the first next(): epochs follow iter() calls
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)

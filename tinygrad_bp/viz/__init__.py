@@ -6,6 +6,8 @@ op (ellipses).  With ``backward=True`` the same nodes sit in the same places, th
 point the way the gradient flows, every tensor shows its gradient (shape, norm, and the
 values when there are at most six) and every op its local rule.  :func:`backward_steps`
 writes one frame per step of the engine's backward walk, an animated GIF and an HTML page.
+:func:`ring_allreduce_steps` draws the ring allreduce of data-parallel training
+(:mod:`tinygrad_bp.distributed`) the same way, one frame per step.
 
 Rendering goes through pygraphviz, whose wheel bundles the Graphviz engine, so PNG, SVG and
 PDF need no system ``dot`` program.  It is imported when a picture is made, not when
@@ -43,6 +45,7 @@ from __future__ import annotations
 from ._style import DEFAULT_MAX_NODES, FORMATS
 from .draw import draw_graph
 from .render import Graph
+from .ring import RingResult, ring_allreduce_graph, ring_allreduce_steps
 from .stats import ModuleStats, Summary, module_stats
 from .steps import StepsResult, backward_steps
 
@@ -53,6 +56,9 @@ __all__ = [
     "StepsResult",
     "draw_graph",
     "backward_steps",
+    "ring_allreduce_graph",
+    "ring_allreduce_steps",
+    "RingResult",
     "module_stats",
     "ModuleStats",
     "Summary",

@@ -9,7 +9,7 @@ from ..tensor import Tensor
 from ._style import DEFAULT_MAX_NODES
 from .read import _context
 from .render import Graph, _agraph
-from .scene import _build_scene
+from .scene import _apply_marks, _build_scene
 
 
 def draw_graph(
@@ -24,6 +24,7 @@ def draw_graph(
     expand: str | Iterable[str] | None = None,
     stats: bool = False,
     annotate: Mapping[str, Iterable[str]] | None = None,
+    marks: Iterable[tuple[Tensor, str, Iterable[str]]] | None = None,
 ) -> Graph:
     """Draw the graph that produced ``root``.
 
@@ -68,6 +69,9 @@ def draw_graph(
         deviation and norm (and its gradient's mean and norm with ``backward=True``).
     annotate : mapping of module name to lines, optional
         Extra text lines for module nodes in the collapsed view.
+    marks : iterable of (Tensor, verdict, lines), optional
+        Tensors a check judged: each is drawn green (``"ok"``) or red (``"wrong"``) with
+        the lines under its label (``tg.check``'s report pictures use it).
 
     Returns
     -------
@@ -96,5 +100,7 @@ def draw_graph(
     notes = {k: [str(x) for x in v] for k, v in (annotate or {}).items()}
     ctx = _context(root, model, bool(backward), grad, fn)
     scene = _build_scene(ctx, collapse, max_nodes, fn, expand, bool(stats), notes)
+    if marks is not None:
+        _apply_marks(scene, marks, fn)
     g, _ = _agraph(scene, title, rankdir, ctx.backward)
     return Graph(g.string(), scene.view, len(scene.nodes), len(scene.edges), scene.note)

@@ -684,3 +684,35 @@ def _build_scene(
     if ctx.backward:
         scene.view += "+backward"
     return scene
+
+
+# ====================================================================== verdict marks
+_MARK = {"ok": ("#2e7d32", "#e6f4ea"), "wrong": ("#c62828", "#fde8e8")}
+
+
+def _apply_marks(s: _Scene, marks: Iterable[tuple[Tensor, str, Iterable[str]]], fn: str) -> None:
+    """Colour the tensors a check judged (green "ok", red "wrong") and add its lines to
+    their labels (tg.check's pictures: a learner's gradient beside the engine's)."""
+    by_id: dict[int, tuple[str, list[str]]] = {}
+    for item in marks:
+        t, verdict, lines = item
+        if not isinstance(t, Tensor) or verdict not in _MARK:
+            raise ValueError(
+                f"{fn}: marks must be (Tensor, 'ok' or 'wrong', lines) triples, got {item!r}"
+            )
+        by_id[id(t)] = (verdict, [str(x) for x in lines])
+    for k, attrs in s.nodes:
+        t = s.tensor_of.get(k)
+        if t is None or k[0] != "t" or id(t) not in by_id:
+            continue
+        verdict, lines = by_id[id(t)]
+        line, fill = _MARK[verdict]
+        rows = "".join(
+            f'<tr><td><font color="{line}"><b>{_esc(x)}</b></font></td></tr>' for x in lines
+        )
+        label = attrs["label"]
+        if label.endswith("</table>>"):
+            attrs["label"] = label[: -len("</table>>")] + rows + "</table>>"
+        attrs.update(color=line, fillcolor=fill, penwidth="3")
+        style = attrs.get("style", "filled").split(",")
+        attrs["style"] = ",".join(x for x in style if x != "dashed")
