@@ -251,3 +251,12 @@ def test_row_adjoint_sums_like_add_at(shape, gshape):
     np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13)
     w = tg.Tensor(rng.normal(size=shape), requires_grad=True)
     assert tg.gradcheck(lambda w: w[idx] * 1.5, [w])
+
+
+def test_gelu_module_takes_the_tanh_form_as_pytorch():
+    x = R.normal(size=(3, 5)) * 3
+    ours = tg.nn.GELU(approximate="tanh")(tg.Tensor(x)).data
+    theirs = torch.nn.GELU(approximate="tanh")(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
+        tg.nn.GELU(approximate="sigmoid")
