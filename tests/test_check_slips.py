@@ -336,3 +336,26 @@ def test_the_tutorial_order_is_named_without_an_engine_too() -> None:
     report = tg.check.layer(_dense("tanh", "updated"), RNG.normal(size=(5, 4)))
     assert "updated" in report.row("dx").diagnosis
     assert any("changed W" in n for n in report.notes)
+
+
+# ---------------------------------------------------------------- rnn: the activation's slips
+@pytest.mark.parametrize(
+    "wrong,word",
+    [
+        ("(input_grad[t] + dh_next) * 1.0", "activation's derivative left out"),
+        ("(input_grad[t] + dh_next) * (1 - np.tanh(self.hs[t + 1]) ** 2)", "taken at the output"),
+    ],
+    ids=["left-out", "at-output"],
+)
+def test_rnn_activation_slips_are_named(wrong: str, word: str) -> None:
+    """The rnn starter of `tinygrad-bp exercise`, solved, with tanh' left out of (or taken
+    at the output in) backprop through time."""
+    from .exercise_solutions import SOLUTIONS, solved
+
+    right = "(input_grad[t] + dh_next) * (1 - self.hs[t + 1] ** 2)"
+    assert right in SOLUTIONS["rnn"]
+    namespace: dict = {}
+    exec(solved("rnn", body=SOLUTIONS["rnn"].replace(right, wrong)), namespace)
+    report = namespace["check_rnn"]()
+    row = report.row("dWx")
+    assert row.verdict == "wrong" and word in row.diagnosis, str(report)

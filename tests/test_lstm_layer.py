@@ -71,5 +71,5 @@ def test_lstm_layer_refuses_mismatched_shapes():
 
 
 def test_lstm_refuses_an_empty_sequence():
-    with pytest.raises(ValueError, match="lstm_layer: the sequence is empty"):
+    with pytest.raises(ValueError, match=r"LSTM: the input is empty \(shape \(0, 2, 3\)\)"):
         tg.nn.LSTM(3, 2, rng=0)(tg.Tensor(np.zeros((0, 2, 3))))

@@ -186,7 +186,8 @@ def test_every_way_of_reading_a_released_value_says_why(read):
             READS[read](t)
         message = str(info.value)
         assert f"this {t.op} node (shape (4, 2), float64) was released" in message
-        assert "nn.Dense computed the next step of its layer in place" in message
+        assert "wrote its result into this node's array" in message
+        assert "nn.Dense keeps one array per layer" in message
         assert "tg.keep_values()" in message
 
 
@@ -402,3 +403,31 @@ def test_a_training_step_keeps_one_array_per_layer():
     kept, released = _peak_of_a_step(True), _peak_of_a_step(False)
     layer_array = 512 * 256 * 8
     assert kept - released >= 3 * layer_array, (kept, released)
+
+
+# ------------------------------------------------------------ the public seam
+def test_release_is_the_one_engine_call_and_the_ops_take_no_private_keyword():
+    import inspect
+
+    from tinygrad_bp import ops
+    from tinygrad_bp.autograd import release
+
+    for op in (ops.add, ops.relu, ops.sigmoid, ops.tanh):
+        assert not any(p.startswith("_") for p in inspect.signature(op).parameters), op
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    # a sum that does not fit the released array's shape: computed as usual, value kept
+    z = x * 2
+    wide = ops.add(release(z, reuse=True), np.ones((4, 2, 3)))
+    assert isinstance(z.data, np.ndarray) and wide.shape == (4, 2, 3)
+    h = ops.tanh(z)  # the mark is gone: tanh does not write into z either
+    assert isinstance(z.data, np.ndarray)
+    np.testing.assert_array_equal(h.data, np.tanh(z.data))
+    # one that fits: add writes into z's array and z says it was released
+    z = x * 2
+    kept = z.data
+    y = ops.add(release(z, reuse=True), np.ones(3))
+    assert y.data is kept and "add wrote its result" in repr(z.data.why)
+    with tg.keep_values():  # nothing is released under keep_values()
+        z = x * 2
+        ops.relu(release(z, reuse=True))
+        assert isinstance(z.data, np.ndarray)

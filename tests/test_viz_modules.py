@@ -109,24 +109,32 @@ def walk(root):
     return list(seen.values())
 
 
-# ---------------------------------------------------------------- the record
-def test_module_call_is_recorded_on_its_outputs_inner_then_outer():
+# ---------------------------------------------------------------- the scope
+def test_every_node_is_stamped_with_the_module_call_it_was_made_in():
     model = nn.Sequential(nn.Dense(3, 4, activation="tanh", rng=0), nn.Dense(4, 2, rng=1))
     x = tg.Tensor(np.ones((2, 3)))
     out = model(x)
-    records = out._module
-    assert [type(m).__name__ for m, _, _ in records] == ["Dense", "Sequential"]
-    _, args, kwargs = records[1]  # (module, args, kwargs or None) of each call
-    assert args[0] is x and kwargs is None
+    inner = out.scope  # the second Dense's call, (module, args, kwargs, parent)
+    outer = inner[3]  # the Sequential's call, around it
+    assert inner[0] is model[1] and outer[0] is model and outer[3] is None
+    assert outer[1][0] is x and outer[2] is None
     h = out.parents[0].parents[0]  # add(matmul(h, W), b): the first layer's output
-    assert [type(m).__name__ for m, _, _ in h._module] == ["Dense"]
-    # an op's node starts with an empty record, and so does a call made under no_grad
-    assert (x * 2)._module == ()
-    with tg.no_grad():
-        assert model(x)._module == ()
+    assert h.scope[0] is model[0] and h.scope[3] is outer and inner[1][0] is h
+    assert out.parents[0].scope is inner  # the matmul: made in the same call
+    # nodes made outside any module carry no scope; leaves neither
+    assert (x * 2).scope is None and x.scope is None and model[0].W.scope is None
+    with tg.no_grad():  # the stamp does not depend on grad mode
+        assert model(x).scope[0] is model[1]
+    assert tg.autograd.current_scope() is None  # left as it was, also after an error
+    with pytest.raises(ValueError):
+        model(tg.Tensor(np.ones((2, 5))))
+    assert tg.autograd.current_scope() is None
+    with tg.autograd.scope("block") as s:  # any code can open one
+        y = model(x)
+    assert y.scope[3][3] is s and s[0] == "block"
 
 
-def test_tuple_outputs_share_one_record():
+def test_tuple_outputs_share_one_scope():
     class Two(nn.Module):
         def __init__(self):
             self.w = tg.Tensor(np.ones(2), requires_grad=True)
@@ -134,8 +142,9 @@ def test_tuple_outputs_share_one_record():
         def forward(self, x):
             return x * self.w, (x + self.w, 3)
 
-    a, (b, _) = Two()(tg.Tensor(np.ones(2)))
-    assert a._module[0] is b._module[0]
+    two = Two()
+    a, (b, _) = two(tg.Tensor(np.ones(2)))
+    assert a.scope is b.scope and a.scope[0] is two
 
 
 # ---------------------------------------------------------------- collapse

@@ -34,7 +34,12 @@ __all__ = [
     "keep_values",
     "is_keep_values_enabled",
     "Released",
+    "release",
+    "scope",
+    "current_scope",
+    "SCOPE",
     "backward",
+    "is_freed",
     "grad",
     "unbroadcast",
 ]
@@ -173,6 +178,90 @@ def keep_values() -> Iterator[None]:
         yield
 
 
+# The scope: what the nodes made now belong to (a module's call).  nn.Module.__call__ sets
+# it around forward, make_node stamps it on each node (Tensor.scope), the pictures group
+# by it, as tinygrad's metadata and JAX's name stack do.  A scope is the tuple
+# ``(owner, args, kwargs, parent)``: the module (or any object), its call's arguments,
+# and the enclosing scope or None.  A context variable, per thread as the grad mode is.
+# It holds no reference to the nodes made in it (they refer to it): no cycle.
+SCOPE: contextvars.ContextVar[tuple[Any, Any, Any, Any] | None] = contextvars.ContextVar(
+    "tinygrad_bp_scope", default=None
+)
+_current_scope = SCOPE.get  # (make_node calls it for every node)
+
+
+def current_scope() -> tuple[Any, Any, Any, Any] | None:
+    """The innermost scope, ``(owner, args, kwargs, parent)``, or None outside all."""
+    return SCOPE.get()
+
+
+@contextmanager
+def scope(
+    owner: Any, args: tuple[Any, ...] = (), kwargs: dict | None = None
+) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """Stamp the nodes made inside the block with the scope ``(owner, args, kwargs,
+    parent)`` (``parent``: the enclosing scope), as ``nn.Module.__call__`` does around each
+    ``forward``; the pictures draw a module's scope as one node.  Nests.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with tg.autograd.scope("double") as s:
+    ...     y = x * 2
+    >>> y.scope is s and s == ("double", (), None, None) and x.scope is None
+    True
+    """
+    stamp = (owner, args, kwargs, SCOPE.get())
+    token = SCOPE.set(stamp)
+    try:
+        yield stamp
+    finally:
+        SCOPE.reset(token)
+
+
+def release(t: Tensor, reuse: bool = False) -> Tensor:
+    """Let the engine drop the value of ``t``, an inner node that only the graph can reach
+    (a layer's intermediate result the user is never given), to use no more memory than
+    hand-written NumPy.  Returns ``t``.
+
+    - ``reuse=False``: ``backward()`` releases the value once it has used it
+      (:class:`~tinygrad_bp.nn.Sequential` does this with its inner layers' outputs).
+    - ``reuse=True``: the next op that reads ``t`` as its first input may write its result
+      into ``t``'s array, where the result has that array's shape and dtype (``add``,
+      ``relu``, ``sigmoid`` and ``tanh`` do), releasing ``t``'s value then
+      (:class:`~tinygrad_bp.nn.Dense` computes ``x @ W``, ``+ b`` and the activation in
+      one array this way).
+
+    The node stays in the graph (and in its pictures); its ``.data`` becomes a
+    :class:`Released` that says why when read.  Under :func:`keep_values` nothing is
+    released.  Only for values nobody else holds: the caller promises it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    >>> z = x * 2
+    >>> h = tg.autograd.release(z, reuse=True).relu()  # relu writes into z's array
+    >>> z.data
+    <released float64 array of shape (2, 3)>
+    >>> h.sum().backward(); x.grad[0]
+    array([2., 2., 2.])
+    """
+    if not _MODE.get().keep:
+        t._flags |= REUSE if reuse else RELEASE_AFTER_USE
+    return t
+
+
+def _reused(t: Tensor, op: str) -> None:
+    """``op`` wrote its result into ``t``'s array, as :func:`release` allowed."""
+    t.data = Released(t.data, t._op, f"{op} wrote its result into this node's array, as "
+                      "release(reuse=True) allowed (nn.Dense keeps one array per layer, as "
+                      "hand-written NumPy does)")  # fmt: skip
+    t._flags &= ~REUSE
+
+
 def creation_site() -> str:
     """The innermost stack frame outside this package, as 'file:line in function'."""
     for frame in reversed(traceback.extract_stack()):
@@ -279,6 +368,7 @@ HAS_HOOKS = 4  # register_hook(): t._hooks holds functions to call with its grad
 MODIFIED = 8  # changed in place: t._version and t._version_seq say when
 STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
 POST_HOOKS = 32  # register_post_accumulate_grad_hook(): t._post_hooks holds functions
+REUSE = 64  # release(reuse=True): the next op reading it may write into its array
 _ON_ARRIVAL = HAS_HOOKS | RETAIN_GRAD  # the walk looks at these when a gradient is complete
 
 # The sequence number (Tensor._seq's counter) of the latest in-place change, 0 before any:
@@ -361,6 +451,8 @@ def _freed(_g: Any) -> tuple[Any, ...]:
 
 
 def is_freed(node: Tensor) -> bool:
+    """Whether ``backward()`` has freed this node's saved values (the graph was not kept
+    with ``retain_graph=True``), so that it cannot be walked again."""
     return node._backward is _freed
 
 

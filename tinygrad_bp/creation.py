@@ -15,14 +15,23 @@ from .tensor import Tensor, get_default_dtype
 
 __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
-    "randn", "rand", "manual_seed",
+    "randn", "rand", "manual_seed", "default_generator",
 ]  # fmt: skip
 
 _generator = np.random.default_rng()
 
 
+def default_generator() -> np.random.Generator:
+    """The generator :func:`manual_seed` reseeds: :func:`randn`, :func:`rand`, the layers'
+    initial weights (when no ``rng`` is given), dropout's masks and the data loader's
+    shuffling all draw from it, as everything random in PyTorch draws from
+    ``torch.default_generator``."""
+    return _generator
+
+
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the generator behind :func:`randn` and :func:`rand`; returns it.
+    """Reseed the generator behind :func:`randn`, :func:`rand`, parameter initialisation,
+    dropout and shuffling (:func:`default_generator`); returns it.
 
     Examples
     --------

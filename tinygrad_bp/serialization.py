@@ -365,18 +365,31 @@ def _decode_meta(arr: np.ndarray, path: str, what: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- into a module
-def load_into(module: Module, state: Mapping[str, Any], what: str = "load_state_dict") -> None:
+class StateKeysError(KeyError, RuntimeError):
+    """A state dict whose names differ from the model's: a KeyError, and a RuntimeError as
+    PyTorch raises."""
+
+
+def load_into(
+    module: Module, state: Mapping[str, Any], what: str = "load_state_dict", strict: bool = True
+) -> None:
     """Copy ``state`` into ``module``'s parameters in place: every name, shape and dtype
-    kind is checked first, then all are assigned, or none."""
+    kind is checked first, then all are assigned, or none.  ``strict=False`` loads the
+    names ``state`` holds and leaves the others as they are."""
     if not isinstance(state, Mapping):
         raise TypeError(f"{what}: expected a mapping of name -> array, got {type(state).__name__}")
     # parameters and buffers (BatchNorm's running statistics), as state_dict() lists them
     named = getattr(module, "_named_state", module.named_parameters)
     params = dict(named())
+    if not strict:
+        params = {k: v for k, v in params.items() if k in state}
     missing = sorted(set(params) - set(state))
     unexpected = sorted(set(state) - set(params), key=str)
     if missing or unexpected:
-        raise KeyError(f"{what}: missing keys {missing}, unexpected keys {unexpected}")
+        raise StateKeysError(
+            f"{what}: missing keys {missing}, unexpected keys {unexpected} (strict=False "
+            f"loads the names both have)"
+        )
     arrays = {}
     for name, p in params.items():
         arr = _real_array(name, state[name], what, "in the state")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import Released, _current_mode
+from .autograd import Released, _current_mode, _current_scope
 from .backend import ndarray, xp
 
 __all__ = [
@@ -135,7 +135,7 @@ class Tensor:
         "_version",  # in-place changes so far; set with the MODIFIED flag
         "_version_seq",  # the node counter at the last in-place change
         "_steppers",  # the step records of optimizers that update it; set with STEPPED
-        "_module",  # nn.Module.__call__'s record of the calls that returned this tensor
+        "scope",  # the scope (a module's call, autograd.SCOPE) it was made in, or None
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -161,7 +161,7 @@ class Tensor:
         self._seq = next(_counter)
         self._flags = 0
         self._trace: str | None = None
-        self._module: tuple[Any, ...] = ()
+        self.scope: Any = None
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -236,6 +236,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._flags |= autograd.RETAIN_GRAD
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this non-leaf tensor, as in PyTorch."""
+        return bool(self._flags & autograd.RETAIN_GRAD)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -900,7 +905,7 @@ def leaf(data: Any, op: str | None = None) -> Tensor:
     t._seq = next(_counter)
     t._flags = 0
     t._trace = None
-    t._module = ()
+    t.scope = None
     return t
 
 
@@ -921,7 +926,7 @@ def make_node(
     t._seq = next(_counter)
     t._flags = 0
     t._trace = None
-    t._module = ()
+    t.scope = _current_scope()
     mode = _current_mode()
     if mode.enabled:
         for p in parents:

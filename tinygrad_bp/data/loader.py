@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import default_generator
 from ..tensor import Tensor, get_default_dtype, leaf
 
 __all__ = ["TensorDataset", "DataLoader"]
@@ -118,7 +119,8 @@ class DataLoader:
         Seeds the shuffle, as a ``torch.Generator`` given to a DataLoader: the loader
         draws each epoch's order from one ``np.random.default_rng(seed)``, so the orders
         differ from epoch to epoch and two loaders with the same seed give the same
-        sequence of epochs.  ``None``: fresh randomness.
+        sequence of epochs.  ``None``: the library's generator, which
+        ``tg.manual_seed`` seeds (as PyTorch's loader draws from the global generator).
 
     Yields
     ------
@@ -181,7 +183,8 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        # None: each epoch's order from the library's generator (tg.manual_seed seeds it)
+        self._rng = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self) -> int:
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
@@ -193,7 +196,8 @@ class DataLoader:
             return self._batches(order)
         n = len(self.dataset)
         # the order is drawn now, not at the first next(): epochs follow iter() calls
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        rng = default_generator() if self._rng is None else self._rng
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
         return self._batches(order)
 
     def _batches(self, order: np.ndarray) -> Iterator[Any]:

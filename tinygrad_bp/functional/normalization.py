@@ -8,13 +8,12 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
+from ..creation import default_generator
 from ..tensor import Tensor
 from ._fused import fused_node
 from ._util import as_tensor
 
 __all__ = ["batch_norm", "layer_norm", "dropout"]
-
-_default_rng = np.random.default_rng()
 
 
 def _array(t: Any) -> Any:
@@ -229,7 +228,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
     g = (
         rng
         if isinstance(rng, np.random.Generator)
-        else (_default_rng if rng is None else np.random.default_rng(rng))
+        else (default_generator() if rng is None else np.random.default_rng(rng))
     )
     keep = g.random(x.shape) >= p
     scale = (keep * (1.0 / (1.0 - p))).astype(x.dtype, copy=False)

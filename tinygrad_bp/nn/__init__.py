@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from . import utils
+from . import init, utils
 from .activation import (
     ELU,
     GELU,
@@ -32,7 +32,7 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, MaxPool2d
-from .recurrent import LSTM, GRUCell, LSTMCell, RNNCell
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 
 __all__ = [
@@ -66,12 +66,15 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "LSTM",
+    "RNN",
+    "GRU",
     "MultiheadAttention",
     "CrossEntropyLoss",
     "MSELoss",
     "NLLLoss",
     "BCEWithLogitsLoss",
     "utils",
+    "init",
     "mlp",
     "ACTIVATIONS",
     "INITS",

@@ -7,6 +7,7 @@ from typing import Any
 from .. import functional as F
 from .. import ops
 from ..tensor import Tensor
+from ._checks import not_a_tensor
 from .module import Module
 
 __all__ = [
@@ -25,17 +26,26 @@ __all__ = [
 
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        try:
+            return ops.relu(x)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "ReLU", exc) from None
 
 
 class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return ops.sigmoid(x)
+        try:
+            return ops.sigmoid(x)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "Sigmoid", exc) from None
 
 
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return ops.tanh(x)
+        try:
+            return ops.tanh(x)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "Tanh", exc) from None
 
 
 class LeakyReLU(Module):
@@ -43,7 +53,10 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        try:
+            return F.leaky_relu(x, self.negative_slope)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "LeakyReLU", exc) from None
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -58,12 +71,18 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, self.approximate)
+        try:
+            return F.gelu(x, self.approximate)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "GELU", exc) from None
 
 
 class SiLU(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+        try:
+            return F.silu(x)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "SiLU", exc) from None
 
 
 class Softplus(Module):
@@ -71,7 +90,10 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+        try:
+            return F.softplus(x, self.beta, self.threshold)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "Softplus", exc) from None
 
 
 class ELU(Module):
@@ -79,7 +101,10 @@ class ELU(Module):
         self.alpha = alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        try:
+            return F.elu(x, self.alpha)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "ELU", exc) from None
 
 
 class Softmax(Module):
@@ -87,7 +112,10 @@ class Softmax(Module):
         self.axis = dim if axis is None else axis
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.softmax(x, self.axis)
+        try:
+            return ops.softmax(x, self.axis)
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "Softmax", exc) from None
 
 
 class LogSoftmax(Module):
@@ -95,4 +123,8 @@ class LogSoftmax(Module):
         self.axis = dim if axis is None else axis
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.log_softmax(x, self.axis)
+        try:
+            return ops.log_softmax(x, self.axis)
+
+        except (AttributeError, TypeError) as exc:
+            raise not_a_tensor(x, "LogSoftmax", exc) from None

@@ -80,12 +80,33 @@ class MultiheadAttention(Module):
         is_causal: bool = False,
         average_attn_weights: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
+        where = f"MultiheadAttention({self.embed_dim}, {self.num_heads})"
+        order = "(N, L, E)" if self.batch_first else "(L, N, E)"
+        note = (
+            "batch_first=True is this layer's default (PyTorch's is False): pass "
+            "batch_first=False for (L, N, E) inputs"
+            if self.batch_first
+            else "batch_first=False: inputs are (L, N, E)"
+        )
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if not isinstance(t, Tensor) or t.ndim != 3 or t.shape[-1] != self.embed_dim:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{where}: expected {name} as a Tensor, got {type(t).__name__}")
+            if t.ndim != 3 or t.shape[-1] != self.embed_dim:
                 raise ValueError(
-                    f"MultiheadAttention({self.embed_dim}, {self.num_heads}): expected {name} "
-                    f"of shape (N, L, {self.embed_dim}), got {getattr(t, 'shape', None)}"
+                    f"{where}: expected {name} of shape {order.replace('E', str(self.embed_dim))}"
+                    f", got {t.shape} ({note})"
                 )
+        bq = 0 if self.batch_first else 1
+        if key.shape != value.shape:
+            raise ValueError(
+                f"{where}: key and value must have the same shape, got {key.shape} and "
+                f"{value.shape} ({note})"
+            )
+        if query.shape[bq] != key.shape[bq]:
+            raise ValueError(
+                f"{where}: query {query.shape} and key {key.shape} disagree on the batch size "
+                f"N (axis {bq} of {order}; {note})"
+            )
         if not self.batch_first:
             query, key, value = (ops.transpose(t, 1, 0, 2) for t in (query, key, value))
         n, L = query.shape[0], query.shape[1]
@@ -97,6 +118,18 @@ class MultiheadAttention(Module):
             add = np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf)
         elif attn_mask is not None:
             m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+            if m.shape not in ((L, S), (n * self.num_heads, L, S)):
+                raise ValueError(
+                    f"{where}: attn_mask must have shape (L, S) = {(L, S)} or (N·num_heads, L, "
+                    f"S) = {(n * self.num_heads, L, S)}, got {m.shape}"
+                )
+            if m.dtype != bool and m.dtype.kind != "f":
+                raise TypeError(
+                    f"{where}: attn_mask must be boolean (True: not allowed) or floating (added "
+                    f"to the scores), got dtype {m.dtype}"
+                )
+            if m.ndim == 3:
+                m = m.reshape(n, self.num_heads, L, S)
             add = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
         if add is not None:
             scores = scores + add.astype(scores.dtype, copy=False)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from .. import ops
-from ..autograd import RELEASE_AFTER_USE, _current_mode
+from ..autograd import is_keep_values_enabled, release
 from ..tensor import Tensor
 from .activation import ReLU, Sigmoid, Tanh
 from .linear import Dense
@@ -63,14 +65,14 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         layers = self.layers
-        mark = not _current_mode().keep
+        mark = not is_keep_values_enabled()
         for m in layers[:-1]:
             x = m(x)
             if mark and m.__class__ in _OWN_OUTPUTS:
                 # Only this graph can reach this output (our own layers keep no reference
                 # to what they return, and the user gets the last output alone): let
                 # backward() drop its value once used, as PyTorch frees what it saved.
-                x._flags |= RELEASE_AFTER_USE
+                release(x)
         return layers[-1](x) if layers else x
 
     def __getitem__(self, i: int) -> Module:
@@ -155,19 +157,49 @@ class Flatten(Module):
     (2, 60)
     """
 
-    def __init__(self, start_axis: int = 1, end_axis: int = -1) -> None:
-        self.start_axis = start_axis
-        self.end_axis = end_axis
+    def __init__(
+        self,
+        start_axis: int = 1,
+        end_axis: int = -1,
+        *,
+        start_dim: int | None = None,
+        end_dim: int | None = None,
+    ) -> None:
+        # PyTorch's names start_dim / end_dim are accepted beside the contract's
+        start_axis = start_axis if start_dim is None else start_dim
+        end_axis = end_axis if end_dim is None else end_dim
+        for label, v in (("start_dim", start_axis), ("end_dim", end_axis)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Flatten: {label} must be an int, got {v!r}")
+        self.start_axis = int(start_axis)
+        self.end_axis = int(end_axis)
 
     def forward(self, x: Tensor) -> Tensor:
-        nd = x.ndim
-        s, e = self.start_axis % max(nd, 1), self.end_axis % max(nd, 1)
-        if nd == 0 or s > e:
-            raise ValueError(
-                f"Flatten: axes {self.start_axis}..{self.end_axis} do not fit an input of "
-                f"shape {x.shape}"
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"Flatten: expected a Tensor, got {type(x).__name__} (wrap it: Tensor(x))"
             )
+        nd = x.ndim
+        span = max(nd, 1)  # a 0-d input counts as one axis, as in PyTorch
+        axes = []
+        for label, a in (("start_dim", self.start_axis), ("end_dim", self.end_axis)):
+            if not -span <= a < span:
+                raise ValueError(
+                    f"Flatten: {label} {a} is out of range for an input of shape {x.shape} "
+                    f"(expected an axis in [{-span}, {span - 1}], as PyTorch)"
+                )
+            axes.append(a % span)
+        s, e = axes
+        if s > e:
+            raise ValueError(
+                f"Flatten: start_dim {self.start_axis} comes after end_dim {self.end_axis} for "
+                f"an input of shape {x.shape}"
+            )
+        if nd == 0:
+            return ops.reshape(x, 1)
         shape = x.shape[:s] + (-1,) + x.shape[e + 1 :]
+        if 0 in x.shape:  # -1 cannot be inferred beside a zero-sized axis
+            shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
         return ops.reshape(x, shape)
 
     def extra_repr(self) -> str:

@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from .. import ops
 from ..ops.window import _pair
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
 
@@ -17,8 +19,10 @@ __all__ = ["Conv2d"]
 
 
 class Conv2d(Module):
-    """``y = conv2d(x, weight, bias, stride, padding)``; ``weight (C_out, C_in, kH, kW)``,
-    initialised as PyTorch does (uniform in ±1/√(C_in·kH·kW), the bias too).
+    """``y = conv2d(x, weight, bias, stride, padding, dilation, groups)``; ``weight (C_out,
+    C_in/groups, kH, kW)``, initialised as PyTorch does (uniform in
+    ±1/√(C_in/groups·kH·kW), the bias too); ``padding`` an int, a pair, ``"same"`` or
+    ``"valid"``.
 
     Examples
     --------
@@ -36,36 +40,71 @@ class Conv2d(Module):
         kernel_size: Any,
         stride: Any = 1,
         padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
         rng: Any = None,
         dtype: Any = None,
     ) -> None:
-        _check_features("Conv2d", in_channels=in_channels, out_channels=out_channels)
+        _check_features("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv2d: groups={groups} must divide in_channels {in_channels} and "
+                f"out_channels {out_channels}"
+            )
+        if padding_mode != "zeros":
+            raise ValueError(
+                f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros' (pad "
+                f"the input yourself with Tensor.pad for other modes)"
+            )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups = int(groups)
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
+        self.dilation = _pair(dilation, "dilation", "Conv2d", 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(
+                    "Conv2d: padding='same' is not supported for strided convolutions, as in "
+                    "PyTorch"
+                )
+            self.padding: Any = padding
+        else:
+            self.padding = _pair(padding, "padding", "Conv2d", 0)
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         g = _rng(rng)
-        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        cin = self.in_channels // self.groups
+        fan_in = cin * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
-        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        shape = (self.out_channels, cin) + self.kernel_size
         self.weight = Parameter(_uniform(g, bound, shape, dtype))
         self.bias = Parameter(_uniform(g, bound, (self.out_channels,), dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Conv2d")
+        if x.ndim == 3 and x.shape[0] == self.in_channels:  # unbatched (C, H, W), as PyTorch
+            return self.forward(ops.reshape(x, 1, *x.shape))[0]
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"Conv2d({self.in_channels}, {self.out_channels}): expected an input of shape "
                 f"(N, {self.in_channels}, H, W), got shape {x.shape} (weight shape "
                 f"{self.weight.shape})"
             )
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
+        extra = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
+        extra += "" if self.groups == 1 else f", groups={self.groups}"
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}"
+            f"stride={self.stride}, padding={self.padding}{extra}"
         )

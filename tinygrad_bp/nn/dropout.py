@@ -32,7 +32,8 @@ class Dropout(Module):
         if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
         self.p = float(p)
-        self._gen = _rng(rng)
+        # None: the library's generator at each call, so tg.manual_seed seeds the masks
+        self._gen = None if rng is None else _rng(rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training, rng=self._gen)

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import Released, _current_mode
+from ..autograd import release
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .module import Module, Parameter, _rng
 
 __all__ = ["Dense", "Linear", "ACTIVATIONS", "INITS"]
@@ -29,11 +30,6 @@ ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor] | None] = {
 }
 
 INITS = ("auto", "tutorial", "xavier", "he")
-
-_IN_PLACE = (
-    "nn.Dense computed the next step of its layer in place in this node's array, to keep one "
-    "array per layer as hand-written NumPy does"
-)
 
 
 class Dense(Module):
@@ -95,8 +91,7 @@ class Dense(Module):
             raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.activation = activation
-        self._act = ACTIVATIONS[activation]
+        self.activation = activation  # (the setter below also sets the function)
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         g = _rng(rng)
         if init == "auto":
@@ -115,9 +110,25 @@ class Dense(Module):
             Tensor(np.zeros(self.out_features, dtype=dtype), requires_grad=True) if bias else None
         )
 
+    @property
+    def activation(self) -> str | None:
+        """The activation's name; setting it after construction changes what
+        :meth:`forward` computes (the initial weights stay as drawn)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value: str | None) -> None:
+        if value not in ACTIVATIONS:
+            raise ValueError(
+                f"Dense: unknown activation {value!r}; expected one of None, 'sigmoid', "
+                f"'tanh', 'relu'"
+            )
+        self._activation = value
+        self._act = ACTIVATIONS[value]
+
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Dense")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Dense({self.in_features}→{self.out_features}): expected input whose last "
@@ -127,23 +138,20 @@ class Dense(Module):
         b, act = self.b, self._act
         if b is None:
             return z if act is None else act(z)
-        zd, bd = z.data, b.data
-        if zd.dtype is not bd.dtype or zd.shape[-1:] != bd.shape or _current_mode().keep:
-            a = ops.add(z, b)
-            return a if act is None else act(a)
         # One array per layer, as hand-written NumPy keeps: the bias and the activation are
         # computed in place in the matmul's fresh array, which nothing but this graph can
-        # see.  The matmul and add nodes stay in the graph (their backward never reads
-        # their own value) and say that their value was released if it is read.
-        a = ops.add(z, b, _inplace=True)
-        z.data = Released(zd, "matmul", _IN_PLACE)
+        # see (the engine does it where the shapes and dtypes allow, and not under
+        # keep_values()).  The matmul and add nodes stay in the graph (their backward never
+        # reads their own value) and say that their value was released if it is read.
+        zd = z.data
+        a = ops.add(release(z, reuse=True), b)
         if act is None:
             return a
+        if a.data is not zd:  # the sum did not fit (mixed dtypes), or keep_values()
+            return act(a)
         if act is not ops.tanh and act is not ops.relu and act is not ops.sigmoid:
             return act(a)  # an activation registered by the user: called as any op
-        h = act(a, _inplace=True)
-        a.data = Released(zd, "add", _IN_PLACE)
-        return h
+        return act(release(a, reuse=True))
 
     def extra_repr(self) -> str:
         act = f", activation={self.activation!r}" if self.activation else ""
@@ -196,7 +204,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, "Linear")
         if x.data.ndim == 0 or x.data.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}→{self.out_features}): expected input whose last "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import functional as F
 from ..tensor import Tensor
 from .module import Module
@@ -11,8 +13,35 @@ from .module import Module
 __all__ = ["CrossEntropyLoss", "MSELoss", "NLLLoss", "BCEWithLogitsLoss"]
 
 
+def check_reduction(reduction: Any, name: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _deprecated(name: str, size_average: Any, reduce: Any) -> None:
+    if size_average is not None or reduce is not None:
+        raise ValueError(
+            f"{name}: size_average and reduce are PyTorch's deprecated arguments; write "
+            f"reduction='mean', 'sum' or 'none'"
+        )
+
+
+def _weight(name: str, weight: Any) -> Tensor | None:
+    if weight is None:
+        return None
+    w = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if w.ndim != 1 or w.data.dtype.kind != "f":
+        raise ValueError(
+            f"{name}: weight must be a 1-D floating tensor of one weight per class, got shape "
+            f"{w.shape} and dtype {w.dtype}"
+        )
+    return w
+
+
 class CrossEntropyLoss(Module):
-    """``F.cross_entropy`` as a module (the fused primitive with the defaults).
+    """``F.cross_entropy`` as a module, PyTorch's arguments: ``weight`` (one per class, a
+    buffer in the state dict as in PyTorch), ``ignore_index``, ``reduction``,
+    ``label_smoothing``.
 
     Examples
     --------
@@ -23,27 +52,78 @@ class CrossEntropyLoss(Module):
     """
 
     def __init__(
-        self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
     ) -> None:
-        self.reduction, self.label_smoothing = reduction, label_smoothing
+        _deprecated("CrossEntropyLoss", size_average, reduce)
+        check_reduction(reduction, "CrossEntropyLoss")
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, (int, float, np.floating))
+            or not 0.0 <= label_smoothing <= 1.0
+        ):
+            raise ValueError(
+                f"CrossEntropyLoss: label_smoothing must be a number in [0, 1], got "
+                f"{label_smoothing!r}"
+            )
+        self.reduction, self.label_smoothing = reduction, float(label_smoothing)
         self.ignore_index = ignore_index
+        w = _weight("CrossEntropyLoss", weight)
+        if w is None:
+            self.weight = None
+        else:
+            self.register_buffer("weight", w.data)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
+        kw = {} if self.weight is None else {"weight": self.weight}
         return F.cross_entropy(
-            logits, target, self.reduction, self.label_smoothing, self.ignore_index
+            logits,
+            target,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+            ignore_index=self.ignore_index,
+            **kw,
         )
 
 
 class NLLLoss(Module):
-    def __init__(self, reduction: str = "mean", ignore_index: int = -100) -> None:
+    """``F.nll_loss`` as a module, PyTorch's arguments (``weight`` one per class)."""
+
+    def __init__(
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        _deprecated("NLLLoss", size_average, reduce)
+        check_reduction(reduction, "NLLLoss")
         self.reduction, self.ignore_index = reduction, ignore_index
+        w = _weight("NLLLoss", weight)
+        if w is None:
+            self.weight = None
+        else:
+            self.register_buffer("weight", w.data)
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction, self.ignore_index)
+        kw = {} if self.weight is None else {"weight": self.weight}
+        return F.nll_loss(
+            log_probs, target, reduction=self.reduction, ignore_index=self.ignore_index, **kw
+        )
 
 
 class MSELoss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(
+        self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
+    ) -> None:
+        _deprecated("MSELoss", size_average, reduce)
+        check_reduction(reduction, "MSELoss")
         self.reduction = reduction
 
     def forward(self, pred: Tensor, target: Any) -> Tensor:
@@ -51,7 +131,21 @@ class MSELoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        weight: Any = None,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+        pos_weight: Any = None,
+    ) -> None:
+        _deprecated("BCEWithLogitsLoss", size_average, reduce)
+        if weight is not None or pos_weight is not None:
+            raise ValueError(
+                "BCEWithLogitsLoss: weight and pos_weight are not supported; multiply the "
+                "loss with reduction='none' by the weights, then take its mean"
+            )
+        check_reduction(reduction, "BCEWithLogitsLoss")
         self.reduction = reduction
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:

@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..autograd import SCOPE
+from ..creation import default_generator
 from ..tensor import Tensor
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "RemovableHandle", "IncompatibleKeys"]
+
+_get_scope, _set_scope, _reset_scope = SCOPE.get, SCOPE.set, SCOPE.reset
 
 
 class Parameter(Tensor):
@@ -57,21 +61,24 @@ class Module:
     """
 
     training: bool = True
+    #: the hooks registered on this module (None until one is): a class attribute, so
+    #: that ``__call__`` pays one attribute read for modules without hooks
+    _hooks: _Hooks | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        out = self.forward(*args, **kwargs)
-        # Record the call on its outputs (innermost call first), so that a picture can draw
-        # it as one node: tinygrad_bp.viz reads it.  (make_node starts every node with an
-        # empty record: a getattr default would cost an exception per call here.)
-        if out.__class__ is Tensor:
-            if out._parents:
-                out._module += ((self, args, kwargs or None),)  # (no empty dict kept)
-        elif isinstance(out, (tuple, list)):
-            _record(out, (self, args, kwargs or None))
-        return out
+        if self._hooks is not None:  # (registered hooks: see _Hooks.call)
+            return self._hooks.call(self, args, kwargs)
+        # Every node made inside is stamped with this call's scope (Tensor.scope), so that
+        # a picture can draw the call as one node: tinygrad_bp.viz groups by it.  (What
+        # autograd.scope() does, inline: this runs for every layer of every step.)
+        token = _set_scope((self, args, kwargs or None, _get_scope()))  # no empty dict kept
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _reset_scope(token)
 
     # -------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> Module:
@@ -115,8 +122,17 @@ class Module:
         return [b for _, b in self.named_buffers()]
 
     def _named_state(self) -> Iterator[tuple[str, Tensor]]:
-        yield from self.named_parameters()
-        yield from self.named_buffers()
+        """Parameters and buffers module by module (each module's parameters, then its
+        buffers), each tensor once: the order of PyTorch's ``state_dict()``."""
+        seen: set[int] = set()
+        for name, mod in self.modules():
+            pre = f"{name}." if name else ""
+            for pname, p in mod._own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield pre + pname, p
+            for bname in mod.__dict__.get("_buffers", {}):
+                yield pre + bname, getattr(mod, bname)
 
     # -------------------------------------------------------------- traversal
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -170,6 +186,100 @@ class Module:
             yield name, mod
             stack[0:0] = [(f"{name}.{n}" if name else n, m) for n, m in mod.named_children()]
 
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, as ``torch.nn.Module.children``."""
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module (name ``prefix``) and every
+        sub-module, each once, as ``torch.nn.Module.named_modules``."""
+        seen: set[int] = set() if memo is None else memo
+        for name, mod in self.modules():
+            if remove_duplicate:
+                if id(mod) in seen:
+                    continue
+                seen.add(id(mod))
+            yield (f"{prefix}.{name}" if prefix and name else prefix or name), mod
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module, then on this module (children first,
+        as PyTorch: the habit ``model.apply(init_weights)``); returns ``self``."""
+        if not callable(fn):
+            raise TypeError(f"Module.apply: fn must be callable, got {type(fn).__name__}")
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(dtype)``: cast every floating parameter and buffer in place (integer
+        buffers such as BatchNorm's batch counter keep their dtype), as PyTorch;
+        ``to("cpu")`` is accepted and changes nothing (NumPy runs on the CPU only)."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"Module.to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, str) and device is None:
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"Module.to: expected to(dtype) or to(device), got {args!r}")
+        if device is not None and str(device) != "cpu":
+            raise ValueError(
+                f"Module.to: device {device!r} is not available: tinygrad_bp runs on NumPy on "
+                f"the CPU only (write .to('cpu') or leave it out)"
+            )
+        if dtype is not None:
+            try:
+                dt = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"Module.to: {dtype!r} is not a dtype") from None
+            if dt.kind != "f":
+                raise TypeError(
+                    f"Module.to: only floating dtypes are allowed, got {dt} (as PyTorch)"
+                )
+            for _, t in self._named_state():
+                if t.data.dtype.kind == "f" and t.data.dtype != dt:
+                    t.data = t.data.astype(dt)
+                    if t.grad is not None:
+                        t.grad = t.grad.astype(dt)
+        return self
+
+    def double(self) -> Module:
+        """Cast every floating parameter and buffer to float64 (``to(np.float64)``)."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Cast every floating parameter and buffer to float32 (``to(np.float32)``)."""
+        return self.to(np.float32)
+
+    # -------------------------------------------------------------- hooks
+    def register_forward_pre_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, args)`` before every forward; it may return new args (a tuple,
+        or one value for a single argument), as PyTorch."""
+        return self._hook_list("pre").add(hook, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, args, output)`` after every forward; it may return a new
+        output, as PyTorch."""
+        return self._hook_list("post").add(hook, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook: Any) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's inputs are computed (tuples of arrays, ``None`` for an input that
+        needs no gradient); it may return a new ``grad_input``, as PyTorch."""
+        return self._hook_list("backward").add(hook, "register_full_backward_hook")
+
+    def _hook_list(self, kind: str) -> _HookList:
+        if self.__dict__.get("_hooks") is None:
+            object.__setattr__(self, "_hooks", _Hooks())
+        return getattr(self._hooks, kind)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's ``.grad`` (set to None, as PyTorch does by default;
         ``set_to_none=False`` fills them with zeros instead)."""
@@ -184,12 +294,26 @@ class Module:
         """Copies of the parameters' and buffers' arrays, by dotted name."""
         return OrderedDict((n, p.data.copy()) for n, p in self._named_state())
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters and buffers, in place; names, shapes and dtype
-        kinds (real numbers only) are all checked first, then all are assigned or none."""
+        kinds (real numbers only) are all checked first, then all are assigned or none.
+
+        ``strict=True`` refuses a state whose names differ from the model's;
+        ``strict=False`` loads the names both have.  Returns ``(missing_keys,
+        unexpected_keys)`` as PyTorch (empty lists under ``strict=True``)."""
         from ..serialization import load_into
 
+        if not isinstance(strict, bool):
+            raise TypeError(f"load_state_dict: strict must be a bool, got {strict!r}")
+        if not strict and isinstance(state, dict):
+            own = {n for n, _ in self._named_state()}
+            missing = [n for n, _ in self._named_state() if n not in state]
+            unexpected = [k for k in state if k not in own]
+            load_into(self, {k: v for k, v in state.items() if k in own}, "load_state_dict",
+                      strict=False)  # fmt: skip
+            return IncompatibleKeys(missing, unexpected)
         load_into(self, state, "load_state_dict")
+        return IncompatibleKeys([], [])
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> None:
         """Save the state dict and the architecture to an ``.npz`` file, atomically (see
@@ -216,17 +340,172 @@ class Module:
         return ""
 
 
-def _record(out: Any, call: tuple[Module, Any]) -> None:
-    """Module.__call__'s record on every Tensor in a (nested) tuple of outputs."""
-    for t in out:
-        if t.__class__ is Tensor and t._parents:
-            t._module += (call,)
-        elif isinstance(t, (tuple, list)):
-            _record(t, call)
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` returns, as PyTorch's ``_IncompatibleKeys``."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """What the ``register_*_hook`` methods return: ``handle.remove()`` takes the hook
+    off again."""
+
+    def __init__(self, hooks: dict[int, Any], key: int) -> None:
+        self._hooks, self.id = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+class _HookList:
+    _next = 0
+
+    def __init__(self) -> None:
+        self.hooks: dict[int, Any] = {}
+
+    def add(self, hook: Any, where: str) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{where}: hook must be callable, got {type(hook).__name__}")
+        _HookList._next += 1
+        self.hooks[_HookList._next] = hook
+        return RemovableHandle(self.hooks, _HookList._next)
+
+
+class _Hooks:
+    """A module's forward, pre-forward and backward hooks, and the call that runs them."""
+
+    def __init__(self) -> None:
+        self.pre, self.post, self.backward = _HookList(), _HookList(), _HookList()
+
+    def call(self, module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        for hook in list(self.pre.hooks.values()):
+            new = hook(module, args)
+            if new is not None:
+                args = new if isinstance(new, tuple) else (new,)
+        # the whole call inside the module's scope, the hooks' identity nodes included,
+        # so that a picture still draws the call as one node
+        token = _set_scope((module, args, kwargs or None, _get_scope()))
+        try:
+            back = self.backward.hooks
+            if back:
+                args, bridge = _wrap_inputs(module, args, back)
+            out = module.forward(*args, **kwargs)
+            for hook in list(self.post.hooks.values()):
+                new = hook(module, args, out)
+                if new is not None:
+                    out = new
+            if back:
+                out = _wrap_outputs(out, bridge)
+            return out
+        finally:
+            _reset_scope(token)
+
+
+class _Bridge:
+    """What a module's backward hooks share between its outputs' and its input's
+    identity nodes: the output gradients, as they arrive."""
+
+    def __init__(self, module: Module, hooks: dict[int, Any], n_in: int) -> None:
+        self.module, self.hooks, self.n_in = module, hooks, n_in
+        self.grad_output: list[Any] = []
+        self.n_out = 0
+        self.has_input = False
+
+    def run(self, grad_input: tuple[Any, ...]) -> tuple[Any, ...]:
+        go = tuple(self.grad_output) + (None,) * (self.n_out - len(self.grad_output))
+        for hook in list(self.hooks.values()):
+            new = hook(self.module, grad_input, go)
+            if new is not None:
+                new = new if isinstance(new, tuple) else (new,)
+                if len(new) != len(grad_input):
+                    raise RuntimeError(
+                        f"register_full_backward_hook: the hook returned {len(new)} "
+                        f"gradients for {len(grad_input)} inputs"
+                    )
+                grad_input = tuple(
+                    None if g is None else np.asarray(g.data if isinstance(g, Tensor) else g)
+                    for g in new
+                )
+        return grad_input
+
+
+def _wrap_inputs(
+    module: Module, args: tuple[Any, ...], hooks: dict[int, Any]
+) -> tuple[tuple[Any, ...], _Bridge]:
+    from ..autograd import Function
+
+    grads = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if len(grads) > 1:
+        raise RuntimeError(
+            f"register_full_backward_hook: {type(module).__name__} was called with "
+            f"{len(grads)} inputs that require grad; a backward hook here handles one (use "
+            f"Tensor.register_hook on each input instead)"
+        )
+    bridge = _Bridge(module, hooks, len(args))
+    if not grads:
+        return args, bridge
+
+    class BackwardHook(Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor) -> Any:
+            return x.data.view()
+
+        @staticmethod
+        def backward(ctx: Any, g: Tensor) -> Any:
+            gi = bridge.run((g.data,))[0]
+            return None if gi is None else Tensor(gi)
+
+    i = grads[0]
+    bridge.has_input = True
+    return args[:i] + (BackwardHook.apply(args[i]),) + args[i + 1 :], bridge
+
+
+def _wrap_outputs(out: Any, bridge: _Bridge) -> Any:
+    from ..autograd import Function
+
+    def wrap(t: Tensor) -> Tensor:
+        k = bridge.n_out
+        bridge.n_out += 1
+
+        class BackwardHookOutput(Function):
+            @staticmethod
+            def forward(ctx: Any, x: Tensor) -> Any:
+                return x.data.view()
+
+            @staticmethod
+            def backward(ctx: Any, g: Tensor) -> Any:
+                while len(bridge.grad_output) <= k:
+                    bridge.grad_output.append(None)
+                bridge.grad_output[k] = g.data
+                if not bridge.has_input and sum(x is not None for x in bridge.grad_output) == (
+                    bridge.n_out
+                ):  # no input needs a gradient: the hook sees grad_input (None, ...)
+                    bridge.run((None,) * max(bridge.n_in, 1))
+                return g
+
+        return BackwardHookOutput.apply(t)
+
+    if isinstance(out, Tensor):
+        if not out.requires_grad:
+            return out
+        res = wrap(out)
+    else:
+        res = type(out)(wrap(t) if isinstance(t, Tensor) and t.requires_grad else t for t in out)
+    return res
 
 
 def _rng(seed: Any) -> np.random.Generator:
-    """A generator from a seed, or the generator itself."""
+    """A generator from a seed, or the generator itself; ``None``: the library's generator
+    that ``tg.manual_seed`` seeds."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if seed is None:
+        return default_generator()
     return np.random.default_rng(seed)

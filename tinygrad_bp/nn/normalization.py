@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor, get_default_dtype
+from ._checks import as_input
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -22,7 +23,7 @@ class _BatchNorm(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
         dtype: Any = None,
@@ -34,6 +35,21 @@ class _BatchNorm(Module):
         ):
             raise ValueError(
                 f"{self._name}: num_features must be a positive int, got {num_features!r}"
+            )
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.floating))
+            or not (0 <= eps < np.inf)
+        ):
+            raise ValueError(f"{self._name}: eps must be a number >= 0, got {eps!r}")
+        if momentum is not None and (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float, np.floating))
+            or not 0 <= momentum <= 1
+        ):
+            raise ValueError(
+                f"{self._name}: momentum must be a number in [0, 1] or None (a cumulative "
+                f"average), got {momentum!r}"
             )
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
@@ -47,7 +63,7 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(x)
+            x = as_input(x, self._name)
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             want = " or ".join(
                 {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}[d] for d in self._ndims
@@ -57,6 +73,14 @@ class _BatchNorm(Module):
                 f"C = {self.num_features}, got shape {x.shape}"
             )
         use_batch = self.training or not self.track_running_stats
+        momentum = 0.0
+        if self.training and self.track_running_stats:
+            # None: the cumulative average, factor 1/(number of batches seen), as PyTorch
+            momentum = (
+                1.0 / (int(self.num_batches_tracked.data) + 1)
+                if self.momentum is None
+                else self.momentum
+            )
         rm = self.running_mean if self.track_running_stats else None
         rv = self.running_var if self.track_running_stats else None
         out = F.batch_norm(
@@ -66,7 +90,7 @@ class _BatchNorm(Module):
             self.weight,
             self.bias,
             training=use_batch,
-            momentum=self.momentum if self.training else 0.0,
+            momentum=momentum,
             eps=self.eps,
         )
         if self.training and self.track_running_stats:  # after F.batch_norm's checks passed
@@ -127,6 +151,12 @@ class LayerNorm(Module):
             raise ValueError(
                 f"LayerNorm: normalized_shape must be positive ints, got {normalized_shape!r}"
             )
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float, np.floating))
+            or not (0 <= eps < np.inf)
+        ):
+            raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.normalized_shape = tuple(int(n) for n in ns)
         self.eps = eps
@@ -135,7 +165,8 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         k = len(self.normalized_shape)
-        if not isinstance(x, Tensor) or tuple(x.shape[-k:]) != self.normalized_shape:
+        x = as_input(x, "LayerNorm")
+        if x.ndim < k or tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(
                 f"LayerNorm{self.normalized_shape}: expected an input ending in "
                 f"{self.normalized_shape}, got shape {getattr(x, 'shape', None)}"

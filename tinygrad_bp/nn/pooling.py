@@ -15,20 +15,39 @@ __all__ = ["MaxPool2d", "AvgPool2d"]
 class _Pool(Module):
     _name = ""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+    def _setup(self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: Any) -> None:
         self.kernel_size = _pair(kernel_size, "kernel_size", self._name, 1)
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride", self._name, 1)
         self.padding = _pair(padding, "padding", self._name, 0)
         k, p = self.kernel_size, self.padding
         if p[0] > k[0] // 2 or p[1] > k[1] // 2:
             raise ValueError(f"{self._name}: padding {p} must be at most half the kernel size {k}")
+        if not isinstance(ceil_mode, bool):
+            raise TypeError(f"{self._name}: ceil_mode must be a bool, got {ceil_mode!r}")
+        self.ceil_mode = ceil_mode
+
+    def _input(self, x: Any) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{self._name}: expected a Tensor of shape (N, C, H, W), got "
+                f"{type(x).__name__} (wrap it: Tensor(x))"
+            )
+        if x.ndim != 4:
+            raise ValueError(
+                f"{self._name}: expected an input of shape (N, C, H, W), got shape {x.shape}"
+            )
+        return x
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        extra = ", ceil_mode=True" if self.ceil_mode else ""
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}{extra}"
+        )
 
 
 class MaxPool2d(_Pool):
-    """The maximum of each ``kernel_size`` window (stride defaults to the kernel size).
+    """The maximum of each ``kernel_size`` window (stride defaults to the kernel size);
+    ``dilation`` and ``ceil_mode`` as PyTorch.
 
     Examples
     --------
@@ -36,18 +55,63 @@ class MaxPool2d(_Pool):
     >>> import tinygrad_bp as tg
     >>> tg.nn.MaxPool2d(2)(tg.Tensor(np.zeros((1, 3, 8, 8)))).shape
     (1, 3, 4, 4)
+    >>> tg.nn.MaxPool2d(2, ceil_mode=True)(tg.Tensor(np.zeros((1, 3, 7, 7)))).shape
+    (1, 3, 4, 4)
     """
 
     _name = "MaxPool2d"
 
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        self._setup(kernel_size, stride, padding, ceil_mode)
+        self.dilation = _pair(dilation, "dilation", self._name, 1)
+        if return_indices:
+            raise ValueError(
+                "MaxPool2d: return_indices=True is not supported; the gradient already goes "
+                "to each window's maximum"
+            )
+        self.return_indices = False
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(
+            self._input(x), self.kernel_size, self.stride, self.padding, self.dilation,
+            self.ceil_mode,
+        )  # fmt: skip
 
 
 class AvgPool2d(_Pool):
-    """The mean of each window, padded zeros counted (PyTorch's default)."""
+    """The mean of each window: padded zeros counted (PyTorch's default
+    ``count_include_pad=True``) or not; ``ceil_mode`` and ``divisor_override`` as
+    PyTorch."""
 
     _name = "AvgPool2d"
 
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        self._setup(kernel_size, stride, padding, ceil_mode)
+        if not isinstance(count_include_pad, bool):
+            raise TypeError(
+                f"AvgPool2d: count_include_pad must be a bool, got {count_include_pad!r}"
+            )
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(
+            self._input(x), self.kernel_size, self.stride, self.padding, self.ceil_mode,
+            self.count_include_pad, self.divisor_override,
+        )  # fmt: skip

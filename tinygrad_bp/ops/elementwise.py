@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import REUSE, _reused
 from ..backend import xp
 from ..tensor import Tensor, make_node
 from . import dialect as D
@@ -24,15 +25,27 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- binary arithmetic
-def add(a: Any, b: Any, *, _inplace: bool = False) -> Tensor:
+def add(a: Any, b: Any) -> Tensor:
     """``a + b``.  ∂/∂a = g, ∂/∂b = g (summed over broadcast axes by the engine: that is
     the bias gradient, Σ over the batch).
 
-    ``_inplace`` (for :class:`~tinygrad_bp.nn.Dense` only): write the sum into ``a``'s
-    array, which the caller owns and whose shape and dtype the sum has."""
+    Where ``a`` was handed to :func:`~tinygrad_bp.autograd.release` with ``reuse=True``
+    and the sum has its shape and dtype, the sum is written into ``a``'s array."""
     a, b = pair(a, b, "add")
+    ad, bd = a.data, b.data
     try:
-        out = xp.add(a.data, b.data, out=a.data) if _inplace else a.data + b.data
+        if not a._flags & REUSE:
+            out = ad + bd
+        elif (
+            bd.dtype is ad.dtype
+            and bd.ndim <= ad.ndim
+            and ad.shape[ad.ndim - bd.ndim :] == bd.shape
+        ):
+            out = xp.add(ad, bd, out=ad)
+            _reused(a, "add")
+        else:  # the sum does not fit a's array: computed as usual, a keeps its value
+            a._flags &= ~REUSE
+            out = ad + bd
     except ValueError:
         raise broadcast_error("add", a, b) from None
 
@@ -377,12 +390,17 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "where", backward)
 
 
-# The activations take ``_inplace`` for nn.Dense, which owns its add node's array and
-# computes the activation in it; each backward reads only the activation's output.
-def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
+# The activations write into their input's array where it was released for reuse
+# (autograd.release: nn.Dense computes the activation in its add node's array); each
+# backward reads only the activation's output.
+def relu(x: Tensor) -> Tensor:
     """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
     xd = x.data
-    out = xp.maximum(xd, 0, out=xd if _inplace else None)
+    if x._flags & REUSE:
+        out = xp.maximum(xd, 0, out=xd)
+        _reused(x, "relu")
+    else:
+        out = xp.maximum(xd, 0)
 
     def backward(g: Any, out: Any = out) -> tuple[Any]:
         return (g * (out > 0),)
@@ -390,7 +408,7 @@ def relu(x: Tensor, *, _inplace: bool = False) -> Tensor:
     return make_node(out, (x,), "relu", backward)
 
 
-def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
+def sigmoid(x: Tensor) -> Tensor:
     """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
     xd = x.data
     if xd.dtype.kind != "f":  # an integer tensor: promoted, as in PyTorch
@@ -400,9 +418,12 @@ def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     # e^{-|x|} never overflows; pick the form that is stable on each side of 0.
     e = xp.exp(-xp.abs(xd))
     d = 1 + e
-    out = xd if _inplace else xp.empty_like(d)
+    reuse = x._flags & REUSE
+    out = xd if reuse else xp.empty_like(d)
     xp.divide(1, d, out=out, where=pos)
     xp.divide(e, d, out=out, where=~pos)
+    if reuse:
+        _reused(x, "sigmoid")
 
     def backward(g: Any, out: Any = out) -> tuple[Any]:
         return (g * out * (1 - out),)
@@ -410,13 +431,17 @@ def sigmoid(x: Tensor, *, _inplace: bool = False) -> Tensor:
     return make_node(out, (x,), "sigmoid", backward)
 
 
-def tanh(x: Tensor, *, _inplace: bool = False) -> Tensor:
+def tanh(x: Tensor) -> Tensor:
     """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
     xd = x.data
     if xd.dtype.kind != "f":  # an integer tensor: promoted, as in PyTorch
         x = floating(x, "tanh")
         xd = x.data
-    out = xp.tanh(xd, out=xd if _inplace else None)
+    if x._flags & REUSE:
+        out = xp.tanh(xd, out=xd)
+        _reused(x, "tanh")
+    else:
+        out = xp.tanh(xd)
 
     def backward(g: Any, out: Any = out) -> tuple[Any]:
         return (g * (1 - out * out),)

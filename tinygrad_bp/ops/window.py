@@ -16,6 +16,8 @@ as every primitive does.
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import Tensor, make_node
 
-__all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape"]
+__all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape", "check_memory"]
 
 _NCKO = (0, 1, 2, 3, 4, 5)  # the logical order (N, C, kH, kW, OH, OW): rows of OW innermost
 #: memory orders :func:`unfold` can be asked for (the result's shape is the same)
@@ -35,6 +37,11 @@ LAYOUTS = {
     # so that every copy and add over windows runs over OW·N contiguous elements
     "ckhwn": (1, 2, 3, 4, 5, 0),
 }
+
+
+def _plain(d: Any) -> bool:
+    """Whether ``d`` is the default 1 or (1, 1) (checked without NumPy's comparisons)."""
+    return (d.__class__ is int and d == 1) or (d.__class__ is tuple and d == (1, 1))
 
 
 def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -55,16 +62,46 @@ def window_shape(
     stride: tuple[int, int],
     padding: tuple[int, int],
     op: str,
+    dilation: tuple[int, int] = (1, 1),
 ) -> tuple[int, int]:
-    """The output height and width; refuses a kernel larger than the padded input."""
+    """The output height and width; refuses a kernel (its dilated extent
+    ``d·(k − 1) + 1``) larger than the padded input."""
     (h, w), (kh, kw), (sh, sw), (ph, pw) = in_hw, kernel, stride, padding
+    (dh, dw) = dilation
+    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     hp, wp = h + 2 * ph, w + 2 * pw
-    if kh > hp or kw > wp:
+    if ekh > hp or ekw > wp:
+        what = f"kernel size ({kh}, {kw})" + (
+            f" dilated by ({dh}, {dw}) to ({ekh}, {ekw})" if (dh, dw) != (1, 1) else ""
+        )
         raise ValueError(
-            f"{op}: kernel size ({kh}, {kw}) is larger than the padded input ({hp}, {wp}) "
+            f"{op}: {what} is larger than the padded input ({hp}, {wp}) "
             f"(input ({h}, {w}), padding ({ph}, {pw}))"
         )
-    return (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    return (hp - ekh) // sh + 1, (wp - ekw) // sw + 1
+
+
+@functools.lru_cache(maxsize=1)
+def _physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes: int, op: str, what: str) -> None:
+    """Refuse, naming ``op``, an array of ``nbytes`` larger than the machine's memory,
+    before NumPy is asked for it (its own error names neither the op nor the cause)."""
+    if nbytes < 2**30:  # (no machine this runs on has less; the common case costs nothing)
+        return
+    total = _physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{op}: {what} would need {nbytes / 2**30:.1f} GiB, more than this machine's "
+            f"{total / 2**30:.1f} GiB of memory (use a smaller batch, a smaller input or a "
+            f"larger stride)"
+        )
 
 
 def _mem_perm(a: Any, axes: tuple[int, ...] = (0, 1, 2, 3)) -> tuple[int, ...]:
@@ -99,6 +136,8 @@ def _im2col(
     padding: tuple[int, int],
     pad_value: float,
     order: tuple[int, ...] = _NCKO,
+    dilation: tuple[int, int] = (1, 1),
+    op: str = "unfold",
 ) -> Any:
     """The windows, logical shape ``(N, C, kH, kW, OH, OW)``, copied once into memory laid
     out in ``order`` (a permutation of those six axes) and returned as a view in the
@@ -109,16 +148,19 @@ def _im2col(
             xd, ph, pw, pad_value, tuple(a - 2 * (a > 3) for a in order if a not in (2, 3))
         )
     n, c, hp, wp = xd.shape
-    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    dh, dw = dilation
+    oh, ow = (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
     shape = (n, c, kh, kw, oh, ow)
+    check_memory(n * c * kh * kw * oh * ow * xd.dtype.itemsize, op, f"the windows {shape}")
     mem = xp.empty(tuple(shape[a] for a in order), dtype=xd.dtype)
     cols = mem.transpose(np.argsort(order))
     # one strided copy per kernel offset (the pixel at that offset of every window): as
     # many elements as one 6-D copy from a sliding-window view, in far fewer, longer runs
     for i in range(kh):
         for j in range(kw):
+            y, x = i * dh, j * dw
             cols[:, :, i, j] = xd[
-                :, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw
+                :, :, y : y + sh * (oh - 1) + 1 : sh, x : x + sw * (ow - 1) + 1 : sw
             ]
     return cols
 
@@ -129,11 +171,13 @@ def _col2im(
     kernel: tuple[int, int],
     stride: tuple[int, int],
     padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
 ) -> Any:
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     n, c, h, w = in_shape
     oh, ow = gd.shape[4:]
-    if (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w):
+    plain = (dh, dw) == (1, 1)
+    if plain and (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w):
         # windows that tile the input exactly (pooling): col2im is a transpose
         return gd.transpose(0, 1, 4, 2, 5, 3).reshape(n, c, h, w)
     # the sum made in the memory order of the columns (channel-major for conv2d's), so
@@ -141,7 +185,10 @@ def _col2im(
     full = _empty_nchw((n, c, h + 2 * ph, w + 2 * pw), gd.dtype, _mem_perm(gd, (0, 1, 4, 5)), 0)
     for i in range(kh):
         for j in range(kw):
-            full[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += gd[:, :, i, j]
+            y, x = i * dh, j * dw
+            full[:, :, y : y + sh * (oh - 1) + 1 : sh, x : x + sw * (ow - 1) + 1 : sw] += gd[
+                :, :, i, j
+            ]
     if ph or pw:
         full = full[:, :, ph : ph + h, pw : pw + w]
     return full
@@ -155,6 +202,7 @@ def unfold(
     pad_value: float = 0.0,
     op: str = "unfold",
     layout: str = "nckhw",
+    dilation: Any = 1,
 ) -> Tensor:
     """The sliding windows of an NCHW input: ``out[n, c, p, q, i, j] =
     xpad[n, c, i·sH + p, j·sW + q]``, of shape ``(N, C, kH, kW, OH, OW)`` (so that a
@@ -169,6 +217,7 @@ def unfold(
     :data:`LAYOUTS`; the result is a view of it in the logical order): ``"ckhwn"`` (what
     conv2d uses) and ``"ckn"`` make a ``(C·kH·kW, OH·OW·N)`` or ``(C·kH·kW, N·OH·OW)``
     matrix a free reshape, ``"nchwk"`` puts each pooling window in contiguous memory.
+    ``dilation`` spaces the kernel's taps: ``xpad[n, c, i·sH + p·dH, j·sW + q·dW]``.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
@@ -178,22 +227,32 @@ def unfold(
     kernel = _pair(kernel_size, "kernel_size", op, 1)
     strides = _pair(stride, "stride", op, 1)
     pads = _pair(padding, "padding", op, 0)
-    window_shape(xd.shape[2:], kernel, strides, pads, op)
+    dil = (
+        (1, 1)
+        if dilation.__class__ is int and dilation == 1
+        else _pair(dilation, "dilation", op, 1)
+    )
+    window_shape(xd.shape[2:], kernel, strides, pads, op, dil)
     if layout not in LAYOUTS:
         raise ValueError(f"{op}: layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
-    out = _im2col(xd, kernel, strides, pads, pad_value, LAYOUTS[layout])
+    out = _im2col(xd, kernel, strides, pads, pad_value, LAYOUTS[layout], dil, op)
     in_shape = xd.shape
 
     def backward(g: Any) -> tuple[Any]:
         if isinstance(g, Tensor):
-            return (fold(g, in_shape, kernel, strides, pads),)
-        return (_col2im(g, in_shape, kernel, strides, pads),)
+            return (fold(g, in_shape, kernel, strides, pads, dil),)
+        return (_col2im(g, in_shape, kernel, strides, pads, dil),)
 
     return make_node(out, (x,), "unfold", backward)
 
 
 def fold(
-    cols: Tensor, in_shape: tuple[int, ...], kernel_size: Any, stride: Any = 1, padding: Any = 0
+    cols: Tensor,
+    in_shape: tuple[int, ...],
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
 ) -> Tensor:
     """col2im, the adjoint of :func:`unfold`: ``out[n, c, y, x] = Σ cols[n, c, p, q, i, j]``
     over the windows ``(i, j)`` and offsets ``(p, q)`` with ``i·sH + p − pH = y`` and
@@ -201,13 +260,14 @@ def fold(
     kernel = _pair(kernel_size, "kernel_size", "fold", 1)
     strides = _pair(stride, "stride", "fold", 1)
     pads = _pair(padding, "padding", "fold", 0)
+    dil = _pair(dilation, "dilation", "fold", 1)
     in_shape = tuple(in_shape)
-    out = _col2im(cols.data, in_shape, kernel, strides, pads)
+    out = _col2im(cols.data, in_shape, kernel, strides, pads, dil)
 
     def backward(g: Any) -> tuple[Any]:
         if isinstance(g, Tensor):
-            return (unfold(g, kernel, strides, pads),)
-        return (_im2col(g, kernel, strides, pads, 0.0),)
+            return (unfold(g, kernel, strides, pads, dilation=dil),)
+        return (_im2col(g, kernel, strides, pads, 0.0, dilation=dil),)
 
     return make_node(out, (cols,), "fold", backward)
 
@@ -248,14 +308,18 @@ def _max_pass(slices: list[Any], has_nan: bool, last_nan: bool) -> tuple[Any, An
     return out, arg
 
 
-def _fold_any(cols: Any, in_shape: tuple[int, ...], kernel: Any, stride: Any, pads: Any) -> Any:
+def _fold_any(
+    cols: Any, in_shape: tuple[int, ...], kernel: Any, stride: Any, pads: Any, dil: Any = (1, 1)
+) -> Any:
     """col2im on an array, :func:`fold` on a Tensor (under create_graph)."""
     if isinstance(cols, Tensor):
-        return fold(cols, in_shape, kernel, stride, pads)
-    return _col2im(cols, in_shape, kernel, stride, pads)
+        return fold(cols, in_shape, kernel, stride, pads, dil)
+    return _col2im(cols, in_shape, kernel, stride, pads, dil)
 
 
-def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tensor:
+def max_pool(
+    x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0, dilation: Any = 1
+) -> Tensor:
     """The maximum of each window of an NCHW input (padding counts as −∞), its gradient
     to the first maximal element of the window in row-major order (to the last NaN where
     the window holds NaNs), as PyTorch routes it:
@@ -272,13 +336,20 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d", 1)
     strides = _pair(stride, "stride", "max_pool2d", 1)
     pads = _pair(padding, "padding", "max_pool2d", 0)
-    oh, ow = window_shape(xd.shape[2:], kernel, strides, pads, "max_pool2d")
-    (kh, kw), (sh, sw), (ph, pw) = kernel, strides, pads
+    dil = (
+        (1, 1)
+        if dilation.__class__ is int and dilation == 1
+        else _pair(dilation, "dilation", "max_pool2d", 1)
+    )
+    oh, ow = window_shape(xd.shape[2:], kernel, strides, pads, "max_pool2d", dil)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, strides, pads, dil
     xpad = xd
     if ph or pw:
         xpad = _pad_hw(xd, ph, pw, -xp.inf, _mem_perm(xd))
     slices = [
-        xpad[:, :, p : p + sh * (oh - 1) + 1 : sh, q : q + sw * (ow - 1) + 1 : sw]
+        xpad[
+            :, :, p * dh : p * dh + sh * (oh - 1) + 1 : sh, q * dw : q * dw + sw * (ow - 1) + 1 : sw
+        ]
         for p in range(kh)
         for q in range(kw)
     ]
@@ -287,7 +358,12 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
     # windows that tile the input exactly (the usual MaxPool2d(k)): on arrays the
     # gradient is g upsampled (each value repeated over its window) times the mask of the
     # winners, two contiguous passes; col2im of the one-hot windows gives the same numbers
-    tiles = (sh, sw) == (kh, kw) and not (ph or pw) and (oh * kh, ow * kw) == (h, w)
+    tiles = (
+        (sh, sw) == (kh, kw)
+        and not (ph or pw)
+        and (dh, dw) == (1, 1)
+        and (oh * kh, ow * kw) == (h, w)
+    )
     perm = _mem_perm(xd)
 
     def onehot() -> Any:
@@ -305,7 +381,7 @@ def max_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0) -> Tens
             up *= winner
             return (up.transpose(np.argsort(perm)),)
         cols = (g[:, :, None] * onehot()).reshape((n, c, kh, kw, oh, ow))
-        return (_fold_any(cols, in_shape, kernel, strides, pads),)
+        return (_fold_any(cols, in_shape, kernel, strides, pads, dil),)
 
     return make_node(out, (x,), "max_pool2d", backward)
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import RETAIN_GRAD
 from ..backend import xp
 from ..tensor import Tensor, bump_steps, track_steps
 
@@ -198,7 +197,7 @@ class Optimizer:
                     f"{name}: can only optimize Tensors, but parameter {index0 + i} is a "
                     f"{type(p).__name__}"
                 )
-            if not p.is_leaf and not p._flags & RETAIN_GRAD:
+            if not p.is_leaf and not p.retains_grad:
                 raise ValueError(
                     f"{name}: can't optimize a non-leaf Tensor (parameter {index0 + i} was "
                     f"computed by {p.op!r}; optimize the leaf it came from, or .detach() it "

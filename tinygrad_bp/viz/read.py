@@ -1,8 +1,8 @@
 """Reading the graph: its nodes, the module calls that made them, names and gradients.
 
 Everything here reads the graph's nodes through their public attributes (``.parents``,
-``.op``, ``.shape``, ``.dtype``, ``.data``, ``.grad``, ``.requires_grad``, ``.is_leaf``)
-and the record ``nn.Module.__call__`` leaves on its outputs.  Gradients come from the
+``.op``, ``.shape``, ``.dtype``, ``.data``, ``.grad``, ``.requires_grad``, ``.is_leaf``,
+``.scope``: the module call each node was made in).  Gradients come from the
 engine through one call, :func:`_engine_gradients`; after a plain ``backward()`` (which
 frees the graph's saved values) they are read from ``.grad`` instead, and nothing is
 recomputed.
@@ -41,7 +41,7 @@ class _Layer:
 
 @dataclass(eq=False)
 class _Call:
-    """One call of a module found in the graph, from ``Module.__call__``'s record."""
+    """One call of a module found in the graph, from the scope its nodes were made in."""
 
     module: Any
     name: str  # the module's dotted name ("0", "encoder.cell"), or its class name
@@ -53,8 +53,8 @@ class _Call:
     parent: _Call | None = None
     children: list[_Call] = field(default_factory=list)
     layer: _Layer | None = None  # the article's names, for a Dense layer
-    depth: int = 0  # position in the output's records (0 = innermost)
-    record: Any = None  # the record object Module.__call__ left on the outputs
+    depth: int = 0  # how many drawn calls enclose this one (0 = outermost)
+    record: Any = None  # the scope (module, args, kwargs, parent) Module.__call__ set
 
     @property
     def title(self) -> str:
@@ -187,67 +187,67 @@ def _module_names(calls: list[_Call], model: Any) -> dict[int, str]:
 
 
 def _module_calls(tensors: list[Tensor], index: dict[int, int], model: Any) -> list[_Call]:
+    """The module calls the graph's nodes were made in: each node's ``scope`` stamp (the
+    ``(module, args, kwargs, parent)`` that ``Module.__call__`` set, see
+    :data:`~tinygrad_bp.autograd.SCOPE`) and its enclosing scopes.  A call's members are
+    the nodes made inside it, with the module's own parameters and buffers and the
+    constants its ops made; its outputs, the members that the graph uses outside it (or
+    the root)."""
     from ..nn import Dense, Module
 
-    by_record: dict[int, _Call] = {}
+    by_scope: dict[int, _Call] = {}
+    consumers: dict[int, list[Tensor]] = {}
     for t in tensors:
-        for depth, rec in enumerate(getattr(t, "_module", ())):
-            module, args, kwargs = rec
-            if not isinstance(module, Module):
-                continue
-            c = by_record.get(id(rec))
-            if c is None:
-                inputs = [x for x in _tensors_in((args, kwargs)) if isinstance(x, Tensor)]
-                c = by_record[id(rec)] = _Call(module, "", inputs, [], depth=depth, record=rec)
-            c.outputs.append(t)
-            c.depth = max(c.depth, depth)
+        for p in t.parents:
+            consumers.setdefault(id(p), []).append(t)
+        s = t.scope
+        while s is not None:
+            owner, args, kwargs, parent = s
+            if isinstance(owner, Module):
+                c = by_scope.get(id(s))
+                if c is None:
+                    inputs = list(_tensors_in((args, kwargs)))
+                    c = by_scope[id(s)] = _Call(owner, "", inputs, [], record=s)
+                c.members.append(t)
+            s = parent
     calls = []
-    for c in by_record.values():
-        stop = {id(x) for x in c.inputs}
+    for c in by_scope.values():
         own = _own_tensors(c.module)
-        inner = {id(m) for _, m in c.module.modules()} - {id(c.module)}
-        seen: set[int] = set()
-        found: list[Tensor] = []
-        stack = [o for o in c.outputs if id(o) not in stop]
-        while stack:
-            t = stack.pop()
-            if id(t) in seen or id(t) not in index:
-                continue
-            if not t.parents and id(t) not in own and t.op != "const":
-                continue  # a leaf from outside: an input drawn beside the module
-            recs = getattr(t, "_module", ())
-            if recs and all(r is not c.record and id(r[0]) not in inner for r in recs):
-                continue  # the output of another call (a state kept from an earlier step)
-            seen.add(id(t))
-            found.append(t)
-            stack.extend(p for p in t.parents if id(p) not in stop)
-        if not any(t.parents for t in (x for x in c.outputs if id(x) in seen)):
+        # a leaf computed inside (under no_grad, or from constants only) is drawn beside it
+        found = [x for x in c.members if x.parents or id(x) in own or x.op == "const"]
+        member = {id(x) for x in found}
+        for x in list(found):
+            for p in x.parents:
+                if not p.parents and id(p) not in member and (id(p) in own or p.op == "const"):
+                    member.add(id(p))
+                    found.append(p)
+        outputs = [
+            o
+            for o in found
+            if o.parents
+            and (o is tensors[-1] or any(id(u) not in member for u in consumers.get(id(o), ())))
+        ]
+        if not outputs:
             continue  # returned its input unchanged (an identity, dropout in eval): no node
+        c.outputs = sorted(outputs, key=lambda x: index[id(x)])
         c.members = sorted(found, key=lambda x: index[id(x)])
         calls.append(c)
+    kept = {id(c.record): c for c in calls}
+    for c in calls:  # the nearest enclosing call that is drawn
+        s = c.record[3]
+        while s is not None and id(s) not in kept:
+            s = s[3]
+        if s is not None:
+            c.parent = kept[id(s)]
+    for c in calls:
+        up = c.parent
+        while up is not None:
+            c.depth, up = c.depth + 1, up.parent
     # Order the calls as the graph does (by their first output), inner before outer.
-    calls.sort(key=lambda c: (min(index[id(o)] for o in c.outputs), c.depth))
-    member_sets = {id(c): {id(x) for x in c.members} for c in calls}
-    containing: dict[int, list[_Call]] = {}  # tensor id -> the calls that made it
+    calls.sort(key=lambda c: (index[id(c.outputs[0])], -c.depth))
     for c in calls:
-        for x in c.members:
-            containing.setdefault(id(x), []).append(c)
-    for c in calls:
-        best = None
-        for a in containing[id(c.outputs[0])]:  # an enclosing call made c's output too
-            if a is c or not member_sets[id(c)] <= member_sets[id(a)]:
-                continue
-            if member_sets[id(c)] == member_sets[id(a)] and a.depth <= c.depth:
-                continue  # the same nodes: the later record is the outer call
-            if (
-                best is None
-                or len(member_sets[id(a)]) < len(member_sets[id(best)])
-                or (len(member_sets[id(a)]) == len(member_sets[id(best)]) and a.depth < best.depth)
-            ):
-                best = a
-        c.parent = best
-        if best is not None:
-            best.children.append(c)
+        if c.parent is not None:
+            c.parent.children.append(c)
     names = _module_names(calls, model)
     counts: dict[int, int] = {}
     for c in calls:
@@ -427,16 +427,16 @@ def completion_order(order: list[Tensor]) -> list[Tensor]:
     received = {id(t) for t in order}
     last: dict[int, Tensor] = {}  # leaf id -> the last node in order that sends to it
     for t in order:
-        for p in t._parents:
-            if not p._parents and id(p) in received:
+        for p in t.parents:
+            if not p.parents and id(p) in received:
                 last[id(p)] = t
     after: dict[int, list[Tensor]] = {}
     for t in order:
-        if not t._parents and id(t) in last:
+        if not t.parents and id(t) in last:
             after.setdefault(id(last[id(t)]), []).append(t)
     out: list[Tensor] = []
     for t in order:
-        if not t._parents and id(t) in last:
+        if not t.parents and id(t) in last:
             continue  # placed after its last consumer
         out.append(t)
         out.extend(after.get(id(t), ()))
