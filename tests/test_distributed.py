@@ -312,3 +312,57 @@ def test_the_chapter_example_trains_over_two_processes():
     assert r.stdout.count("epoch 1: held-out accuracy") == 1  # rank 0 alone prints
     assert "2 processes" in r.stdout
     assert "largest difference between the processes' weights: 0.0" in r.stdout
+
+
+# ---------------------------------------------------------------- tinygrad-bp train
+def _train_cli(n: int, args: list[str], cwd) -> subprocess.CompletedProcess:
+    why = _mpi_unavailable()
+    if why is not None:
+        pytest.skip(f"MPI cannot start here: {why}")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [_mpiexec(), "-n", str(n), sys.executable, "-m", "tinygrad_bp", "train", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=cwd)
+
+
+def test_train_command_under_mpiexec_equals_one_process(tmp_path):
+    import csv
+
+    from tinygrad_bp.commands.train import train, train_model
+
+    r = _train_cli(2, ["--data", "digits", "--model", "mlp", "--steps", "20", "--out", "run"],
+                   tmp_path)  # fmt: skip
+    _ok(r)
+    assert r.stdout.count("trained digits mlp") == 1  # process 0 alone prints
+    with open(tmp_path / "run" / "history.csv", newline="") as f:
+        got = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    ref = train_model("digits", "mlp", steps=20).history["train_loss"]  # float32
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    # the tutorial's network, full batch, float64: 2 processes, the same run
+    r = _train_cli(2, ["--epochs", "30", "--out", "iris"], tmp_path)
+    _ok(r)
+    with open(tmp_path / "iris" / "history.csv", newline="") as f:
+        got = [float(row["train_loss"]) for row in csv.DictReader(f)]
+    ref = train(epochs=30).history["train_loss"]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
+def test_train_command_failing_on_one_process_ends_all(tmp_path):
+    (tmp_path / "taken").write_text("a file of the user's\n")  # --out: not a folder
+    r = _train_cli(2, ["--data", "digits", "--model", "cnn", "--out", "taken"], tmp_path)
+    assert r.returncode != 0
+    assert "tinygrad-bp train: error:" in r.stderr
+    assert (tmp_path / "taken").read_text() == "a file of the user's\n"
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_train_loop_weights_padded_shares_to_the_whole_batch(n, tmp_path):
+    """The command's loop (models.fit with _parallel) on padded names, whose processes'
+    shares hold different numbers of targets: float64, the same losses and parameters as
+    one process."""
+    out = str(tmp_path / "fit.npz")
+    _ok(_run(n, "fit", out))
+    got = np.load(out)
+    ref = worker.fit_names()
+    np.testing.assert_allclose(got["losses"], ref["losses"], rtol=0, atol=1e-12)
+    for key, value in ref.items():
+        np.testing.assert_allclose(got[key], value, rtol=0, atol=1e-12, err_msg=key)

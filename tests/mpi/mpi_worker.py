@@ -114,6 +114,23 @@ def nosync(rank: int = 0, size: int = 1, micro: int = 3) -> dict[str, np.ndarray
     return {n: p.grad.copy() for n, p in inner.named_parameters()}
 
 
+def fit_names(steps: int = 30) -> dict[str, np.ndarray]:
+    """``tinygrad-bp train``'s loop (``models.fit``, with ``_parallel`` under mpiexec) on
+    padded names sequences, float64; the losses and the final parameters."""
+    from tinygrad_bp.commands import _parallel, models
+
+    X, y = _names_task()
+    task = models.Task("names", X, y, X[:0], y[:0], "sequence", X.shape[1])
+    par = _parallel.current()
+    model = models.NamesLSTM(emb=8, hidden=16, rng=0, dtype=np.float64)
+    net = par.wrap(model)
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    batches = models.batch_indices(task, steps, GLOBAL_BATCH, seed=3)
+    h = models.fit(net, task, opt, steps, GLOBAL_BATCH, batches=batches,
+                   parallel=par if par.size > 1 else None)  # fmt: skip
+    return {"losses": np.array(h["losses"]), **model.state_dict()}
+
+
 def main(mode: str, out: str) -> None:
     from tinygrad_bp import distributed as dist
 
@@ -128,6 +145,8 @@ def main(mode: str, out: str) -> None:
                 dist.all_reduce(lo, "min")
                 dist.all_reduce(hi, "max")
                 result[f"spread/{name}/{k}"] = hi - lo  # must be 0: every rank the same
+    elif mode == "fit":
+        result = fit_names()
     elif mode == "nosync":
         result = nosync(rank, size)
     elif mode == "sampler":

@@ -21,7 +21,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import _output
+from . import _output, _parallel
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, TypeError, OSError, KeyError, RuntimeError, MemoryError) as exc:
             line = _output.error_line(exc, args.command)
             print(f"tinygrad-bp {args.command}: error: {line}", file=sys.stderr)
-            return 2
+            return _parallel.end_all(2)  # under mpiexec: ends every process, no hang
     print(
         f"tinygrad-bp {args.command}: interrupted; {_wrote(_output.written())}",
         file=sys.stderr,

@@ -335,6 +335,8 @@ def build(
 
 def targets_for(model: nn.Module, y: np.ndarray) -> np.ndarray:
     """The targets in the order the model's logits come in."""
+    if isinstance(getattr(model, "module", None), nn.Module):  # DistributedDataParallel
+        model = model.module
     if isinstance(model, NamesLSTM):
         return np.ascontiguousarray(y.T).ravel()
     return y.ravel()
@@ -362,12 +364,15 @@ def fit(
     batches: Any = None,
     label_smoothing: float = 0.0,
     lr_at: Callable[[int], float] | None = None,
+    parallel: Any = None,
 ) -> dict[str, Any]:
     """Train for ``steps`` steps of ``batch_size`` examples drawn by
     ``numpy.random.default_rng(seed)`` (images: shuffled epochs; names: draws with
     replacement, as makemore), calling ``on_step(step, loss)`` after each.  ``lr_at(step)``
-    (optional) sets every parameter group's learning rate before the step.  Returns the
-    losses and the wall time."""
+    (optional) sets every parameter group's learning rate before the step.  With
+    ``parallel`` (``tinygrad-bp train`` under mpiexec) each process trains on its share of
+    every batch and the losses are the whole batches'.  Returns the losses and the wall
+    time."""
     batches = batches if batches is not None else batch_indices(task, steps, batch_size, seed)
     X = task.X_train.astype(dtype) if task.kind == "image" else task.X_train
     losses = []
@@ -377,12 +382,15 @@ def fit(
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)
-        xb = Tensor(X[ix]) if task.kind == "image" else X[ix]
-        loss = loss_of(model, xb, task.y_train[ix], label_smoothing)
+        mine = ix if parallel is None else parallel.share(ix)
+        xb = Tensor(X[mine]) if task.kind == "image" else X[mine]
+        loss = loss_of(model, xb, task.y_train[mine], label_smoothing)
+        if parallel is not None:  # this process's part of the whole batch's mean
+            loss = loss * parallel.weight(task.y_train[mine], task.y_train[ix])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        value = loss.item()
+        value = loss.item() if parallel is None else parallel.total(loss.item())
         losses.append(value)
         if on_step is not None:
             on_step(step, value)

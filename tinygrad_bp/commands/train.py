@@ -69,6 +69,7 @@ from ..data import (
 )
 from ..reference import HIDDEN_ACTIVATIONS
 from ..tensor import Tensor
+from . import _parallel
 from ._output import RunFolder, seed_type
 from .compare import parse_hidden
 
@@ -362,7 +363,7 @@ def train(
         hidden, activation, float(lr), int(epochs), batch_size, optimizer, seed, task,
         float(test_fraction),
     )  # fmt: skip
-    if out is None:
+    if out is None or not _parallel.current().main:  # under mpiexec: process 0 writes
         return _train(*args, None, data, init, num_classes, progress, compare_after)
     run = RunFolder(out, "train")  # refuses a file or an unwritable path at once
     with run:  # locked; removed again unless committed
@@ -403,6 +404,9 @@ def _train(
     sizes = [X.shape[1], *hidden, n_out]
     _check_memory(sizes, len(Z_tr) if batch_size is None else min(batch_size, len(Z_tr)), optimizer)
     model = nn.mlp(sizes, activation=activation, init=init, rng=seed)
+    par = _parallel.current()  # under mpiexec -n N: each process takes its share of a batch
+    par.check_batch(len(Z_tr) if batch_size is None else min(batch_size, len(Z_tr)))
+    net = par.wrap(model)
     params = model.parameters()
     if optimizer == "sgd":
         opt: optim.Optimizer = optim.SGD(params, lr=lr)
@@ -420,14 +424,17 @@ def _train(
     metric = "accuracy" if task == "classify" else "r2"
 
     start = time.perf_counter()
-    bar = _progress(epochs, disable=not progress)
+    bar = _progress(epochs, disable=not (progress and par.main))
     try:
         # A diverging run is reported once, below, instead of as NumPy overflow warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(epochs):
                 for xb, yb in batches(Z_tr, y_tr, batch_size, shuffle):
                     opt.zero_grad()
-                    loss = loss_fn(model(Tensor(xb)), yb)
+                    xm, ym = par.share(xb), par.share(yb)  # (all of it, in one process)
+                    loss = loss_fn(net(Tensor(xm)), ym)
+                    if par.size > 1:
+                        loss = loss * par.weight(ym, yb)
                     loss.backward()
                     opt.step()
                 tl, tm = _evaluate(model, T_tr, y_tr, task)
@@ -699,7 +706,7 @@ def train_model(
     # a tenth of the run, as the results script, but not more often than every 100 steps:
     # scoring the 3203 held-out names takes the transformer seconds
     every = max(steps // 10, 100) if eval_every is None else _positive_int(eval_every, "eval_every")
-    if out is None:
+    if out is None or not _parallel.current().main:  # under mpiexec: process 0 writes
         return _train_model(data, model, d, task, steps, lr, bs, seed, every, None, progress)
     run = RunFolder(out, "train")
     with run:
@@ -743,10 +750,13 @@ def _train_model(
         opt_text += f", label smoothing {d.label_smoothing:g}"
     lr_at = _schedule(d, lr, steps)
     batches = models.batch_indices(task, steps, bs, seed=seed)
+    par = _parallel.current()  # under mpiexec -n N: each process takes its share of a batch
+    par.check_batch(bs)
+    net = par.wrap(model)
     hist: dict[str, list] = {"train_loss": [], "eval_step": [], "test_loss": []}
     if task.kind == "image":
         hist["test_accuracy"] = []
-    bar = _progress(steps, disable=not progress, unit="step")
+    bar = _progress(steps, disable=not (progress and par.main), unit="step")
 
     def on_step(step: int, value: float) -> None:
         if not math.isfinite(value):
@@ -766,9 +776,9 @@ def _train_model(
             for begin in range(0, steps, every):
                 chunk = batches[begin : begin + every]
                 h = models.fit(
-                    model, task, opt, len(chunk), bs, batches=chunk, on_step=on_step,
+                    net, task, opt, len(chunk), bs, batches=chunk, on_step=on_step,
                     label_smoothing=d.label_smoothing,
-                    lr_at=lambda i, o=begin: lr_at(o + i),
+                    lr_at=lambda i, o=begin: lr_at(o + i), parallel=par if par.size > 1 else None,
                 )  # fmt: skip
                 train_s += h["seconds"]
                 loss, acc = _held_out(model, task)
@@ -1002,7 +1012,7 @@ def _main_model(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         epochs=args.epochs,
     )
-    if args.quiet:
+    if args.quiet or not _parallel.current().main:
         return 0
     s = result.summary
     print(
@@ -1028,7 +1038,9 @@ def _is_name(data: str) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Train, print the final metrics; 1 if ``--compare`` found a difference, else 0."""
+    """Train, print the final metrics; 1 if ``--compare`` found a difference, else 0.
+    Under ``mpiexec -n N``, data-parallel over the N processes; process 0 prints."""
+    _parallel.current()  # (joins the job first, so that a failure ends every process)
     data = args.data
     if data is None or _is_name(data):
         data = data or "iris"
@@ -1062,7 +1074,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         compare_after=args.compare,
     )
-    if args.quiet:
+    if args.quiet or not _parallel.current().main:
         return 0 if result.compare_ok in (None, True) else 1
     s = result.summary
     fin = s["final"]

@@ -18,7 +18,9 @@ hooks do the work:
   incomplete, because the loss did not use it, starts there), divides by the number of
   processes and writes the means into the ``.grad`` arrays.
 
-Inside ``with ddp.no_sync():`` neither hook does anything: ``.grad`` accumulates locally,
+Only a backward through a graph built by the wrapper's ``forward`` averages (as in
+PyTorch): calling the inner module directly trains locally.  Inside ``with
+ddp.no_sync():`` neither hook does anything: ``.grad`` accumulates locally,
 and the first backward after the block averages the accumulated totals.
 """
 
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import is_grad_enabled
 from ..nn.module import Module
 from ..tensor import Tensor
 from . import comm as _c
@@ -143,6 +146,7 @@ class DistributedDataParallel(Module):
         self._size = self._comm.Get_size()
         self._sync = True
         self._pending = False  # a backward has started whose gradients are not averaged
+        self._expect = False  # forward() ran: its backward averages
         self._next = 0  # the next bucket to start
         self._inflight: list[Any] = []  # their requests, while some are unfinished
         self.comm_seconds = 0.0
@@ -174,6 +178,9 @@ class DistributedDataParallel(Module):
 
     # ---------------------------------------------------------------- the module
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        # Only a backward through a graph built by this call averages (as PyTorch's DDP):
+        # a backward through the inner module called directly stays local.
+        self._expect = self._size > 1 and is_grad_enabled()
         return self.module(*args, **kwargs)
 
     @contextlib.contextmanager
@@ -203,7 +210,7 @@ class DistributedDataParallel(Module):
         p = bucket.params[i]
 
         def hook(g: Tensor) -> None:
-            if not self._sync:
+            if not (self._sync and self._expect):
                 return
             self._pending = True
             if not self.overlap:
@@ -247,7 +254,7 @@ class DistributedDataParallel(Module):
     def _on_accumulated(self, _p: Tensor) -> None:
         if not self._sync or not self._pending:
             return
-        self._pending = False
+        self._pending = self._expect = False
         for b in self._buckets[self._next :]:
             # Fill what this backward did not reach: each parameter's .grad as it stands
             # (an unused parameter contributes zeros), in every process, in bucket order.
