@@ -128,6 +128,15 @@ def test_seeded_sampler_over_mpi_covers_the_data_once_per_epoch(tmp_path):
     assert orders[0] != orders[1] != orders[2]  # set_epoch draws a new order
 
 
+def test_parameters_unused_in_some_processes(tmp_path):
+    out = str(tmp_path / "u.npz")
+    _ok(_run(2, "unused", out))
+    got = np.load(out)
+    np.testing.assert_allclose(got["a"], [[1.5, 1.5]])  # d(sum)/dW = x, times (1 + 2) / 2
+    np.testing.assert_allclose(got["b"], [[0.5, 0.5]])  # process 1's 1, process 0's 0
+    assert bool(got["c_is_none"])
+
+
 def test_a_rank_that_raises_ends_every_rank(tmp_path):
     r = _run(2, "raise", str(tmp_path / "x.npz"))  # rank 0 waits in all_reduce meanwhile
     assert r.returncode != 0

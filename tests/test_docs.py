@@ -226,3 +226,21 @@ def test_sphinx_roles_become_code_spans() -> None:
 
     text = "See :func:`get_default_dtype`, :class:`~tinygrad_bp.Tensor` and :mod:`tinygrad_bp.ops`."
     assert roles.roles_as_code(text) == ("See `get_default_dtype`, `Tensor` and `tinygrad_bp.ops`.")
+
+
+# ---------------------------------------------------------------- the two commands
+def test_the_readme_test_command_is_what_ci_runs_and_the_first_is_light() -> None:
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quickstart: two commands.*?```bash\n(.*?)```", readme, re.S)
+    assert block is not None
+    first, second = block.group(1).strip().splitlines()
+    assert "pip install -e . &&" in first and "[" not in first.split("&&")[2]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert second in ci, f"{second!r} is not a line of .ci/run"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    main = " ".join(project["dependencies"])
+    for heavy in ("torch", "playwright", "pytest", "mygrad"):  # test-only, or the peers'
+        assert heavy not in main
+    assert any("torch" in d for d in project["optional-dependencies"]["test"])

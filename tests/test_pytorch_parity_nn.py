@@ -476,3 +476,48 @@ def test_a_hooked_call_stays_one_scope_for_the_pictures() -> None:
     lin.register_full_backward_hook(lambda m, gi, go: None)
     out = lin(T(np.ones((1, 3)), requires_grad=True))
     assert out.scope is not None and out.scope[0] is lin
+
+
+def test_frozen_parameters_stay_parameters_as_torch() -> None:
+    """requires_grad_(False) (fine-tuning's freeze) keeps the parameters in
+    named_parameters() and the state dict, as PyTorch; the optimizer skips them."""
+    ours = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    theirs = theirs.double()
+    with torch.no_grad():
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    assert ours[0].requires_grad_(False) is ours[0]
+    theirs[0].requires_grad_(False)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    opt_o = tg.optim.SGD(ours.parameters(), lr=0.1)
+    opt_t = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    ours(T(x)).sum().backward()
+    theirs(torch.tensor(x)).sum().backward()
+    opt_o.step()
+    opt_t.step()
+    assert ours[0].weight.grad is None and theirs[0].weight.grad is None
+    for (n, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-12, err_msg=n)
+
+
+def test_module_registration_habits_as_torch() -> None:
+    ours, theirs = nn.Module(), torch.nn.Module()
+    ours.add_module("enc", nn.Linear(2, 3))
+    theirs.add_module("enc", torch.nn.Linear(2, 3))
+    ours.register_module("dec", nn.Linear(3, 2))
+    theirs.register_module("dec", torch.nn.Linear(3, 2))
+    ours.register_parameter("scale", nn.Parameter(np.ones(2)))
+    theirs.register_parameter("scale", torch.nn.Parameter(torch.ones(2)))
+    assert sorted(n for n, _ in ours.named_parameters()) == sorted(
+        n for n, _ in theirs.named_parameters()
+    )
+    assert ours.get_submodule("dec") is ours.dec
+    assert ours.cpu() is ours and ours.half().enc.weight.dtype == np.float16
+    with pytest.raises(AttributeError, match="get_submodule: Module has no sub-module 'mid'"):
+        ours.get_submodule("mid")
+    with pytest.raises(TypeError, match="register_parameter: expected an nn.Parameter"):
+        ours.register_parameter("w", np.ones(2))
+    with pytest.raises(RuntimeError, match="Module.cuda: tinygrad_bp runs on NumPy"):
+        ours.cuda()

@@ -145,6 +145,23 @@ def main(mode: str, out: str) -> None:
                 dist.all_reduce(lo, "min")
                 dist.all_reduce(hi, "max")
                 result[f"spread/{name}/{k}"] = hi - lo  # must be 0: every rank the same
+    elif mode == "unused":
+        # "a" is used in every process, "b" in process 1 only, "c" in none
+        class Three(nn.Module):
+            def __init__(self) -> None:
+                self.a, self.b, self.c = (nn.Linear(2, 1, rng=i) for i in range(3))
+
+            def forward(self, x, use_b):
+                y = self.a(x) * float(rank + 1)
+                return y + self.b(x) if use_b else y
+
+        model = Three()
+        ddp = dist.DistributedDataParallel(model)
+        ddp(tg.Tensor(np.ones((1, 2))), rank == 1).sum().backward()
+        result = {
+            "a": model.a.weight.grad, "b": model.b.weight.grad,
+            "c_is_none": np.array(model.c.weight.grad is None),
+        }  # fmt: skip
     elif mode == "fit":
         result = fit_names()
     elif mode == "nosync":

@@ -127,7 +127,7 @@ class Task:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    kind: str  # "image", "context" or "sequence"
+    kind: str  # "image", "context", "sequence"; a table: "classify" or "regress"
     block_size: int = 0
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -342,8 +342,13 @@ def targets_for(model: nn.Module, y: np.ndarray) -> np.ndarray:
     return y.ravel()
 
 
-def loss_of(model: nn.Module, xb: Any, yb: np.ndarray, label_smoothing: float = 0.0) -> Tensor:
-    """Mean cross-entropy of a batch (positions without a target, -1, left out)."""
+def loss_of(
+    model: nn.Module, xb: Any, yb: np.ndarray, label_smoothing: float = 0.0, kind: str = ""
+) -> Tensor:
+    """Mean cross-entropy of a batch (positions without a target, -1, left out); for a
+    ``"regress"`` task, the batch mean of ½‖ŷ − y‖² (the tutorial's regression)."""
+    if kind == "regress":
+        return F.half_squared_error(model(xb), yb)
     logits = model(xb)
     t = targets_for(model, yb)
     if label_smoothing or (t < 0).any():
@@ -372,9 +377,12 @@ def fit(
     (optional) sets every parameter group's learning rate before the step.  With
     ``parallel`` (``tinygrad-bp train`` under mpiexec) each process trains on its share of
     every batch and the losses are the whole batches'.  Returns the losses and the wall
-    time."""
+    time.  One loop for every task: the tutorial's tables (``"classify"``, ``"regress"``:
+    ``train`` calls it once per epoch with :func:`epoch_batches`), the images and the
+    names."""
     batches = batches if batches is not None else batch_indices(task, steps, batch_size, seed)
     X = task.X_train.astype(dtype) if task.kind == "image" else task.X_train
+    tensors = task.kind in ("image", "classify", "regress")  # else: index arrays (embeddings)
     losses = []
     t0 = time.perf_counter()
     model.train()
@@ -382,9 +390,12 @@ def fit(
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)
-        mine = ix if parallel is None else parallel.share(ix)
-        xb = Tensor(X[mine]) if task.kind == "image" else X[mine]
-        loss = loss_of(model, xb, task.y_train[mine], label_smoothing)
+        if parallel is None:
+            mine = ix
+        else:  # (a full batch is a slice: its rows, to share)
+            mine = parallel.share(np.arange(len(task.y_train))[ix] if isinstance(ix, slice) else ix)
+        xb = Tensor(X[mine]) if tensors else X[mine]
+        loss = loss_of(model, xb, task.y_train[mine], label_smoothing, task.kind)
         if parallel is not None:  # this process's part of the whole batch's mean
             loss = loss * parallel.weight(task.y_train[mine], task.y_train[ix])
         optimizer.zero_grad()
@@ -395,6 +406,15 @@ def fit(
         if on_step is not None:
             on_step(step, value)
     return {"losses": losses, "seconds": time.perf_counter() - t0}
+
+
+def epoch_batches(n: int, batch_size: int | None, rng: np.random.Generator) -> list[Any]:
+    """One epoch of a table of ``n`` rows: the full batch (``batch_size`` None or >= n,
+    unshuffled, a view) or shuffled mini-batches of ``batch_size`` drawn from ``rng``."""
+    if batch_size is None or batch_size >= n:
+        return [slice(None)]
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def batch_indices(task: Task, steps: int, batch_size: int, seed: int = 0) -> list[np.ndarray]:
@@ -466,7 +486,7 @@ def sample_names(model: nn.Module, task: Task, n: int = 20, seed: int = 0) -> li
     return out
 
 
-__all__ += ["batch_indices", "loss_of", "targets_for", "contexts"]
+__all__ += ["batch_indices", "epoch_batches", "loss_of", "targets_for", "contexts"]
 
 
 def cosine(lr: float, steps: int) -> Callable[[int], float]:

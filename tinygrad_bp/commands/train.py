@@ -59,7 +59,6 @@ from .. import nn, optim
 from ..autograd import no_grad
 from ..data import (
     IRIS_CLASSES,
-    batches,
     load_iris,
     make_regression,
     read_csv_dataset,
@@ -98,16 +97,57 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------- inputs
+def _lr(lr: Any) -> float:
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float))
+        or not (lr > 0 and math.isfinite(lr))
+    ):
+        raise ValueError(f"train: lr must be a positive number, got {lr!r}")
+    return float(lr)
+
+
+def _seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"train: seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"train: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TutorialRun:
+    """The settings of one run of the tutorial's network, checked once
+    (:func:`_check_settings`), as :func:`train` takes them."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    lr: float
+    epochs: int
+    batch_size: int | None  # None: the full batch
+    optimizer: str
+    seed: int
+    task: str
+    test_fraction: float
+    init: str
+
+
 def _check_settings(
+    hidden: Sequence[int] | str,
     activation: str,
+    lr: Any,
+    epochs: Any,
+    batch_size: Any,
     optimizer: str,
+    seed: Any,
     task: str,
-    lr: float,
-    epochs: int,
-    batch_size: int | None,
-    test_fraction: float,
+    test_fraction: Any,
     init: str,
-) -> None:
+) -> TutorialRun:
     if activation not in HIDDEN_ACTIVATIONS:
         raise ValueError(
             f"train: unknown activation {activation!r}; expected one of {HIDDEN_ACTIVATIONS}"
@@ -118,14 +158,10 @@ def _check_settings(
         raise ValueError(f"train: unknown task {task!r}; expected one of {TASKS}")
     if init not in nn.INITS:
         raise ValueError(f"train: unknown init {init!r}; expected one of {nn.INITS}")
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, (int, float))
-        or not (lr > 0 and math.isfinite(lr))
-    ):
-        raise ValueError(f"train: lr must be a positive number, got {lr!r}")
+    lr = _lr(lr)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"train: epochs must be a positive integer, got {epochs!r}")
+    batch_size = None if batch_size in (None, 0) else batch_size
     if batch_size is not None and (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
@@ -136,6 +172,11 @@ def _check_settings(
         )
     if not (isinstance(test_fraction, (int, float)) and 0.0 <= test_fraction < 1.0):
         raise ValueError(f"train: test_fraction must be in [0, 1), got {test_fraction!r}")
+    return TutorialRun(
+        parse_hidden(hidden), activation, lr, int(epochs),
+        None if batch_size is None else int(batch_size), optimizer, _seed(seed), task,
+        float(test_fraction), init,
+    )  # fmt: skip
 
 
 def _load_data(
@@ -353,45 +394,46 @@ def train(
     >>> r.summary["sizes"], r.summary["final"]["train_accuracy"] > 0.7
     ([4, 3], True)
     """
-    hidden = parse_hidden(hidden)
-    batch_size = None if batch_size in (None, 0) else batch_size
-    _check_settings(activation, optimizer, task, lr, epochs, batch_size, test_fraction, init)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"train: seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
-    args = (
-        hidden, activation, float(lr), int(epochs), batch_size, optimizer, seed, task,
-        float(test_fraction),
-    )  # fmt: skip
+    settings = _check_settings(
+        hidden, activation, lr, epochs, batch_size, optimizer, seed, task, test_fraction, init
+    )
     if out is None or not _parallel.current().main:  # under mpiexec: process 0 writes
-        return _train(*args, None, data, init, num_classes, progress, compare_after)
+        return _train(settings, None, data, num_classes, progress, compare_after)
     run = RunFolder(out, "train")  # refuses a file or an unwritable path at once
     with run:  # locked; removed again unless committed
         # before any work: no file of the user's is ever overwritten
         run.check([f for f in OUTPUT_FILES if compare_after or f != "compare.txt"])
-        result = _train(*args, run, data, init, num_classes, progress, compare_after)
+        result = _train(settings, run, data, num_classes, progress, compare_after)
         run.commit()
     result.out = Path(out)
     return result
 
 
 def _train(
-    hidden: tuple[int, ...],
-    activation: str,
-    lr: float,
-    epochs: int,
-    batch_size: int | None,
-    optimizer: str,
-    seed: int,
-    task: str,
-    test_fraction: float,
+    settings: TutorialRun,
     output: RunFolder | None,
     data: Any,
-    init: str,
     num_classes: int | None,
     progress: bool,
     compare_after: bool,
 ) -> TrainResult:
+    from . import models
+
+    s = settings
+    hidden, activation, lr, epochs, batch_size = (
+        s.hidden,
+        s.activation,
+        s.lr,
+        s.epochs,
+        s.batch_size,
+    )
+    optimizer, seed, task, test_fraction, init = (
+        s.optimizer,
+        s.seed,
+        s.task,
+        s.test_fraction,
+        s.init,
+    )
     X, y, classes, source = _load_data(task, data, num_classes)
     X_tr, y_tr, X_te, y_te = train_test_split(X, y, test_fraction, seed=seed)
     if test_fraction > 0:  # statistics of the training rows only
@@ -415,6 +457,9 @@ def _train(
     else:
         opt = optim.Adam(params, lr=lr)
     loss_fn = F.cross_entropy if task == "classify" else F.half_squared_error
+    # the tutorial's data as a task of the one training loop (models.fit)
+    table = models.Task(source, Z_tr, y_tr, Z_te, y_te, task)
+    parallel = par if par.size > 1 else None
     shuffle = np.random.default_rng([seed, 1])
     has_test = len(Z_te) > 0
     T_tr, T_te = Tensor(Z_tr), Tensor(Z_te)
@@ -429,14 +474,8 @@ def _train(
         # A diverging run is reported once, below, instead of as NumPy overflow warnings.
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(epochs):
-                for xb, yb in batches(Z_tr, y_tr, batch_size, shuffle):
-                    opt.zero_grad()
-                    xm, ym = par.share(xb), par.share(yb)  # (all of it, in one process)
-                    loss = loss_fn(net(Tensor(xm)), ym)
-                    if par.size > 1:
-                        loss = loss * par.weight(ym, yb)
-                    loss.backward()
-                    opt.step()
+                ix = models.epoch_batches(len(Z_tr), batch_size, shuffle)
+                models.fit(net, table, opt, len(ix), batches=ix, parallel=parallel)
                 tl, tm = _evaluate(model, T_tr, y_tr, task)
                 if not math.isfinite(tl):
                     raise RuntimeError(
@@ -584,12 +623,6 @@ def check_pair(data: str, model: str) -> None:
         raise ValueError(f"train: no model {model!r} for data {data!r}; valid pairs: {VALID_PAIRS}")
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"train: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _schedule(d: ModelDefaults, lr: float, steps: int) -> Any:
     """The learning rate at each step, as the results script set it."""
     from . import models
@@ -684,18 +717,9 @@ def train_model(
     if data == "iris":
         raise ValueError("train_model: the Iris MLP is train() (the tutorial's network)")
     d = MODEL_DEFAULTS[(data, model)]
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"train: seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = _seed(seed)
     bs = d.batch_size if batch_size in (None, 0) else _positive_int(batch_size, "batch_size")
-    lr = d.lr if lr is None else lr
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, (int, float))
-        or not (lr > 0 and math.isfinite(lr))
-    ):
-        raise ValueError(f"train: lr must be a positive number, got {lr!r}")
-    lr = float(lr)
+    lr = _lr(d.lr if lr is None else lr)
     if steps is not None and epochs is not None:
         raise ValueError("train: give --steps or --epochs, not both")
     task = models.load_task(data, model, seed=0)

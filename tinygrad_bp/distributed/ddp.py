@@ -78,7 +78,9 @@ class DistributedDataParallel(Module):
 
     At wrap time the processes check that their parameters have the same names, shapes
     and dtypes (ValueError in every process if not) and copy rank 0's parameters and
-    buffers into all of them (PyTorch does the same).  Buffers are not synchronised
+    buffers into all of them (PyTorch does the same).  A parameter the loss does not use
+    in some process counts as a zero gradient there (the mean over the processes is still
+    written); one no process used keeps ``.grad = None``.  Buffers are not synchronised
     afterwards: BatchNorm's running statistics stay each process's own, computed from its
     share of the batch (PyTorch's default for BatchNorm; ``SyncBatchNorm`` does not
     exist here).
@@ -282,7 +284,7 @@ class DistributedDataParallel(Module):
                 g = p.grad
                 if g is not None and g.flags.writeable and g.dtype == mean.dtype:
                     g[...] = mean
-                else:
+                elif g is not None or mean.any():  # (unused in every process: stays None)
                     p.grad = mean.copy()
                 b.done[i] = False
             b.ready = 0

@@ -149,17 +149,20 @@ class Module:
                         yield f"{name}.{k}", v
 
     def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        # a Parameter stays a parameter when frozen (requires_grad=False), as in PyTorch:
+        # still in named_parameters() and in the state dict
+        buffers = self.__dict__.get("_buffers", ())
         for name, value in vars(self).items():
             if isinstance(value, Tensor):
-                if value.requires_grad:
+                if (value.requires_grad or isinstance(value, Parameter)) and name not in buffers:
                     yield name, value
             elif isinstance(value, (list, tuple)):
                 for i, v in enumerate(value):
-                    if isinstance(v, Tensor) and v.requires_grad:
+                    if isinstance(v, Tensor) and (v.requires_grad or isinstance(v, Parameter)):
                         yield f"{name}.{i}", v
             elif isinstance(value, dict):
                 for k, v in value.items():
-                    if isinstance(v, Tensor) and v.requires_grad:
+                    if isinstance(v, Tensor) and (v.requires_grad or isinstance(v, Parameter)):
                         yield f"{name}.{k}", v
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
@@ -213,6 +216,62 @@ class Module:
             m.apply(fn)
         fn(self)
         return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (``False``) or unfreeze every parameter, as PyTorch's; frozen parameters
+        stay in :meth:`named_parameters` and the state dict."""
+        if not isinstance(requires_grad, bool):
+            raise TypeError(
+                f"Module.requires_grad_: requires_grad must be a bool, got {requires_grad!r}"
+            )
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """``self.<name> = module``, as PyTorch's ``add_module`` (``register_module``)."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"add_module: name must be an identifier, got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: expected an nn.Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """``self.<name> = param``, as PyTorch's ``register_parameter``."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"register_parameter: name must be an identifier, got {name!r}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: expected an nn.Parameter, got {type(param).__name__} "
+                f"(wrap it: nn.Parameter(t))"
+            )
+        setattr(self, name, param)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at the dotted path ``target`` (``""``: this module)."""
+        mods = dict(self.modules())
+        if target not in mods:
+            raise AttributeError(
+                f"get_submodule: {type(self).__name__} has no sub-module {target!r} (it has "
+                f"{[n for n in mods if n][:8]})"
+            )
+        return mods[target]
+
+    def cpu(self) -> Module:
+        """Nothing to move: NumPy runs on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        raise RuntimeError(
+            "Module.cuda: tinygrad_bp runs on NumPy on the CPU only; leave .cuda() out "
+            "(or write .to('cpu'))"
+        )
+
+    def half(self) -> Module:
+        """Cast every floating parameter and buffer to float16 (``to(np.float16)``)."""
+        return self.to(np.float16)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)``: cast every floating parameter and buffer in place (integer
