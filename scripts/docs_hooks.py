@@ -86,7 +86,27 @@ def render(markdown: str, root: Path = ROOT) -> str:
         body = "\n".join(ind + s if s else s for s in code.splitlines())
         return f'{ind}```python title="{title}" linenums="{first}"\n{body}\n{ind}```'
 
-    return DIRECTIVE.sub(block, markdown)
+    return PRIMITIVES_DIRECTIVE.sub(lambda m: primitives_table(), DIRECTIVE.sub(block, markdown))
+
+
+PRIMITIVES_DIRECTIVE = re.compile(r"^<!-- primitives -->$", re.M)
+
+
+def primitives_table() -> str:
+    """The table of primitives, by family, from their declarations in ``tinygrad_bp.ops``
+    (``@primitive`` where each is defined): the docs list what the code declares."""
+    import sys
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tinygrad_bp import ops
+
+    rows = ["| family (module) | primitives |", "|---|---|"]
+    for family, label in ops.FAMILIES.items():
+        names = [p.name for p in ops.PRIMITIVES.values() if p.family == family]
+        if names:
+            rows.append(f"| {label} | {', '.join(f'`{n}`' for n in names)} |")
+    return "\n".join(rows)
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

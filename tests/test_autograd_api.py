@@ -105,11 +105,18 @@ def test_retain_graph_defaults_to_create_graph() -> None:
 
 
 def test_grad_touches_no_grad_attribute() -> None:
-    x, w, _, _ = _pair()
+    x, w, xt, wt = _pair()
     h = x * w
     h.retain_grad()
     tg.grad((h * h).sum(), [x], create_graph=True)
-    assert x.grad is None and w.grad is None and h.grad is None
+    # leaves' .grad untouched; a retained inner gradient is filled, as PyTorch's
+    # retain_grad() hook does under torch.autograd.grad
+    assert x.grad is None and w.grad is None
+    ht = xt * wt
+    ht.retain_grad()
+    torch.autograd.grad((ht * ht).sum(), [xt], create_graph=True)
+    assert xt.grad is None and wt.grad is None
+    np.testing.assert_allclose(h.grad, ht.grad.detach().numpy(), rtol=1e-15)
     (x * 2).sum().backward()
     before = x.grad.copy()
     tg.grad((x * x).sum(), x)

@@ -464,10 +464,10 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"\+=: a leaf Variable that requires grad is being used in an in-place operation",
     ),
     (
-        "inplace-graph-node",
-        lambda: (T(2, rg=True) * 2).mul_(3),
+        "inplace-expanded-view",
+        lambda: (T(2, rg=True) * 2).expand(3, 2).mul_(3),
         RuntimeError,
-        r"mul_: in-place operations on a tensor that is part of a graph",
+        r"mul_: unsupported operation: more than one element of the written-to tensor",
     ),
     (
         "inplace-version",

@@ -290,10 +290,16 @@ def test_backward_closures_accept_tensors(make):
     x = tg.Tensor(rnd(2, 3, 4, 5), requires_grad=True)
     y = make(x)
     g = rnd(*y.shape, seed=9)
-    (arr,) = y._backward(g)
-    (ten,) = y._backward(tg.Tensor(g))
+    (arr,) = y._backward(g, *y._saved)  # the saved values named at the node: arrays...
+    (ten,) = y._backward(tg.Tensor(g), *_saved_tensors(y))  # ... or their Tensors
     assert isinstance(ten, tg.Tensor)
     np.testing.assert_allclose(ten.data, np.broadcast_to(arr, ten.shape), rtol=1e-13)
+
+
+def _saved_tensors(y):
+    from tinygrad_bp.autograd import _saved_tensors as saved
+
+    return saved(y, y._parents)
 
 
 def test_fold_is_the_adjoint_of_unfold():
@@ -324,8 +330,8 @@ def test_lstm_cell_matches_pytorch_and_its_closure_takes_tensors():
     _run(ops_window.lstm_cell, theirs, [a, c])
     y = ops_window.lstm_cell(tg.Tensor(a, requires_grad=True), tg.Tensor(c, requires_grad=True))
     g = rnd(*y.shape, seed=2)
-    arrays = y._backward(g)
-    tensors = y._backward(tg.Tensor(g))
+    arrays = y._backward(g, *y._saved)
+    tensors = y._backward(tg.Tensor(g), *_saved_tensors(y))
     for arr, ten in zip(arrays, tensors):
         assert isinstance(ten, tg.Tensor)
         np.testing.assert_allclose(ten.data, arr, rtol=1e-12)

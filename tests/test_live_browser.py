@@ -182,6 +182,25 @@ def test_closing_the_page_stops_its_training(browser, server):
     assert session.snapshot()["status"] == "stopped"
 
 
+def test_the_pages_posts_carry_its_token(browser, server):
+    """Restarting closes the old session with a POST (a keepalive fetch with the page's
+    token, not a beacon, which could not carry it): the server accepts it."""
+    page, errors = _open(browser, server.url)
+    try:
+        first = _session(server, page)
+        page.wait_for_function("document.querySelector('#readout').dataset.step > 0")
+        with page.expect_response(lambda r: r.url.endswith("/close"), timeout=60000) as close:
+            page.click("#restart")
+        assert close.value.status == 200
+        end = time.monotonic() + 30
+        while first.alive and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not first.alive
+        assert errors == []
+    finally:
+        page.close()
+
+
 class _Broken(nn.Module):
     def __init__(self) -> None:
         self.inner = nn.Dense(2, 2, rng=0)

@@ -35,6 +35,7 @@ from tinygrad_bp.commands.live.registry import (  # noqa: E402
     load_dataset,
 )
 from tinygrad_bp.commands.live.server import (  # noqa: E402
+    TOKEN_HEADER,
     LiveConfig,
     LiveServer,
     PortInUseError,
@@ -48,6 +49,20 @@ from tinygrad_bp.viz.read import completion_order  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tinygrad_bp" / "commands" / "live" / "static"
+
+
+def client(app) -> TestClient:
+    """A test client that talks as the page does: to 127.0.0.1 on the app's port, with its
+    token and JSON bodies (test_live_security.py checks the refusals, on a real server)."""
+    headers = {TOKEN_HEADER: app.state.token, "Content-Type": "application/json"}
+    return TestClient(app, base_url=f"http://127.0.0.1:{app.state.access.port}", headers=headers)
+
+
+def page_token(url: str) -> str:
+    import httpx
+
+    page = httpx.get(url, timeout=10).text
+    return re.search(r'<meta name="tinygrad-bp-token" content="([^"]+)">', page).group(1)
 
 
 def wait_for(cond, timeout=30.0, what="condition"):
@@ -191,7 +206,7 @@ class Broken(nn.Module):
 
 # ---------------------------------------------------------------------- the server
 def test_page_and_static_files_use_no_network():
-    with TestClient(create_app(LiveConfig(data="moons"))) as c:
+    with client(create_app(LiveConfig(data="moons"))) as c:
         page = c.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         for name in ("live.js", "live.css"):
@@ -218,7 +233,7 @@ def _train_in_app(data: str, steps: int, **kw):
     app = create_app(LiveConfig(data=data, delay=0.0, stats_every=0.0, **kw))
     saved, viz.backward_steps = viz.backward_steps, no_frames
     try:
-        with TestClient(app) as c:
+        with client(app) as c:
             sid = c.post("/api/sessions", json={}).json()["id"]
             base = f"/api/sessions/{sid}"
             wait_for(lambda: c.get(f"{base}/state").json()["step"] >= steps, 120, f"{steps} steps")
@@ -228,8 +243,11 @@ def _train_in_app(data: str, steps: int, **kw):
                 what="paused",
             )
             svg = wait_for(lambda: (r := c.get(f"{base}/graph.svg")).status_code == 200 and r.text)
+            sess = app.state.sessions[sid]
+            model = sess.model
             assert c.post(f"{base}/close").status_code == 200
-            return snap, svg, app.state.sessions[sid]
+            assert sess.model is None and sess.data is None  # a stopped session forgets them
+            return snap, svg, sess, model
     finally:
         viz.backward_steps = saved
 
@@ -239,7 +257,7 @@ def test_digits_cnn_trains_and_its_graph_shows_the_layers():
     assert ds.X.shape[1:] == (1, 8, 8) and ds.classes == [str(d) for d in range(10)]
     # standardised with the training images' statistics (models.load_task's split)
     assert abs(ds.X.mean()) < 1e-9 and ds.X.std() == pytest.approx(1.0)
-    snap, svg, sess = _train_in_app("digits", 40)
+    snap, svg, sess, model = _train_in_app("digits", 40)
     assert snap["error"] is None and snap["rows"] == len(ds.X) and snap["batch_size"] == 64
     h = snap["history"]
     assert h[-1]["loss"] < 0.8 * h[0]["loss"], (h[0], h[-1])
@@ -251,7 +269,7 @@ def test_digits_cnn_trains_and_its_graph_shows_the_layers():
     assert any("MaxPool2d" in n for n in names)
     assert any("Linear(in_features=128, out_features=10)" in n for n in names)
     assert svg.count("Conv2d(") == 2 and "MaxPool2d" in svg
-    assert type(sess.model).__name__ == "DigitsCNN" and not sess.alive
+    assert type(model).__name__ == "DigitsCNN" and not sess.alive
     assert snap["samples"] is None  # nothing to sample from an image classifier
 
 
@@ -259,7 +277,7 @@ def test_names_char_model_trains_on_character_indices():
     ds = load_dataset("names")
     assert ds.X.dtype == np.int64 and ds.X.shape[1] == 3 and ds.num_classes == 27
     assert ds.classes[:3] == [".", "a", "b"] and ds.default_model == "char"
-    snap, svg, sess = _train_in_app("names", 40)
+    snap, svg, sess, model = _train_in_app("names", 40)
     assert snap["error"] is None
     h = snap["history"]
     # from about ln 27 = 3.3 nats per character towards the bigram level
@@ -268,13 +286,13 @@ def test_names_char_model_trains_on_character_indices():
     assert "Embedding(27, 24" in svg and svg.count("Linear(") == 2
     # eight names sampled from the model at the last refresh (seeded draws): letters only
     assert len(snap["samples"]) == 8 and all(re.fullmatch("[a-z]*", n) for n in snap["samples"])
-    assert sess.model.training  # sampling put the model back in training mode
+    assert model.training  # sampling put the model back in training mode
     assert not sess.alive
 
 
 def test_api_trains_controls_and_serves_frames():
     app = create_app(LiveConfig(data="moons", hidden=(6,), delay=0.0, start_paused=True))
-    with TestClient(app) as c:
+    with client(app) as c:
         assert (
             c.post("/api/sessions", json={"data": "mnist"})
             .json()["error"]
@@ -320,20 +338,22 @@ def test_api_trains_controls_and_serves_frames():
         assert snap["boundary"]["size"] ** 2 == len(snap["boundary"]["cls"])
         assert c.post(f"{base}/control", json={"command": "resume"}).status_code == 200
         wait_for(lambda: c.get(f"{base}/state").json()["step"] > 20, what="training")
-        assert c.post(f"{base}/close").status_code == 200
-        assert c.get(f"{base}/state").json()["status"] == "stopped"
-        assert not app.state.sessions[sid].alive
         # the boundary (the biggest part) is sent again only when it changed
         sess = app.state.sessions[sid]
+        c.post(f"{base}/control", json={"command": "pause"})
+        wait_for(lambda: sess.snapshot()["status"] == "paused", what="paused")
         v = sess.snapshot()["boundary_version"]
         assert v > 0 and sess.snapshot(boundary_since=v)["boundary"] is None
         assert sess.snapshot(boundary_since=v - 1)["boundary"] is not None
+        assert c.post(f"{base}/close").status_code == 200
+        assert c.get(f"{base}/state").json()["status"] == "stopped"
+        assert not app.state.sessions[sid].alive
         assert c.get("/api/sessions/nope/state").status_code == 404
 
 
 def test_events_stream_snapshots_and_closing_stops_training():
     app = create_app(LiveConfig(data="moons", delay=0.0))
-    with TestClient(app) as c:
+    with client(app) as c:
         sid = c.post("/api/sessions").json()["id"]
         session = app.state.sessions[sid]
         snaps = []
@@ -356,7 +376,7 @@ def test_forward_error_is_shown_and_the_server_stays_up():
     model = Broken()
     data = (np.zeros((10, 2)), np.arange(10) % 2)
     app = create_app(LiveConfig(data=data, model=model, delay=0.0))
-    with TestClient(app) as c:
+    with client(app) as c:
         sid = c.post("/api/sessions").json()["id"]
         base = f"/api/sessions/{sid}"
         snap = wait_for(lambda: (x := c.get(f"{base}/state").json())["error"] and x, what="err")
@@ -374,7 +394,7 @@ def test_your_model_trains_in_one_page_at_a_time():
     model = nn.mlp([2, 5, 2], rng=0)
     before = model.state_dict()["0.W"].copy()
     app = create_app(LiveConfig(data=(X, y), model=model, delay=0.0))
-    with TestClient(app) as c:
+    with client(app) as c:
         first = c.post("/api/sessions").json()["id"]
         busy = c.post("/api/sessions")
         assert busy.status_code == 409 and "already training in another page" in busy.text
@@ -438,7 +458,8 @@ def test_server_thread_serves_on_loopback_and_stops_everything():
         assert host == "127.0.0.1"
         import httpx
 
-        sid = httpx.post(srv.url + "api/sessions", json={}).json()["id"]
+        sid = httpx.post(srv.url + "api/sessions", json={},
+                         headers={TOKEN_HEADER: page_token(srv.url)}).json()["id"]  # fmt: skip
         session = srv.app.state.sessions[sid]
         wait_for(lambda: session.snapshot()["step"] > 5, what="training")
     assert not session.alive
@@ -458,7 +479,9 @@ def test_ctrl_c_stops_the_command_cleanly(tmp_path):
         assert m, line
         import httpx
 
-        sid = httpx.post(m.group(1) + "api/sessions", json={}, timeout=10).json()["id"]
+        token = {TOKEN_HEADER: page_token(m.group(1))}
+        made = httpx.post(m.group(1) + "api/sessions", json={}, headers=token, timeout=10)
+        sid = made.json()["id"]
         with httpx.stream("GET", f"{m.group(1)}api/sessions/{sid}/events", timeout=10) as r:
             next(r.iter_lines())  # a page is connected and training
             proc.send_signal(signal.SIGINT)

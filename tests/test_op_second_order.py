@@ -22,6 +22,7 @@ import torch
 import tinygrad_bp as tg
 
 from .op_cases import (
+    CASES,
     GRADCHECK_CASES,
     LABELS5,
     TG,
@@ -182,3 +183,58 @@ def test_table_covers_the_new_ops() -> None:
         "flip", "gather", "einsum", "permute", "swapaxes", "view", "clone", "index_bool",
     ):  # fmt: skip
         assert op in names, f"no op case for {op}"
+
+
+# Primitives whose derivatives of derivatives are tested outside the op table, and where.
+ELSEWHERE = {
+    "unfold": "test_functional_torch.py (the window primitives differentiate twice)",
+    "fold": "test_functional_torch.py (the window primitives differentiate twice)",
+    "max_pool": "test_functional_torch.py (the window primitives differentiate twice)",
+    "max_last": "test_functional_torch.py (the window primitives differentiate twice)",
+    "erf": "test_functional_torch.py (the window primitives differentiate twice)",
+    "lstm_cell": "test_functional_torch.py (lstm_cell against PyTorch, its closure on Tensors)",
+    "lstm_layer": "test_lstm_layer.py::test_lstm_layer_second_derivatives",
+    "index_put": "test_views_inplace.py (second derivatives through in-place ops)",
+    "index_add": "the backward of getitem (index rows): its own backward is getitem again",
+    "scatter_add": "the backward of gather (gather rows): its own backward is gather again",
+    "cast": "linear (its derivative is a cast back, its second zero); test_dtypes.py",
+}
+
+
+def test_every_declared_primitive_has_a_row() -> None:
+    """The table's check, read from the declarations (``ops.PRIMITIVES``): every primitive
+    is reached by some case's graph (so the second-order tests above cover it), or is
+    named in ELSEWHERE with the test that does."""
+    from tinygrad_bp import ops
+
+    seen: set[str] = set()
+    for c in CASES:
+        xs = [tg.Tensor(a, requires_grad=True) for a in c.inputs()]
+        stack, visited = [c.fn(TG, *xs)], set()
+        while stack:
+            t = stack.pop()
+            if id(t) in visited:
+                continue
+            visited.add(id(t))
+            if t.op:
+                seen.add(t.op.split()[0])
+            stack.extend(t.parents)
+    missing = sorted(
+        p.name for p in ops.PRIMITIVES.values() if p.op not in seen and p.name not in ELSEWHERE
+    )
+    assert not missing, f"primitives with no row in tests/op_cases.py: {missing}"
+    assert set(ELSEWHERE) <= set(ops.PRIMITIVES)
+
+
+def test_rules_with_a_second_formula_say_so_where_declared() -> None:
+    """A backward that reads what the forward computed on arrays and computes it again as
+    ops under create_graph (``D.is_tensor``) is declared ``graph_formula=True``, and only
+    those: the one visible mark of a rule that is not written once."""
+    import inspect
+
+    from tinygrad_bp import ops
+
+    for p in ops.PRIMITIVES.values():
+        src = inspect.getsource(getattr(ops, p.name))
+        assert ("D.is_tensor(" in src) == p.graph_formula, p.name
+    assert sum(p.graph_formula for p in ops.PRIMITIVES.values()) == 6

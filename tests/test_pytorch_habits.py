@@ -155,10 +155,18 @@ def test_in_place_allowed_under_no_grad_and_outside_graphs() -> None:
     assert c.version == 3
 
 
-def test_in_place_on_a_graph_tensor_is_refused_in_grad_mode() -> None:
-    h = Tensor([1.0, 2.0], requires_grad=True) * 2
-    with pytest.raises(RuntimeError, match=r"\*=.*part of a graph.*out of place"):
-        h *= 3
+def test_in_place_on_a_graph_tensor_works_in_grad_mode_as_pytorch() -> None:
+    # (refused before issue 19; PyTorch records it, and so do we now)
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h *= 3
+    h.sum().backward()
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    ht = xt * 2
+    ht *= 3
+    ht.sum().backward()
+    np.testing.assert_array_equal(h.data, ht.detach().numpy())
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
 
 
 def test_version_check_detects_a_saved_value_changed_in_place() -> None:

@@ -303,3 +303,145 @@ def test_graph_steps_checks_the_folder_before_writing(tmp_path, capsys):
     assert code == 2 and "holds a folder step_003.png/" in err and err.count("\n") == 1
     assert sorted(os.listdir(out)) == ["mine.txt", "step_003.png"]
     assert os.listdir(out / "step_003.png") == []
+
+
+# ---------------------------------------------------------------------- issue 21: trust
+# Each test below failed before issue 21: a foreign summary.json's "files" were trusted
+# and deleted, a file the user rewrote was deleted by a rerun, two runs making one new
+# nested folder failed with "File exists", and a signal after the last file was written
+# killed the process without its line (or printed a traceback).
+def test_a_foreign_summary_json_is_never_trusted(tmp_path, capsys):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"files": ["precious.txt", "notes.md"]}))
+    (out / "precious.txt").write_text("the user's")
+    (out / "notes.md").write_text("also the user's")
+    before = {n: (out / n).read_bytes() for n in os.listdir(out)}
+    code, _, err = run_cli(capsys, "train", "--epochs", "2", "--out", str(out), "--quiet")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "already holds summary.json, which tinygrad-bp did not write" in err
+    assert {n: (out / n).read_bytes() for n in os.listdir(out)} == before
+
+
+def test_a_file_the_user_changed_is_kept_and_said_so(tmp_path, capsys):
+    out = tmp_path / "d"
+    argv = ("train", "--epochs", "2", "--quiet", "--out", str(out))
+    assert run_cli(capsys, *argv, "--compare")[0] == 0
+    manifest = json.loads((out / _output.MANIFEST).read_text())["files"]
+    import hashlib
+
+    for name, entry in manifest.items():  # a digest of every file written
+        assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest(), name
+    (out / "compare.txt").write_text("my notes on the comparison\n")
+    # a rerun that would replace it refuses, before any work
+    code, _, err = run_cli(capsys, *argv, "--compare")
+    assert code == 2 and "compare.txt" in err and "changed since" in err, err
+    assert (out / "compare.txt").read_text() == "my notes on the comparison\n"
+    # a rerun that would remove it (no --compare) keeps it, and says so in one line
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert (out / "compare.txt").read_text() == "my notes on the comparison\n"
+    kept = [line for line in err.splitlines() if "kept" in line]
+    assert len(kept) == 1 and "compare.txt" in kept[0] and "changed since" in kept[0], err
+    # it is the user's now: no longer in the manifest, never touched again
+    assert "compare.txt" not in json.loads((out / _output.MANIFEST).read_text())["files"]
+    assert run_cli(capsys, *argv)[0] == 0
+    assert (out / "compare.txt").read_text() == "my notes on the comparison\n"
+
+
+def test_an_unchanged_file_of_ours_is_still_removed_by_a_rerun(tmp_path, capsys):
+    out = tmp_path / "d"
+    argv = ("train", "--epochs", "2", "--quiet", "--out", str(out))
+    assert run_cli(capsys, *argv, "--compare")[0] == 0
+    assert (out / "compare.txt").exists()
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0 and err == ""
+    assert not (out / "compare.txt").exists()
+
+
+def test_a_manifest_not_ours_or_malformed_is_not_trusted(tmp_path, capsys):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "weights.npz").write_bytes(b"the user's")
+    for text in ('{"files": {"weights.npz": "train"}}',  # no digest (an old or forged one)
+                 '{"written_by": "someone", "files": {"weights.npz": {"sha256": "x"}}}',
+                 '[1, 2]', "not json"):  # fmt: skip
+        (out / _output.MANIFEST).write_text(text)
+        code, _, err = run_cli(capsys, "train", "--epochs", "2", "--quiet", "--out", str(out))
+        assert code == 2 and "weights.npz" in err, (text, err)
+        assert (out / "weights.npz").read_bytes() == b"the user's"
+
+
+def test_two_runs_making_the_same_new_folder_both_get_it(tmp_path, monkeypatch):
+    """The other run makes the folder between this run's check and its mkdir."""
+    out = tmp_path / "a" / "b" / "c"
+    real_mkdir = Path.mkdir
+
+    def racing_mkdir(self, *args, **kwargs):
+        if not self.exists() and self.name in ("b", "c"):
+            os.mkdir(self)  # the other run was faster
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    with _output.RunFolder(out, "train") as run:
+        run.path("x.txt").write_text("x")
+        run.commit()
+    assert (out / "x.txt").read_text() == "x"
+
+
+def _stderr(text: str) -> str:
+    """stderr without the system's fontconfig warnings (a Debian image's, not ours)."""
+    return "".join(x for x in text.splitlines(True) if not x.startswith("Fontconfig "))
+
+
+_LATE_SIGNAL = """
+import atexit, os, signal, sys, time
+
+def late():  # after main() returned: every file written, every line printed
+    os.kill(os.getpid(), signal.{sig})
+    time.sleep(0.3)
+
+atexit.register(late)
+sys.argv = ["tinygrad-bp", "train", "--epochs", "2", "--quiet", "--out", sys.argv[1]]
+from tinygrad_bp.commands.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_last_file_lets_the_run_end_cleanly(tmp_path, sig):
+    """Well defined: once the command has finished (its files written, its lines
+    printed), a signal is ignored until the process exits; the run is complete."""
+    out = tmp_path / "run"
+    code = _LATE_SIGNAL.format(sig=sig)
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and _stderr(proc.stderr) == "", (proc.returncode, proc.stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    assert _ours(out) == sorted(summary["files"])
+
+
+_SIGNAL_AT_THE_END = """
+import os, signal, sys
+from tinygrad_bp.commands import cli, train
+
+real = train.main
+
+def main(args):  # the command's last moment: its files are in place
+    status = real(args)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return status
+
+train.main = main
+sys.exit(cli.main(["train", "--epochs", "2", "--quiet", "--out", sys.argv[1]]))
+"""
+
+
+def test_a_signal_as_the_command_returns_is_reported_in_one_line(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", _SIGNAL_AT_THE_END, str(out)], cwd=ROOT,
+                          env=ENV, capture_output=True, text=True, timeout=120)  # fmt: skip
+    err = _stderr(proc.stderr)
+    assert proc.returncode == 143, err
+    assert err.startswith("tinygrad-bp train: interrupted; wrote ")
+    assert err.count("\n") == 1 and "summary.json" in err

@@ -346,3 +346,190 @@ def test_many_threads_saving_one_file(tmp_path: Path) -> None:
     assert time.monotonic() - start < 60 and not errors
     assert sorted(os.listdir(tmp_path)) == ["t.npz"]
     nn.mlp([4, 8, 3], rng=0).load(path)
+
+
+# ---------------------------------------------------------------------- issue 21
+# Each test below failed before issue 21: Module.load inflated every entry before
+# comparing names and shapes (a small file cost hundreds of MiB), a FIFO hung load and
+# graph --weights forever, a garbled .npy header escaped as tokenize's TokenError,
+# load(None) and a ragged list gave Python's and NumPy's own messages, and an optimizer's
+# bad state "invalid literal for int()".
+def _deflated(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name + ".npy", data)
+    return path
+
+
+def _peak_mib(fn) -> float:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    except (ValueError, KeyError, TypeError, OSError):
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+BOMB = 64 * 2**20  # bytes of zeros an entry inflates to (about 64 KiB deflated)
+
+
+@pytest.mark.parametrize("where", ["extra_entry", "wrong_shape", "padded_entry", "metadata"])
+def test_load_inflates_only_what_the_module_takes(tmp_path: Path, where: str) -> None:
+    net = nn.mlp([4, 3], rng=0)
+    good = tmp_path / "good.npz"
+    net.save(good)
+    with zipfile.ZipFile(good) as zf:
+        entries = {n[:-4]: zf.read(n) for n in zf.namelist()}
+    bomb = _header((BOMB // 8,)) + b"\0" * BOMB
+    if where == "extra_entry":  # a name the module does not have
+        entries["extra"] = bomb
+        want = (KeyError, r"unexpected keys \['extra'\]")
+    elif where == "wrong_shape":  # the module's name, another shape
+        entries["0.W"] = bomb
+        want = (ValueError, r"0.W.*\(8388608,\)")
+    elif where == "padded_entry":  # the module's name and shape, then 64 MiB more
+        entries["0.W"] = _npy(np.ones((4, 3))) + b"\0" * BOMB
+        want = (ValueError, "holds 67,108,960 bytes of data")
+    else:  # the metadata entry
+        entries["__tinygrad_bp__"] = _header((BOMB,)).replace(b"<f8", b"|u1") + b"\0" * BOMB
+        want = None
+    path = _deflated(tmp_path / "bomb.npz", entries)
+    assert path.stat().st_size < 200 * 2**10
+    before = _state(net)
+    if want is not None:
+        with pytest.raises(want[0], match=want[1]) as info:
+            net.load(path)
+        assert str(path) in str(info.value)
+    assert _peak_mib(lambda: net.load(path)) < 8  # before: > 64 MiB for each of these
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_load_states_its_bound() -> None:
+    from tinygrad_bp import serialization
+
+    doc = serialization.__doc__ + serialization.load_module.__doc__
+    assert "header" in doc and "inflate" in doc and "bound" in doc
+
+
+def _hangs(fn, fifo: Path, seconds: float = 10.0):
+    """Run ``fn`` in a thread; if it is still blocked after ``seconds``, open the FIFO's
+    other end to release it and report the hang."""
+    import threading
+
+    result: list = []
+
+    def run():
+        try:
+            result.append(("ok", fn()))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result.append(("raised", exc))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        with open(fifo, "wb"):
+            pass
+        t.join(5)
+        raise AssertionError(f"blocked on the FIFO {fifo} for {seconds} s")
+    return result[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_load_and_graph_refuse_a_fifo(tmp_path: Path, capsys) -> None:
+    from tinygrad_bp.commands import cli
+
+    fifo = tmp_path / "w.npz"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.npz"
+    link.symlink_to(fifo)
+    net = nn.mlp([4, 3], rng=0)
+    for path in (fifo, link):
+        kind, exc = _hangs(lambda p=path: net.load(p), fifo)
+        assert kind == "raised" and isinstance(exc, OSError), exc
+        assert str(path) in str(exc) and "not a regular file" in str(exc)
+        kind, code = _hangs(
+            lambda p=path: cli.main(["graph", "--weights", str(p), "--out",
+                                     str(tmp_path / "g.dot")]), fifo)  # fmt: skip
+        err = capsys.readouterr().err
+        assert (kind, code) == ("ok", 2) and "not a regular file" in err, err
+        assert err.count("\n") == 1
+
+
+def test_a_garbled_npy_header_is_one_value_error(tmp_path: Path) -> None:
+    net = nn.mlp([4, 3], rng=0)
+    head = b"{'descr': '<f8', 'fortran_order': False, 'shape': "
+    for text in (head + b"(4, 3 }", head + b"((((4, 3), }", head + b"(4, 3), 'x': '''}"):
+        hdr = text.ljust(117) + b"\n"
+        npy = b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr + b"\0" * 96
+        path = _npz(tmp_path / "g.npz", {"0.W": npy, "0.b": _npy(np.zeros(3))})
+        with pytest.raises(ValueError, match=r"g.npz: the entry '0.W' has a corrupt .npy header"):
+            net.load(path)
+
+
+def test_load_of_a_non_path_names_what_came() -> None:
+    net = nn.mlp([4, 3], rng=0)
+    for bad in (None, 3, ["m.npz"]):
+        with pytest.raises(TypeError, match=r"^load: expected a path to a weights file .*, got"):
+            net.load(bad)
+
+
+def test_a_ragged_list_in_load_state_dict_names_the_key() -> None:
+    net = nn.mlp([4, 3], rng=0)
+    state = {"0.W": [[1.0, 2.0, 3.0]] * 3 + [[1.0]], "0.b": [0.0, 0.0, 0.0]}
+    with pytest.raises(ValueError, match=r"^load_state_dict: 0.W .*not an array of numbers"):
+        net.load_state_dict(state)
+    with pytest.raises(TypeError, match=r"^load_state_dict: 0.b .*text"):
+        net.load_state_dict({"0.W": np.ones((4, 3)), "0.b": ["a", "b", "c"]})
+
+
+def _adam_state():
+    from tinygrad_bp import optim
+    from tinygrad_bp.tensor import Tensor
+
+    net = nn.mlp([3, 2], rng=0)
+    opt = optim.Adam(net.parameters(), lr=0.1)
+    net(Tensor(np.ones((2, 3)))).sum().backward()
+    opt.step()
+    return opt, opt.state_dict()
+
+
+OPT_BAD = {
+    "step text": (lambda d: d["state"][0].update(step="abc"), "step"),
+    "step None": (lambda d: d["state"][0].update(step=None), "step"),
+    "step 1.5": (lambda d: d["state"][0].update(step=1.5), "step"),
+    "step -3": (lambda d: d["state"][0].update(step=-3), "step"),
+    "ragged exp_avg": (lambda d: d["state"][0].update(exp_avg=[[1, 2], [3]]), "exp_avg"),
+    "text exp_avg": (lambda d: d["state"][0].update(exp_avg=np.array([["a"] * 2] * 3)), "exp_avg"),
+    "param_groups 5": (lambda d: d.update(param_groups=5), "param_groups"),
+    "a group 5": (lambda d: d.update(param_groups=[5]), "param group 0"),
+    "no params": (lambda d: d["param_groups"][0].pop("params"), "params"),
+    "params 7": (lambda d: d["param_groups"][0].update(params=7), "params"),
+    "params of lists": (lambda d: d["param_groups"][0].update(params=[[1], [2]]), "params"),
+    "state a list": (lambda d: d.update(state=[1]), "'state'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPT_BAD))
+def test_bad_optimizer_state_is_one_error_naming_the_key(case: str) -> None:
+    import copy
+
+    opt, saved = _adam_state()
+    before = copy.deepcopy(opt.state_dict())
+    change, key = OPT_BAD[case]
+    bad = copy.deepcopy(saved)
+    change(bad)
+    with pytest.raises((ValueError, TypeError)) as info:
+        opt.load_state_dict(bad)
+    msg = str(info.value)
+    assert msg.startswith("Adam.load_state_dict") and key in msg, msg
+    after = opt.state_dict()  # nothing was changed
+    assert after["param_groups"] == before["param_groups"]
+    for k, st in before["state"].items():
+        for name, v in st.items():
+            np.testing.assert_array_equal(after["state"][k][name], v)

@@ -369,6 +369,9 @@ MODIFIED = 8  # changed in place: t._version and t._version_seq say when
 STEPPED = 16  # updated in place by optimizers: t._steppers holds their step records
 POST_HOOKS = 32  # register_post_accumulate_grad_hook(): t._post_hooks holds functions
 REUSE = 64  # release(reuse=True): the next op reading it may write into its array
+VIEW = 128  # shares another tensor's memory: t._base owns it (and its version), t._view
+REBASED = 256  # changed in place inside a graph: t._ghosts holds its earlier places
+USED = 512  # a backward() without retain_graph ran this node's closure (it saved nothing)
 _ON_ARRIVAL = HAS_HOOKS | RETAIN_GRAD  # the walk looks at these when a gradient is complete
 
 # The sequence number (Tensor._seq's counter) of the latest in-place change, 0 before any:
@@ -451,9 +454,9 @@ def _freed(_g: Any) -> tuple[Any, ...]:
 
 
 def is_freed(node: Tensor) -> bool:
-    """Whether ``backward()`` has freed this node's saved values (the graph was not kept
-    with ``retain_graph=True``), so that it cannot be walked again."""
-    return node._backward is _freed
+    """Whether a backward() without retain_graph has been through this node: its saved
+    values are freed (a node that saved nothing can still run again, as in PyTorch)."""
+    return node._backward is _freed or bool(node._flags & USED)
 
 
 def _relevant(roots: Sequence[Tensor], targets: dict[Tensor, Any]) -> set[Tensor]:
@@ -468,7 +471,7 @@ def _relevant(roots: Sequence[Tensor], targets: dict[Tensor, Any]) -> set[Tensor
             if node in seen:
                 continue
             seen.add(node)
-        parents = node._parents
+        parents = parents_of(node)
         if i < len(parents):
             stack.append((node, i + 1))
             p = parents[i]
@@ -478,55 +481,57 @@ def _relevant(roots: Sequence[Tensor], targets: dict[Tensor, Any]) -> set[Tensor
             order.append(node)
     relevant: set[Tensor] = set()
     for node in order:
-        if node in targets or any(p in relevant for p in node._parents):
+        if node in targets or any(p in relevant for p in parents_of(node)):
             relevant.add(node)
     return relevant
 
 
-def _saved_values(node: Tensor, fn: Any) -> tuple[Any, ...]:
-    """The Tensors behind a closure's saved arrays (its default arguments): each is one of
-    the node's parents' arrays or the node's own output.  Used under ``create_graph``."""
-    saved = getattr(fn, "_saved", None)
-    if saved is None:
-        saved = fn.__defaults__ or ()
+def parents_of(node: Tensor) -> tuple[Tensor, ...]:
+    """``node``'s parents as they were when it was made: a parent changed in place inside a
+    graph since then is represented by its earlier place (PyTorch's rebase_history)."""
+    parents = node._parents
+    for p in parents:
+        if p._flags & REBASED:
+            break
+    else:
+        return parents
+    seq = node._seq
     out = []
-    for v in saved:
-        for p in node._parents:
-            if p.data is v:
-                out.append(p)
-                break
-        else:
-            if getattr(v, "shape", None) != node.data.shape:
-                raise RuntimeError(
-                    f"{node._op}: its backward saved a value of shape "
-                    f"{getattr(v, 'shape', None)} that is neither an input's array nor its "
-                    f"output's (shape {node.data.shape}), so it cannot be differentiated "
-                    f"again; was an input's .data replaced after the forward?"
-                )
-            out.append(node)
+    for p in parents:
+        if p._flags & REBASED:
+            for s, ghost in p._ghosts:
+                if seq < s:
+                    p = ghost
+                    break
+        out.append(p)
     return tuple(out)
 
 
-def _check_versions(node: Tensor, fn: Any) -> None:
+def _saved_tensors(node: Tensor, parents: tuple[Tensor, ...]) -> tuple[Any, ...]:
+    """The Tensors behind a node's saved values (named when it was made): used under
+    ``create_graph`` in place of the arrays."""
+    return tuple(node if i < 0 else parents[i] for i in node._saved_ix)
+
+
+def _check_versions(node: Tensor) -> None:
     """Refuse to use a value that an in-place operation changed after this node saved it
-    (PyTorch's version-counter check)."""
+    (PyTorch's version-counter check; views share their memory's counter)."""
     seq = node._seq
-    saved = getattr(fn, "_saved", None)
-    if saved is None:
-        saved = fn.__defaults__ or ()
-    for t in (node, *node._parents):
-        flags = t._flags
-        if (flags & MODIFIED and t._version_seq > seq) or (
-            flags & STEPPED and any(record[0] > seq for record in t._steppers)
+    parents = node._parents
+    for i in node._saved_ix:
+        t = node if i < 0 else parents[i]
+        s = t._base if t._flags & VIEW else t
+        flags = s._flags
+        if (flags & MODIFIED and s._version_seq > seq) or (
+            flags & STEPPED and any(record[0] > seq for record in s._steppers)
         ):
-            if any(v is t.data for v in saved):  # (a value it saved, not just an input)
-                what = "its output" if t is node else f"its input of shape {t.data.shape}"
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: {node._op} saved {what} ({t.data.dtype}), "
-                    f"which was changed in place after the forward (version {t.version}); "
-                    f"compute the update out of place, or do it after backward()"
-                )
+            what = "its output" if i < 0 else f"its input of shape {t.data.shape}"
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified "
+                f"by an inplace operation: {node._op} saved {what} ({t.data.dtype}), "
+                f"which was changed in place after the forward (version {t.version}); "
+                f"compute the update out of place, or do it after backward()"
+            )
 
 
 def _run_hooks(t: Tensor, g: Any) -> Any:
@@ -568,6 +573,34 @@ def backward(
     (the pictures use that to read gradients without side effects).
     """
     _walk((root,), (seed,), retain_graph, hook, accumulate, None, False)
+
+
+def backward_into(root: Tensor, seed: Any, inputs: Any, retain_graph: bool) -> None:
+    """``root.backward(inputs=...)``: accumulate into the ``.grad`` of ``inputs`` only."""
+    from .tensor import Tensor
+
+    ins = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if not ins:
+        raise RuntimeError("backward: inputs argument to backward() cannot be empty")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: inputs[{i}] is a {type(t).__name__}, expected a Tensor")
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"backward: inputs[{i}] (shape {t.data.shape}) does not require grad"
+            )
+    targets: dict[Tensor, Any] = dict.fromkeys(ins)
+    _walk((root,), (seed,), retain_graph, None, False, targets, False)
+    reached = [t for t in targets if targets[t] is not None]
+    grads = {}
+    for t in reached:
+        g = targets[t]
+        if g.shape != t.data.shape:
+            g = unbroadcast(g, t.data.shape, "backward")
+        if g.dtype != t.data.dtype:
+            g = g.astype(t.data.dtype)
+        grads[t] = g
+    _accumulate_leaves(reached, grads)
 
 
 def _walk(
@@ -615,7 +648,11 @@ def _walk(
         if flags & _ON_ARRIVAL:  # hooks, retain_grad(): on the complete gradient
             if flags & HAS_HOOKS:
                 g = _run_hooks(node, g)
-            if flags & RETAIN_GRAD and accumulate and node._backward is not None:
+            if (
+                flags & RETAIN_GRAD
+                and (accumulate or targets is not None)
+                and (node._backward is not None)
+            ):
                 gd = g.data if create_graph else g
                 node.grad = xp.array(gd) if node.grad is None else xp.asarray(node.grad + gd)
         fn = node._backward
@@ -631,23 +668,29 @@ def _walk(
                 grads[node] = g
                 add_leaf(node)
             continue
-        if node._seq < last_inplace:  # changed in place since: did a saved value change?
-            _check_versions(node, fn)
+        parents = node._parents
+        if node._seq < last_inplace and fn is not _freed:  # changed in place since?
+            _check_versions(node)
+            parents = parents_of(node)
         if create_graph:
             from .tensor import Tensor
 
             with enable_grad():
-                pgrads = fn(g, *_saved_values(node, fn))
+                pgrads = fn(g, *_saved_tensors(node, parents))
             pgrads = tuple(
                 gp if gp is None or isinstance(gp, Tensor) else _const_grad(gp) for gp in pgrads
             )
         else:
-            pgrads = fn(g)
+            saved = node._saved
+            pgrads = fn(g, *saved) if saved else fn(g)
         if not retain_graph:
-            node._backward = _freed
+            if node._saved_ix:  # (a node that saved nothing can run again, as in PyTorch)
+                node._backward = _freed
+                node._saved = ()
+            else:
+                node._flags = flags | USED
             if flags & RELEASE_AFTER_USE:  # nobody outside the graph can see its value
                 node.data = Released(node.data, node._op, _USED)
-        parents = node._parents
         if len(pgrads) != len(parents):
             raise RuntimeError(
                 f"{node._op} backward returned {len(pgrads)} gradients for {len(parents)} inputs"
@@ -794,7 +837,7 @@ def grad(
                 f"grad: outputs[{i}] does not require grad and has no graph (was it computed "
                 f"under no_grad(), or from tensors that do not require grad?)"
             )
-        if is_freed(o):
+        if o._backward is _freed:
             _freed(None)
         if go is None:
             if o.data.size != 1:
@@ -892,7 +935,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
-        from .tensor import Tensor, _to_array, leaf, make_node
+        from .tensor import OUT, Tensor, _to_array, leaf, make_node
 
         name = cls.__name__
         tensors = tuple(a for a in args if isinstance(a, Tensor))
@@ -906,9 +949,35 @@ class Function:
             )
         data = out.data if isinstance(out, Tensor) else _to_array(out, None, f"{name}.forward")
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        # ctx.saved_tensors named, as every node's saved values are: each an input or the
+        # output; the closure gets them back as arrays or (create_graph) as the Tensors
+        saved: list[Any] = []
+        for k, v in enumerate(ctx.saved_tensors):
+            if v is None:
+                continue
+            if v is out and isinstance(out, Tensor):
+                saved.append(OUT)
+            elif isinstance(v, Tensor) and any(v is t for t in tensors):
+                saved.append(v)
+            else:
+                what = (
+                    f"a Tensor of shape {v.data.shape} made inside forward"
+                    if isinstance(v, Tensor)
+                    else f"a {type(v).__name__}"
+                )
+                raise TypeError(
+                    f"{name}.forward: save_for_backward argument {k} is {what}; save only "
+                    f"inputs of forward or the Tensor it returns, so that create_graph=True "
+                    f"can differentiate backward again.  Recompute an intermediate in "
+                    f"backward from those, or keep a value that is not differentiated (a mask, "
+                    f"a shape) as an attribute of ctx"
+                )
+        layout = tuple(None if v is None else True for v in ctx.saved_tensors)
 
-        def backward(g: Any) -> tuple[Any, ...]:
+        def backward(g: Any, *values: Any) -> tuple[Any, ...]:
             graph = isinstance(g, Tensor)
+            it = iter(values if graph else [leaf(v) for v in values])
+            ctx.saved_tensors = tuple(None if slot is None else next(it) for slot in layout)
             with enable_grad() if graph else no_grad():
                 got = cls.backward(ctx, g if graph else leaf(g))
             if not isinstance(got, tuple):
@@ -936,5 +1005,4 @@ class Function:
                 grads.append(gi)
             return tuple(grads)
 
-        backward._saved = ()  # type: ignore[attr-defined]  (ctx keeps the Tensors themselves)
-        return make_node(data, tensors, name, backward)
+        return make_node(data, tensors, name, backward, tuple(saved))

@@ -14,16 +14,22 @@ target's permissions, then renamed over the target with :func:`os.replace`.  So 
 or a writer racing another, only ever sees one complete file, and no other file is
 touched.
 
-Reading is validated before anything is allocated or assigned: every entry's ``.npy``
-header is parsed and its claimed size checked against the bytes actually stored; arrays
-of Python objects, strings, complex or other non-real numbers are refused; nothing is
-ever unpickled.  Assigning into a module checks every name, shape and dtype kind first,
-then assigns all or nothing.  Every problem is one :class:`ValueError`, ``KeyError``,
-``TypeError`` or ``OSError`` naming the file and what is wrong with it.
+Reading is validated before anything is allocated or assigned.  Only a regular file is
+opened (a FIFO or a device is refused at once, never waited on).  The zip directory and
+every entry's ``.npy`` header are read first, without inflating any entry's data, and each
+claimed size is checked against the bytes actually stored; arrays of Python objects,
+strings, complex or other non-real numbers are refused; nothing is ever unpickled.
+:meth:`Module.load <tinygrad_bp.nn.Module.load>` then compares names and shapes with the
+module and inflates only the entries it takes, so what a file can cost is bounded by the
+module's own size, whatever else the file holds (see :func:`load_module`).  Assigning
+into a module checks every name, shape and dtype kind first, then assigns all or nothing.
+Every problem is one :class:`ValueError`, ``KeyError``, ``TypeError`` or ``OSError``
+naming the file (or the key) and what is wrong with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -31,7 +37,8 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,7 +110,12 @@ def _check_folder(path: str, what: str) -> str:
 
 def _real_array(name: str, value: Any, what: str, where: str) -> np.ndarray:
     arr = value.data if hasattr(value, "data") and hasattr(value, "requires_grad") else value
-    arr = np.asarray(arr)
+    try:
+        arr = np.asarray(arr)
+    except (ValueError, TypeError, OverflowError) as exc:  # a ragged list, say
+        raise ValueError(
+            f"{what}: {name} {where} is not an array of numbers ({_first_line(exc)})"
+        ) from None
     if arr.dtype.kind not in _REAL_KINDS:
         raise TypeError(
             f"{what}: {name} {where} has dtype {arr.dtype} ({_kind_name(arr.dtype)}); "
@@ -238,51 +250,208 @@ def _not_npz(path: str, head: bytes) -> str | None:
 
 # Deflate cannot shrink data more than about 1032 : 1; a larger claim is a forged size.
 _MAX_DEFLATE_RATIO = 1100
+# The metadata entry is a short JSON text; a larger one is not ours.
+MAX_META_BYTES = 1 << 20
 
 
-def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> np.ndarray:
-    """One ``.npy`` entry, its header checked against its stored size before allocating."""
-    fmt = np.lib.format
-    if info.compress_size > archive_size or (
-        info.file_size > info.compress_size
-        and (
-            info.compress_type == zipfile.ZIP_STORED
-            or info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096
-        )
-    ):
-        raise ValueError(
-            f"claims {info.file_size:,} bytes but the archive holds {info.compress_size:,} "
-            f"for it ({archive_size:,} in all): corrupt"
-        )
-    with zf.open(info) as f:
-        try:
-            version = fmt.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(f)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = fmt.read_array_header_2_0(f)
+def _path_of(path: Any, what: str) -> str:
+    if isinstance(path, (str, os.PathLike)):
+        p = os.fspath(path)
+        if isinstance(p, str):
+            return p
+    raise TypeError(
+        f"{what}: expected a path to a weights file (str or os.PathLike), got "
+        f"{type(path).__name__}"
+        + (f" {path!r}" if path is None or isinstance(path, (int, float, bytes)) else "")
+    )
+
+
+def _open_regular(path: str, what: str) -> Any:
+    """``path`` opened for reading if it is a regular file (following symlinks), else an
+    ``OSError`` naming it.  Opened without blocking, so a FIFO (or a symlink to one) is
+    refused at once instead of waiting forever for a writer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what}: no such file: {path}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{what}: {path} is a folder, not a weights file") from None
+    except OSError as exc:
+        raise _os_error(exc, f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(f"{what}: {path} is a folder, not a weights file")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+            raise OSError(f"{what}: {path} is not a regular file: it is {kind}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@dataclass
+class _Entry:
+    """One ``.npy`` entry of an archive, known from the zip directory and its header
+    alone: nothing of its data has been inflated."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    fortran: bool
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+class _Archive:
+    """A weights file read in two passes: :meth:`__init__` reads the zip directory and
+    each entry's ``.npy`` header (a few hundred bytes inflated per entry) and checks every
+    size claim; :meth:`array` then inflates one entry, exactly the bytes its header
+    states.  So a caller can compare names and shapes with a module first and inflate
+    only the entries that match: a bound of the module's own size, whatever the file
+    claims or holds besides."""
+
+    def __init__(self, f: Any, path: str, what: str) -> None:
+        self.path, self.what = path, what
+        self.size = os.fstat(f.fileno()).st_size
+        self.entries: dict[str, _Entry] = {}
+        self.meta_entry: _Entry | None = None
+        self.zf = zipfile.ZipFile(f)
+        for info in self.zf.infolist():
+            if info.is_dir():
+                continue
+            if not info.filename.endswith(".npy"):
+                raise WeightsFileError(
+                    f"{what}: {path} is not a weights file: it holds {info.filename!r}, "
+                    "which is not an .npy array"
+                )
+            name = info.filename[:-4]
+            if name in self.entries or (name == META_KEY and self.meta_entry is not None):
+                raise WeightsFileError(f"{what}: {path} holds {name!r} twice")
+            try:
+                entry = self._header(info)
+            except (ValueError, TypeError) as exc:
+                cls = TypeError if isinstance(exc, TypeError) else WeightsFileError
+                raise cls(f"{what}: {path}: the entry {name!r} {exc}") from None
+            if name == META_KEY:
+                self.meta_entry = entry
             else:
-                raise ValueError(f"unknown .npy version {version}")
-        except (ValueError, SyntaxError, TypeError, EOFError) as exc:
-            raise ValueError(f"has a corrupt .npy header ({_first_line(exc)})") from None
+                self.entries[name] = entry
+        if not self.entries:
+            raise WeightsFileError(f"{what}: {path} holds no weights")
+
+    def _header(self, info: zipfile.ZipInfo) -> _Entry:
+        """The entry's header, its sizes checked against the archive's before anything
+        else is read."""
+        if info.compress_size > self.size or (
+            info.file_size > info.compress_size
+            and (
+                info.compress_type == zipfile.ZIP_STORED
+                or info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096
+            )
+        ):
+            raise ValueError(
+                f"claims {info.file_size:,} bytes but the archive holds "
+                f"{info.compress_size:,} for it ({self.size:,} in all): corrupt"
+            )
+        fmt = np.lib.format
+        with self.zf.open(info) as f:
+            try:
+                version = fmt.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(f)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"unknown .npy version {version}")
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError):
+                raise  # the archive itself: reported as such by the caller
+            except Exception as exc:  # NumPy's parser: ValueError, SyntaxError, TokenError
+                raise ValueError(f"has a corrupt .npy header ({_first_line(exc)})") from None
+            offset = f.tell()
         if dtype.hasobject or dtype.kind not in _REAL_KINDS:
             raise TypeError(
                 f"holds {_kind_name(dtype)} (dtype {dtype}); a weights file holds real "
                 "numbers only, and pickled data is never loaded"
             )
-        count = math.prod(shape)
-        need = count * dtype.itemsize
-        have = info.file_size - f.tell()
+        entry = _Entry(info, tuple(int(d) for d in shape), bool(fortran), dtype)
+        count, need, have = math.prod(entry.shape), entry.nbytes, info.file_size - offset
         if need != have:
             raise ValueError(
-                f"claims shape {tuple(shape)} ({count:.3g} elements, {need:,} bytes) but "
+                f"claims shape {entry.shape} ({count:.3g} elements, {need:,} bytes) but "
                 f"holds {have:,} bytes of data"
             )
-        data = f.read(need)
-    if len(data) != need:
-        raise ValueError(f"is truncated: {len(data):,} of {need:,} bytes")
-    arr = np.frombuffer(data, dtype=dtype).copy()
-    return arr.reshape(shape, order="F" if fortran else "C")
+        return entry
+
+    def array(self, name: str, entry: _Entry | None = None) -> np.ndarray:
+        """Inflate one entry: at most the bytes its header (already checked) states."""
+        entry = entry or self.entries[name]
+        need = entry.nbytes
+        try:
+            with self.zf.open(entry.info) as f:
+                f.seek(entry.info.file_size - need)  # past the header, read in the first pass
+                data = f.read(need)
+        except (ValueError, TypeError) as exc:
+            raise WeightsFileError(
+                f"{self.what}: {self.path}: the entry {name!r} cannot be read ({exc})"
+            ) from None
+        if len(data) != need:
+            raise WeightsFileError(
+                f"{self.what}: {self.path}: the entry {name!r} is truncated: "
+                f"{len(data):,} of {need:,} bytes"
+            )
+        arr = np.frombuffer(data, dtype=entry.dtype).copy()
+        return arr.reshape(entry.shape, order="F" if entry.fortran else "C")
+
+    def meta(self) -> dict[str, Any] | None:
+        e = self.meta_entry
+        if e is None:
+            return None
+        if e.nbytes > MAX_META_BYTES:
+            raise WeightsFileError(
+                f"{self.what}: {self.path}: the metadata entry {META_KEY!r} claims "
+                f"{e.nbytes:,} bytes; metadata is at most {MAX_META_BYTES:,}"
+            )
+        return _decode_meta(self.array(META_KEY, e), self.path, self.what)
+
+
+@contextlib.contextmanager
+def _archive(path: Any, what: str) -> Iterator[_Archive]:
+    """An :class:`_Archive` of the regular file ``path``; every problem with the file is a
+    :class:`WeightsFileError` (a ``ValueError``), ``TypeError`` or ``OSError`` naming it."""
+    path = _path_of(path, what)
+    f = _open_regular(path, what)
+    try:
+        with f:
+            why = _not_npz(path, f.read(512))
+            if why is not None:
+                raise WeightsFileError(f"{what}: {path} is not a weights file: {why}")
+            f.seek(0)
+            try:
+                arch = _Archive(f, path, what)
+                with arch.zf:
+                    yield arch
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+                raise WeightsFileError(
+                    f"{what}: {path} is corrupt or truncated ({_first_line(exc)})"
+                ) from None
+            except NotImplementedError as exc:  # a compression method zipfile cannot read
+                raise WeightsFileError(
+                    f"{what}: {path} cannot be read: {_first_line(exc)}"
+                ) from None
+    except OSError as exc:
+        if isinstance(exc, WeightsFileError) or str(path) in str(exc):
+            raise
+        raise _os_error(exc, f"{what}: cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -294,60 +463,12 @@ def read(
     path: str | os.PathLike[str], what: str = "load"
 ) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
     """``(state, metadata)`` from a weights file; ``metadata`` is None for files written
-    before it was recorded.  Raises :class:`WeightsFileError` (a ``ValueError``),
-    ``TypeError`` or ``OSError`` naming ``path`` and what is wrong."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what}: no such file: {path}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: {path} is a folder, not a weights file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-            why = _not_npz(path, head)
-            if why is not None:
-                raise WeightsFileError(f"{what}: {path} is not a weights file: {why}")
-            f.seek(0)
-            return _read_archive(f, path, what)
-    except OSError as exc:
-        raise _os_error(exc, f"{what}: cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _read_archive(f: Any, path: str, what: str) -> tuple[dict[str, np.ndarray], dict | None]:
-    state: dict[str, np.ndarray] = {}
-    meta: dict[str, Any] | None = None
-    size = os.fstat(f.fileno()).st_size
-    try:
-        with zipfile.ZipFile(f) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                if not info.filename.endswith(".npy"):
-                    raise WeightsFileError(
-                        f"{what}: {path} is not a weights file: it holds {info.filename!r}, "
-                        "which is not an .npy array"
-                    )
-                name = info.filename[:-4]
-                if name in state or (name == META_KEY and meta is not None):
-                    raise WeightsFileError(f"{what}: {path} holds {name!r} twice")
-                try:
-                    arr = _read_entry(zf, info, size)
-                except (ValueError, TypeError) as exc:
-                    cls = TypeError if isinstance(exc, TypeError) else WeightsFileError
-                    raise cls(f"{what}: {path}: the entry {name!r} {exc}") from None
-                if name == META_KEY:
-                    meta = _decode_meta(arr, path, what)
-                else:
-                    state[name] = arr
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
-        raise WeightsFileError(
-            f"{what}: {path} is corrupt or truncated ({_first_line(exc)})"
-        ) from None
-    except NotImplementedError as exc:  # a compression method zipfile cannot read
-        raise WeightsFileError(f"{what}: {path} cannot be read: {_first_line(exc)}") from None
-    if not state:
-        raise WeightsFileError(f"{what}: {path} holds no weights")
-    return state, meta
+    before it was recorded.  Every entry is inflated (each within the size its header
+    states, checked against the archive first).  Raises :class:`WeightsFileError` (a
+    ``ValueError``), ``TypeError`` or ``OSError`` naming ``path`` and what is wrong."""
+    with _archive(path, what) as arch:
+        meta = arch.meta()
+        return {name: arch.array(name) for name in arch.entries}, meta
 
 
 def _decode_meta(arr: np.ndarray, path: str, what: str) -> dict[str, Any]:
@@ -357,7 +478,7 @@ def _decode_meta(arr: np.ndarray, path: str, what: str) -> dict[str, Any]:
         meta = json.loads(arr.tobytes().decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError("not tinygrad_bp metadata")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WeightsFileError(
             f"{what}: {path}: the metadata entry {META_KEY!r} is corrupt ({_first_line(exc)})"
         ) from None
@@ -370,6 +491,22 @@ class StateKeysError(KeyError, RuntimeError):
     PyTorch raises."""
 
 
+def _module_state(module: Module) -> dict[str, Any]:
+    # parameters and buffers (BatchNorm's running statistics), as state_dict() lists them
+    named = getattr(module, "_named_state", module.named_parameters)
+    return dict(named())
+
+
+def _check_names(params: Mapping[str, Any], state: Mapping[str, Any], what: str) -> None:
+    missing = sorted(set(params) - set(state))
+    unexpected = sorted(set(state) - set(params), key=str)
+    if missing or unexpected:
+        raise StateKeysError(
+            f"{what}: missing keys {missing}, unexpected keys {unexpected} (strict=False "
+            f"loads the names both have)"
+        )
+
+
 def load_into(
     module: Module, state: Mapping[str, Any], what: str = "load_state_dict", strict: bool = True
 ) -> None:
@@ -378,18 +515,10 @@ def load_into(
     names ``state`` holds and leaves the others as they are."""
     if not isinstance(state, Mapping):
         raise TypeError(f"{what}: expected a mapping of name -> array, got {type(state).__name__}")
-    # parameters and buffers (BatchNorm's running statistics), as state_dict() lists them
-    named = getattr(module, "_named_state", module.named_parameters)
-    params = dict(named())
+    params = _module_state(module)
     if not strict:
         params = {k: v for k, v in params.items() if k in state}
-    missing = sorted(set(params) - set(state))
-    unexpected = sorted(set(state) - set(params), key=str)
-    if missing or unexpected:
-        raise StateKeysError(
-            f"{what}: missing keys {missing}, unexpected keys {unexpected} (strict=False "
-            f"loads the names both have)"
-        )
+    _check_names(params, state, what)
     arrays = {}
     for name, p in params.items():
         arr = _real_array(name, state[name], what, "in the state")
@@ -403,12 +532,31 @@ def load_into(
 
 
 def load_module(module: Module, path: str | os.PathLike[str]) -> None:
-    """:meth:`Module.load`: :func:`read` the whole file, then :func:`load_into`; errors
-    name the file."""
-    path = os.fspath(path)
-    state, _ = read(path, "load")
+    """:meth:`Module.load`: the zip directory and every entry's ``.npy`` header are read
+    first (no entry's data is inflated), the names and shapes compared with ``module``,
+    and only then are the matching entries inflated: the bound on what a file can cost is
+    the module's own size as the file stores it (its parameters' element counts times the
+    file's item sizes), plus a few hundred bytes per header; the metadata entry is never
+    inflated.  Then :func:`load_into`; errors name the file."""
+    what = "load"
+    path = _path_of(path, what)
+    params = _module_state(module)
+    with _archive(path, what) as arch:
+        try:
+            _check_names(params, arch.entries, what)
+            for name, p in params.items():
+                shape = arch.entries[name].shape
+                if shape != p.data.shape:
+                    raise ValueError(
+                        f"{what}: {name} has shape {shape} in the file, {p.data.shape} in the model"
+                    )
+        except KeyError as exc:
+            raise KeyError(f"{exc.args[0]} (in {path})") from None
+        except ValueError as exc:
+            raise ValueError(f"{exc} (in {path})") from None
+        state = {name: arch.array(name) for name in params}
     try:
-        load_into(module, state, "load")
+        load_into(module, state, what)
     except KeyError as exc:
         raise KeyError(f"{exc.args[0]} (in {path})") from None
     except (ValueError, TypeError) as exc:

@@ -18,7 +18,7 @@ from .backend import ndarray, xp
 
 __all__ = [
     "Tensor", "get_default_dtype", "set_default_dtype", "make_node", "leaf", "mark_modified",
-    "track_steps", "bump_steps",
+    "track_steps", "bump_steps", "OUT", "SAVE_OUT", "as_view",
 ]  # fmt: skip
 
 _default_dtype = np.dtype(np.float64)
@@ -136,6 +136,11 @@ class Tensor:
         "_version_seq",  # the node counter at the last in-place change
         "_steppers",  # the step records of optimizers that update it; set with STEPPED
         "scope",  # the scope (a module's call, autograd.SCOPE) it was made in, or None
+        "_saved",  # the arrays the closure gets in a plain backward (a node's, set with it)
+        "_saved_ix",  # where each came from: a parent's index, or -1 for the output
+        "_base",  # the tensor that owns the memory this one views; set with the VIEW flag
+        "_view",  # (tensor viewed, view function, its argument), for a differentiable view
+        "_ghosts",  # ((seq, old identity), ...): set with REBASED (changed in place in a graph)
         "__weakref__",
     )
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
@@ -192,8 +197,9 @@ class Tensor:
 
     @property
     def parents(self) -> tuple[Tensor, ...]:
-        """The tensors this one was computed from (empty for leaves and under no_grad)."""
-        return self._parents
+        """The tensors this one was computed from (empty for leaves and under no_grad);
+        an input changed in place since appears as it was."""
+        return autograd.parents_of(self)
 
     @property
     def T(self) -> Tensor:
@@ -215,10 +221,27 @@ class Tensor:
         return self.data.item()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, outside any graph."""
+        """A new leaf sharing this tensor's memory (and version counter), outside any
+        graph: an in-place change of one is seen by the other, as in PyTorch."""
         t = leaf(self.numpy())
         t.name = self.name
-        return t
+        return as_view(t, self)
+
+    def detach_(self) -> Tensor:
+        """Make this tensor a leaf that does not require grad, in place (PyTorch's)."""
+        if self._flags & VIEW and self._view is not None:
+            raise RuntimeError("detach_: Can't detach views in-place. Use detach() instead.")
+        self._parents = ()
+        self._backward = None
+        self._op = None
+        self.requires_grad = False
+        return self
+
+    @property
+    def grad_fn(self) -> GradFn | None:
+        """The node that made this tensor (``None`` for a leaf), as PyTorch's: its
+        ``name()`` and ``next_functions``."""
+        return None if self._backward is None else GradFn(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":
@@ -227,12 +250,19 @@ class Tensor:
                 f"{self.data.dtype}"
             )
         if not self.is_leaf:
-            raise RuntimeError("requires_grad_: can only change requires_grad of a leaf tensor")
+            if requires_grad:
+                return self  # a node of a graph requires grad already (PyTorch: a no-op)
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad flags of leaf variables. "
+                "If you want to use a computed variable in a subgraph that doesn't require "
+                "differentiation use var_no_grad = var.detach()."
+            )
         self.requires_grad = requires_grad
         return self
 
     def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in ``.grad`` after backward, as in PyTorch."""
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (and after
+        ``tg.grad``), as in PyTorch."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._flags |= autograd.RETAIN_GRAD
@@ -307,8 +337,10 @@ class Tensor:
         create_graph: bool = False,
         *,
         gradient: Any = None,
+        inputs: Any = None,
     ) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (with ``inputs``, a
+        tensor or a sequence of them, into theirs only, leaves or not, as PyTorch).
 
         On a one-element tensor the seed is 1; otherwise ``grad`` (the gradient of some
         scalar with respect to this tensor) must have this tensor's shape.
@@ -340,7 +372,7 @@ class Tensor:
                 "backward: this tensor does not require grad and has no graph; create a leaf "
                 "with requires_grad=True and compute from it (outside no_grad())"
             )
-        if autograd.is_freed(self):
+        if self._backward is autograd._freed:
             autograd._freed(None)
         if grad is None:
             if self.data.size != 1:
@@ -363,6 +395,9 @@ class Tensor:
                 )
             if seed.dtype != self.data.dtype:
                 seed = seed.astype(self.data.dtype)
+        if inputs is not None:
+            autograd.backward_into(self, seed, inputs, retain_graph)
+            return
         autograd.backward(self, seed, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ operators
@@ -452,28 +487,27 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ in place
-    def _inplace(self, name: str, other: Any, fn: Any) -> Tensor:
-        """``self <op>= other`` in ``self``'s own array, as PyTorch does.
+    def _inplace(self, name: str, other: Any, fast: Any, graph: Any) -> Tensor:
+        """``self <op>= other`` in ``self``'s own memory, as PyTorch does.
 
-        Allowed under ``no_grad()`` and on tensors outside any graph; a leaf that requires
-        grad is refused while grad mode is on (PyTorch's rule).  The change is recorded, so
-        a graph that saved this tensor's value refuses to use it at ``backward()``."""
-        o = other.numpy() if isinstance(other, Tensor) else other
+        ``fast(data, other, out=, casting=)`` is the NumPy call used when no graph is
+        recorded (under ``no_grad()``, or when nothing involved requires grad);
+        ``graph(old, other)`` is the same update as ops, used inside a graph: the result is
+        written into this tensor's memory, and the tensor takes the new node's place in the
+        graph while its earlier consumers keep the old value's (PyTorch's rebase_history).
+        A leaf that requires grad (or a view of one) is refused while grad mode is on."""
         if _current_mode().enabled and (
-            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+            self.requires_grad
+            or (isinstance(other, Tensor) and other.requires_grad)
+            or (self._flags & VIEW and self._view is not None and _view_root(self)[0].requires_grad)
         ):
-            if self.requires_grad and self._backward is None:
-                raise RuntimeError(
-                    f"{name}: a leaf Variable that requires grad is being used in an in-place "
-                    f"operation (do it under tg.no_grad(), as an optimizer step does)"
-                )
-            raise RuntimeError(
-                f"{name}: in-place operations on a tensor that is part of a graph are not "
-                f"supported while grad mode is on; write it out of place (t = t + ...)"
-            )
+            return _inplace_graph(self, name, other, graph)
+        o = other.numpy() if isinstance(other, Tensor) else other
         data = self.numpy()
+        if not data.flags.writeable:
+            raise _read_only_error(name, data)
         try:
-            fn(data, o, out=data, casting="same_kind")
+            fast(data, o, out=data, casting="same_kind")
         except TypeError as exc:  # NumPy's casting errors are TypeErrors
             raise TypeError(
                 f"{name}: the result cannot be stored in a tensor of dtype {data.dtype} ({exc})"
@@ -484,64 +518,105 @@ class Tensor:
                 f"{name}: an operand of shape {tuple(shape)} does not broadcast to the "
                 f"tensor's shape {data.shape} (an in-place result keeps the tensor's shape)"
             ) from None
-        self._bump_version()
+        mark_modified((self,))
         return self
 
     def _bump_version(self) -> None:
         mark_modified((self,))
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("+=", other, xp.add)
+        return self._inplace("+=", other, xp.add, ops.add)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("-=", other, xp.subtract)
+        return self._inplace("-=", other, xp.subtract, ops.sub)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("*=", other, xp.multiply)
+        return self._inplace("*=", other, xp.multiply, ops.mul)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("/=", other, xp.true_divide)
+        return self._inplace("/=", other, xp.true_divide, ops.div)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self += alpha * other`` in place."""
-        o = other.numpy() if isinstance(other, Tensor) else other
-        return self._inplace("add_", o if alpha == 1 else xp.multiply(o, alpha), xp.add)
+        return self._inplace("add_", _scaled(other, alpha), xp.add, ops.add)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        o = other.numpy() if isinstance(other, Tensor) else other
-        return self._inplace("sub_", o if alpha == 1 else xp.multiply(o, alpha), xp.subtract)
+        """``self -= alpha * other`` in place."""
+        return self._inplace("sub_", _scaled(other, alpha), xp.subtract, ops.sub)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", other, xp.multiply)
+        return self._inplace("mul_", other, xp.multiply, ops.mul)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", other, xp.true_divide)
+        return self._inplace("div_", other, xp.true_divide, ops.div)
 
     def zero_(self) -> Tensor:
-        """Fill with zeros in place."""
-        return self._inplace("zero_", 0, _assign)
+        """Fill with zeros in place (inside a graph: the gradient to the old value is 0)."""
+        return self._inplace("zero_", 0, _assign, _replace)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._inplace("fill_", value, _assign)
+        return self._inplace("fill_", value, _assign, _replace)
 
     def copy_(self, src: Any) -> Tensor:
-        """Copy ``src``'s values into this tensor (broadcast to its shape) in place."""
-        return self._inplace("copy_", src, _assign)
+        """Copy ``src``'s values into this tensor (broadcast to its shape) in place;
+        differentiable with respect to ``src``, as PyTorch's."""
+        return self._inplace("copy_", src, _assign, _replace)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        if min is not None:
-            self._inplace("clamp_", min, xp.maximum)
-        if max is not None:
-            self._inplace("clamp_", max, xp.minimum)
-        return self
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+
+        def fast(data: Any, _: Any, out: Any, casting: str) -> None:
+            if min is not None:
+                xp.maximum(data, min, out=out, casting=casting)
+            if max is not None:
+                xp.minimum(data, max, out=out, casting=casting)
+
+        return self._inplace("clamp_", None, fast, lambda a, _: ops.clamp(a, min, max))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value`` in place, as PyTorch: differentiable with respect to
+        ``value`` and to the rest of ``t``; a view of ``t`` sees the change."""
+        key = ops.index_key(index)
+        data = self.numpy()
+        try:
+            region = data[key]
+        except IndexError as exc:
+            raise IndexError(
+                f"setitem: {exc} (tensor shape {data.shape}, index {index!r})"
+            ) from None
+        v = value.numpy() if isinstance(value, Tensor) else value
+        vshape = tuple(getattr(v, "shape", np.shape(v)))
+        try:
+            np.broadcast_shapes(vshape, np.shape(region))
+            lead = len(vshape) - np.ndim(region)  # leading axes of the value: size 1 only
+            if lead > 0 and any(n != 1 for n in vshape[:lead]):
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(
+                f"setitem: shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                f"broadcast to indexing result of shape {list(np.shape(region))} (tensor "
+                f"shape {data.shape}, index {index!r})"
+            ) from None
+        vd = np.asarray(v).dtype if not isinstance(v, (int, float, bool)) else None
+        if vd is not None and vd.kind not in "fiub":
+            raise TypeError(f"setitem: expected numbers, got a value of dtype {vd}")
+        if vd is not None and not np.can_cast(vd, data.dtype, "same_kind"):
+            raise TypeError(
+                f"setitem: a value of dtype {vd} cannot be stored in a tensor of dtype "
+                f"{data.dtype} (cast it first: value.astype(...))"
+            )
+        self._inplace("setitem", value, _setter(key), _putter(key))
 
     @property
     def version(self) -> int:
-        """How many times this tensor was changed in place (PyTorch's ``_version``)."""
-        flags = self._flags
-        v = self._version if flags & autograd.MODIFIED else 0
+        """How many times this tensor's memory was changed in place (PyTorch's
+        ``_version``); views of one memory share it."""
+        t = self._base if self._flags & VIEW else self
+        flags = t._flags
+        v = t._version if flags & autograd.MODIFIED else 0
         if flags & autograd.STEPPED:  # and one per step of each optimizer holding it
-            v += sum(record[1] for record in self._steppers)
+            v += sum(record[1] for record in t._steppers)
         return v
 
     # ------------------------------------------------------------------ hooks
@@ -670,8 +745,16 @@ class Tensor:
         return ops.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
-        """PyTorch's name for :meth:`reshape` (the result is a new node, not a view)."""
-        return ops.reshape(self, *shape)
+        """A view with a new shape, sharing memory, as PyTorch's: refused where the memory
+        layout needs a copy (use :meth:`reshape`, which copies then)."""
+        t = ops.reshape(self, *shape)
+        if not t._flags & VIEW:
+            raise RuntimeError(
+                f"view: view size is not compatible with input tensor's size and stride "
+                f"(shape {self.shape} to {t.shape}: at least one dimension spans across two "
+                f"contiguous subspaces). Use .reshape(...) instead."
+            )
+        return t
 
     def transpose(self, *axes: Any) -> Tensor:
         """NumPy's ``transpose(*axes)``: permute all axes (reverse them when none are
@@ -830,6 +913,8 @@ def mark_modified(tensors: Any) -> None:
     autograd._last_inplace[0] = seq
     modified = autograd.MODIFIED
     for t in tensors:
+        if t._flags & VIEW:  # views of one memory share its version counter
+            t = t._base
         flags = t._flags
         t._version = (t._version + 1) if flags & modified else 1
         t._version_seq = seq
@@ -842,6 +927,8 @@ def track_steps(tensors: Any, record: list[int]) -> None:
     step.  One record per optimizer makes marking a step one update, not one per tensor."""
     stepped = autograd.STEPPED
     for t in tensors:
+        if t._flags & VIEW:
+            t = t._base
         flags = t._flags
         t._steppers = (t._steppers if flags & stepped else ()) + (record,)
         t._flags = flags | stepped
@@ -864,6 +951,34 @@ def ops_axes(op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple
     from .ops._common import axis_args
 
     return axis_args(op, axis, keepdims, dim, keepdim)
+
+
+class GradFn:
+    """What :attr:`Tensor.grad_fn` returns: the op that made a tensor."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Tensor) -> None:
+        self._node = node
+
+    def name(self) -> str:
+        return str(self._node._op)
+
+    @property
+    def next_functions(self) -> tuple[tuple[GradFn | None, int], ...]:
+        return tuple(
+            (GradFn(p) if p._backward is not None else None, 0)
+            for p in autograd.parents_of(self._node)
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GradFn) and other._node is self._node
+
+    def __hash__(self) -> int:
+        return id(self._node)
+
+    def __repr__(self) -> str:
+        return f"<{self._node._op} backward>"
 
 
 class RemovableHandle:
@@ -909,40 +1024,355 @@ def leaf(data: Any, op: str | None = None) -> Tensor:
     return t
 
 
+class _Out:
+    """The marker for "this node's own output" among the values a node saves."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OUT"
+
+
+OUT = _Out()
+SAVE_OUT = (OUT,)  # the common ``saved`` of an op whose derivative reads its output alone
+_RANGES = ((), (0,), (0, 1), (0, 1, 2))
+_OUT_IX = (-1,)
+_FIRST_IX = (0,)
+_SECOND_IX = (1,)
+
+
+def _name_saved(
+    data: Any, parents: Sequence[Tensor], saved: Sequence[Any], op: str
+) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """The arrays a node saves and where each came from, checked by identity: each named
+    value must be one of ``parents`` (the very Tensor) or :data:`OUT`."""
+    if len(saved) == 1:  # the common cases first: one value, the output or a parent
+        s = saved[0]
+        if s is OUT:
+            return (data,), _OUT_IX
+        if s is parents[0]:
+            return (s.data,), _RANGES[1]
+        if len(parents) > 1 and s is parents[1]:
+            return (s.data,), _SECOND_IX
+    arrays = []
+    where = []
+    for k, s in enumerate(saved):
+        if s is OUT:
+            arrays.append(data)
+            where.append(-1)
+            continue
+        for i, p in enumerate(parents):
+            if p is s:
+                arrays.append(p.data)
+                where.append(i)
+                break
+        else:
+            what = (
+                f"a Tensor of shape {s.data.shape} that is not one of its inputs"
+                if isinstance(s, Tensor)
+                else f"a {type(s).__name__}"
+            )
+            raise TypeError(
+                f"{op}: saved value {k} is {what}; a node may save only its inputs (the "
+                f"very Tensors passed as parents) or OUT, its own output, so that "
+                f"create_graph=True can hand the closure the Tensors they came from.  "
+                f"Recompute an intermediate inside the backward from the inputs or the "
+                f"output, or make it an input; a value that is not differentiated (a mask, "
+                f"an index, a shape) is a constant: let the closure read it directly"
+            )
+    return tuple(arrays), tuple(where)
+
+
 def make_node(
     data: Any,
     parents: Sequence[Tensor],
     op: str,
-    backward: Callable[[Any], tuple[Any, ...]],
+    backward: Callable[..., tuple[Any, ...]],
+    saved: Sequence[Any] = (),
 ) -> Tensor:
     """Wrap an op's result.  The node keeps its parents and closure only when some parent
-    requires grad and grad mode is on; otherwise it is a plain leaf."""
+    requires grad and grad mode is on; otherwise it is a plain leaf.
+
+    ``saved`` names the values the closure differentiates: parents (the very Tensors) or
+    :data:`OUT` for this result.  The closure is called ``backward(g, *saved_values)``,
+    with the arrays in a plain ``backward()`` and with the matching Tensors under
+    ``create_graph=True``; anything else it reads is a constant.  A named value that is
+    neither a parent nor ``OUT`` is refused here, when the node is made."""
+    mode = _current_mode()
     t = _new(Tensor)
     # NumPy turns 0-d results of ufuncs into scalars; .data is always an array.
-    t.data = data if data.__class__ is ndarray else xp.asarray(data)
+    t.data = data = data if data.__class__ is ndarray else xp.asarray(data)
     t.grad = None
     t.name = None
     t._op = op
-    t._seq = next(_counter)
     t._flags = 0
     t._trace = None
     t.scope = _current_scope()
-    mode = _current_mode()
     if mode.enabled:
         for p in parents:
             if p.requires_grad:
+                if _rebase_seq[0]:  # a view whose base changed in place since its making
+                    _refresh_views(parents)
+                t._seq = next(_counter)
                 t.requires_grad = True
                 t._parents = tuple(parents)
                 t._backward = backward
+                # the saved values, by identity (the common cases inline: this is per node)
+                if not saved:
+                    t._saved = t._saved_ix = ()
+                elif saved is SAVE_OUT:
+                    t._saved = (data,)
+                    t._saved_ix = _OUT_IX
+                elif saved is parents:  # every parent, in order (the op passed one tuple)
+                    if len(parents) == 2:
+                        t._saved = (parents[0].data, parents[1].data)
+                        t._saved_ix = _RANGES[2]
+                    else:
+                        t._saved = tuple([q.data for q in parents])
+                        t._saved_ix = tuple(range(len(parents)))
+                elif len(saved) == 1 and saved[0] is OUT:
+                    t._saved = (data,)
+                    t._saved_ix = _OUT_IX
+                elif len(saved) == 1 and saved[0] is parents[0]:
+                    t._saved = (parents[0].data,)
+                    t._saved_ix = _FIRST_IX
+                else:
+                    t._saved, t._saved_ix = _name_saved(data, parents, saved, op)
                 if mode.anomaly:
                     autograd.check_forward(t)
                 return t
+    t._seq = next(_counter)
     t.requires_grad = False
     t._parents = ()
     t._backward = None
     if mode.anomaly:
         autograd.check_forward(t)
     return t
+
+
+def _refresh_views(parents: Sequence[Tensor]) -> None:
+    last = _rebase_seq[0]
+    for p in parents:
+        if p._flags & VIEW and p._seq < last:
+            _refresh(p)
+
+
+# ---------------------------------------------------------------------- views, in place
+VIEW = autograd.VIEW
+REBASED = autograd.REBASED
+# the newest sequence number a tensor took on being changed in place inside a graph (0:
+# never): views created before it may stand for an older value and are refreshed on use
+_rebase_seq = [0]
+
+
+def as_view(t: Tensor, x: Tensor, fn: Any = None, arg: Any = None) -> Tensor:
+    """Record that ``t`` (just made from ``x``) shares ``x``'s memory and its version
+    counter.  With ``fn``, ``t`` is a differentiable view: ``fn(x, arg)`` (on an array or
+    a Tensor) gives it again, which is how an in-place change of ``t`` reaches ``x``."""
+    t._base = x._base if x._flags & VIEW else x
+    t._view = (x, fn, arg) if fn is not None else None
+    t._flags |= VIEW
+    return t
+
+
+def _storage(t: Tensor) -> Tensor:
+    return t._base if t._flags & VIEW else t
+
+
+def _view_root(t: Tensor) -> tuple[Tensor, list[tuple[Any, Any]]]:
+    """The tensor ``t`` is a differentiable view of (not a view itself), and the chain of
+    view functions that leads from it to ``t``."""
+    chain = []
+    a = t
+    while a._flags & VIEW and a._view is not None:
+        x, fn, arg = a._view
+        chain.append((fn, arg))
+        a = x
+    chain.reverse()
+    return a, chain
+
+
+def _apply_chain(v: Any, chain: list[tuple[Any, Any]]) -> Any:
+    for fn, arg in chain:
+        v = fn(v, arg)
+    return v
+
+
+def _ghost(t: Tensor) -> Tensor:
+    """A new tensor that takes over ``t``'s current place in the graph (its value before an
+    in-place change): ``t``'s earlier consumers send their gradients to it."""
+    g = _new(Tensor)
+    g.data = t.data
+    g.grad = None
+    g.requires_grad = t.requires_grad
+    g.name = t.name
+    g._parents = t._parents
+    g._backward = t._backward
+    if t._backward is not None:
+        g._saved = t._saved
+        g._saved_ix = t._saved_ix
+    g._op = t._op
+    g._seq = t._seq
+    g._flags = VIEW | (t._flags & autograd.RELEASE_AFTER_USE)
+    g._base = _storage(t)
+    g._view = None
+    g._trace = t._trace
+    g.scope = t.scope
+    return g
+
+
+def _take_place(t: Tensor, r: Tensor, ghost: Tensor, op: str) -> None:
+    """``t`` becomes node ``r`` in the graph (its value is already in ``t``'s memory);
+    ``ghost`` keeps ``t``'s old place for the consumers made before now."""
+    t.requires_grad = r.requires_grad
+    t._parents = r._parents
+    t._backward = r._backward
+    if r._backward is not None:
+        t._saved = r._saved
+        t._saved_ix = r._saved_ix
+    t._op = op
+    t._seq = seq = next(_counter)
+    t.scope = r.scope
+    t._ghosts = (t._ghosts if t._flags & REBASED else ()) + ((seq, ghost),)
+    t._flags |= REBASED
+    _rebase_seq[0] = seq
+
+
+def _stale(v: Tensor) -> bool:
+    """Whether a tensor ``v`` views was changed in place (in a graph) after ``v`` took its
+    current place in the graph."""
+    seq = v._seq
+    a = v
+    while a._flags & VIEW and a._view is not None:
+        a = a._view[0]
+        if a._flags & REBASED and a._ghosts[-1][0] > seq:
+            return True
+    return False
+
+
+def _refresh(v: Tensor) -> None:
+    """Give a stale view its place again: the view of its base as the base is now."""
+    if not v._flags & VIEW or v._view is None or not _stale(v):
+        return
+    root, chain = _view_root(v)
+    if not root.requires_grad:
+        return
+    ghost = _ghost(v)
+    u = _apply_chain(root, chain)
+    _take_place(v, u, ghost, u._op)
+
+
+def _read_only_error(name: str, data: Any) -> RuntimeError:
+    return RuntimeError(
+        f"{name}: unsupported operation: more than one element of the written-to tensor "
+        f"(shape {data.shape}) refers to a single memory location (an expand() or "
+        f"broadcast_to() view). Please clone() the tensor before performing the operation."
+    )
+
+
+def _inplace_graph(t: Tensor, name: str, other: Any, graph: Any) -> Tensor:
+    """An in-place change recorded in the graph (see :meth:`Tensor._inplace`)."""
+    if isinstance(other, Tensor):
+        _refresh(other)
+    view = bool(t._flags & VIEW) and t._view is not None
+    if view:
+        _refresh(t)
+        root, chain = _view_root(t)
+        if root.requires_grad and root._backward is None:
+            raise RuntimeError(
+                f"{name}: a view of a leaf Variable that requires grad is being used in an "
+                f"in-place operation (do it under tg.no_grad(), or on a clone())."
+            )
+        if root.requires_grad and not t.requires_grad:
+            raise RuntimeError(
+                f"{name}: A view was created in no_grad mode and is being modified inplace "
+                f"with grad mode enabled. Given that this use case is ambiguous and "
+                f"error-prone, it is forbidden. You can clarify your code by moving both the "
+                f"view and the inplace either both inside the no_grad block (if you don't "
+                f"want the inplace to be tracked) or both outside (if you want the inplace "
+                f"to be tracked)."
+            )
+    elif t.requires_grad and t._backward is None:
+        raise RuntimeError(
+            f"{name}: a leaf Variable that requires grad is being used in an in-place "
+            f"operation (do it under tg.no_grad(), as an optimizer step does)."
+        )
+    data = t.numpy()
+    if not data.flags.writeable:
+        raise _read_only_error(name, data)
+    old = _ghost(t)
+    r = graph(old, other)
+    rd = r.data
+    if rd.shape != data.shape:
+        shape = getattr(other, "shape", np.shape(other))
+        raise RuntimeError(
+            f"{name}: output with shape {list(data.shape)} doesn't match the broadcast shape "
+            f"{list(rd.shape)} (an operand of shape {tuple(shape)}; an in-place result keeps "
+            f"the tensor's shape)"
+        )
+    if rd.dtype != data.dtype and not np.can_cast(rd.dtype, data.dtype, "same_kind"):
+        raise TypeError(
+            f"{name}: result type {rd.dtype} can't be cast to the desired output type {data.dtype}"
+        )
+    if r._backward is not None and r._saved_ix:
+        # what the new node saved of the old value is about to be overwritten: keep a copy
+        # (PyTorch's original_self); its output is this tensor's memory
+        parents = r._parents
+        if any(i >= 0 and parents[i] is old for i in r._saved_ix):
+            old.data = data.copy()
+            old._flags &= ~VIEW
+        r._saved = tuple(
+            (data if not view else a) if i < 0 else (old.data if parents[i] is old else a)
+            for a, i in zip(r._saved, r._saved_ix)
+        )
+    xp.copyto(data, rd, casting="unsafe")
+    mark_modified((t,))
+    if not view:
+        _take_place(t, r, old, name)
+        return t
+    # a view: the base becomes "the old base with this region replaced" (PyTorch's
+    # CopySlices), and the view the same view of the new base
+    old_root = _ghost(root)
+    region = xp.zeros(root.data.shape, dtype=bool)
+    _apply_chain(region, chain)[...] = True
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        keep = ops.where(region, 0.0, g) if isinstance(g, Tensor) else xp.where(region, 0.0, g)
+        return keep, _apply_chain(g, chain)
+
+    node = make_node(root.data, (old_root, r), "copy_slices", backward)
+    _take_place(root, node, old_root, "copy_slices")
+    u = _apply_chain(root, chain)
+    _take_place(t, u, old, name)
+    return t
+
+
+def _scaled(other: Any, alpha: Any) -> Any:
+    if alpha == 1:
+        return other
+    if isinstance(other, Tensor):
+        return ops.mul(other, alpha)
+    return xp.multiply(other, alpha)
+
+
+def _replace(old: Tensor, value: Any) -> Tensor:
+    """The value ``value`` broadcast to ``old``'s shape, as a node whose gradient to
+    ``old`` is zero (fill_, zero_, copy_ inside a graph)."""
+    return ops.where(xp.zeros(old.data.shape, dtype=bool), old, value)
+
+
+def _setter(key: Any) -> Any:
+    def assign(data: Any, value: Any, out: Any, casting: str) -> None:
+        out[key] = value
+
+    return assign
+
+
+def _putter(key: Any) -> Any:
+    def put(old: Tensor, value: Any) -> Tensor:
+        return ops.index_put(old, key, value)
+
+    return put
 
 
 from . import ops  # noqa: E402  (ops needs Tensor defined above)

@@ -3,14 +3,20 @@
 - :class:`RunFolder`: an output folder that a command writes several files into.  The
   files are made in a temporary folder inside it and moved into place only when all of
   them are ready; a manifest in the folder (:data:`MANIFEST`) records which files this
-  program wrote, so a later run replaces those and nothing else: a user's own files in
-  the folder are never overwritten or deleted.  The folder is locked while a command
-  writes into it (:data:`LOCK`): a second run waits briefly, then says which process
-  holds it.
+  program wrote and the SHA-256 digest of each, so a later run replaces or removes a file
+  only while it is still byte for byte what this program wrote: a user's own files, and
+  files the user changed since, are never overwritten or deleted (a file that a rerun
+  would have removed is kept, and one line says so).  Only that manifest is trusted
+  (never, say, a ``summary.json`` someone else left in the folder).  The folder is
+  locked while a command writes into it (:data:`LOCK`): a second run waits briefly, then
+  says which process holds it.
 - :func:`write_file`: one file, written atomically (temporary file, fsync, rename).
 - :func:`check_file_target`: refuse an unusable output path before any work.
 - :func:`signals`, :class:`Interrupted`: SIGTERM and SIGINT end a command through the
-  same cleanup as an error; moving files into place is never cut in half.
+  same cleanup as an error; moving files into place is never cut in half.  The first
+  signal interrupts; once the command has finished (:func:`command_done`), or while it is
+  being cleaned up after the first, further signals are ignored, so a late one never
+  ends the process without its line or with a traceback.
 - :func:`error_line`: an exception as the one line the command line prints.
 """
 
@@ -19,11 +25,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -61,6 +69,8 @@ LOCK_WAIT = 3.0  # seconds a second run waits for the folder before giving up
 # Paths committed by the command running in this process (for the "interrupted" line).
 _written: list[str] = []
 _state = threading.local()
+# The command has finished (or was interrupted once): later signals are ignored.
+_done = threading.Event()
 
 
 def written() -> list[str]:
@@ -121,17 +131,32 @@ def seed_type(text: str) -> int:
 
 # ---------------------------------------------------------------------- signals
 def _handler(signum: int, _frame: Any) -> None:
+    if _done.is_set():  # finished, or already interrupted: nothing left to stop
+        return
     if getattr(_state, "defer", 0):
         _state.pending = signum  # raised when the critical section ends
         return
+    _done.set()  # one signal interrupts; the cleanup it starts is not cut short
     raise Interrupted(signum)
 
 
+def command_done() -> None:
+    """The command has finished: its files are written and its lines printed.  From now
+    on SIGTERM and SIGINT are ignored (until :func:`signals` ends)."""
+    _done.set()
+
+
 @contextlib.contextmanager
-def signals() -> Iterator[None]:
+def signals(until_exit: bool = False) -> Iterator[None]:
     """Turn SIGTERM and SIGINT into :class:`Interrupted` for the duration (main thread
-    only; elsewhere it does nothing), and start a fresh :func:`written` list."""
+    only; elsewhere it does nothing), and start a fresh :func:`written` list.
+
+    ``until_exit`` (the program itself, not a caller of ``cli.main``): when it ends the
+    signals stay ignored instead of getting their old handlers back, so one that arrives
+    while the interpreter shuts down cannot kill a finished run silently (SIGTERM's
+    default) or print a traceback (SIGINT's)."""
     _written.clear()
+    _done.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -140,7 +165,8 @@ def signals() -> Iterator[None]:
         yield
     finally:
         for s, h in old.items():
-            signal.signal(s, h)
+            signal.signal(s, signal.SIG_IGN if until_exit else h)
+        _done.clear()
 
 
 @contextlib.contextmanager
@@ -229,6 +255,14 @@ def write_file(path: str | os.PathLike[str], data: bytes | str, what: str) -> Pa
 
 
 # ---------------------------------------------------------------------- run folders
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -340,6 +374,7 @@ class RunFolder:
         self._lock: _FolderLock | None = None
         self.tmp: Path | None = None
         self.committed: list[str] = []
+        self.kept: list[str] = []  # files a rerun would have removed, changed by the user
 
     # -- context
     def __enter__(self) -> RunFolder:
@@ -373,7 +408,12 @@ class RunFolder:
             missing.append(p)
             p = p.parent
         for d in reversed(missing):
-            d.mkdir()
+            try:
+                d.mkdir()
+            except FileExistsError:  # another run made it meanwhile: it is not ours
+                if not d.is_dir():
+                    raise
+                continue
             self._made.append(d)
 
     def _remove_stale_tmp(self) -> None:
@@ -398,26 +438,37 @@ class RunFolder:
                     d.rmdir()
 
     # -- manifest
-    def manifest(self) -> dict[str, str]:
-        """``{file name: command}`` for the files this program wrote into the folder."""
-        m = self.final / MANIFEST
+    def manifest(self) -> dict[str, dict[str, str]]:
+        """``{file name: {"command": ..., "sha256": ...}}`` for the files this program
+        wrote into the folder, from its own manifest only; an entry without a digest (or
+        a manifest not written by this program) counts for nothing."""
         try:
-            data = json.loads(m.read_text(encoding="utf-8"))
-            files = data.get("files", {})
-            if isinstance(files, dict):
-                return {str(k): str(v) for k, v in files.items()}
-        except (OSError, ValueError, AttributeError):
-            pass
-        # A run written before the manifest existed lists its files in summary.json.
-        try:
-            summary = json.loads((self.final / "summary.json").read_text(encoding="utf-8"))
-            if self.what == "train" and isinstance(summary.get("files"), list):
-                return {str(f): "train" for f in summary["files"]} | {"summary.json": "train"}
-        except (OSError, ValueError, AttributeError):
-            pass
-        return {}
+            data = json.loads((self.final / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("written_by") != "tinygrad_bp":
+            return {}
+        files = data.get("files")
+        if not isinstance(files, dict):
+            return {}
+        return {
+            name: {"command": entry["command"], "sha256": entry["sha256"]}
+            for name, entry in files.items()
+            if isinstance(name, str)
+            and isinstance(entry, dict)
+            and isinstance(entry.get("command"), str)
+            and isinstance(entry.get("sha256"), str)
+        }
 
-    def _write_manifest(self, files: dict[str, str]) -> None:
+    def _is_ours(self, name: str, ours: dict[str, dict[str, str]]) -> bool:
+        """``name`` is a regular file still byte for byte what this program wrote."""
+        entry = ours.get(name)
+        p = self.final / name
+        if entry is None or p.is_symlink() or not p.is_file():
+            return False
+        return _sha256(p) == entry["sha256"]
+
+    def _write_manifest(self, files: dict[str, dict[str, str]]) -> None:
         text = json.dumps({"written_by": "tinygrad_bp", "files": files}, indent=1) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=f"{MANIFEST}.", suffix=".tmp", dir=self.final)
         try:
@@ -450,17 +501,22 @@ class RunFolder:
             if wanted:
                 self._refuse_if_foreign(entry, ours)
 
-    def _refuse_if_foreign(self, name: str, ours: dict[str, str]) -> None:
+    def _refuse_if_foreign(self, name: str, ours: dict[str, dict[str, str]]) -> None:
         p = self.final / name
         if p.is_dir() and not p.is_symlink():
             raise FileExistsError(
                 f"{self.what}: {self.shown} holds a folder {name}/ where this command "
                 "writes a file; move it away or choose another output folder"
             )
-        if (p.exists() or p.is_symlink()) and name not in ours:
+        if (p.exists() or p.is_symlink()) and not self._is_ours(name, ours):
+            why = (
+                "which was changed since tinygrad-bp wrote it"
+                if name in ours
+                else "which tinygrad-bp did not write"
+            )
             raise FileExistsError(
-                f"{self.what}: {self.shown} already holds {name}, which tinygrad-bp did not "
-                "write; refusing to overwrite it (move it away or choose another folder)"
+                f"{self.what}: {self.shown} already holds {name}, {why}; refusing to "
+                "overwrite it (move it away or choose another folder)"
             )
 
     def commit(self) -> list[str]:
@@ -468,25 +524,40 @@ class RunFolder:
         if self.tmp is None:
             raise RuntimeError(f"{self.what}: the output folder is not open")
         names = sorted(os.listdir(self.tmp))
+        digests = {n: _sha256(self.tmp / n) for n in names}
+        kept = []
         with deferred_signals():
             old = self.manifest()
             for name in names:
                 self._refuse_if_foreign(name, old)
+            # Files of ours still as written, and entries for files that are gone; a
+            # file changed since is the user's now and leaves the manifest.
+            files = {n: e for n, e in old.items() if self._is_ours(n, old) or n in names}
             # The manifest first names every file that may be ours after this, so a
             # crash halfway never leaves one of our files unrecorded.
-            files = dict(old)
-            files.update({n: self.what for n in names})
+            files.update({n: {"command": self.what, "sha256": digests[n]} for n in names})
             self._write_manifest(files)
             # summary.json last: it marks the run complete
             for name in sorted(names, key=lambda n: n == "summary.json"):
                 os.replace(self.tmp / name, self.final / name)
                 self.committed.append(name)
                 _written.append(os.path.join(self.shown, name))
-            for name, cmd in old.items():
-                if cmd == self.what and name not in names:
-                    stale = self.final / name
-                    if stale.is_file() and not stale.is_symlink():
-                        stale.unlink()
-                    files.pop(name, None)
+            for name, entry in old.items():
+                if entry["command"] != self.what or name in names:
+                    continue
+                stale = self.final / name
+                if self._is_ours(name, old):
+                    stale.unlink()
+                elif stale.exists() or stale.is_symlink():
+                    kept.append(name)
+                files.pop(name, None)
             self._write_manifest(files)
+        self.kept = kept
+        if kept:
+            shown = ", ".join(os.path.join(self.shown, n) for n in kept)
+            print(
+                f"tinygrad-bp {self.what}: kept {shown}: changed since tinygrad-bp wrote "
+                f"{'it' if len(kept) == 1 else 'them'}, so no longer this run's to remove",
+                file=sys.stderr,
+            )
         return names

@@ -8,7 +8,8 @@ Every command ends in one of these ways: its exit status (0, or 1 when a check i
 found a difference); 2 and one line ``tinygrad-bp COMMAND: error: ...`` for bad input or
 an unusable file; 130 (SIGINT, Ctrl-C) or 143 (SIGTERM) and one line saying what was
 written before it stopped; and quietly when the reader of its output goes away
-(``tinygrad-bp compare | head``).
+(``tinygrad-bp compare | head``).  A signal after the command has finished (its files
+written, its lines printed) is ignored: the run is complete and ends with its own status.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def _wrote(paths: list[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    program = argv is None  # the process itself (tinygrad-bp, python -m tinygrad_bp)
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -84,16 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args._parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # The command as typed, for pages that say what made them (bench).
     args._command_line = "python -m tinygrad_bp " + shlex.join(argv)
-    with _output.signals():
+    # A signal that arrives before the command has finished interrupts it (the line below
+    # says what was written); once it has finished, signals are ignored until the process
+    # exits: the run is complete, and its exit status is the command's.
+    with _output.signals(until_exit=program):
         try:
             status = int(args._module.main(args) or 0)
             sys.stdout.flush()  # here, so that a closed pipe is handled below
+            _output.command_done()
             return status
         except _output.Interrupted as exc:
             status = 128 + exc.signum
         except KeyboardInterrupt:
             status = 128 + signal.SIGINT
         except BrokenPipeError:
+            _output.command_done()
             # The reader went away (`| head`): say nothing more, and let the interpreter's
             # final flush of stdout go nowhere instead of printing a second error.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -101,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.close(devnull)
             return 128 + signal.SIGPIPE
         except (ValueError, TypeError, OSError, KeyError, RuntimeError, MemoryError) as exc:
+            _output.command_done()
             line = _output.error_line(exc, args.command)
             print(f"tinygrad-bp {args.command}: error: {line}", file=sys.stderr)
             return _parallel.end_all(2)  # under mpiexec: ends every process, no hang

@@ -122,11 +122,11 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     out = xp.where(linear, xd, xp.logaddexp(0.0, bx) / beta).astype(xd.dtype, copy=False)
     keep = ~linear
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         s = D.sigmoid(x * beta)
         return (g * (s * keep + linear),)
 
-    return make_node(out, (x,), "softplus", backward)
+    return make_node(out, (x,), "softplus", backward, (x,))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:

@@ -26,25 +26,24 @@ The families:
   max_last (a window's maximum, routed as PyTorch's max pooling);
 - :mod:`.recurrent`: lstm_cell, one LSTM step fused.
 
-The primitive set: add, sub, mul, div, pow, neg, clone, exp, log, log1p, sqrt, sin, cos,
-tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid,
-tanh, sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax, reshape,
-transpose, broadcast_to, cat, stack, pad, flip, cast, getitem, index_add, gather,
-scatter_add, matmul, einsum, cross_entropy, unfold, fold, max_last, lstm_cell.
+The primitive set is :data:`PRIMITIVES`: each primitive declares itself, its family and
+its picture rule with ``@primitive`` where it is defined, and the docs' table and the
+tests read it from there.
 Everything in :mod:`tinygrad_bp.functional` and :mod:`tinygrad_bp.nn` is composed from
 these.
 """
 
 from __future__ import annotations
 
+from ._common import FAMILIES, PRIMITIVE_OPS, PRIMITIVES, Primitive
 from .elementwise import (
     abs, add, ceil, clamp, clone, cos, div, erf, exp, floor, log, log1p, maximum, minimum, mul, neg,
     pow, relu, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, where,
 )  # fmt: skip
-from .index import gather, getitem, index_add, scatter_add
+from .index import gather, getitem, index_add, index_key, index_put, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
-from .recurrent import lstm_cell
+from .recurrent import lstm_cell, lstm_layer
 from .reduce import (
     cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
@@ -52,14 +51,16 @@ from .shape import (
     broadcast_to, cast, cat, flatten, flip, pad, reshape, split, squeeze, stack, transpose,
     unsqueeze,
 )  # fmt: skip
-from .window import fold, max_last, unfold, window_shape
+from .window import fold, max_last, max_pool, unfold, window_shape
 
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
     "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt",
     "square", "sub", "tan", "tanh", "where", "gather", "getitem", "index_add", "scatter_add",
+    "index_put", "index_key",
     "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
-    "unfold", "fold", "max_last", "window_shape", "lstm_cell",
+    "unfold", "fold", "max_last", "max_pool", "window_shape", "lstm_cell", "lstm_layer",
+    "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive",
 ]  # fmt: skip

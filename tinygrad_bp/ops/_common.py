@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -11,6 +11,68 @@ from ..backend import xp
 from ..tensor import Tensor, _to_array, get_default_dtype, leaf
 
 _PY_SCALARS = (int, float, bool, np.number, np.bool_)
+
+# The primitive set, one declaration per primitive where it is defined (@primitive): its
+# family and its picture rule.  The ops package's list, the docs' table and the test
+# table's check that every primitive has a row are all read from here.
+FAMILIES = {
+    "arithmetic": "arithmetic, NumPy broadcasting (elementwise.py)",
+    "unary": "functions of one value (elementwise.py)",
+    "reduce": "reductions and along an axis (reduce.py)",
+    "shape": "shape and type (shape.py)",
+    "index": "indexing and its adjoints (index.py)",
+    "products": "products (linalg.py)",
+    "loss": "the fused loss (loss.py)",
+    "window": "windows for convolution and pooling (window.py)",
+    "recurrent": "the fused LSTM step and layer (recurrent.py)",
+}
+
+
+class Primitive(NamedTuple):
+    """One differentiable primitive: ``name`` (its function in :mod:`tinygrad_bp.ops`),
+    ``op`` (the name its nodes carry), ``family`` and ``rule``, its local derivative as the
+    pictures write it: one string for every input (``{x}`` the input, ``{y}`` the output,
+    ``{xp}``/``{yp}`` the same for a postfix such as ²), a tuple with one string per input
+    (``{u}``, ``{v}``, ``{up}``, ``{vp}``; ``{us}`` unparenthesised; None: no gradient
+    there) or a dict ``{input index: string}`` to list them in another order, or a
+    sentence for the whole node after ``=``."""
+
+    name: str
+    op: str
+    family: str
+    rule: Any
+    graph_formula: bool = False  # its backward has a second formula for create_graph
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+PRIMITIVE_OPS: dict[str, Primitive] = {}  # the same, by the op name the nodes carry
+
+
+def primitive(
+    family: str,
+    rule: Any = None,
+    *,
+    op: str | None = None,
+    name: str | None = None,
+    graph_formula: bool = False,
+) -> Any:
+    """Declare the function below as a primitive of ``family`` with its picture ``rule``.
+
+    ``graph_formula=True`` says, where everyone sees it, that the backward is *not* one
+    formula for arrays and Tensors: a plain backward reads values the forward computed
+    (the fused loss's exponentials, the LSTM's gates, a window's fast path) and
+    ``create_graph`` computes them again as ops, the branch taken on ``D.is_tensor``."""
+    if family not in FAMILIES:
+        raise ValueError(f"primitive: unknown family {family!r} (one of {', '.join(FAMILIES)})")
+
+    def declare(fn: Any) -> Any:
+        n = name or fn.__name__
+        prim = Primitive(n, op or n, family, rule, graph_formula)
+        PRIMITIVES[n] = prim
+        PRIMITIVE_OPS[prim.op] = prim
+        return fn
+
+    return declare
 
 
 def const(x: Any, like: Tensor, op: str) -> Tensor:

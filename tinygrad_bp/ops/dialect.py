@@ -43,6 +43,9 @@ __all__ = [
 
 
 def is_tensor(x: Any) -> bool:
+    """Whether a closure runs under ``create_graph`` (it got a Tensor).  The one spelling of
+    "this rule has a second formula", used only by the primitives declared with
+    ``graph_formula=True``."""
     return isinstance(x, Tensor)
 
 

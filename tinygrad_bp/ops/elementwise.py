@@ -13,9 +13,9 @@ import numpy as np
 
 from ..autograd import REUSE, _reused
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import OUT, SAVE_OUT, Tensor, make_node
 from . import dialect as D
-from ._common import _PY_SCALARS, as_tensor, broadcast_error, floating, pair
+from ._common import primitive, _PY_SCALARS, as_tensor, broadcast_error, floating, pair
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "clone", "exp", "log", "sqrt", "relu", "sigmoid",
@@ -25,6 +25,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- binary arithmetic
+@primitive("arithmetic", ("g", "g"))
 def add(a: Any, b: Any) -> Tensor:
     """``a + b``.  ∂/∂a = g, ∂/∂b = g (summed over broadcast axes by the engine: that is
     the bias gradient, Σ over the batch).
@@ -55,6 +56,7 @@ def add(a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "add", backward)
 
 
+@primitive("arithmetic", ("g", "−g"))
 def sub(a: Any, b: Any) -> Tensor:
     """``a - b``.  ∂/∂a = g, ∂/∂b = -g."""
     a, b = pair(a, b, "sub")
@@ -70,6 +72,7 @@ def sub(a: Any, b: Any) -> Tensor:
     return make_node(out, (a, b), "sub", backward)
 
 
+@primitive("arithmetic", ("g·{v}", "g·{u}"))
 def mul(a: Any, b: Any) -> Tensor:
     """``a * b``.  ∂/∂a = g·b, ∂/∂b = g·a."""
     a, b = pair(a, b, "mul")
@@ -78,31 +81,53 @@ def mul(a: Any, b: Any) -> Tensor:
         out = ad * bd
     except ValueError:
         raise broadcast_error("mul", a, b) from None
-    ra, rb = a.requires_grad, b.requires_grad
+    # what each side's derivative needs, and only that (as PyTorch saves): ∂/∂a reads b
+    if a.requires_grad:
+        if b.requires_grad:
+            ab = (a, b)
 
-    def backward(g: Any, a: Any = ad, b: Any = bd) -> tuple[Any, Any]:
-        return (g * b if ra else None), (g * a if rb else None)
+            def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+                return g * b, g * a
 
-    return make_node(out, (a, b), "mul", backward)
+            return make_node(out, ab, "mul", backward, ab)
+
+        def backward_a(g: Any, b: Any) -> tuple[Any, Any]:
+            return g * b, None
+
+        return make_node(out, (a, b), "mul", backward_a, (b,))
+
+    def backward_b(g: Any, a: Any) -> tuple[Any, Any]:
+        return None, g * a
+
+    return make_node(out, (a, b), "mul", backward_b, (a,))
 
 
+@primitive("arithmetic", ("g/{v}", "−g·{u}/{vp}²"))
 def div(a: Any, b: Any) -> Tensor:
-    """``a / b``.  ∂/∂a = g / b, ∂/∂b = -(g / b)·out (= -g·a / b²)."""
+    """``a / b``.  ∂/∂a = g / b, ∂/∂b = −(g / b)·a / b (= −g·a / b²)."""
     a, b = pair(a, b, "div")
     bd = b.data
     try:
         out = a.data / bd
     except ValueError:
         raise broadcast_error("div", a, b) from None
-    ra, rb = a.requires_grad, b.requires_grad
+    ra = a.requires_grad
+    if b.requires_grad:
 
-    def backward(g: Any, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
-        ga = g / b
-        return (ga if ra else None), (-ga * out if rb else None)
+        def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+            ga = g / b
+            return (ga if ra else None), -ga * a / b
 
-    return make_node(out, (a, b), "div", backward)
+        ab = (a, b)
+        return make_node(out, ab, "div", backward, ab)
+
+    def backward_a(g: Any, b: Any) -> tuple[Any, Any]:
+        return g / b, None
+
+    return make_node(out, (a, b), "div", backward_a, (b,))
 
 
+@primitive("arithmetic", ("g·{v}·{up}^({v} − 1)", "g·{up}^{v}·ln {u}"))
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
     """``a ** b``.  ∂/∂a = g·b·a^(b−1), 0 where b = 0; ∂/∂b = g·out·log(a), 0 where
     a = 0 and b ≥ 0 (PyTorch's conventions: a polynomial Σ xᵏ has a finite gradient at 0).
@@ -119,16 +144,17 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
         raise broadcast_error("pow", a, b) from None
     ra, rb = a.requires_grad, b.requires_grad
 
-    def backward(g: Any, a: Any = ad, b: Any = bd, out: Any = out) -> tuple[Any, Any]:
+    def backward(g: Any, a: Any, b: Any, *out: Any) -> tuple[Any, Any]:
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if ra:
                 ga = D.where(b == 0, 0.0, g * b * a ** (b - 1))
             if rb:
-                gb = D.where((a == 0) & (b >= 0), 0.0, g * out * D.log(a))
+                gb = D.where((a == 0) & (b >= 0), 0.0, g * out[0] * D.log(a))
         return ga, gb
 
-    return make_node(out, (a, b), "pow", backward)
+    ab = (a, b)
+    return make_node(out, ab, "pow", backward, (a, b, OUT) if rb else ab)
 
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
@@ -143,7 +169,7 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = ad**exponent
 
-    def backward(g: Any, a: Any = ad) -> tuple[Any]:
+    def backward(g: Any, a: Any) -> tuple[Any]:
         if p == 0.0:
             return (g * 0.0,)
         if p == 2.0:
@@ -153,9 +179,10 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
         with np.errstate(divide="ignore", invalid="ignore"):
             return (g * (p * a ** (p - 1.0)),)
 
-    return make_node(out, (a,), f"pow {p:g}", backward)
+    return make_node(out, (a,), f"pow {p:g}", backward, (a,))
 
 
+@primitive("arithmetic", "g")
 def clone(x: Tensor) -> Tensor:
     """A copy of ``x`` with its own array.  ∂/∂x = g."""
 
@@ -165,6 +192,7 @@ def clone(x: Tensor) -> Tensor:
     return make_node(x.data.copy(), (x,), "clone", backward)
 
 
+@primitive("arithmetic", "−g")
 def neg(a: Tensor) -> Tensor:
     """``-a``.  ∂/∂a = -g."""
 
@@ -175,17 +203,19 @@ def neg(a: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------- functions of one value
+@primitive("unary", "g·{y}")
 def exp(x: Tensor) -> Tensor:
     """``exp(x)``.  ∂/∂x = g·out."""
     x = floating(x, "exp")
     out = xp.exp(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out,)
 
-    return make_node(out, (x,), "exp", backward)
+    return make_node(out, (x,), "exp", backward, SAVE_OUT)
 
 
+@primitive("unary", "g/{x}")
 def log(x: Tensor) -> Tensor:
     """``log(x)``.  ∂/∂x = g / x."""
     x = floating(x, "log")
@@ -193,12 +223,13 @@ def log(x: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = xp.log(xd)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g / x,)
 
-    return make_node(out, (x,), "log", backward)
+    return make_node(out, (x,), "log", backward, (x,))
 
 
+@primitive("unary", "g/(1 + {x})")
 def log1p(x: Tensor) -> Tensor:
     """``log(1 + x)``, accurate for small x.  ∂/∂x = g / (1 + x)."""
     x = floating(x, "log1p")
@@ -206,81 +237,88 @@ def log1p(x: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = xp.log1p(xd)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g / (1 + x),)
 
-    return make_node(out, (x,), "log1p", backward)
+    return make_node(out, (x,), "log1p", backward, (x,))
 
 
+@primitive("unary", "g/(2·{y})")
 def sqrt(x: Tensor) -> Tensor:
     """``√x``.  ∂/∂x = g / (2·out)."""
     x = floating(x, "sqrt")
     with np.errstate(invalid="ignore"):
         out = xp.sqrt(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         with np.errstate(divide="ignore"):
             return (g / (2 * out),)
 
-    return make_node(out, (x,), "sqrt", backward)
+    return make_node(out, (x,), "sqrt", backward, SAVE_OUT)
 
 
+@primitive("unary", "g·cos {x}")
 def sin(x: Tensor) -> Tensor:
     """``sin(x)``.  ∂/∂x = g·cos(x)."""
     x = floating(x, "sin")
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * D.cos(x),)
 
-    return make_node(xp.sin(xd), (x,), "sin", backward)
+    return make_node(xp.sin(xd), (x,), "sin", backward, (x,))
 
 
+@primitive("unary", "−g·sin {x}")
 def cos(x: Tensor) -> Tensor:
     """``cos(x)``.  ∂/∂x = −g·sin(x)."""
     x = floating(x, "cos")
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (-(g * D.sin(x)),)
 
-    return make_node(xp.cos(xd), (x,), "cos", backward)
+    return make_node(xp.cos(xd), (x,), "cos", backward, (x,))
 
 
+@primitive("unary", "g·(1 + {yp}²)")
 def tan(x: Tensor) -> Tensor:
     """``tan(x)``.  ∂/∂x = g·(1 + out²)."""
     x = floating(x, "tan")
     out = xp.tan(x.data)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 + out * out),)
 
-    return make_node(out, (x,), "tan", backward)
+    return make_node(out, (x,), "tan", backward, SAVE_OUT)
 
 
+@primitive("unary", "g·sign({x})")
 def abs(x: Tensor) -> Tensor:  # noqa: A001
     """``|x|``.  ∂/∂x = g·sign(x) (0 at 0, as PyTorch)."""
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * D.sign(x),)
 
-    return make_node(xp.abs(xd), (x,), "abs", backward)
+    return make_node(xp.abs(xd), (x,), "abs", backward, (x,))
 
 
+@primitive("unary", "g·2·{x}")
 def square(x: Tensor) -> Tensor:
     """``x²``.  ∂/∂x = 2·g·x."""
     xd = x.data
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * (2 * x),)
 
-    return make_node(xd * xd, (x,), "square", backward)
+    return make_node(xd * xd, (x,), "square", backward, (x,))
 
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
+@primitive("unary", "g·2/√π·e^(−{xp}²)")
 def erf(x: Tensor) -> Tensor:
     """The error function ``erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`` (SciPy's).
     ∂/∂x = g·2/√π·e^(−x²)."""
@@ -290,10 +328,10 @@ def erf(x: Tensor) -> Tensor:
     xd = x.data
     out = erf_array(xd).astype(xd.dtype, copy=False)
 
-    def backward(g: Any, x: Any = xd) -> tuple[Any]:
+    def backward(g: Any, x: Any) -> tuple[Any]:
         return (g * (_TWO_OVER_SQRT_PI * D.exp(-(x * x))),)
 
-    return make_node(out, (x,), "erf", backward)
+    return make_node(out, (x,), "erf", backward, (x,))
 
 
 def _zero_grad_op(name: str, fn: Any) -> Any:
@@ -305,7 +343,7 @@ def _zero_grad_op(name: str, fn: Any) -> Any:
 
     op.__name__ = name
     op.__doc__ = f"``{name}(x)``, elementwise.  ∂/∂x = 0 (almost everywhere, as in PyTorch)."
-    return op
+    return primitive("unary", "0", name=name)(op)
 
 
 sign = _zero_grad_op("sign", xp.sign)
@@ -313,6 +351,7 @@ floor = _zero_grad_op("floor", xp.floor)
 ceil = _zero_grad_op("ceil", xp.ceil)
 
 
+@primitive("arithmetic", "g where min ≤ {x} ≤ max")
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """``x`` limited to ``[min, max]``.  ∂/∂x = g where min ≤ x ≤ max, else 0 (PyTorch's
     rule: the boundary passes the gradient)."""
@@ -354,18 +393,21 @@ def _extremum(a: Any, b: Any, op: str, pick: Any, wins: Any) -> Tensor:
     return make_node(out, (a, b), op, backward)
 
 
+@primitive("arithmetic", ("g·[{u} > {v}]", "g·[{v} > {u}]"))
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum.  ∂/∂a = g where a > b, ∂/∂b = g where b > a; ties split g
     evenly between them, as PyTorch does."""
     return _extremum(a, b, "maximum", xp.maximum, xp.greater)
 
 
+@primitive("arithmetic", ("g·[{u} < {v}]", "g·[{v} < {u}]"))
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum.  ∂/∂a = g where a < b, ∂/∂b = g where b < a; ties split g
     evenly."""
     return _extremum(a, b, "minimum", xp.minimum, xp.less)
 
 
+@primitive("arithmetic", ("g where cond", "g where not cond"))
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` else ``b`` (NumPy broadcasting).  ``cond`` is a boolean array or
     Tensor and is never differentiated.  ∂/∂a = g where cond, ∂/∂b = g where not cond."""
@@ -393,6 +435,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 # The activations write into their input's array where it was released for reuse
 # (autograd.release: nn.Dense computes the activation in its add node's array); each
 # backward reads only the activation's output.
+@primitive("unary", "g·[{x} > 0]")
 def relu(x: Tensor) -> Tensor:
     """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
     xd = x.data
@@ -402,12 +445,13 @@ def relu(x: Tensor) -> Tensor:
     else:
         out = xp.maximum(xd, 0)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (out > 0),)
 
-    return make_node(out, (x,), "relu", backward)
+    return make_node(out, (x,), "relu", backward, SAVE_OUT)
 
 
+@primitive("unary", "g·{y}·(1 − {y})")
 def sigmoid(x: Tensor) -> Tensor:
     """``s = 1 / (1 + e^-x)``, computed without overflow.  ∂/∂x = g·s·(1 − s)."""
     xd = x.data
@@ -425,12 +469,13 @@ def sigmoid(x: Tensor) -> Tensor:
     if reuse:
         _reused(x, "sigmoid")
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * out * (1 - out),)
 
-    return make_node(out, (x,), "sigmoid", backward)
+    return make_node(out, (x,), "sigmoid", backward, SAVE_OUT)
 
 
+@primitive("unary", "g·(1 − {yp}²)")
 def tanh(x: Tensor) -> Tensor:
     """``h = tanh(x)``.  ∂/∂x = g·(1 − h²)."""
     xd = x.data
@@ -443,7 +488,7 @@ def tanh(x: Tensor) -> Tensor:
     else:
         out = xp.tanh(xd)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g * (1 - out * out),)
 
-    return make_node(out, (x,), "tanh", backward)
+    return make_node(out, (x,), "tanh", backward, SAVE_OUT)

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
-from ._common import one_axis
+from ._common import primitive, one_axis
 
-__all__ = ["getitem", "index_add", "gather", "scatter_add"]
+__all__ = ["getitem", "index_add", "gather", "scatter_add", "index_put", "index_key"]
 
 
 def _index_key(index: Any) -> Any:
@@ -34,11 +34,17 @@ def _index_key(index: Any) -> Any:
     return index
 
 
+def index_key(index: Any) -> Any:
+    """An index as NumPy takes it: tensors unwrapped, integer-valued floats as integers."""
+    return _index_key(index)
+
+
 def _is_advanced(key: Any) -> bool:
     items = key if isinstance(key, tuple) else (key,)
     return builtins.any(isinstance(i, np.ndarray) for i in items)
 
 
+@primitive("index", "g scattered into zeros")
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]``: basic slicing, integer arrays and boolean masks, as in NumPy.
     ∂/∂x scatters g back into zeros; repeated indices accumulate (``np.add.at``)."""
@@ -49,18 +55,53 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     except IndexError as exc:
         raise IndexError(f"getitem: {exc} (tensor shape {xd.shape}, index {index!r})") from None
     advanced = _is_advanced(key)
-    if not isinstance(out, np.ndarray):
-        out = xp.asarray(out)
-    elif not advanced:
-        out = out.copy()  # a view would let in-place optimizer steps change the result
     shape = xd.shape
 
     def backward(g: Any) -> tuple[Any]:
         return (D.index_add(shape, key, g, advanced),)
 
-    return make_node(out, (x,), "getitem", backward)
+    if advanced:
+        return make_node(xp.asarray(out), (x,), "getitem", backward)
+    # basic indexing is a view of x's memory, as in PyTorch (with ... at the end, a full
+    # integer index gives a 0-d view rather than a NumPy scalar)
+    if not isinstance(out, np.ndarray) or out.base is None:
+        key = (key if isinstance(key, tuple) else (key,)) + (Ellipsis,)
+        out = xd[key]
+    return as_view(make_node(out, (x,), "getitem", backward), x, _getitem_view, key)
 
 
+def _getitem_view(a: Any, key: Any) -> Any:
+    return a[key]
+
+
+@primitive("index", ("g, 0 where written", "g at the written places"), op="setitem")
+def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
+    """``x`` with ``x[key] = value`` (a new array): what ``t[key] = v`` records in a graph.
+    ∂/∂x = g with the written places zeroed; ∂/∂value = g[key] (summed over the axes
+    ``value`` was broadcast along, by the engine)."""
+    from ._common import pair
+
+    x, value = pair(x, value, "setitem")
+    xd = x.data
+    out = xd.copy()
+    out[key] = value.data
+    mask = xp.zeros(xd.shape, dtype=bool)
+    mask[key] = True
+    vshape = value.data.shape
+    rx, rv = x.requires_grad, value.requires_grad
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        gv = None
+        if rv:
+            gv = g[key]
+            if len(vshape) > gv.ndim:  # value had leading axes of size 1
+                gv = gv.reshape((1,) * (len(vshape) - gv.ndim) + gv.shape)
+        return (D.where(mask, 0.0, g) if rx else None), gv
+
+    return make_node(out, (x, value), "setitem", backward)
+
+
+@primitive("index", "g at the indexed places")
 def index_add(g: Tensor, shape: tuple[int, ...], key: Any, advanced: bool) -> Tensor:
     """Zeros of ``shape`` with ``g`` added at ``key``: the adjoint of ``x[key]``.
     ∂/∂g = (incoming gradient)[key]."""
@@ -93,6 +134,7 @@ def _check_gather(xshape: tuple[int, ...], axis: int, idx: Any, op: str) -> None
         )
 
 
+@primitive("index", "g added back at the gathered places")
 def gather(x: Tensor, axis: int, index: Any) -> Tensor:
     """``out[i][j][k] = x[index[i][j][k]][j][k]`` along ``axis`` (``torch.gather``).
     ∂/∂x adds g back at the gathered places; repeated indices accumulate."""
@@ -112,6 +154,7 @@ def gather(x: Tensor, axis: int, index: Any) -> Tensor:
     return make_node(out, (x,), "gather", backward)
 
 
+@primitive("index", "g gathered")
 def scatter_add(g: Tensor, shape: tuple[int, ...], axis: int, index: Any) -> Tensor:
     """Zeros of ``shape`` with ``g`` added along ``axis`` at ``index``: the adjoint of
     ``gather``.  ∂/∂g = gather of the incoming gradient."""

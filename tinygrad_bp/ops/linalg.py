@@ -8,11 +8,12 @@ from typing import Any
 from ..backend import xp
 from ..tensor import Tensor, make_node
 from . import dialect as D
-from ._common import as_tensor, pair
+from ._common import primitive, as_tensor, pair
 
 __all__ = ["matmul", "einsum"]
 
 
+@primitive("products", {1: "{up}ᵀ·g", 0: "g·{vp}ᵀ"})  # (the weight's rule first)
 def matmul(a: Any, b: Any) -> Tensor:
     """``a @ b`` with NumPy's rules (1-D operands, batched stacks).
 
@@ -41,18 +42,35 @@ def matmul(a: Any, b: Any) -> Tensor:
         ) from None
     ra, rb = a.requires_grad, b.requires_grad
 
+    # ∂/∂a reads b and ∂/∂b reads a: save only what is needed, as PyTorch does (a layer's
+    # weight is saved only when its input requires grad)
+    parents = (a, b)
+    saved = parents if ra and rb else (b,) if ra else (a,)
     if ad.ndim == 2 and bd.ndim == 2:
+        if ra and rb:
 
-        def backward(g: Any, a: Any = ad, b: Any = bd) -> tuple[Any, Any]:
-            return (g @ b.T if ra else None), (a.T @ g if rb else None)
+            def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+                return g @ b.T, a.T @ g
+
+        elif ra:
+
+            def backward(g: Any, b: Any) -> tuple[Any, Any]:  # type: ignore[misc]
+                return g @ b.T, None
+
+        else:
+
+            def backward(g: Any, a: Any) -> tuple[Any, Any]:  # type: ignore[misc]
+                return None, a.T @ g
 
     else:
         a1, b1 = ad.ndim == 1, bd.ndim == 1
 
-        def backward(g: Any, a: Any = ad, b: Any = bd) -> tuple[Any, Any]:
+        def backward(g: Any, *vals: Any) -> tuple[Any, Any]:  # type: ignore[misc]
             # Promote 1-D operands to matrices as NumPy does, then undo it.
-            a2 = a.reshape((1,) + a.shape) if a1 else a
-            b2 = b.reshape(b.shape + (1,)) if b1 else b
+            a = vals[0] if rb else None
+            b = vals[-1] if ra else None
+            a2 = a.reshape((1,) + a.shape) if a1 and rb else a
+            b2 = b.reshape(b.shape + (1,)) if b1 and ra else b
             g2 = g
             if b1:
                 g2 = g2.reshape(g2.shape + (1,))
@@ -69,7 +87,7 @@ def matmul(a: Any, b: Any) -> Tensor:
                     gb = gb.reshape(gb.shape[:-1])
             return ga, gb
 
-    return make_node(out, (a, b), "matmul", backward)
+    return make_node(out, parents, "matmul", backward, saved)
 
 
 def _parse(subscripts: str, operands: tuple[Tensor, ...]) -> tuple[list[str], str]:
@@ -100,6 +118,7 @@ def _parse(subscripts: str, operands: tuple[Tensor, ...]) -> tuple[list[str], st
     return ins, out
 
 
+@primitive("products", "g contracted with the other operands")
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``numpy.einsum`` (explicit or implicit output, no ellipsis).
 
@@ -131,11 +150,7 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
             gk = D.broadcast_to(gk.reshape(kshape), tuple(sizes[c] for c in ins[k]))
         return gk
 
-    datas = tuple(t.data for t in ts)
-
     def backward(g: Any, *vals: Any) -> tuple[Any, ...]:
-        vals = vals or datas  # arrays in a plain backward, Tensors under create_graph
         return tuple(grad_for(k, g, vals) if r else None for k, r in enumerate(needs))
 
-    backward._saved = datas  # type: ignore[attr-defined]  (variadic: no default arguments)
-    return make_node(out, ts, "einsum", backward)
+    return make_node(out, ts, "einsum", backward, ts)

@@ -11,7 +11,7 @@ from ..autograd import _ones
 from ..backend import xp
 from ..tensor import Tensor, leaf, make_node
 from . import dialect as D
-from ._common import check_tensor
+from ._common import primitive, check_tensor
 
 __all__ = ["cross_entropy", "ClassIndexError"]
 
@@ -53,6 +53,7 @@ def _rowsum(e: Any) -> Any:
     return (e @ _ones(e.shape[1], char))[:, None]
 
 
+@primitive("loss", ("(softmax({us}) − {v})/N", None), graph_formula=True)
 def cross_entropy(logits: Tensor, target: Any) -> Tensor:
     """Softmax + cross-entropy in one primitive, the mean over the batch.
 
@@ -115,9 +116,9 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         idx += _row_starts(n, c)  # flat positions of the targets (idx is our own copy)
         loss = (lse.sum() - shifted.take(idx).sum()) / n
 
-        def backward(g: Any, z: Any = zd) -> tuple[Any, None]:
+        def backward(g: Any, z: Any) -> tuple[Any, None]:
             # ∂L/∂z = (softmax(z) − onehot)·g/N
-            if isinstance(z, Tensor):  # under create_graph: softmax as an op, onehot a constant
+            if D.is_tensor(z):  # under create_graph: softmax as an op, onehot a constant
                 s = g / n
                 onehot = xp.zeros(n * c, dtype=zd.dtype)
                 onehot[idx] = 1
@@ -146,7 +147,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
 
         ry = isinstance(target, Tensor) and target.requires_grad
 
-        def backward(g: Any, z: Any = zd, y: Any = y) -> tuple[Any, Any]:
+        def backward(g: Any, z: Any, y: Any) -> tuple[Any, Any]:
             # ∂L/∂z = (softmax(z)·Σ_c y − y)·g/N, ∂L/∂y = −log softmax(z)·g/N
             s = D.scalar(g) / n
             if D.is_tensor(z):
@@ -161,4 +162,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
             f"cross_entropy: target must have shape ({n},) or ({n}, {c}), got {tdata.shape}"
         )
     tgt = target if isinstance(target, Tensor) else leaf(y if tdata.ndim == 2 else tdata, "const")
-    return make_node(xp.asarray(loss, dtype=z.dtype), (logits, tgt), "cross_entropy", backward)
+    saved = (logits,) if tdata.ndim == 1 else (logits, tgt)
+    return make_node(
+        xp.asarray(loss, dtype=z.dtype), (logits, tgt), "cross_entropy", backward, saved
+    )

@@ -7,12 +7,14 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
+from ._common import primitive
 from ..tensor import Tensor, make_node
 from . import dialect as D
 
 __all__ = ["lstm_cell", "lstm_layer"]
 
 
+@primitive("recurrent", "=the LSTM's gate derivatives, one step", graph_formula=True)
 def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
     """One LSTM step from the gates' pre-activations ``a (N, 4H)`` (PyTorch's order i, f,
     g, o) and the cell state ``c (N, H)``; returns ``(h', c')`` stacked as ``(2, N, H)``.
@@ -41,7 +43,7 @@ def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
     tc = xp.tanh(c_new)
     xp.multiply(o, tc, out=out[0])
 
-    def backward(g: Any, a: Any = ad, c: Any = cd) -> tuple[Any, Any]:
+    def backward(g: Any, a: Any, c: Any) -> tuple[Any, Any]:
         if D.is_tensor(a):  # under create_graph: the forward's gates again, as ops
             ii, ff = D.sigmoid(a[:, :H]), D.sigmoid(a[:, H : 2 * H])
             g_, oo = D.tanh(a[:, 2 * H : 3 * H]), D.sigmoid(a[:, 3 * H :])
@@ -56,7 +58,8 @@ def lstm_cell(a: Tensor, c: Tensor) -> Tensor:
         )  # fmt: skip
         return da, gam * ff
 
-    return make_node(out, (a, c), "lstm_cell", backward)
+    ac = (a, c)
+    return make_node(out, ac, "lstm_cell", backward, ac)
 
 
 def _gates(a: Any, H: int) -> tuple[Any, Any, Any, Any]:
@@ -110,6 +113,11 @@ def _lstm_backward_arrays(
     return da_all, dh, dc
 
 
+@primitive(
+    "recurrent",
+    "=the LSTM's gate derivatives, every step back to the first (BPTT)",
+    graph_formula=True,
+)
 def lstm_layer(
     x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor
 ) -> Tensor:
@@ -176,10 +184,7 @@ def lstm_layer(
     out[:T] = Hs[1:]
     out[T] = Cs[T]
 
-    def backward(
-        g: Any, x: Any = xd, h0: Any = hd, c0: Any = cd, w_ih: Any = wi, w_hh: Any = wh,
-        b: Any = bd,
-    ) -> tuple[Any, ...]:  # fmt: skip
+    def backward(g: Any, x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b: Any) -> tuple[Any, ...]:
         x2 = x.reshape((T * N, I))
         if D.is_tensor(x):  # under create_graph: the forward again, as ops
             ax2 = (x2 @ D.swap_last(w_ih) + b).reshape((T, N, 4 * H))
@@ -222,4 +227,5 @@ def lstm_layer(
             da2.sum(axis=0),
         )
 
-    return make_node(out, (x, h0, c0, w_ih, w_hh, bias), "lstm_layer", backward)
+    inputs = (x, h0, c0, w_ih, w_hh, bias)
+    return make_node(out, inputs, "lstm_layer", backward, inputs)

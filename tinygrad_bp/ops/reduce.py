@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import OUT, SAVE_OUT, Tensor, make_node
 from . import dialect as D
-from ._common import floating, kept_shape, norm_axes, one_axis
+from ._common import primitive, floating, kept_shape, norm_axes, one_axis
 
 __all__ = [
     "sum", "mean", "max", "min", "prod", "cumsum", "logsumexp", "var", "std", "softmax",
@@ -24,6 +24,7 @@ __all__ = [
 ]  # fmt: skip
 
 
+@primitive("reduce", "g broadcast back")
 def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis``.  ∂/∂x = g broadcast back over the summed axes."""
     xd = x.data
@@ -38,6 +39,7 @@ def sum(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
     return make_node(out, (x,), "sum", backward)
 
 
+@primitive("reduce", "g/n broadcast back")
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``.  ∂/∂x = g / n broadcast back, n the number of averaged elements."""
     x = floating(x, "mean")
@@ -72,18 +74,21 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
     return make_node(out, (x,), op, backward)
 
 
+@primitive("reduce", "g to the max entries")
 def max(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``.  The gradient goes to the maximal elements, split evenly
     between ties (PyTorch's ``amax`` rule)."""
     return _extreme(x, axis, keepdims, "max")
 
 
+@primitive("reduce", "g to the min entries")
 def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``.  The gradient goes to the minimal elements, split evenly
     between ties (PyTorch's ``amin`` rule)."""
     return _extreme(x, axis, keepdims, "min")
 
 
+@primitive("reduce", "g·{y}/{x}")
 def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Product over ``axis``.  ∂/∂xᵢ = g·Πⱼ≠ᵢ xⱼ, which is g·out/xᵢ when no factor is 0.
 
@@ -95,13 +100,13 @@ def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     kshape = kept_shape(xd.shape, axes)
     has_zero = bool((xd == 0).any())
 
-    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, x: Any, out: Any) -> tuple[Any]:
         g = g.reshape(kshape)
         if not has_zero:
             return (g * (out.reshape(kshape) / x),)
         return (g * _others(x, axes),)
 
-    return make_node(out, (x,), "prod", backward)
+    return make_node(out, (x,), "prod", backward, (x, OUT))
 
 
 def _others(x: Any, axes: tuple[int, ...]) -> Any:
@@ -139,6 +144,7 @@ def _others(x: Any, axes: tuple[int, ...]) -> Any:
     return joined.reshape(tuple(x.shape[i] for i in perm)).transpose(inverse)
 
 
+@primitive("reduce", "g summed from the end")
 def cumsum(x: Tensor, axis: int) -> Tensor:
     """Cumulative sum along ``axis``.  ∂/∂x = the reversed cumulative sum of g."""
     xd = x.data
@@ -150,6 +156,7 @@ def cumsum(x: Tensor, axis: int) -> Tensor:
     return make_node(xp.cumsum(xd, axis=ax), (x,), "cumsum", backward)
 
 
+@primitive("reduce", "g·softmax({x})")
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """``log Σ exp(x)`` over ``axis``, computed stably (shifted by the maximum).
     ∂/∂x = g·exp(x − out) = g·softmax(x)."""
@@ -165,10 +172,10 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     kshape = kept.shape
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
 
-    def backward(g: Any, x: Any = xd, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, x: Any, out: Any) -> tuple[Any]:
         return (g.reshape(kshape) * D.exp(x - out.reshape(kshape)),)
 
-    return make_node(out, (x,), "logsumexp", backward)
+    return make_node(out, (x,), "logsumexp", backward, (x, OUT))
 
 
 def _ddof(op: str, ddof: Any, unbiased: Any, correction: Any) -> int:
@@ -218,6 +225,7 @@ def std(
     return var(x, axis, keepdims, ddof, unbiased=unbiased, correction=correction).sqrt()
 
 
+@primitive("reduce", "{y}·(g − Σ g·{y})")
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """``s = exp(x − max) / Σ exp(x − max)`` along ``axis`` (or PyTorch's ``dim``).
     ∂/∂x = s·(g − Σ g·s)."""
@@ -229,10 +237,10 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     e = xp.exp(xd - xd.max(axis=axis, keepdims=True))
     out = e / e.sum(axis=axis, keepdims=True)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
-    return make_node(out, (x,), "softmax", backward)
+    return make_node(out, (x,), "softmax", backward, SAVE_OUT)
 
 
 def _log_softmax(xd: Any, axis: int) -> Any:
@@ -240,6 +248,7 @@ def _log_softmax(xd: Any, axis: int) -> Any:
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+@primitive("reduce", "g − softmax({x})·Σ g")
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """``x − logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``).  ∂/∂x = g − softmax·Σ g."""
     if dim is not None:
@@ -249,10 +258,10 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     axis = one_axis(axis, xd.ndim, "log_softmax")
     out = _log_softmax(xd, axis)
 
-    def backward(g: Any, out: Any = out) -> tuple[Any]:
+    def backward(g: Any, out: Any) -> tuple[Any]:
         return (g - D.exp(out) * g.sum(axis=axis, keepdims=True),)
 
-    return make_node(out, (x,), "log_softmax", backward)
+    return make_node(out, (x,), "log_softmax", backward, SAVE_OUT)
 
 
 del builtins

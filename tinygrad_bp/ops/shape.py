@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..backend import xp
-from ..tensor import Tensor, make_node
+from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
-from ._common import as_tensor, norm_axes, one_axis
+from ._common import primitive, as_tensor, norm_axes, one_axis
 
 __all__ = [
     "reshape", "transpose", "broadcast_to", "squeeze", "unsqueeze", "flatten", "cat",
@@ -25,6 +25,7 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     return shape
 
 
+@primitive("shape", "g reshaped back")
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     """A view with a new shape.  ∂/∂x = g reshaped back."""
     shape = _shape_arg(shape)
@@ -41,9 +42,26 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g.reshape(in_shape),)
 
-    return make_node(out, (x,), "reshape", backward)
+    t = make_node(out, (x,), "reshape", backward)
+    base = xd.base
+    if out.base is (xd if base is None else base) and out.size:  # no copy: a view
+        as_view(t, x, _reshape_view, out.shape)
+    return t
 
 
+def _reshape_view(a: Any, shape: tuple[int, ...]) -> Any:
+    return a.reshape(shape)
+
+
+def _transpose_view(a: Any, perm: tuple[int, ...]) -> Any:
+    return a.transpose(perm)
+
+
+def _broadcast_view(a: Any, shape: tuple[int, ...]) -> Any:
+    return D.broadcast_to(a, shape)
+
+
+@primitive("shape", "g transposed back")
 def transpose(x: Tensor, *axes: Any) -> Tensor:
     """Permute axes as NumPy's ``transpose(*axes)`` does (reverse them when none are
     given); PyTorch's two-axis ``transpose(a, b)`` is :meth:`Tensor.swapaxes`.
@@ -80,9 +98,12 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g.transpose(inverse),)
 
-    return make_node(xd.transpose(perm), (x,), "transpose", backward)
+    return as_view(
+        make_node(xd.transpose(perm), (x,), "transpose", backward), x, _transpose_view, perm
+    )
 
 
+@primitive("shape", "g summed back")
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` broadcast to ``shape`` (a read-only view).  ∂/∂x = g summed back to x's shape,
     which the engine's un-broadcast does."""
@@ -95,7 +116,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     def backward(g: Any) -> tuple[Any]:
         return (g,)
 
-    return make_node(out, (x,), "broadcast_to", backward)
+    return as_view(make_node(out, (x,), "broadcast_to", backward), x, _broadcast_view, shape)
 
 
 def squeeze(x: Tensor, axis: Any = None) -> Tensor:
@@ -141,6 +162,7 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (merged,) + shape[e + 1 :])
 
 
+@primitive("shape", "g's slice that {x} became")
 def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing ``axis`` (or PyTorch's ``dim``).  ∂/∂xₖ = the slice
     of g that xₖ became."""
@@ -169,6 +191,7 @@ def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Ten
     return make_node(out, ts, "cat", backward)
 
 
+@primitive("shape", "g at {x}'s index")
 def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors of one shape along a new ``axis`` (or PyTorch's ``dim``).
     ∂/∂tensors[k] = g at index k of that axis."""
@@ -234,6 +257,7 @@ def split(
     return tuple(pieces)
 
 
+@primitive("shape", "the centre of g")
 def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Pad with a constant, NumPy's ``pad_width`` (an int, a pair, or a pair per axis).
     ∂/∂x = the centre of g (the slice the input became)."""
@@ -256,6 +280,7 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return make_node(out, (x,), "pad", backward)
 
 
+@primitive("shape", "g flipped back")
 def flip(x: Tensor, axis: Any = None) -> Tensor:
     """Reverse the order along ``axis`` (all axes when None).  ∂/∂x = g flipped back."""
     axes = norm_axes(axis, x.ndim, "flip")
@@ -267,6 +292,7 @@ def flip(x: Tensor, axis: Any = None) -> Tensor:
     return make_node(out, (x,), "flip", backward)
 
 
+@primitive("shape", "g cast back")
 def cast(x: Tensor, dtype: Any) -> Tensor:
     """Change dtype.  ∂/∂x = g cast back (the engine does the cast)."""
     d = np.dtype(dtype)

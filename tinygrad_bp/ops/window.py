@@ -24,6 +24,8 @@ import numpy as np
 
 from ..backend import xp
 from ..tensor import Tensor, make_node
+from . import dialect as D
+from ._common import primitive
 
 __all__ = ["unfold", "fold", "max_last", "max_pool", "window_shape", "check_memory"]
 
@@ -194,6 +196,7 @@ def _col2im(
     return full
 
 
+@primitive("window", "fold(g): each window's g added back onto its pixels", graph_formula=True)
 def unfold(
     x: Tensor,
     kernel_size: Any,
@@ -239,13 +242,14 @@ def unfold(
     in_shape = xd.shape
 
     def backward(g: Any) -> tuple[Any]:
-        if isinstance(g, Tensor):
+        if D.is_tensor(g):  # under create_graph: fold as an op
             return (fold(g, in_shape, kernel, strides, pads, dil),)
         return (_col2im(g, in_shape, kernel, strides, pads, dil),)
 
     return make_node(out, (x,), "unfold", backward)
 
 
+@primitive("window", "unfold(g): g's window at each position", graph_formula=True)
 def fold(
     cols: Tensor,
     in_shape: tuple[int, ...],
@@ -265,7 +269,7 @@ def fold(
     out = _col2im(cols.data, in_shape, kernel, strides, pads, dil)
 
     def backward(g: Any) -> tuple[Any]:
-        if isinstance(g, Tensor):
+        if D.is_tensor(g):  # under create_graph: unfold as an op
             return (unfold(g, kernel, strides, pads, dilation=dil),)
         return (_im2col(g, kernel, strides, pads, 0.0, dilation=dil),)
 
@@ -317,6 +321,12 @@ def _fold_any(
     return _col2im(cols, in_shape, kernel, stride, pads, dil)
 
 
+@primitive(
+    "window",
+    "g to the maximum of each window (the first, on ties)",
+    op="max_pool2d",
+    graph_formula=True,
+)
 def max_pool(
     x: Tensor, kernel_size: Any, stride: Any, padding: Any = 0, dilation: Any = 1
 ) -> Tensor:
@@ -371,7 +381,7 @@ def max_pool(
         return xp.arange(kh * kw, dtype=arg.dtype).reshape(1, 1, kh * kw, 1, 1) == arg[:, :, None]
 
     def backward(g: Any) -> tuple[Any]:
-        if tiles and not isinstance(g, Tensor):
+        if tiles and not D.is_tensor(g):  # the fast path on arrays alone
             offset = xp.arange(kh, dtype=arg.dtype)[:, None] * kw + xp.arange(kw, dtype=arg.dtype)
             # made in the input's memory order (the layout the next backward reads)
             tile = xp.tile(offset, (oh, ow))[None, None].transpose(perm)
@@ -386,6 +396,7 @@ def max_pool(
     return make_node(out, (x,), "max_pool2d", backward)
 
 
+@primitive("window", "g to the maximum along the last axis")
 def max_last(x: Tensor, axis: int = -1) -> Tensor:
     """The maximum over ``axis``, its gradient to the first maximal element (as PyTorch's
     max pooling routes it): ∂/∂x = g · onehot(argmax), the one-hot a constant."""

@@ -316,6 +316,7 @@ class Optimizer:
                 + (f" with keys {sorted(state_dict)}" if isinstance(state_dict, Mapping) else "")
             )
         saved_groups = state_dict["param_groups"]
+        _check_layout(name, saved_groups, state_dict["state"])
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{name}.load_state_dict: loaded state dict has a different number of "
@@ -373,9 +374,21 @@ class Optimizer:
             entry = new_state[p]
             for k, v in st.items():
                 if k == "step":
-                    entry[k] = int(v)
+                    entry[k] = _whole_step(name, key, v)
                     continue
-                arr = xp.asarray(v)
+                try:
+                    arr = xp.asarray(v)
+                except (ValueError, TypeError, OverflowError) as exc:
+                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                    raise ValueError(
+                        f"{name}.load_state_dict: state {k!r} of parameter {key} is not an "
+                        f"array of numbers ({first})"
+                    ) from None
+                if arr.dtype.kind not in "biuf":
+                    raise TypeError(
+                        f"{name}.load_state_dict: state {k!r} of parameter {key} has dtype "
+                        f"{arr.dtype}; expected real numbers"
+                    )
                 if arr.shape != p.data.shape:
                     raise ValueError(
                         f"{name}.load_state_dict: state {k!r} of parameter {key} has shape "
@@ -394,6 +407,46 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _check_layout(name: str, groups: Any, state: Any) -> None:
+    """The containers of a state dict are what :meth:`Optimizer.state_dict` makes: a list
+    of group dicts, each with a list of parameter numbers, and a dict of states."""
+    where = f"{name}.load_state_dict"
+    if not isinstance(groups, (list, tuple)):
+        raise TypeError(
+            f"{where}: 'param_groups' must be a list of dicts, got {type(groups).__name__}"
+        )
+    for i, g in enumerate(groups):
+        if not isinstance(g, Mapping) or "params" not in g:
+            got = f"keys {sorted(map(str, g))}" if isinstance(g, Mapping) else type(g).__name__
+            raise ValueError(f"{where}: param group {i} must be a dict with 'params', got {got}")
+        ids = g["params"]
+        if not isinstance(ids, (list, tuple)) or not all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in ids
+        ):
+            raise ValueError(
+                f"{where}: 'params' of param group {i} must be a list of parameter numbers, "
+                f"got {str(ids)[:60]}"
+            )
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            f"{where}: 'state' must be a dict of parameter number -> state, got "
+            f"{type(state).__name__}"
+        )
+
+
+def _whole_step(name: str, key: Any, v: Any) -> int:
+    """A saved step count: a whole number >= 0 (an int, or a float such as PyTorch's)."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v.item()
+    ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+    if ok and math.isfinite(v) and v >= 0 and float(v).is_integer():
+        return int(v)
+    raise ValueError(
+        f"{name}.load_state_dict: state 'step' of parameter {key} must be a whole number "
+        f">= 0, got {v!r}"
+    )
 
 
 def _copy_value(v: Any) -> Any:

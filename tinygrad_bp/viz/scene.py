@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops
 from ..tensor import Tensor
 from ._style import _CURRENT, _FILL, _GRAD, _MUTED, _PENDING, _SUP, _esc
 from .read import _Call, _Ctx, _kind, _value, _wrap
@@ -121,51 +122,13 @@ def _tensor_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
     return _table(rows)
 
 
-# Local rules, written in the picture's names: {x} the input, {y} the output.
-_UNARY_RULES = {
-    "neg": "−g",
-    "sum": "g broadcast back",
-    "mean": "g/n broadcast back",
-    "max": "g to the max entries",
-    "min": "g to the min entries",
-    "reshape": "g reshaped back",
-    "transpose": "g transposed back",
-    "getitem": "g scattered into zeros",
-    "cast": "g cast back",
-    "exp": "g·{y}",
-    "log": "g/{x}",
-    "sqrt": "g/(2·{y})",
-    "relu": "g·[{x} > 0]",
-    "sigmoid": "g·{y}·(1 − {y})",
-    "tanh": "g·(1 − {yp}²)",
-    "softmax": "{y}·(g − Σ g·{y})",
-    "log_softmax": "g − softmax({x})·Σ g",
-    "sin": "g·cos {x}",
-    "cos": "−g·sin {x}",
-    "abs": "g·sign({x})",
-    "square": "g·2·{x}",
-    "log1p": "g/(1 + {x})",
-    # windows: each is the other's adjoint (docs: convolution and pooling)
-    "unfold": "fold(g): each window's g added back onto its pixels",
-    "fold": "unfold(g): g's window at each position",
-    "max_pool2d": "g to the maximum of each window (the first, on ties)",
-    "max_last": "g to the maximum along the last axis",
-}
-_BINARY_RULES = {
-    "add": ("g", "g"),
-    "sub": ("g", "−g"),
-    "mul": ("g·{v}", "g·{u}"),
-    "div": ("g/{v}", "−g·{u}/{vp}²"),
-    "pow": ("g·{v}·{up}^({v} − 1)", "g·{up}^{v}·ln {u}"),
-    "maximum": ("g·[{u} > {v}]", "g·[{v} > {u}]"),
-    "minimum": ("g·[{u} < {v}]", "g·[{v} < {u}]"),
-}
 NO_RULE = "(no rule recorded)"
 
 
 def _rule_lines(ctx: _Ctx, t: Tensor) -> list[str]:
     """The op's local derivative rule, one line per input that needs a gradient, in the
-    names the picture shows; g is the gradient arriving at the op's output."""
+    names the picture shows; g is the gradient arriving at the op's output.  Each primitive
+    declares its rule where it is defined (``tinygrad_bp.ops.PRIMITIVES``)."""
     op = t.op or ""
     base = op.split()[0] if op else ""
     ps = t.parents
@@ -173,33 +136,28 @@ def _rule_lines(ctx: _Ctx, t: Tensor) -> list[str]:
     names = [_wrap(_sym(ctx, p)) for p in ps]
     post = [_wrap(_sym(ctx, p), postfix=True) for p in ps]
     y, yp = _wrap(_sym(ctx, t)), _wrap(_sym(ctx, t), postfix=True)
-    if op == "cross_entropy" and len(ps) == 2:
-        return [f"∂/∂{names[0]} = (softmax({_sym(ctx, ps[0])}) − {names[1]})/N"]
-    if op == "matmul" and len(ps) == 2:
-        lines = []
-        if need[1]:
-            lines.append(f"∂/∂{names[1]} = {post[0]}ᵀ·g")
-        if need[0]:
-            lines.append(f"∂/∂{names[0]} = g·{post[1]}ᵀ")
-        return lines
-    if base in _BINARY_RULES and len(ps) == 2:
-        (u, v), (up, vp) = names, post
-        return [
-            f"∂/∂{n} = {r.format(u=u, v=v, up=up, vp=vp)}"
-            for n, r, k in zip(names, _BINARY_RULES[base], need)
-            if k
-        ]
-    if base == "pow" and len(ps) == 1 and len(op.split()) == 2:
+    if base == "pow" and len(ps) == 1 and len(op.split()) == 2:  # a ** number
         p = float(op.split()[1])
         x, xp = names[0], post[0]
         return [f"∂/∂{x} = g·2·{x}" if p == 2 else f"∂/∂{x} = g·{p:g}·{xp}^{p - 1:g}"]
-    if op in ("lstm_layer", "lstm_cell"):  # (docs: recurrent cells and BPTT)
-        what = "every step back to the first (BPTT)" if op == "lstm_layer" else "one step"
-        return [f"the LSTM's gate derivatives, {what}"]
-    if base in _UNARY_RULES and len(ps) == 1:
-        rule = _UNARY_RULES[base].format(x=names[0], y=y, xp=post[0], yp=yp)
-        return [f"∂/∂{names[0]} = {rule}"]
-    return [NO_RULE]  # an op this picture does not know (a custom Function, a new op)
+    prim = ops.PRIMITIVE_OPS.get(base)
+    rule = prim.rule if prim is not None else None
+    if rule is None:
+        return [NO_RULE]  # an op this picture does not know (a custom Function, a new op)
+    if isinstance(rule, str) and rule.startswith("="):  # one sentence for the whole node
+        return [rule[1:]]
+    if isinstance(rule, (tuple, dict)):  # one rule per input (a dict: in its order)
+        if len(ps) != len(rule):
+            return [NO_RULE]
+        fields = dict(zip(("u", "v"), names), **dict(zip(("up", "vp"), post)), y=y, yp=yp)
+        fields.update(zip(("us", "vs"), (_sym(ctx, p) for p in ps)))
+        items = rule.items() if isinstance(rule, dict) else enumerate(rule)
+        return [f"∂/∂{names[i]} = {r.format(**fields)}" for i, r in items if need[i] and r]
+    return [
+        f"∂/∂{n} = {rule.format(x=n, xp=q, y=y, yp=yp)}"
+        for n, q, k in zip(names, post, need)
+        if k or len(ps) == 1
+    ]
 
 
 def _op_label(ctx: _Ctx, t: Tensor, state: str = "done") -> str:
@@ -216,7 +174,8 @@ def _broadcast_mark(p: Tensor, t: Tensor) -> str | None:
     """Where an elementwise op broadcast ``p`` up to ``t``'s shape, the engine sums the
     gradient back: name the summed axes ("Σ over batch" for a bias)."""
     base = t.op.split()[0] if t.op else ""
-    if base not in _BINARY_RULES or p.shape == t.shape or not p.requires_grad:
+    binary = base in ops.PRIMITIVE_OPS and ops.PRIMITIVE_OPS[base].family == "arithmetic"
+    if not binary or len(t.parents) != 2 or p.shape == t.shape or not p.requires_grad:
         return None
     lead = t.ndim - p.ndim
     axes = list(range(lead)) + [

@@ -153,7 +153,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="default: the data set's (sgd for Iris as in the tutorial, adam for the toys)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="weights, data and batch seed")
+    from tinygrad_bp.commands._output import seed_type
+
+    parser.add_argument("--seed", type=seed_type, default=0, help="weights, data and batch seed")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})"
     )

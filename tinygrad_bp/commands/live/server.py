@@ -9,6 +9,25 @@ Updates flow one way, from training to the page, a few times a second: server-se
 package) fit that better than websockets; the few commands (pause, step, settings) are
 ordinary POSTs.  The page itself is plain JavaScript and SVG from ``static/``, vendored in
 the package: nothing is fetched from the network.
+
+Who may talk to it (any web page the user has open can send requests to 127.0.0.1; the
+checks are those of Jupyter's server and OWASP's CSRF and DNS-rebinding guidance):
+
+- the ``Host`` header must name the loopback (``127.0.0.1``, ``localhost``, ``[::1]``) on
+  this server's port: Starlette's ``TrustedHostMiddleware`` for the names (it does not
+  look at the port), :class:`_Gate` for the port.  A page on a name that an attacker's
+  DNS resolves to 127.0.0.1 is refused (400), and so cannot read a session's state;
+- every request that changes state (anything but GET and HEAD) must carry this server's
+  token (:data:`TOKEN_HEADER`, a secret made per server and written into the page, as
+  Jupyter's XSRF token), come from no ``Origin`` or from this server's own, and send
+  ``application/json``; a foreign page can neither read the token nor send that header
+  without a CORS preflight, which is never granted;
+- a request body is at most :data:`MAX_BODY` bytes, refused by its ``Content-Length``
+  before it is read and counted while it streams; malformed JSON (invalid UTF-8, NaN or
+  infinite numbers, huge integers, deep nesting, anything but an object) is a 4xx;
+- at most :data:`MAX_SESSIONS` pages train at once (one for the user's own model), the
+  slot reserved before a session is built; a stopped session keeps only its last status,
+  and only the last :data:`MAX_STOPPED` of those are remembered.
 """
 
 from __future__ import annotations
@@ -16,8 +35,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hmac
 import json
+import math
 import os
+import secrets
 import socket
 import threading
 import uuid
@@ -28,10 +50,23 @@ from typing import Any
 from .registry import DATASETS, MODELS, as_dataset, build_model, load_dataset
 from .session import Session
 
-__all__ = ["HOST", "LiveConfig", "LiveServer", "create_app", "bind", "PortInUseError"]
+__all__ = [
+    "HOST",
+    "LiveConfig",
+    "LiveServer",
+    "create_app",
+    "bind",
+    "PortInUseError",
+    "TOKEN_HEADER",
+]
 
 HOST = "127.0.0.1"  # never another interface: the page can drive training and read files
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the Host names a request may use
 MAX_SESSIONS = 4  # pages training at once (each a thread on a small machine)
+MAX_STOPPED = 16  # stopped sessions whose last status is still answered
+MAX_BODY = 64 * 1024  # bytes in a request body (the page sends a few dozen)
+MAX_INT_DIGITS = 20  # digits of an integer in a request body
+TOKEN_HEADER = "X-Tinygrad-BP-Token"  # the per-server token every POST carries
 EVENT_PERIOD = 0.25  # seconds between checks for a new snapshot
 
 
@@ -71,6 +106,31 @@ class LiveConfig:
 
     def check(self) -> None:
         """Fail before serving on names and arguments that cannot work."""
+        from .session import check_lr
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"live: --seed must be a non-negative integer, got {self.seed!r}")
+        if self.lr is not None:
+            try:
+                check_lr(self.lr)
+            except ValueError:
+                raise ValueError(
+                    f"live: lr (the learning rate) must be a number in (0, 100), got {self.lr!r}"
+                ) from None
+        bs = self.batch_size
+        if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+            raise ValueError(f"live: batch size must be a positive integer, got {bs!r}")
+        for name, v in (("delay", self.delay), ("stats_every", self.stats_every)):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not (math.isfinite(v) and v >= 0)
+            ):
+                raise ValueError(f"live: {name} must be a number of seconds >= 0, got {v!r}")
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"live: every must be a positive integer, got {self.every!r}")
+        if self.optimizer is not None and self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"live: unknown optimizer {self.optimizer!r}; expected sgd or adam")
         if isinstance(self.data, str):
             ds = load_dataset(self.data, self.seed)  # raises on an unknown name
         else:
@@ -130,23 +190,168 @@ def _static(name: str) -> bytes:
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8"}  # fmt: skip
+# The files the page may ask for, by exact name: nothing else is ever opened.
+_STATIC_NAMES = frozenset(
+    f.name
+    for f in resources.files(__package__).joinpath("static").iterdir()
+    if os.path.splitext(f.name)[1] in _TYPES and not f.name.startswith(".")
+)
+_TOKEN_META = '<meta name="tinygrad-bp-token" content="">'
 
 
-def create_app(config: LiveConfig) -> Any:
-    """The Starlette application serving the page and its API for ``config``."""
+class BadRequest(Exception):
+    """A request refused with ``status`` and one sentence."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"{text} is out of range")
+    return v
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or :class:`BadRequest` (400) saying why not: not
+    UTF-8, not JSON, NaN or infinite numbers, integers of more than
+    :data:`MAX_INT_DIGITS` digits, nesting too deep for the parser, not an object."""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_small_int,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest(400, "live: the request body is not UTF-8 text") from None
+    except RecursionError:
+        raise BadRequest(400, "live: the request body is nested too deeply") from None
+    except ValueError as exc:
+        raise BadRequest(400, f"live: the request body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, f"live: expected a JSON object, got a {type(body).__name__}")
+    return body
+
+
+@dataclass
+class Access:
+    """Who may talk to one app: its port (set by :class:`LiveServer` once its socket is
+    bound) and its token."""
+
+    port: int
+    token: str
+
+
+class _Gate:
+    """Pure ASGI middleware: the port in the ``Host`` header (Starlette's
+    ``TrustedHostMiddleware``, which runs first, checks the name only), the body-size cap
+    by ``Content-Length``, and for every state-changing request the origin, the content
+    type and the token."""
+
+    def __init__(self, app: Any, access: Access) -> None:
+        self.app = app
+        self.access = access
+
+    @property
+    def port(self) -> int:
+        return self.access.port
+
+    @property
+    def token(self) -> str:
+        return self.access.token
+
+    def _origins(self) -> set[str]:
+        suffix = "" if self.port == 80 else f":{self.port}"
+        return {f"http://{name}{suffix}" for name in LOOPBACK_NAMES}
+
+    def _refusal(self, scope: Any) -> tuple[int, str] | None:
+        from starlette.datastructures import Headers
+
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        port = host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else "80"
+        if port != str(self.port):
+            return 400, "Invalid host header: this server answers on its own port only"
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return 400, "live: the Content-Length header is not a number"
+            if int(length) > MAX_BODY:
+                return 413, f"live: request bodies are limited to {MAX_BODY} bytes"
+        if scope["method"] in ("GET", "HEAD"):
+            return None
+        origin = headers.get("origin")
+        if origin is not None and origin not in self._origins():
+            return 403, f"live: requests from {origin} are refused (another site's page)"
+        if not hmac.compare_digest(headers.get(TOKEN_HEADER, "").encode(), self.token.encode()):
+            return 403, f"live: this request lacks the page's token ({TOKEN_HEADER})"
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return 415, f"live: expected Content-Type application/json, got {ctype or 'none'}"
+        return None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                from starlette.responses import JSONResponse
+
+                status, message = refusal
+                await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(config: LiveConfig, port: int = 8000, token: str | None = None) -> Any:
+    """The Starlette application serving the page and its API for ``config``, answering
+    only ``Host: 127.0.0.1:port`` (or ``localhost``, ``[::1]``) and requiring ``token``
+    (a fresh secret when None; ``app.state.token``) on every state-changing request."""
     _starlette()
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     config.check()
+    token = token or secrets.token_urlsafe(32)
+    access = Access(port, token)
     sessions: dict[str, Session] = {}
     lock = threading.Lock()
+    reserved = [0]  # slots taken by sessions being built
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
+
+    async def read_body(request: Request) -> dict[str, Any]:
+        """The JSON object sent, counted while it streams (a body without a length)."""
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise BadRequest(413, f"live: request bodies are limited to {MAX_BODY} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest(400, "live: the request body was cut off") from None
+        return parse_body(b"".join(chunks))
 
     def get(request: Request) -> Session | None:
         return sessions.get(request.path_params["sid"])
@@ -155,18 +360,27 @@ def create_app(config: LiveConfig) -> Any:
         server = getattr(app.state, "server", None)
         return bool(server is not None and server.should_exit)
 
+    def forget_stopped() -> None:
+        """Keep the last status of only the last MAX_STOPPED stopped sessions (the lock
+        is held)."""
+        stopped = [sid for sid, s in sessions.items() if not s.alive]
+        for sid in stopped[: max(0, len(stopped) - MAX_STOPPED)]:
+            del sessions[sid]
+
+    page_html = _static("index.html").decode("utf-8")
+    if _TOKEN_META not in page_html:  # pragma: no cover - the vendored page has it
+        raise RuntimeError("live: static/index.html lacks the token's meta tag")
+    page_html = page_html.replace(_TOKEN_META, _TOKEN_META.replace('""', f'"{token}"'))
+
     async def page(request: Request) -> Response:
-        return Response(_static("index.html"), media_type=_TYPES[".html"])
+        return Response(page_html, media_type=_TYPES[".html"],
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        ext = os.path.splitext(name)[1]
-        if ext not in _TYPES or "/" in name or name.startswith("."):
-            return error(404, f"no such file {name!r}")
-        try:
-            return Response(_static(name), media_type=_TYPES[ext])
-        except FileNotFoundError:
-            return error(404, f"no such file {name!r}")
+        if name not in _STATIC_NAMES or name == "index.html":
+            return error(404, f"no such file {name[:80]!r}")
+        return Response(_static(name), media_type=_TYPES[os.path.splitext(name)[1]])
 
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)  # no icon, and no 404 in the browser's console
@@ -184,28 +398,37 @@ def create_app(config: LiveConfig) -> Any:
 
     async def create(request: Request) -> Response:
         try:
-            body = await request.json() if await request.body() else {}
-        except json.JSONDecodeError:
-            return error(400, "live: the request body is not JSON")
+            body = await read_body(request)
+        except BadRequest as exc:
+            return error(exc.status, str(exc))
         data, model = body.get("data"), body.get("model")
-        with lock:
-            busy = [s for s in sessions.values() if s.alive]
+        for key, v in (("data", data), ("model", model)):
+            if v is not None and not isinstance(v, str):
+                return error(400, f"live: {key} must be a name, got a {type(v).__name__}")
+        with lock:  # the slot is taken before the session is built: the limit holds
+            busy = sum(s.alive for s in sessions.values()) + reserved[0]
             if config.fixed and busy:
                 return error(
                     409,
                     "live: this model is already training in another page; close that page "
                     "first (one model, one page)",
                 )
-            if len(busy) >= MAX_SESSIONS:
+            if busy >= MAX_SESSIONS:
                 return error(429, f"live: {MAX_SESSIONS} pages are training already; close one")
+            reserved[0] += 1
+        session = None
         try:
             session = await run_in_threadpool(config.new_session, data, model)
         except (ValueError, TypeError) as exc:
             return error(400, str(exc))
-        sid = uuid.uuid4().hex[:12]
-        with lock:
-            sessions[sid] = session
-        session.start()
+        finally:
+            with lock:
+                reserved[0] -= 1
+                if session is not None:
+                    sid = uuid.uuid4().hex[:12]
+                    sessions[sid] = session
+                    session.start()  # alive before the reservation is given back
+                    forget_stopped()
         return JSONResponse({"id": sid, "title": session.title})
 
     async def events(request: Request) -> Response:
@@ -260,14 +483,14 @@ def create_app(config: LiveConfig) -> Any:
         return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     async def control(request: Request) -> Response:
+        try:
+            body = await read_body(request)
+        except BadRequest as exc:
+            return error(exc.status, str(exc))
         session = get(request)
         if session is None:
             return error(404, "live: no such session")
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            return error(400, "live: the request body is not JSON")
-        if not isinstance(body, dict) or not isinstance(body.get("command"), str):
+        if not isinstance(body.get("command"), str):
             return error(400, 'live: expected {"command": "pause" | "resume" | "step" | "set"}')
         cmd = body.pop("command")
         kw = {k: body[k] for k in ("lr", "batch_size") if k in body}
@@ -280,9 +503,15 @@ def create_app(config: LiveConfig) -> Any:
         return JSONResponse({"ok": True})
 
     async def close(request: Request) -> Response:
+        try:
+            await read_body(request)
+        except BadRequest as exc:
+            return error(exc.status, str(exc))
         session = get(request)
         if session is not None:
             await run_in_threadpool(session.stop)
+            with lock:
+                forget_stopped()
         return JSONResponse({"ok": True})
 
     @contextlib.asynccontextmanager
@@ -305,9 +534,16 @@ def create_app(config: LiveConfig) -> Any:
             Route("/api/sessions/{sid}/control", control, methods=["POST"]),
             Route("/api/sessions/{sid}/close", close, methods=["POST"]),
         ],
+        middleware=[
+            # the names; the port, the origin, the token and the body size in _Gate
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_NAMES)),
+            Middleware(_Gate, access=access),
+        ],
         lifespan=lifespan,
     )
     app.state.sessions = sessions
+    app.state.access = access
+    app.state.token = token
     return app
 
 
@@ -368,9 +604,11 @@ class LiveServer:
         _starlette()
         import uvicorn
 
-        self.app = create_app(config)
+        self.app = create_app(config, port)
         self.sock = bind(port)
         self.port = self.sock.getsockname()[1]
+        self.app.state.access.port = self.port  # port 0: the one the system chose
+        self.token: str = self.app.state.token
         self.url = f"http://{HOST}:{self.port}/"
         self.server = uvicorn.Server(
             uvicorn.Config(

@@ -183,6 +183,7 @@ class Session:
             raise ValueError("live: the model has no parameters to train")
         self.model = model
         self.data = data
+        self.rows, self.classes = len(data.X), list(data.classes)  # kept after stopping
         self.loss_fn = loss
         self.inputs = inputs
         self.samples_fn = samples
@@ -243,7 +244,7 @@ class Session:
             if "lr" in kwargs and kwargs["lr"] is not None:
                 kwargs["lr"] = check_lr(kwargs["lr"])
             if "batch_size" in kwargs and kwargs["batch_size"] is not None:
-                kwargs["batch_size"] = check_batch_size(kwargs["batch_size"], len(self.data.X))
+                kwargs["batch_size"] = check_batch_size(kwargs["batch_size"], self.rows)
         if name == "step" and not self._paused:
             raise RuntimeError("live: pause training before walking a step")
         if name == "pause":
@@ -269,6 +270,23 @@ class Session:
             if self.state.status != "error":
                 self.state.status = "stopped"
             self.version += 1
+        self._release()
+
+    def _release(self) -> None:
+        """Once the thread is over, drop the model, the data, the optimizer and every
+        picture and curve: a stopped session keeps only its last status (a server that
+        serves many pages in turn stays the same size).  The thread itself calls this
+        when it ends, if :meth:`stop` gave up waiting for it."""
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            return
+        with self._lock:
+            self.model = self.data = self.opt = None  # type: ignore[assignment]
+            self.loss_fn = self.inputs = self.samples_fn = None  # type: ignore[assignment]
+            self._grid = self._order = self._eval = None  # type: ignore[assignment]
+            s = self.state
+            s.history, s.layers, s.boundary, s.graph_svg = [], [], None, ""
+            s.walk, s.samples = None, None
+            self.version += 1
 
     # ------------------------------------------------------------------ reading
     def snapshot(self, since: int = 0, boundary_since: int = -1) -> dict[str, Any]:
@@ -286,9 +304,9 @@ class Session:
                 "epoch": s.epoch,
                 "lr": self.settings.lr,
                 "batch_size": self.settings.batch_size,
-                "rows": len(self.data.X),
+                "rows": self.rows,
                 "optimizer": self.optimizer_name,
-                "classes": self.data.classes,
+                "classes": self.classes,
                 "history_len": len(s.history),
                 "history": s.history[since:],
                 "layers": s.layers,
@@ -345,6 +363,8 @@ class Session:
         finally:
             if self._stop.is_set():
                 self._finish()
+            else:  # an error ended it: the page shows the error, nothing needs the model
+                self._release()
 
     def _handle_commands(self, block: bool) -> None:
         while True:

@@ -34,8 +34,13 @@ function showMessage(text) {  // what the training thread is doing, from the sna
   m.textContent = text || "";
 }
 
+// The server's token, written into the page it served: every POST carries it (a page of
+// another site can neither read it nor send the header), with a JSON body.
+const TOKEN = document.querySelector('meta[name="tinygrad-bp-token"]').content;
+const POST_HEADERS = {"Content-Type": "application/json", "X-Tinygrad-BP-Token": TOKEN};
+
 async function post(path, body) {
-  const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+  const r = await fetch(path, {method: "POST", headers: POST_HEADERS,
                                body: JSON.stringify(body || {})});
   const out = await r.json().catch(() => ({error: `HTTP ${r.status}`}));
   if (!r.ok) throw new Error(out.error || `HTTP ${r.status}`);
@@ -67,7 +72,10 @@ async function startSession(data) {
 
 function stopSession() {
   if (source) source.close();
-  if (sid) navigator.sendBeacon(`/api/sessions/${sid}/close`);
+  // keepalive: the request outlives the page that is being closed (as a beacon would,
+  // but with the token's header)
+  if (sid) fetch(`/api/sessions/${sid}/close`, {method: "POST", headers: POST_HEADERS,
+                                                body: "{}", keepalive: true}).catch(() => {});
   source = null; sid = null;
 }
 
