@@ -10,9 +10,8 @@ formula is never differentiated a second time.  (PyTorch's fused layer norm gets
 derivative wrong that way; ``tests/test_fused.py`` checks ours against the written-out
 formulas and finite differences.)
 
-The node names what its closure reads under ``create_graph``: the parents' arrays, in
-``backward._saved``; the engine hands the closure the matching Tensors there and nothing in
-a plain backward.
+The node names its parents as its saved values (``make_node(..., saved=parents)``): the
+engine hands the closure their Tensors under ``create_graph``, their arrays otherwise.
 """
 
 from __future__ import annotations
@@ -42,12 +41,12 @@ def fused_node(
     ``create_graph`` is the vector-Jacobian product of ``composed(*parents)``."""
 
     def backward(g: Any, *saved: Any) -> tuple[Any, ...]:
-        if saved:  # under create_graph: the parents' Tensors
+        if isinstance(saved[0], Tensor):  # under create_graph: the parents' Tensors
             return composed_vjp(composed, saved, g)
-        return plain(g)
+        return plain(g)  # (the forward's own arrays, kept by the closure)
 
-    backward._saved = tuple(p.data for p in parents)  # type: ignore[attr-defined]
-    return make_node(out, tuple(parents), op, backward)
+    parents = tuple(parents)
+    return make_node(out, parents, op, backward, parents)
 
 
 def composed_vjp(composed: Callable[..., Tensor], ts: Sequence[Tensor], g: Tensor) -> tuple:
