@@ -125,7 +125,18 @@ def _cli(args: list[str], cwd: Path) -> str:
     return proc.stdout
 
 
+# A command's measured run time, "(0.8 s)": it differs on every run and means nothing in the
+# docs beyond its order of magnitude.
+_SECONDS = re.compile(r"\(\d+(?:\.\d+)? s\)")
+
+
 def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, unless the file already says the same thing: the same
+    text, or the same but for a measured run time.  So a second run changes no tracked file."""
+    if path.is_file():
+        old = path.read_text(encoding="utf-8")
+        if _SECONDS.sub("(s)", old) == _SECONDS.sub("(s)", text):
+            return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -155,6 +155,16 @@ def test_pause_step_walks_the_backward_pass_in_the_engines_order(browser, server
         assert shown == order
         assert len(set(srcs)) == len(order)  # one frame per node
         assert page.is_disabled("#next")
+        # a click shows the frame at its actual size (its text readable, scrolled), another
+        # fits it to the page again
+        size = "(f => [f.clientWidth, f.naturalWidth])(document.querySelector('#frame'))"
+        page.click("#frame")
+        shown_w, natural_w = page.evaluate(size)
+        assert shown_w == natural_w
+        page.click("#frame")
+        shown_w, _ = page.evaluate(size)
+        box = page.evaluate("document.querySelector('#framebox').clientWidth")
+        assert shown_w <= box
         n = len(order)
         assert page.inner_text("#caption").startswith(f"node {n} of {n}: ∂L/∂{walk.names[-1]}")
         page.keyboard.press("ArrowLeft")

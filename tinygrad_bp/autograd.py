@@ -700,7 +700,7 @@ def _walk(
                 continue
             pdata = p.data
             if gp.shape != pdata.shape:
-                gp = unbroadcast(gp, pdata.shape, node._op)
+                gp = unbroadcast(gp, pdata.shape, node._op or "")
             # NumPy's built-in dtypes are singletons: the identity test is the fast path
             if gp.dtype is not pdata.dtype and gp.dtype != pdata.dtype:
                 gp = gp.astype(pdata.dtype)
@@ -816,8 +816,10 @@ def grad(
         gouts = tuple(grad_outputs)
     if len(gouts) != len(outs):
         raise ValueError(f"grad: got {len(gouts)} grad_outputs for {len(outs)} outputs")
-    roots, seeds = [], []
+    roots: list[Tensor] = []
+    seeds: list[Any] = []
     for i, (o, go) in enumerate(zip(outs, gouts)):
+        seed: Any
         if not isinstance(o, Tensor):
             hint = (
                 " (argmax and argmin give NumPy integer arrays: indices are not differentiable)"
@@ -863,7 +865,7 @@ def grad(
         retain_graph = create_graph
     targets: dict[Tensor, Any] = dict.fromkeys(ins)
     _walk(roots, seeds, retain_graph, None, False, targets, create_graph)
-    result = []
+    result: list[Tensor | None] = []
     for i, t in enumerate(ins):
         g = targets[t]
         if g is None:
@@ -987,7 +989,7 @@ class Function:
                     f"{name}.backward returned {len(got)} gradients, expected {len(args)} (one "
                     f"per argument of forward, None for those that need none)"
                 )
-            grads = []
+            grads: list[Any] = []
             for i in positions:
                 gi, a = got[i], args[i]
                 if gi is None or not a.requires_grad:

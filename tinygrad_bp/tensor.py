@@ -143,6 +143,18 @@ class Tensor:
         "_ghosts",  # ((seq, old identity), ...): set with REBASED (changed in place in a graph)
         "__weakref__",
     )
+    # The slots set only with their flag, or with a node (for the type checker; no values).
+    _hooks: dict[int, Callable[[Any], Any]]
+    _post_hooks: dict[int, Callable[[Any], Any]]
+    _version: int
+    _version_seq: int
+    _steppers: tuple[list[int], ...]
+    _saved: tuple[Any, ...]
+    _saved_ix: tuple[int, ...]
+    _base: Tensor
+    _view: tuple[Tensor, Any, Any] | None
+    _ghosts: tuple[tuple[int, Tensor], ...]
+
     # ndarray <op> Tensor defers to Tensor's reflected op, and NumPy ufuncs (np.exp(t))
     # refuse a Tensor instead of silently returning an array with no graph.
     __array_priority__ = 1000
@@ -942,7 +954,7 @@ def bump_steps(record: list[int]) -> None:
     autograd._last_inplace[0] = seq
 
 
-def _assign(data: Any, value: Any, out: Any, casting: str) -> None:
+def _assign(data: Any, value: Any, out: Any, casting: Any) -> None:
     """``out[...] = value`` with a ufunc's signature (for fill_, zero_, copy_)."""
     xp.copyto(out, value, casting=casting)
 

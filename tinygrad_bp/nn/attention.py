@@ -59,6 +59,7 @@ class MultiheadAttention(Module):
         self.in_proj_bias = Parameter(np.zeros(3 * e, dtype=dtype)) if bias else None
         self.out_proj = Linear(e, e, bias=bias, rng=g, dtype=dtype)
         if bias:
+            assert self.out_proj.bias is not None  # (Linear made it: bias=True)
             self.out_proj.bias.data[...] = 0.0
 
     def _project(self, x: Tensor, k: int) -> Tensor:

@@ -80,7 +80,7 @@ class CrossEntropyLoss(Module):
             self.register_buffer("weight", w.data)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
-        kw = {} if self.weight is None else {"weight": self.weight}
+        kw: dict[str, Any] = {} if self.weight is None else {"weight": self.weight}
         return F.cross_entropy(
             logits,
             target,
@@ -112,7 +112,7 @@ class NLLLoss(Module):
             self.register_buffer("weight", w.data)
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        kw = {} if self.weight is None else {"weight": self.weight}
+        kw: dict[str, Any] = {} if self.weight is None else {"weight": self.weight}
         return F.nll_loss(
             log_probs, target, reduction=self.reduction, ignore_index=self.ignore_index, **kw
         )

@@ -18,6 +18,10 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 class _BatchNorm(Module):
     _name = ""
     _ndims: tuple[int, ...] = ()
+    # buffers (register_buffer), with track_running_stats; annotated for the type checker
+    running_mean: Tensor
+    running_var: Tensor
+    num_batches_tracked: Tensor
 
     def __init__(
         self,

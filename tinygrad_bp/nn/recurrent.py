@@ -230,7 +230,10 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.hidden_size * D
             for suffix in ("", "_reverse")[:D]:
-                shapes = [("weight_ih", (gh, width)), ("weight_hh", (gh, self.hidden_size))]
+                shapes: list[tuple[str, tuple[int, ...]]] = [
+                    ("weight_ih", (gh, width)),
+                    ("weight_hh", (gh, self.hidden_size)),
+                ]
                 if self.bias:
                     shapes += [("bias_ih", (gh,)), ("bias_hh", (gh,))]
                 for pname, shape in shapes:
@@ -267,7 +270,7 @@ class _RNNBase(Module):
 
     def _check_state(self, s: Any, label: str, n: int, batched: bool) -> Tensor:
         D = 2 if self.bidirectional else 1
-        want = (D * self.num_layers, n, self.hidden_size)
+        want: tuple[int, ...] = (D * self.num_layers, n, self.hidden_size)
         if not batched:
             want = (want[0], want[2])
         if not isinstance(s, Tensor):

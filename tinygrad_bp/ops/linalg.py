@@ -67,8 +67,8 @@ def matmul(a: Any, b: Any) -> Tensor:
 
         def backward(g: Any, *vals: Any) -> tuple[Any, Any]:  # type: ignore[misc]
             # Promote 1-D operands to matrices as NumPy does, then undo it.
-            a = vals[0] if rb else None
-            b = vals[-1] if ra else None
+            a: Any = vals[0] if rb else None
+            b: Any = vals[-1] if ra else None
             a2 = a.reshape((1,) + a.shape) if a1 and rb else a
             b2 = b.reshape(b.shape + (1,)) if b1 and ra else b
             g2 = g

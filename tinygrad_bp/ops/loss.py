@@ -147,7 +147,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
 
         ry = isinstance(target, Tensor) and target.requires_grad
 
-        def backward(g: Any, z: Any, y: Any) -> tuple[Any, Any]:
+        def backward(g: Any, z: Any, y: Any) -> tuple[Any, Any]:  # type: ignore[misc]
             # ∂L/∂z = (softmax(z)·Σ_c y − y)·g/N, ∂L/∂y = −log softmax(z)·g/N
             s = D.scalar(g) / n
             if D.is_tensor(z):

@@ -134,6 +134,7 @@ def _others(x: Any, axes: tuple[int, ...]) -> Any:
         lk, rk = left[k], right[k]
         parts.append(cols[k] * 0.0 + 1.0 if lk is None and rk is None else
                      lk if rk is None else rk if lk is None else lk * rk)  # fmt: skip
+    joined: Any
     if isinstance(x, Tensor):
         from .shape import cat
 

@@ -59,7 +59,7 @@ def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
 
 
 def window_shape(
-    in_hw: tuple[int, int],
+    in_hw: tuple[int, ...],
     kernel: tuple[int, int],
     stride: tuple[int, int],
     padding: tuple[int, int],

@@ -396,7 +396,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_i = T_0
         self.T_mult = _positive_int("CosineAnnealingWarmRestarts", "T_mult", T_mult)
         self.eta_min = _finite("CosineAnnealingWarmRestarts", "eta_min", eta_min)
-        self.T_cur = last_epoch
+        self.T_cur: float = last_epoch
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:

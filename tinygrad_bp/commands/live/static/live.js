@@ -274,6 +274,10 @@ function drawBoundary(b, classes) {
 }
 
 // ------------------------------------------------------------------ the walk
+// A frame shrunk to the page makes its text a few pixels high: a click shows it at its
+// actual size in its scrolled box, another fits it again.
+$("frame").addEventListener("click", () => $("frame").classList.toggle("fit"));
+
 function drawWalk() {
   const w = walk;
   $("walk").hidden = false;
