@@ -9,7 +9,8 @@ BLAS pinned to one thread in every process), in interleaved rounds, so that each
 sees the same machine load.  Per step and per process it records the wall time of the
 whole step and the time spent inside MPI calls by DistributedDataParallel (starting the
 buckets' sums and waiting for them), and the gradient bytes summed.  A second worker mode
-times MPI's ``Allreduce`` on 2 processes for message sizes from 8 bytes to 4 MiB and fits
+times MPI's ``Allreduce`` on 2 processes for message sizes from 8 bytes to 4 MiB (the
+fastest of 200 calls each) and fits
 ``t(S) = 2α + S·β`` (2 processes: one exchange each way), from which the page *models*
 (it does not measure) the ring allreduce on 8 to 64 processes:
 ``T(N, S) = 2(N−1)·α + 2(N−1)/N · S·β``.
@@ -84,12 +85,14 @@ def worker_steps(name: str, steps: int, warmup: int, overlap: bool, cap: float) 
         t0 = time.perf_counter()
         xb = Tensor(X[idx]) if task.kind == "image" else X[idx]
         opt.zero_grad()
-        models.loss_of(net, xb, task.y_train[idx]).backward()
+        models.loss_of(model, xb, task.y_train[idx]).backward()  # (through DDP's forward)
         opt.step()
         t1 = time.perf_counter()
         if step >= warmup:
             times.append(t1 - t0)
             comms.append((model.comm_seconds - c0) if size > 1 else 0.0)
+    if size > 1 and model.steps_synced != warmup + steps:
+        raise RuntimeError(f"averaged {model.steps_synced} of {warmup + steps} steps")
     grad_bytes = sum(p.data.nbytes for p in net.parameters())
     mine = np.array([statistics.median(times), float(np.mean(comms)), float(np.mean(times))])
     every = np.zeros((size, 3))
@@ -131,7 +134,7 @@ def worker_alphabeta(repeats: int) -> None:
             t0 = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf)
             ts.append(time.perf_counter() - t0)
-        t = np.array([statistics.median(ts)])
+        t = np.array([min(ts)])  # the fastest: the machine's, not its other users' time
         comm.Allreduce(MPI.IN_PLACE, t, op=MPI.MAX)
         out[nbytes] = float(t[0])
     if comm.Get_rank() == 0:
@@ -238,9 +241,9 @@ def write_page(res: dict[str, Any]) -> str:
             f"{first['params']:,} parameters, {_size(gb)} of float32 gradients per step; global "
             f"batch {batch}.",
             "",
-            "| run | time per step (ms) | in MPI calls (ms) | allreduce share | "
-            "bytes summed per process | bytes sent per process (ring) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| run | time per step (ms) | launches (ms, min–max) | in MPI calls (ms) | "
+            "allreduce share | bytes summed per process | bytes sent per process (ring) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         base = None
         for label, n, _, _, _ in VARIANTS:
@@ -251,8 +254,10 @@ def write_page(res: dict[str, Any]) -> str:
             base = step if base is None else base
             share = comm / mean_step if n > 1 else 0.0
             sent = 2 * (n - 1) / n * gb
+            each = [max(r["median_step_s"]) for r in rs]
             lines.append(
-                f"| {label} | {_ms(step)} ({base / step:.2f}x) | {_ms(comm)} | "
+                f"| {label} | {_ms(step)} ({base / step:.2f}x) | "
+                f"{_ms(min(each))}–{_ms(max(each))} | {_ms(comm)} | "
                 f"{100 * share:.0f} % | {_size(gb) if n > 1 else '0'} | "
                 f"{_size(sent) if n > 1 else '0'} |"
             )
@@ -273,14 +278,16 @@ def write_page(res: dict[str, Any]) -> str:
         "process contributes per step; *bytes sent (ring)*: what each process sends in a "
         "ring allreduce of them, 2(N−1)/N of their size.  *0.1 MiB buckets*: the "
         "transformer's gradients in 8 buckets instead of 1, so that sums can start while the "
-        "backward walk goes on (*during*) or only after it (*after*): under this load the "
-        "difference is within the noise.  *Heavy yield*: MPICH's "
+        "backward walk goes on (*during*) or only after it (*after*); read the difference "
+        "against the spread over launches beside it (on a loaded machine one launch can take "
+        "twice as long as another), not as a settled figure.  *Heavy yield*: MPICH's "
         "`MPIR_CVAR_ENABLE_HEAVY_YIELD=1` (sleep between polls while waiting).",
         "",
         "## The α-β model of a ring allreduce (a model, not a measurement)",
         "",
-        "MPI's `Allreduce` on 2 processes, timed here for messages of 8 bytes to 4 MiB, fits "
-        "`t(S) = 2α + S·β` (least squares on the relative error) with",
+        "MPI's `Allreduce` on 2 processes, timed here for messages of 8 bytes to 4 MiB (the "
+        "fastest of 200 calls each, the machine's own speed rather than its other users'), "
+        "fits `t(S) = 2α + S·β` (least squares on the relative error) with",
         "",
         f"- α = **{alpha * 1e6:.2f} µs** per message (latency),",
         f"- β = **{beta * 1e9:.3f} ns per byte** ({1 / beta / 1e9:.2f} GB/s),",
@@ -311,7 +318,7 @@ def write_page(res: dict[str, Any]) -> str:
     sizes = sorted(res["allreduce_2"])
     lines += [
         "",
-        "The measured `Allreduce` times on 2 processes behind the fit:",
+        "The measured `Allreduce` times on 2 processes behind the fit (fastest of 200):",
         "",
         "| bytes | " + " | ".join(_size(s) if s >= 1024 else f"{s} B" for s in sizes[::3]) + " |",
         "|---|" + "---:|" * len(sizes[::3]),
@@ -335,8 +342,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 round of 15 steps")
     ap.add_argument("--page-only", action="store_true", help="rewrite the page from the JSON")
+    ap.add_argument("--alphabeta-only", action="store_true", help="re-time Allreduce only")
     args = ap.parse_args()
-    if args.page_only:
+    if args.alphabeta_only:
+        with open(JSON_OUT) as f:
+            res = json.load(f)
+        res["allreduce_2"] = {int(k): v for k, v in _launch(2, ["alphabeta", "200"], {}).items()}
+        with open(JSON_OUT, "w") as f:
+            json.dump(res, f, indent=1)
+    elif args.page_only:
         with open(JSON_OUT) as f:
             res = json.load(f)
         res["allreduce_2"] = {int(k): v for k, v in res["allreduce_2"].items()}

@@ -298,7 +298,9 @@ def test_ring_picture_schedule_is_an_allreduce(n):
 def test_ring_picture_files_and_bad_input(tmp_path):
     res = tg.viz.ring_allreduce_steps(tmp_path, n=3)
     assert len(res.frames) == 5 and os.path.getsize(res.gif) > 0
-    assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in res.frames)
+    for f in res.frames:
+        with open(f, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="n must be an int from 2 to 8"):
         tg.viz.ring_allreduce_graph(1)
     with pytest.raises(ValueError, match="step must be an int from 0 to 4"):

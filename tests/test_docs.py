@@ -243,3 +243,37 @@ def test_the_readme_test_command_is_what_ci_runs_and_the_first_is_light() -> Non
     for heavy in ("torch", "playwright", "pytest", "mygrad"):  # test-only, or the peers'
         assert heavy not in main
     assert any("torch" in d for d in project["optional-dependencies"]["test"])
+
+
+# ---------------------------------------------------------------- numbers from one source
+def test_the_readmes_numbers_are_the_ones_their_sources_print() -> None:
+    """The README quotes compare's maxima (docs/cli_output/compare.txt, made by the
+    command) and the benchmark's goals (benchmarks/page.py): the same numbers."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import page
+    finally:
+        sys.path.remove(str(ROOT))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = (DOCS / "cli_output" / "compare.txt").read_text(encoding="utf-8")
+
+    def printed(label: str) -> float:
+        line = next(x for x in out.splitlines() if x.strip().startswith(label))
+        return float(line.split()[-1])
+
+    for label in ("|engine - hand-written| parameter gradients", "|engine - finite differences|"):
+        assert f"{printed(label):.1e}" in readme, label
+    moved = float(re.search(r"by up to ([0-9.e+-]+) \(relative", out).group(1))
+    assert f"by up to {moved * 100:.1f} %" in readme
+    rows = re.findall(r"^\| (W\d) .*\| ([0-9.]+)x [✓✗] \|$", readme, re.M)
+    assert len(rows) == len(page.GOALS) == 7  # W1-W7, every workload with its goal
+    for wl, goal in rows:
+        assert float(goal) == page.GOALS[wl], wl
+
+
+def test_the_readmes_cnn_time_is_the_measured_one() -> None:
+    import json
+
+    run = json.loads((ROOT / "benchmarks/results/models/cnn.json").read_text(encoding="utf-8"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"98.61 %; {run['cpu_s']:.0f} s CPU" in readme

@@ -29,7 +29,8 @@ weights, curves and summary every time.
 Output (``--out FOLDER``): ``curves.png`` (loss and accuracy or R² per epoch),
 ``weights.npz`` (``Module.save``; load with ``nn.mlp(sizes).load(path)``),
 ``summary.json`` (settings, standardisation statistics, final metrics), ``history.csv``
-``graph_forward.png``, ``graph_backward.png`` and, with ``--compare``, ``compare.txt``.
+``graph_forward.png``, ``graph_backward.png`` (the trained network on its first 4
+training rows, as their titles say) and, with ``--compare``, ``compare.txt``.
 They are written into a temporary folder inside ``FOLDER`` and moved into place only when
 everything succeeded (:class:`tinygrad_bp.commands._output.RunFolder`), so a failed or interrupted
 run leaves nothing behind.  A manifest in the folder records the files a run wrote: a
@@ -314,8 +315,13 @@ def _draw_graphs(
     from .. import viz
 
     loss = loss_fn(model(Tensor(X[:4])), y[:4])
-    viz.draw_graph(loss, model=model).save(output.path("graph_forward.png"))
-    viz.draw_graph(loss, backward=True, model=model).save(output.path("graph_backward.png"))
+    rows = f"the trained network on its first {len(X[:4])} training rows"
+    viz.draw_graph(loss, model=model, title=f"Forward: {rows}").save(
+        output.path("graph_forward.png")
+    )
+    viz.draw_graph(loss, backward=True, model=model, title=f"Backward: {rows}").save(
+        output.path("graph_backward.png")
+    )
 
 
 def _write_json(path: Path, obj: Any) -> None:
