@@ -153,6 +153,7 @@ class TorchAdapter(_Adapter):
     F = SimpleNamespace(
         cross_entropy=TF.cross_entropy,
         mse_loss=TF.mse_loss,
+        linear=TF.linear,
         relu=torch.relu,
         sigmoid=torch.sigmoid,
         tanh=torch.tanh,
@@ -485,6 +486,8 @@ CASES: list[OpCase] = [
     case("log1p", lambda m, a: a.log1p(), (3, 4), domains=(P,)),
     case("erf", lambda m, a: m.erf(a), (3, 4)),
     case("sign", lambda m, a: a.sign() * a, (3, 4), domains=(A,)),
+    case("remainder", lambda m, a, b: a % b + a * b, (3, 4), (3, 4), domains=(P, "exponent")),
+    case("remainder_scalar", lambda m, a: (a * 3) % 0.7 * a, (3, 4), domains=(P,)),
     case("floor", lambda m, a: (a * 3).floor() + a, (3, 4)),
     case("ceil", lambda m, a: (a * 3).ceil() * a, (3, 4)),
     case("clamp", lambda m, a: a.clamp(-0.5, 0.7), (3, 4)),
@@ -644,9 +647,7 @@ CASES: list[OpCase] = [
         (4, 3),
         tags={"no_torch"},
     ),
-    case(
-        "F_linear", lambda m, x, W, b: m.F.linear(x, W, b), (5, 3), (3, 2), (2,), tags={"no_torch"}
-    ),
+    case("F_linear", lambda m, x, W, b: m.F.linear(x, W, b), (5, 3), (2, 3), (2,)),
     # ------------------------------------------------ compositions
     case(
         "dense_sigmoid",

@@ -221,8 +221,8 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     (
         "ce-1d-logits",
         lambda: F.cross_entropy(Tensor(np.zeros(4), requires_grad=True), np.array([1])),
-        ValueError,
-        r"cross_entropy.*\(N, C\).*\(4,\)",
+        ValueError,  # (C,) logits take a 0-d class index, as in PyTorch
+        r"cross_entropy: target must be class indices of shape \(\).*\(4,\)",
     ),
     (
         "ce-scalar-target",
@@ -283,7 +283,7 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         ValueError,
         r"log_softmax.*axis 2.*2 dims",
     ),
-    ("softmax-0d", lambda: T().softmax(), ValueError, r"softmax.*at least one dimension.*0-d"),
+    ("softmax-0d", lambda: T().softmax(1), ValueError, r"softmax: axis 1 is out of range"),
     (
         "transpose-axes",
         lambda: T(2, 3).transpose(0, 5),
@@ -297,10 +297,10 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"transpose.*\(1, 0\).*3 axes.*\(2, 3, 4\)",
     ),
     (
-        "mean-empty",
-        lambda: Tensor(np.ones((0, 3))).mean(axis=0),
+        "amax-empty-axis",  # (the mean of nothing is NaN, as in PyTorch; its maximum is refused)
+        lambda: Tensor(np.ones((0, 3))).amax(axis=0),
         ValueError,
-        r"mean.*empty.*\(0, 3\)",
+        r"max: cannot reduce an empty axis .*\(0, 3\)",
     ),
     ("max-empty", lambda: Tensor(np.ones((0, 3))).max(), ValueError, r"max.*empty.*\(0, 3\)"),
     # ---- scalars
@@ -621,10 +621,10 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"reshape: cannot reshape a tensor of shape \(3, 4\) \(12 elements\) into \(5,\)",
     ),
     (
-        "var-ddof",
-        lambda: T(1, 3).var(axis=0, ddof=1),
+        "var-ddof",  # (ddof >= n gives NaN with a warning, as in PyTorch)
+        lambda: T(1, 3).var(axis=0, ddof=-1),
         ValueError,
-        r"var: 1 element\(s\) over axis 0 of shape \(1, 3\) with ddof=1",
+        r"var: ddof must be a non-negative int, got -1",
     ),
     (
         "flatten-order",
@@ -640,10 +640,10 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         r"broadcast_to: cannot broadcast shape \(2, 3\) to \(3, 3\)",
     ),
     (
-        "logsumexp-empty",
-        lambda: T(0).logsumexp(),
+        "max-empty-all",  # (logsumexp of nothing is -inf, as in PyTorch)
+        lambda: T(0).max(),
         ValueError,
-        r"logsumexp: cannot reduce an empty tensor of shape \(0,\)",
+        r"max: cannot reduce an empty axis of a tensor of shape \(0,\)",
     ),
     (
         "sum-axis-and-dim",
@@ -661,9 +661,9 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("sum-0d", lambda: sum(T()), TypeError, r"iteration over a 0-d tensor"),
     (
         "mse-list-target-shape",
-        lambda: F.mse_loss(T(3, rg=True), [[1.0], [2.0], [3.0]]),
+        lambda: F.mse_loss(T(3, rg=True), [[1.0, 2.0], [2.0, 1.0]]),
         ValueError,
-        r"mse_loss: target shape \(3, 1\) differs from prediction shape \(3,\)",
+        r"mse_loss: target shape \(2, 2\) does not broadcast with the prediction's shape \(3,\)",
     ),
     (
         "ce-int-logits",

@@ -136,7 +136,7 @@ ROWS = [
     ("CrossEntropyLoss reduction", lambda: nn.CrossEntropyLoss(reduction="avg"), ValueError,
      r"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none'"),
     ("MSELoss shape", lambda: nn.MSELoss()(z(2, 3), np.zeros((3, 3))), ValueError,
-     r"mse_loss: target shape \(3, 3\) differs from prediction shape \(2, 3\)"),
+     r"mse_loss: target shape \(3, 3\) does not broadcast with the prediction's shape \(2, 3\)"),
     ("BCEWithLogitsLoss shape", lambda: nn.BCEWithLogitsLoss()(z(2, 3), np.zeros(3)),
      ValueError, r"binary_cross_entropy_with_logits: target shape \(3,\) differs"),
     # module habits

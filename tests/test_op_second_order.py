@@ -198,6 +198,8 @@ ELSEWHERE = {
     "index_add": "the backward of getitem (index rows): its own backward is getitem again",
     "scatter_add": "the backward of gather (gather rows): its own backward is gather again",
     "cast": "linear (its derivative is a cast back, its second zero); test_dtypes.py",
+    "floor_divide": "test_pytorch_parity_ops.py::test_floor_division_and_remainder (no "
+    "derivative, as in PyTorch: backward through it raises)",
 }
 
 

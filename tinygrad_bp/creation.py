@@ -77,7 +77,15 @@ def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def full(size: Sequence[int], fill_value: float, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:  # fmt: skip
-    return Tensor(np.full(_shape("full", (size,)), fill_value, _dtype(dtype)), requires_grad)
+    """``size`` filled with ``fill_value``, of ``dtype``; without one, PyTorch's choice:
+    bool for a bool, int64 for an int, the default float dtype for a float."""
+    if dtype is None:
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = np.bool_
+        elif isinstance(fill_value, (int, np.integer)):
+            dtype = np.int64
+    d = _dtype(dtype)
+    return Tensor(np.full(_shape("full", (size,)), fill_value, d), requires_grad, d)
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -108,7 +116,8 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
              requires_grad: bool = False) -> Tensor:  # fmt: skip
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
-    return Tensor(np.linspace(start, end, int(steps), dtype=_dtype(dtype)), requires_grad)
+    d = _dtype(dtype)
+    return Tensor(np.linspace(start, end, int(steps), dtype=d), requires_grad, d)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

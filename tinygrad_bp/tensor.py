@@ -6,6 +6,7 @@ primitive's forward and backward sit side by side.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -190,8 +191,10 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> _Size:
+        """The number of elements, as NumPy's ``size``; also callable as PyTorch's
+        ``size(dim=None)``: ``x.size()`` is the shape, ``x.size(0)`` one axis's length."""
+        return _Size(self.data.size, self.data.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -452,6 +455,18 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return ops.neg(self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return ops.remainder(other, self)
+
     def __pos__(self) -> Tensor:
         return self
 
@@ -484,15 +499,30 @@ class Tensor:
         return self._compare(other, xp.not_equal)
 
     def __invert__(self) -> Tensor:
-        if self.data.dtype.kind != "b":
-            raise TypeError(f"~: only boolean tensors can be inverted, got {self.data.dtype}")
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(
+                f"~: only boolean and integer tensors can be inverted, got {self.data.dtype}"
+            )
         return leaf(~self.data)
 
+    # & | ^ are bitwise on integers and logical on booleans, as in PyTorch
     def __and__(self, other: Any) -> Tensor:
-        return self._compare(other, xp.logical_and)
+        return ops.bitwise(self, other, "&")
+
+    def __rand__(self, other: Any) -> Tensor:
+        return ops.bitwise(other, self, "&")
 
     def __or__(self, other: Any) -> Tensor:
-        return self._compare(other, xp.logical_or)
+        return ops.bitwise(self, other, "|")
+
+    def __ror__(self, other: Any) -> Tensor:
+        return ops.bitwise(other, self, "|")
+
+    def __xor__(self, other: Any) -> Tensor:
+        return ops.bitwise(self, other, "^")
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return ops.bitwise(other, self, "^")
 
     # Tensors are dict keys in the backward walk: keep identity hashing (``==`` above is
     # elementwise, so equality never decides a dict lookup: distinct tensors hash apart).
@@ -702,15 +732,30 @@ class Tensor:
              keepdim: Any = None) -> Tensor:  # fmt: skip
         return ops.mean(self, *ops_axes("mean", axis, keepdims, dim, keepdim))
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Tensor:  # fmt: skip
-        """The maximum (a Tensor; PyTorch's ``max(dim)`` also returns indices: use
-        :meth:`argmax` for those)."""
-        return ops.max(self, *ops_axes("max", axis, keepdims, dim, keepdim))
+    def max(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> Any:  # fmt: skip
+        """PyTorch's ``max``: with no argument the maximum (a Tensor); ``max(dim)`` or
+        ``max(dim=...)`` a named tuple ``(values, indices)`` whose values' gradient goes to
+        the index picked; ``max(other_tensor)`` the elementwise maximum.  NumPy's
+        ``axis=`` (an int or a tuple) gives the maxima only, with the gradient split
+        evenly between ties (as :meth:`amax`)."""
+        return _max_min(self, "max", dim, keepdim, axis, keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Tensor:  # fmt: skip
-        return ops.min(self, *ops_axes("min", axis, keepdims, dim, keepdim))
+    def min(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> Any:  # fmt: skip
+        """PyTorch's ``min``: as :meth:`max`, for the minimum."""
+        return _max_min(self, "min", dim, keepdim, axis, keepdims)
+
+    def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: Any = None) -> Tensor:  # fmt: skip
+        """The maxima over ``axis`` (or ``dim``, an int or a tuple); ties share the
+        gradient evenly (``torch.amax``)."""
+        return ops.max(self, *ops_axes("amax", axis, keepdims, dim, keepdim))
+
+    def amin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: Any = None) -> Tensor:  # fmt: skip
+        """The minima over ``axis`` (or ``dim``); ties share the gradient (``torch.amin``)."""
+        return ops.min(self, *ops_axes("amin", axis, keepdims, dim, keepdim))
 
     def prod(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Tensor:  # fmt: skip
@@ -917,6 +962,255 @@ class Tensor:
         """As float64, differentiable."""
         return self if self.data.dtype == np.float64 else ops.cast(self, np.float64)
 
+    def half(self) -> Tensor:
+        """As float16, differentiable."""
+        return self if self.data.dtype == np.float16 else ops.cast(self, np.float16)
+
+    def long(self) -> Tensor:
+        """As int64 (PyTorch's ``long``; not differentiable, as in PyTorch)."""
+        return self._as_int(np.int64, "long")
+
+    def int(self) -> Tensor:
+        """As int32 (PyTorch's ``int``; not differentiable)."""
+        return self._as_int(np.int32, "int")
+
+    def bool(self) -> Tensor:
+        """As bool (nonzero is True; not differentiable)."""
+        return self._as_int(np.bool_, "bool")
+
+    def _as_int(self, dtype: Any, name: str) -> Tensor:
+        if self.data.dtype == dtype:
+            return self
+        with np.errstate(invalid="ignore"):  # NaN and inf as PyTorch leaves them: unspecified
+            return leaf(self.numpy().astype(dtype))
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to("cpu")``, ``to(other_tensor)``, ``to(device, dtype)`` or
+        ``to(dtype=...)``: a cast where the dtype changes (differentiable to floats, as
+        in PyTorch), else the tensor itself.  Only the CPU exists here: another device is
+        refused by name."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.data.dtype
+            elif isinstance(a, str) or type(a).__name__ == "device":
+                device = a
+            elif a is not None:
+                dtype = a
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(
+                f"to: tinygrad_bp runs on NumPy on the CPU only; there is no device "
+                f"{str(device)!r} (drop .to({str(device)!r}), or use 'cpu')"
+            )
+        if dtype is None:
+            return self
+        try:
+            d = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"to: expected a NumPy dtype (np.float32, np.int64, 'float64', ...), got {dtype!r}"
+            ) from None
+        if d == self.data.dtype:
+            return self
+        if d.kind == "f":
+            return ops.cast(self, d)
+        if d.kind not in "iub":
+            raise TypeError(f"to: dtype must be a float, int or bool dtype, got {d}")
+        return self._as_int(d, "to")
+
+    def t(self) -> Tensor:
+        """PyTorch's ``t()``: the transpose of a matrix (a vector or 0-d tensor as it is)."""
+        if self.data.ndim > 2:
+            raise ValueError(
+                f"t: expects a tensor with <= 2 dims, got shape {self.data.shape}; use "
+                f"swapaxes(a, b) or permute(...) for more dims"
+            )
+        return ops.transpose(self) if self.data.ndim == 2 else self
+
+    def dim(self) -> builtins.int:
+        """The number of dimensions (PyTorch's ``dim()``; NumPy's ``ndim``)."""
+        return self.data.ndim
+
+    nelement = numel
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def element_size(self) -> builtins.int:
+        return self.data.dtype.itemsize
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: everything is on the CPU."""
+        return self
+
+    def contiguous(self) -> Tensor:
+        """The tensor itself (NumPy handles any memory layout), as PyTorch returns a
+        contiguous tensor of the same values."""
+        return self
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.data.dtype)
+
+    def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
+        return _new_filled(self, size, 0, dtype)
+
+    def new_ones(self, *size: Any, dtype: Any = None) -> Tensor:
+        return _new_filled(self, size, 1, dtype)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+        return _new_filled(self, (size,), fill_value, dtype)
+
+    def new_tensor(self, data: Any, dtype: Any = None) -> Tensor:
+        return Tensor(data, dtype=self.data.dtype if dtype is None else dtype)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where ``mask`` is True, else this tensor (differentiable, as
+        PyTorch's)."""
+        m = mask.numpy() if isinstance(mask, Tensor) else xp.asarray(mask)
+        if m.dtype != bool:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
+        v = value if isinstance(value, Tensor) else xp.asarray(value, dtype=self.data.dtype)
+        return ops.where(m, v, self)
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        """``chunks`` pieces along ``dim`` (the last may be smaller), as ``torch.chunk``."""
+        if not isinstance(chunks, (builtins.int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+        n = self.shape[dim] if self.ndim else 1
+        return ops.split(self, max(-(-n // builtins.int(chunks)), 1), dim)
+
+    # PyTorch's method spellings of the operators
+    def add(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return ops.add(self, other if alpha == 1 else ops.mul(other, alpha))
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return ops.sub(self, other if alpha == 1 else ops.mul(other, alpha))
+
+    def mul(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return ops.pow(self, exponent)
+
+    def neg(self) -> Tensor:
+        return ops.neg(self)
+
+    def matmul(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    mm = bmm = matmul
+
+    def maximum(self, other: Any) -> Tensor:
+        return ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return ops.minimum(self, other)
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def any(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        """Whether any element is nonzero (along ``dim``): a boolean tensor."""
+        return leaf(xp.asarray(self.numpy().any(axis=dim, keepdims=keepdim)))
+
+    def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        """Whether every element is nonzero (along ``dim``): a boolean tensor."""
+        return leaf(xp.asarray(self.numpy().all(axis=dim, keepdims=keepdim)))
+
+
+def _new_filled(t: Tensor, size: Any, value: Any, dtype: Any) -> Tensor:
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    d = t.data.dtype if dtype is None else np.dtype(dtype)
+    return Tensor(np.full(shape, value, dtype=d), dtype=d)
+
+
+class _Size(int):
+    """A tensor's element count (NumPy's ``x.size``) that can also be called as PyTorch's
+    ``x.size(dim=None)``: the shape, or one axis's length."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> _Size:
+        obj = super().__new__(cls, n)
+        obj.shape = shape
+        return obj
+
+    def __call__(self, dim: Any = None) -> Any:
+        if dim is None:
+            return self.shape
+        nd = len(self.shape)
+        if (
+            not isinstance(dim, (int, np.integer))
+            or isinstance(dim, bool)
+            or not (-max(nd, 1) <= dim < max(nd, 1))
+        ):
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor with {nd} dims")
+        if nd == 0:
+            raise IndexError("size: a 0-d tensor has no dims (as in PyTorch)")
+        return self.shape[dim]
+
+
+_NOT_BUILT = {
+    "cuda": "everything runs on NumPy on the CPU; drop .cuda()",
+    "device": "everything runs on NumPy on the CPU",
+    "is_cuda": "everything runs on NumPy on the CPU",
+    "data_ptr": "use t.numpy().ctypes.data",
+    "storage": "use t.numpy() (the NumPy array behind the tensor)",
+    "is_contiguous": "use t.numpy().flags.c_contiguous",
+    "type": "use t.to(dtype) or t.dtype",
+    "index_select": "use t[index] (or t.swapaxes(0, d)[index] along another axis)",
+    "repeat": "use tg.cat([t] * n, dim=...) or t.expand(...)",
+    "topk": "use t.argsort via t.numpy() and t.gather(...)",
+    "sort": "use np.argsort(t.numpy()) and t.gather(...)",
+    "norm": "use ((t * t).sum() ** 0.5) or (t * t).sum(dim=...).sqrt()",
+    "softmax_": "use t.softmax(dim)",
+    "apply_": "compute with Tensor ops, or on t.numpy() under tg.no_grad()",
+    "pin_memory": "there is no device to pin memory for; drop it",
+    "share_memory_": "not needed: drop it",
+    "to_sparse": "sparse tensors are not supported",
+}
+
+
+def _not_built(name: str, hint: str) -> property:
+    def get(self: Tensor) -> Any:
+        raise AttributeError(
+            f"Tensor.{name} (a PyTorch habit) is not supported in tinygrad_bp: {hint}"
+        )
+
+    return property(get, doc=f"Not built (a PyTorch habit): {hint}.")
+
+
+# A PyTorch habit that is not built gets an error naming what to write instead (as a
+# property that raises AttributeError, so hasattr() stays False; not a __getattr__
+# fallback, which would slow every attribute lookup of every Tensor)
+for _name, _hint in _NOT_BUILT.items():
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _not_built(_name, _hint))
+del _name, _hint
+
 
 def mark_modified(tensors: Any) -> None:
     """Record that ``tensors`` were changed in place just now (an in-place operator, an
@@ -957,6 +1251,46 @@ def bump_steps(record: list[int]) -> None:
 def _assign(data: Any, value: Any, out: Any, casting: Any) -> None:
     """``out[...] = value`` with a ufunc's signature (for fill_, zero_, copy_)."""
     xp.copyto(out, value, casting=casting)
+
+
+class ValuesIndices(tuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as PyTorch's ``torch.return_types``: a
+    pair ``(values, indices)`` with those attribute names."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Tensor, indices: Tensor) -> ValuesIndices:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _max_min(x: Tensor, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
+    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        if keepdim is not None or axis is not None:
+            raise TypeError(f"{op}: max(other) takes no dim")
+        return (ops.maximum if op == "max" else ops.minimum)(x, dim)
+    if axis is not None or dim is None or isinstance(dim, (tuple, list)):
+        # NumPy's meaning (axis=, or no dim): the values, the gradient split between ties
+        if dim is not None and axis is not None:
+            raise TypeError(f"{op}: got both a dim and axis={axis!r}; pass one")
+        a = axis if axis is not None else dim
+        k = keepdims if keepdims is not None else keepdim
+        return (ops.max if op == "max" else ops.min)(x, a, bool(k))
+    if keepdims is not None:
+        keepdim = keepdims
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    return ops.max_min_dim(x, int(dim), bool(keepdim), op)
 
 
 def ops_axes(op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> tuple[Any, bool]:

@@ -320,7 +320,7 @@ def _finite_differences(
             h, signs = xt, []
             for layer in model:
                 if layer.activation == "relu":  # Dense.forward's ops, keeping the pre-activation
-                    a = F.linear(h, layer.W, layer.b)
+                    a = h @ layer.W + layer.b
                     signs.append(np.sign(a.data))
                     h = F.relu(a)
                 else:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import ops
 from ..tensor import Tensor
 from .activation import elu, gelu, leaky_relu, silu, softplus
@@ -53,6 +55,7 @@ __all__ = [
     "embedding",
     "one_hot",
     "scaled_dot_product_attention",
+    "pad",
 ]
 
 relu = ops.relu
@@ -84,8 +87,10 @@ def half_squared_error(pred: Tensor, target: Any) -> Tensor:
     return (d * d).sum() * (0.5 / n)
 
 
-def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
-    """``x @ W + b``: the article's ``a = x·W + b`` (``W`` of shape ``(in, out)``).
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias``, as ``torch.nn.functional.linear`` (``weight`` of shape
+    ``(out, in)``, ``nn.Linear``'s layout).  The article's ``a = x·W + b`` with ``W`` of
+    shape ``(in, out)`` (``nn.Dense``'s layout) is ``x @ W + b``, or ``F.linear(x, W.T, b)``.
 
     Examples
     --------
@@ -93,14 +98,70 @@ def linear(x: Tensor, W: Tensor, b: Tensor | None = None) -> Tensor:
     >>> import tinygrad_bp as tg
     >>> from tinygrad_bp import functional as F
     >>> x = tg.Tensor(np.ones((5, 4)))
-    >>> W = tg.Tensor(np.full((4, 3), 0.5), requires_grad=True)
+    >>> weight = tg.Tensor(np.full((3, 4), 0.5), requires_grad=True)  # (out, in)
     >>> b = tg.Tensor(np.zeros(3), requires_grad=True)
-    >>> a = F.linear(x, W, b)
+    >>> a = F.linear(x, weight, b)
     >>> a.shape, a.op, a.parents[0].op
     ((5, 3), 'add', 'matmul')
     >>> a.sum().backward()
     >>> b.grad  # the bias gradient: the sum over the batch of 5
     array([5., 5., 5.])
     """
-    a = ops.matmul(x, W)
-    return a if b is None else ops.add(a, b)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear: x must be a Tensor, got {type(x).__name__}")
+    w = weight if isinstance(weight, Tensor) else ops.as_tensor(weight, "linear")
+    if w.ndim not in (1, 2) or x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+        raise ValueError(
+            f"linear: expected weight of shape (out, in) = (out, {x.shape[-1] if x.ndim else '?'}) "
+            f"for input of shape {x.shape} (PyTorch's layout: x @ weight.T), got weight "
+            f"shape {w.shape}"
+        )
+    a = ops.matmul(x, ops.transpose(w) if w.ndim == 2 else w)
+    return a if bias is None else ops.add(a, bias)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """``torch.nn.functional.pad``: ``pad`` lists ``(before, after)`` widths from the
+    *last* axis backwards, ``(left, right, top, bottom, ...)``; a negative width crops.
+    Only ``mode="constant"`` is built.  (:meth:`Tensor.pad` takes NumPy's ``pad_width``,
+    first axis first.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.pad(tg.Tensor(np.ones((2, 3))), (1, 2)).shape  # the last axis: 1 + 3 + 2
+    (2, 6)
+    >>> F.pad(tg.Tensor(np.ones((2, 3))), (0, 0, 1, -1), value=5.0).data[:, 0]
+    array([5., 1.])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    if mode != "constant":
+        raise ValueError(
+            f"pad: only mode='constant' is built, got mode={mode!r}; for 'reflect' or "
+            f"'replicate' build the border with indexing and tg.cat"
+        )
+    if not isinstance(pad, (tuple, list)) or not all(
+        isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad
+    ):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: pad must hold an even number of widths, at most 2 per axis of the "
+            f"{input.ndim}-d input, got {len(pad)}: {tuple(pad)}"
+        )
+    widths = [[0, 0] for _ in range(input.ndim)]
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = [int(pad[2 * i]), int(pad[2 * i + 1])]
+    x = input
+    if any(w < 0 for pair in widths for w in pair):
+        key = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, input.shape))
+        if any(k.start > k.stop for k in key):
+            raise ValueError(f"pad: the negative widths {tuple(pad)} crop more than {input.shape}")
+        x = x[key]
+    pos = [[max(lo, 0), max(hi, 0)] for lo, hi in widths]
+    if any(w for pair in pos for w in pair):
+        x = ops.pad(x, pos, 0.0 if value is None else value)
+    return x

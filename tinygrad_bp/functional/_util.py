@@ -15,6 +15,18 @@ def as_tensor(x: Any, op: str) -> Tensor:
     return x
 
 
+def float_tensor(x: Any, op: str) -> Tensor:
+    """A floating Tensor operand; an integer or boolean one is refused, as PyTorch does
+    (its constants would otherwise be cast to integers)."""
+    x = as_tensor(x, op)
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: expected a floating tensor, got dtype {x.data.dtype} (as in PyTorch); "
+            f"convert with .float() or .double()"
+        )
+    return x
+
+
 def index_array(indices: Any, op: str) -> np.ndarray:
     """Integer indices as an int64 array (a float array of whole numbers is accepted)."""
     d = indices.data if isinstance(indices, Tensor) else np.asarray(indices)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import ops
 from ..backend import xp
 from ..ops import dialect as D
 from ..tensor import Tensor, make_node
 from ._fused import fused_node, gelu_array, gelu_tanh_array
-from ._util import as_tensor
+from ._util import float_tensor
 
 __all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu"]
 
@@ -28,7 +30,11 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     >>> F.leaky_relu(tg.Tensor([-2.0, 3.0]), 0.1).data
     array([-0.2,  3. ])
     """
-    x = as_tensor(x, "leaky_relu")
+    x = float_tensor(x, "leaky_relu")
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.number)):
+        raise TypeError(
+            f"leaky_relu: negative_slope must be a number, got {negative_slope!r} (as in PyTorch)"
+        )
     slope = xp.where(x.data > 0, 1.0, negative_slope).astype(x.data.dtype)
     return ops.mul(x, slope)  # the slope is a constant: its derivative is itself
 
@@ -52,7 +58,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     >>> round(F.gelu(tg.Tensor([1.0]), approximate="tanh").item(), 6)
     0.841192
     """
-    x = as_tensor(x, "gelu")
+    x = float_tensor(x, "gelu")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     composed = _gelu_tanh_composed if approximate == "tanh" else _gelu_composed
@@ -106,14 +112,14 @@ def _gelu_tanh_composed(x: Tensor) -> Tensor:
 
 def silu(x: Tensor) -> Tensor:
     """``x · sigmoid(x)`` (swish).  ∂/∂x = s + x·s·(1 − s), from the engine."""
-    x = as_tensor(x, "silu")
+    x = float_tensor(x, "silu")
     return x * ops.sigmoid(x)
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + e^{βx}) / β``, and ``x`` where ``βx > threshold`` (PyTorch's rule).
     ∂/∂x = sigmoid(βx) (1 where linear)."""
-    x = as_tensor(x, "softplus")
+    x = float_tensor(x, "softplus")
     if beta <= 0:
         raise ValueError(f"softplus: beta must be > 0, got {beta}")
     xd = x.data
@@ -131,8 +137,8 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """``x`` where ``x > 0``, else ``α (e^x − 1)``.  ∂/∂x = 1 or ``α e^x``."""
-    x = as_tensor(x, "elu")
-    pos = (x.data > 0).astype(x.data.dtype)
-    neg = 1.0 - pos
-    # exp of x only where x <= 0 (elsewhere exp(0) = 1 contributes 0): no overflow
-    return x * pos + (ops.exp(x * neg) - 1.0) * alpha
+    x = float_tensor(x, "elu")
+    pos = x.data > 0
+    # exp of x only where x <= 0 (elsewhere exp(0) = 1, and the branch is not taken): no
+    # overflow, and where routes the gradient, so elu(−∞) = −α with gradient 0, not NaN
+    return ops.where(pos, x, (ops.exp(ops.where(pos, 0.0, x)) - 1.0) * alpha)

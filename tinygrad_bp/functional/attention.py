@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from ._fused import fused_node
 from ._util import as_tensor
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "attention_weights"]
 
 
 def _swap_last(t: Tensor) -> Tensor:
@@ -55,12 +55,24 @@ def scaled_dot_product_attention(
             f"scaled_dot_product_attention: expected q (..., L, E), k (..., S, E), "
             f"v (..., S, Ev), got {q.shape}, {k.shape}, {v.shape}"
         )
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"scaled_dot_product_attention: the batch axes of q {q.shape}, k {k.shape} and "
+            f"v {v.shape} (all but the last two) do not broadcast together"
+        ) from None
     if dropout_p:
         raise ValueError("scaled_dot_product_attention: dropout_p is not supported; use 0.0")
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both")
     s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    if attn_mask is None and all(t.data.dtype.kind == "f" for t in (q, k, v)):
+    if (
+        attn_mask is None
+        and q.shape[-2] > 0
+        and k.shape[-2] > 0
+        and all(t.data.dtype.kind == "f" for t in (q, k, v))
+    ):  # (no mask: no row can be fully masked; is_causal always leaves column 0)
         return _attention_fused(q, k, v, float(s), bool(is_causal))
     return _attention_composed(q, k, v, attn_mask, is_causal, s)
 
@@ -78,13 +90,46 @@ def _attention_composed(
         m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         if m.dtype == bool:
             add = np.where(m, 0.0, -np.inf)
+        elif m.dtype.kind != "f":
+            raise TypeError(
+                f"scaled_dot_product_attention: attn_mask must be boolean (True: may attend) "
+                f"or float (added to the scores), got dtype {m.dtype}, as PyTorch refuses it; "
+                f"write mask.bool() or mask.to(q.dtype)"
+            )
         elif isinstance(attn_mask, Tensor) and attn_mask.requires_grad:
+            _check_mask_shape(m.shape, scores.shape, "scaled_dot_product_attention")
             scores = scores + attn_mask
         else:
             add = m
-    if add is not None:
-        scores = scores + add.astype(scores.dtype, copy=False)
-    return ops.matmul(ops.softmax(scores, -1), v)
+    return ops.matmul(attention_weights(scores, add, "scaled_dot_product_attention"), v)
+
+
+def _check_mask_shape(mshape: tuple[int, ...], sshape: tuple[int, ...], op: str) -> None:
+    try:
+        ok = np.broadcast_shapes(mshape, sshape) == tuple(sshape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{op}: attn_mask of shape {tuple(mshape)} does not broadcast to the attention "
+            f"scores' shape {tuple(sshape)} (batch..., L, S) without growing it"
+        )
+
+
+def attention_weights(scores: Tensor, add: Any, op: str) -> Tensor:
+    """``softmax(scores + add)`` along the last axis, ``add`` a constant array (0 where a
+    query may attend, −∞ where not, or any float bias).  A query row that may attend to
+    nothing gets weights 0, so its output is 0 and its gradients are 0, as PyTorch's
+    ``scaled_dot_product_attention`` gives (not NaN)."""
+    if add is None:
+        return ops.softmax(scores, -1)
+    _check_mask_shape(add.shape, scores.shape, op)
+    dead = np.isneginf(add).all(axis=-1, keepdims=True) if add.shape[-1:] != (0,) else None
+    if dead is not None and dead.any():
+        add = np.where(dead, 0.0, add)
+        w = ops.softmax(scores + add.astype(scores.dtype, copy=False), -1)
+        return ops.where(dead, 0.0, w)
+    return ops.softmax(scores + add.astype(scores.dtype, copy=False), -1)
 
 
 def _attention_fused(q: Tensor, k: Tensor, v: Tensor, s: float, causal: bool) -> Tensor:

@@ -4,11 +4,13 @@ binary_cross_entropy_with_logits, with PyTorch's ``reduction=``, ``label_smoothi
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from .. import ops
+from ..ops._common import promote_types
 from ..ops.loss import ClassIndexError
 from ..tensor import Tensor, _to_array
 from ._util import as_tensor, check_reduction, reduce
@@ -19,91 +21,183 @@ __all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_l
 
 def _target_array(target: Any) -> Any:
     t = target.data if isinstance(target, Tensor) else target
-    return np.asarray(t) if isinstance(t, (list, tuple)) else t
+    return np.asarray(t) if isinstance(t, (list, tuple, int, float, np.generic)) else t
 
 
-def _class_weights(
-    logp: Tensor, target: Any, label_smoothing: float, ignore_index: int, op: str
-) -> tuple[Any, Any]:
-    """The constant ``Q`` with ``loss_i = −Σ_c Q_ic · logp_ic`` for class-index targets,
-    and the mask of rows that count."""
-    n, c = logp.shape
-    t = _target_array(target)
-    if not isinstance(t, np.ndarray) or t.shape != (n,):
-        raise ValueError(
-            f"{op}: target must be class indices of shape ({n},) for input {logp.shape}, got "
-            f"{getattr(t, 'shape', type(t).__name__)}"
+def _deprecated(op: str, size_average: Any, reduce: Any) -> None:
+    if size_average is not None or reduce is not None:
+        raise TypeError(
+            f"{op}: size_average= and reduce= are PyTorch's deprecated spellings; pass "
+            f"reduction='mean', 'sum' or 'none'"
         )
+
+
+def _weight_array(weight: Any, c: int, dtype: Any, op: str) -> Any:
+    if weight is None:
+        return None
+    if isinstance(weight, str):
+        raise TypeError(
+            f"{op}: the third argument is weight (PyTorch's order: input, target, weight); "
+            f"pass reduction={weight!r} by name"
+        )
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise ValueError(
+            f"{op}: weight is a constant here (its gradient is not computed); pass weight.detach()"
+        )
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.shape != (c,) or w.dtype.kind not in "fiu":
+        raise ValueError(
+            f"{op}: weight must be a float tensor of shape ({c},), one per class, got shape "
+            f"{w.shape} and dtype {w.dtype}"
+        )
+    return w.astype(dtype, copy=False)
+
+
+def _rows(x: Tensor, op: str, what: str) -> tuple[Tensor, tuple[int, ...]]:
+    """Input ``(C,)`` or ``(N, C, d1, ...)`` as rows ``(M, C)``, and the shape of one
+    loss per row (``()`` or ``(N, d1, ...)``)."""
+    if x.ndim == 0:
+        raise ValueError(
+            f"{op}: {what} must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor"
+        )
+    if x.ndim == 1:
+        return ops.reshape(x, (1, x.shape[0])), ()
+    if x.ndim == 2:
+        return x, (x.shape[0],)
+    perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+    c = x.shape[1]
+    return ops.reshape(ops.transpose(x, perm), (-1, c)), (x.shape[0],) + x.shape[2:]
+
+
+def _class_targets(
+    t: Any, shape: tuple[int, ...], c: int, ignore_index: int, op: str
+) -> tuple[Any, Any]:
+    """Class indices as a flat ``intp`` array (ignored rows pointing at class 0) and the
+    mask of rows that count."""
+    if t.dtype.kind == "f" and np.all(t == np.round(t)):
+        t = t.astype(np.int64)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class indices must be integers, got dtype {t.dtype}")
-    valid = t != ignore_index
-    tt = np.where(valid, t, 0)
+    flat = t.reshape(-1)
+    valid = flat != ignore_index
+    tt = np.where(valid, flat, 0).astype(np.intp)
     if tt.size and (tt.min() < 0 or tt.max() >= c):
         bad = tt[(tt < 0) | (tt >= c)][0]
         raise ValueError(
-            f"{op}: class index {bad} is out of range for {c} classes (valid: 0..{c - 1})"
+            f"{op}: class index {bad} is out of range for {c} classes (valid: 0..{c - 1}"
+            f"{f', or ignore_index={ignore_index}' if ignore_index != -100 else ''})"
         )
-    q = np.zeros((n, c), dtype=logp.dtype)
-    q[np.arange(n), tt] = 1.0 - label_smoothing
-    if label_smoothing:
-        q += label_smoothing / c
-    q *= valid[:, None]
-    return q, valid
+    return tt, valid
 
 
-def _nll_from_logp(
+def _nll_rows(logp: Tensor, tt: Any, valid: Any, w: Any) -> tuple[Tensor, Any]:
+    """``−w[t_i]·logp[i, t_i]`` per row (0 for ignored rows, whatever their logits: a −∞
+    elsewhere in the row never makes NaN), and the weight of each row."""
+    picked = ops.reshape(ops.gather(logp, 1, tt[:, None]), (-1,))
+    if not valid.all():
+        picked = ops.where(valid, picked, 0.0)
+    if w is None:
+        rw = valid.astype(logp.dtype)
+        return -picked, rw
+    rw = np.where(valid, w[tt], 0).astype(w.dtype, copy=False)
+    return -(picked * rw), rw
+
+
+def _finish(rows: Tensor, shape: tuple[int, ...], reduction: str, denom: Any) -> Tensor:
+    if reduction == "none":
+        return ops.reshape(rows, shape)
+    total = rows.sum()
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / np.asarray(denom, dtype=rows.dtype)
+
+
+def _loss(
     logp: Tensor,
+    shape: tuple[int, ...],
     target: Any,
+    weight: Any,
+    ignore_index: int,
     reduction: str,
     label_smoothing: float,
-    ignore_index: int,
     op: str,
+    input_shape: tuple[int, ...],
+    probs_ok: bool,
 ) -> Tensor:
+    m, c = logp.shape
     t = _target_array(target)
-    if isinstance(t, np.ndarray) and t.ndim == 2:  # probabilities (no ignore_index here)
-        if t.shape != logp.shape:
-            raise ValueError(
-                f"{op}: a probability target must have the input's shape {logp.shape}, got "
-                f"{t.shape}"
-            )
-        y = (
-            target
-            if isinstance(target, Tensor) and target.requires_grad
-            else t.astype(logp.dtype, copy=False)
+    if not isinstance(t, np.ndarray) or t.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{op}: target must be class indices or probabilities, got {type(target).__name__}"
         )
+    w = _weight_array(weight, c, logp.dtype, op)
+    if (
+        tuple(t.shape) == tuple(input_shape)
+        and t.dtype.kind == "f"
+        and len(input_shape) != len(shape)
+    ):
+        if not probs_ok:
+            raise ValueError(
+                f"{op}: target must be class indices of shape {shape} for input "
+                f"{input_shape}, got a target of the input's shape (nll_loss takes class "
+                f"indices; for probabilities use cross_entropy)"
+            )
+        # probabilities: −Σ_c (w_c·) y_c log p_c per row, the mean over rows
+        if isinstance(target, Tensor):
+            y_t = target if target.ndim < 2 else _rows(target, op, "target")[0]
+            y: Any = ops.reshape(y_t, (m, c))
+        else:
+            y = (
+                t.astype(logp.dtype, copy=False).reshape(m, c)
+                if t.ndim < 3
+                else (_rows(Tensor(t), op, "target")[0].data.astype(logp.dtype, copy=False))
+            )
         if label_smoothing:
-            y = y * (1.0 - label_smoothing) + label_smoothing / logp.shape[1]
-        loss = -(logp * y).sum(axis=1)
-        return reduce(loss, reduction)
-    q, valid = _class_weights(logp, target, label_smoothing, ignore_index, op)
-    loss = -(logp * q).sum(axis=1)
-    if reduction == "mean":
-        return loss.sum() / float(valid.sum()) if valid.any() else loss.sum() * np.nan
-    return reduce(loss, reduction)
-
-
-def _check_logits(x: Tensor, op: str) -> Tensor:
-    x = as_tensor(x, op)
-    if x.ndim != 2:
-        raise ValueError(f"{op}: input must have shape (N, C), got shape {x.shape}")
-    return x
+            y = y * (1.0 - label_smoothing) + label_smoothing / c
+        lw = logp * w if w is not None else logp
+        rows = -(lw * y).sum(axis=1)
+        return _finish(rows, shape, reduction, m if m else np.nan)
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{op}: target must be class indices of shape {shape}"
+            + (f" or probabilities of shape {input_shape}" if probs_ok else "")
+            + f" for input {input_shape}, got shape {tuple(t.shape)}"
+        )
+    tt, valid = _class_targets(t, shape, c, ignore_index, op)
+    rows, rw = _nll_rows(logp, tt, valid, w)
+    wsum = rw.sum()
+    loss = _finish(rows, shape, reduction, wsum)
+    if not label_smoothing:
+        return loss
+    smooth = -((logp * w) if w is not None else logp).sum(axis=1)
+    if not valid.all():
+        smooth = ops.where(valid, smooth, 0.0)
+    sm = _finish(smooth, shape, reduction, wsum if w is not None else valid.sum())
+    return loss * (1.0 - label_smoothing) + sm * (label_smoothing / c)
 
 
 def cross_entropy(
-    logits: Tensor,
+    input: Tensor,  # noqa: A002  (PyTorch's name)
     target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,  # noqa: A002
     reduction: str = "mean",
     label_smoothing: float = 0.0,
-    ignore_index: int = -100,
 ) -> Tensor:
-    """Softmax + cross-entropy of ``logits (N, C)`` against class indices ``(N,)`` or
-    probability rows ``(N, C)``, as ``torch.nn.functional.cross_entropy``.
+    """Softmax + cross-entropy, as ``torch.nn.functional.cross_entropy`` (same arguments,
+    same order): ``input`` of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)`` against
+    class indices of shape ``()``, ``(N,)`` or ``(N, d1, ...)``, or probabilities of the
+    input's shape.
 
-    With the defaults this is the fused primitive :func:`tinygrad_bp.ops.cross_entropy`,
-    whose gradient is ``(softmax − onehot) / N``.  ``reduction`` ("mean", "sum", "none"),
-    ``label_smoothing`` ε (the target becomes ``(1 − ε)·onehot + ε/C``) and
-    ``ignore_index`` (rows with that label count for nothing; the mean is over the rest)
-    go through ``log_softmax``.
+    ``weight`` (one per class) weighs each row by its class, and the mean divides by the
+    weights' sum; ``ignore_index`` rows count for nothing (the mean is over the rest);
+    ``label_smoothing`` ε mixes the target with the uniform ε/C; ``reduction`` is "mean",
+    "sum" or "none".  With the defaults on ``(N, C)`` logits this is the fused primitive
+    :func:`tinygrad_bp.ops.cross_entropy`, whose gradient is ``(softmax − onehot) / N``.
+    A −∞ logit (a mask) is fine as long as it is not the target's.
 
     Examples
     --------
@@ -115,27 +209,86 @@ def cross_entropy(
     >>> F.cross_entropy(z, [0, -100], reduction="sum").item() == F.cross_entropy(z, [0, 1]).item()
     True
     """
-    if reduction == "mean" and label_smoothing == 0.0:
-        try:  # the fused primitive; its one range check also finds an ignored label
-            return ops.cross_entropy(logits, target)
+    if (  # the common call first, with as few checks as it needs: the fused primitive
+        weight is None
+        and reduction == "mean"
+        and label_smoothing == 0.0
+        and size_average is None
+        and reduce is None
+        and input.__class__ is Tensor
+        and input.data.ndim == 2
+        and target.__class__ is np.ndarray
+        and target.ndim == 1
+        and target.dtype.kind in "iu"
+        and not (0 <= ignore_index < input.data.shape[1] and (target == ignore_index).any())
+    ):
+        try:  # (its one range check also finds a negative ignored label)
+            return ops.cross_entropy(input, target)
         except ClassIndexError:
-            t = _target_array(target)
-            if not (isinstance(t, np.ndarray) and t.ndim == 1 and (t == ignore_index).any()):
+            if not (target == ignore_index).any():
                 raise
-    if not 0.0 <= label_smoothing <= 1.0:
+    _deprecated("cross_entropy", size_average, reduce)
+    check_reduction(reduction, "cross_entropy")
+    if (
+        isinstance(label_smoothing, bool)
+        or not isinstance(label_smoothing, (int, float, np.floating))
+        or not 0.0 <= label_smoothing <= 1.0
+    ):
         raise ValueError(
             f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}"
         )
-    check_reduction(reduction, "cross_entropy")
-    logits = _check_logits(logits, "cross_entropy")
-    logp = ops.log_softmax(logits, 1)
-    return _nll_from_logp(logp, target, reduction, label_smoothing, ignore_index, "cross_entropy")
+    x = as_tensor(input, "cross_entropy")
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"cross_entropy: logits must be floating point, got dtype {x.dtype} (as in "
+            f"PyTorch; convert with .float() or .double())"
+        )
+    if isinstance(weight, str):
+        _weight_array(weight, 0, None, "cross_entropy")
+    t = _target_array(target)
+    if isinstance(target, (Tensor, np.ndarray)) and t.dtype.kind == "f" and t.ndim == x.ndim:
+        dt = promote_types(x.dtype, t.dtype)  # a float64 probability target: float64 loss
+        if dt != x.dtype:
+            x = ops.cast(x, dt)
+    if (
+        x.ndim == 2
+        and weight is None
+        and reduction == "mean"
+        and not label_smoothing
+        and not (
+            0 <= ignore_index < x.shape[1]
+            and isinstance(t, np.ndarray)
+            and t.ndim == 1
+            and (t == ignore_index).any()
+        )
+    ):
+        try:  # the fused primitive; its one range check also finds a negative ignored label
+            return ops.cross_entropy(x, target)
+        except ClassIndexError:
+            if not (isinstance(t, np.ndarray) and t.ndim == 1 and (t == ignore_index).any()):
+                raise
+    rows, shape = _rows(x, "cross_entropy", "input")
+    logp = ops.log_softmax(rows, 1)
+    return _loss(
+        logp, shape, target, weight, ignore_index, reduction, label_smoothing,
+        "cross_entropy", x.shape, True,
+    )  # fmt: skip
 
 
 def nll_loss(
-    log_probs: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100
+    input: Tensor,  # noqa: A002
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,  # noqa: A002
+    reduction: str = "mean",
 ) -> Tensor:
-    """``−log_probs[i, target_i]``, averaged over the rows that are not ``ignore_index``.
+    """``−w[t]·input[..., t, ...]`` per element, as ``torch.nn.functional.nll_loss``:
+    ``input`` (log-probabilities) of shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``,
+    class indices of the input's shape without ``C``; the mean divides by the weights of
+    the rows that are not ``ignore_index``.  A −∞ log-probability outside the target
+    classes changes nothing (it is never multiplied by 0).
 
     Examples
     --------
@@ -146,9 +299,13 @@ def nll_loss(
     >>> bool(np.isclose(loss.item(), -(np.log(0.5) + np.log(0.75)) / 2))
     True
     """
+    _deprecated("nll_loss", size_average, reduce)
     check_reduction(reduction, "nll_loss")
-    log_probs = _check_logits(log_probs, "nll_loss")
-    return _nll_from_logp(log_probs, target, reduction, 0.0, ignore_index, "nll_loss")
+    x = as_tensor(input, "nll_loss")
+    rows, shape = _rows(x, "nll_loss", "input")
+    return _loss(
+        rows, shape, target, weight, ignore_index, reduction, 0.0, "nll_loss", x.shape, False
+    )
 
 
 def _check_pair(pred: Any, target: Any, op: str) -> Any:
@@ -180,7 +337,28 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     2.5
     """
     check_reduction(reduction, "mse_loss")
-    target = _check_pair(pred, target, "mse_loss")
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"mse_loss: pred must be a Tensor, got {type(pred).__name__}")
+    if isinstance(target, (str, bytes)):
+        raise TypeError(f"mse_loss: target must be numbers, got a string {target!r}")
+    if isinstance(target, (list, tuple)):
+        target = _to_array(target, pred.dtype if pred.dtype.kind == "f" else None, "mse_loss")
+    tshape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
+    if tshape != pred.shape:
+        try:
+            np.broadcast_shapes(tshape, pred.shape)
+        except ValueError:
+            raise ValueError(
+                f"mse_loss: target shape {tshape} does not broadcast with the prediction's "
+                f"shape {pred.shape}"
+            ) from None
+        warnings.warn(  # PyTorch's warning, and then PyTorch's broadcast
+            f"mse_loss: using a target size {tshape} that is different to the input size "
+            f"{pred.shape}. This will likely lead to incorrect results due to broadcasting. "
+            f"Please ensure they have the same size.",
+            UserWarning,
+            stacklevel=2,
+        )
     d = pred - target
     return reduce(d * d, reduction)
 

@@ -129,6 +129,14 @@ def layer_norm(
             f"layer_norm: normalized_shape {ns} must match the last axes of the input, got "
             f"input shape {x.shape}"
         )
+    for label, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(np.shape(_array(t))) != ns:
+            raise ValueError(
+                f"layer_norm: {label} must have the normalized shape {ns}, got "
+                f"{tuple(np.shape(_array(t)))} (as in PyTorch)"
+            )
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be a number >= 0, got {eps!r}")
     axes = tuple(range(x.ndim - k, x.ndim))
 
     def composed(x: Tensor, *wb: Tensor) -> Tensor:
@@ -225,6 +233,11 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -
         raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
     if not training or p == 0:
         return x
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"dropout: expected a floating tensor, got dtype {x.data.dtype} (as in PyTorch: "
+            f"the scaled values cannot be stored in integers); convert with .float()"
+        )
     g = (
         rng
         if isinstance(rng, np.random.Generator)

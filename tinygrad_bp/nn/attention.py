@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..functional.attention import attention_weights
 from ..tensor import Tensor, get_default_dtype
 from .linear import Linear, _check_features, _uniform
 from .module import Module, Parameter, _rng
@@ -132,9 +133,12 @@ class MultiheadAttention(Module):
             if m.ndim == 3:
                 m = m.reshape(n, self.num_heads, L, S)
             add = np.where(m, -np.inf, 0.0) if m.dtype == bool else m
-        if add is not None:
-            scores = scores + add.astype(scores.dtype, copy=False)
-        w = ops.softmax(scores, -1)
+        if need_weights:  # PyTorch's module: a row that may attend to nothing is NaN here
+            if add is not None:
+                scores = scores + add.astype(scores.dtype, copy=False)
+            w = ops.softmax(scores, -1)
+        else:  # and 0 here (its scaled_dot_product_attention path): so both, as PyTorch
+            w = attention_weights(scores, add, "MultiheadAttention")
         out = ops.matmul(w, v)  # (N, h, L, d)
         out = ops.reshape(ops.transpose(out, 0, 2, 1, 3), n, L, self.embed_dim)
         out = self.out_proj(out)

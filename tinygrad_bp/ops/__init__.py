@@ -13,8 +13,9 @@ dtype, in one place.  ``None`` marks a parent that gets no gradient.
 
 The families:
 
-- :mod:`.elementwise`: add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, sin, cos, tan,
-  abs, square, erf, sign, floor, ceil, clamp, maximum, minimum, where, relu, sigmoid, tanh;
+- :mod:`.elementwise`: add, sub, mul, div, pow, neg, floor_divide, remainder, exp, log,
+  log1p, sqrt, sin, cos, tan, abs, square, erf, sign, floor, ceil, clamp, maximum, minimum,
+  where, relu, sigmoid, tanh (and the bitwise & | ^, never differentiable);
 - :mod:`.reduce`: sum, mean, max, min, prod, cumsum, logsumexp, softmax, log_softmax (and
   var, std composed of them);
 - :mod:`.shape`: reshape, transpose, broadcast_to, cat, stack, pad, flip, cast (and
@@ -37,15 +38,17 @@ from __future__ import annotations
 
 from ._common import FAMILIES, PRIMITIVE_OPS, PRIMITIVES, Primitive
 from .elementwise import (
-    abs, add, ceil, clamp, clone, cos, div, erf, exp, floor, log, log1p, maximum, minimum, mul, neg,
-    pow, relu, sigmoid, sign, sin, sqrt, square, sub, tan, tanh, where,
+    abs, add, bitwise, ceil, clamp, clone, cos, div, erf, exp, floor, floor_divide, log, log1p,
+    maximum, minimum, mul, neg, pow, relu, remainder, sigmoid, sign, sin, sqrt, square, sub,
+    tan, tanh, where,
 )  # fmt: skip
+from ._common import result_type
 from .index import gather, getitem, index_add, index_key, index_put, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
 from .recurrent import lstm_cell, lstm_layer
 from .reduce import (
-    cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
+    cumsum, log_softmax, logsumexp, max, max_min_dim, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
 from .shape import (
     broadcast_to, cast, cat, flatten, flip, pad, reshape, split, squeeze, stack, transpose,
@@ -56,7 +59,8 @@ from .window import fold, max_last, max_pool, unfold, window_shape
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
     "maximum", "minimum", "mul", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt",
-    "square", "sub", "tan", "tanh", "where", "gather", "getitem", "index_add", "scatter_add",
+    "square", "sub", "tan", "tanh", "where", "floor_divide", "remainder", "bitwise",
+    "max_min_dim", "result_type", "gather", "getitem", "index_add", "scatter_add",
     "index_put", "index_key",
     "einsum", "matmul", "cross_entropy", "cumsum", "log_softmax", "logsumexp", "max", "mean",
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",

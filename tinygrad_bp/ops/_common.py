@@ -11,6 +11,7 @@ from ..backend import xp
 from ..tensor import Tensor, _to_array, get_default_dtype, leaf
 
 _PY_SCALARS = (int, float, bool, np.number, np.bool_)
+_FAST_SCALARS = (int, float)
 
 # The primitive set, one declaration per primitive where it is defined (@primitive): its
 # family and its picture rule.  The ops package's list, the docs' table and the test
@@ -75,31 +76,133 @@ def primitive(
     return declare
 
 
-def const(x: Any, like: Tensor, op: str) -> Tensor:
-    """A non-Tensor operand as a constant leaf.  Python numbers take the tensor's dtype, so
-    ``float32 * 2`` stays float32; non-float arrays and lists do too; float arrays keep
-    theirs (NumPy's promotion then decides, as it would for the arrays)."""
+def promote_types(a: Any, b: Any) -> np.dtype:
+    """``torch.promote_types``: NumPy's table, except that an integer or boolean meeting a
+    float gives that float (int64 with float32 is float32, not NumPy's float64)."""
+    if a == b:
+        return a
+    fa, fb = a.kind == "f", b.kind == "f"
+    if fa != fb:
+        return a if fa else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: Any, lower: Any) -> Any:
+    """PyTorch's ``combine_categories``: the operands of a higher priority decide unless
+    a lower one is of a higher category (bool < integer < float)."""
+    if higher is None:
+        return lower
+    if lower is None or higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def operand_dtype(x: Any, op: str = "result_type") -> tuple[np.dtype, int]:
+    """``(dtype, priority)`` of one operand as ``torch.result_type`` sees it: 2 for a
+    tensor (or array) with dimensions, 1 for a 0-d one or a NumPy scalar, 0 for a Python
+    number (bool, int64, or the default float dtype)."""
+    if isinstance(x, Tensor):
+        d = x.data
+        return d.dtype, 2 if d.ndim else 1
+    if isinstance(x, np.ndarray):
+        return x.dtype, 2 if x.ndim else 1
+    if isinstance(x, np.generic):
+        return x.dtype, 1
+    if isinstance(x, bool):
+        return _BOOL, 0
+    if isinstance(x, int):
+        return _INT64, 0
+    if isinstance(x, float):
+        return get_default_dtype(), 0
+    arr = _to_array(x, None, op)  # lists: as the Tensor constructor reads them
+    return arr.dtype, 2 if arr.ndim else 1
+
+
+_BOOL = np.dtype(bool)
+_INT64 = np.dtype(np.int64)
+
+
+def result_type(*operands: Any, op: str = "result_type") -> np.dtype:
+    """The dtype of an elementwise op's result, as ``torch.result_type``: tensors with
+    dimensions decide over 0-d tensors, which decide over Python numbers, unless the lower
+    kind is of a higher category (bool < integer < float).  So ``float32 + 0-d float64``
+    and ``float32 + 2.5`` stay float32, ``int_tensor + 1`` stays integer, ``int_tensor +
+    2.5`` takes the default float dtype, ``int64 + float32`` is float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp.ops._common import result_type
+    >>> result_type(tg.Tensor(np.ones(2, np.float32)), np.float64(1.0))
+    dtype('float32')
+    >>> result_type(tg.Tensor([1, 2], dtype=np.int32), 1), result_type(np.arange(2), 0.5)
+    (dtype('int32'), dtype('float64'))
+    """
+    states: list[Any] = [None, None, None]
+    for x in operands:
+        d, p = operand_dtype(x, op)
+        s = states[p]
+        states[p] = d if s is None else promote_types(s, d)
+    return _combine(states[2], _combine(states[1], states[0]))
+
+
+def const(x: Any, like: Tensor, op: str, dtype: Any = None) -> Tensor:
+    """A non-Tensor operand as a constant leaf of ``dtype`` (by default the dtype of
+    ``torch.result_type(like, x)``: so ``float32 * 2`` stays float32 and ``int * 2``
+    integer).  Lists are read as the Tensor constructor reads them, then take a float
+    ``like``'s dtype."""
     if isinstance(x, Tensor):
         return x
-    like_dtype = like.data.dtype
-    if isinstance(x, _PY_SCALARS) and not isinstance(x, np.floating):
-        arr = xp.asarray(x, dtype=like_dtype if like_dtype.kind == "f" else None)
-        if arr.dtype.kind != "f":
-            arr = arr.astype(like_dtype if like_dtype.kind == "f" else get_default_dtype())
-    else:
+    if isinstance(x, (list, tuple)):
         arr = _to_array(x, None, op)
-        if not (isinstance(x, np.ndarray) and x.dtype.kind == "f") and like_dtype.kind == "f":
-            arr = arr.astype(like_dtype, copy=False)
-    return leaf(arr, "const")
+        if like.data.dtype.kind == "f":
+            arr = arr.astype(like.data.dtype, copy=False)
+        return leaf(arr, "const")
+    if dtype is None:
+        dtype = result_type(like, x)
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{op}: expected numeric data, got an array of dtype {x.dtype}")
+        return leaf(x.astype(dtype, copy=True), "const")
+    if isinstance(x, _PY_SCALARS):
+        return leaf(xp.asarray(x).astype(dtype), "const")
+    return leaf(_to_array(x, dtype, op), "const")
+
+
+def to_dtype(x: Tensor, dtype: Any) -> Tensor:
+    """``x`` itself if it has ``dtype``, else a differentiable cast to it."""
+    if x.data.dtype == dtype:
+        return x
+    from .shape import cast
+
+    return cast(x, dtype)
 
 
 def pair(a: Any, b: Any, op: str) -> tuple[Tensor, Tensor]:
-    if not isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
-            raise TypeError(f"{op}: expected at least one Tensor")
-        a = const(a, b, op)
-    elif not isinstance(b, Tensor):
-        b = const(b, a, op)
+    """Both operands of a binary op as Tensors of one dtype, ``torch.result_type``'s (a
+    Tensor of another dtype goes through a differentiable cast; a list operand is read as
+    the Tensor constructor reads it and left to NumPy's promotion)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    # fast paths: a float tensor with a Python number keeps the tensor's dtype
+    if ta and b.__class__ in _FAST_SCALARS and a.data.dtype.kind == "f":
+        return a, leaf(xp.asarray(b, dtype=a.data.dtype), "const")
+    if tb and a.__class__ in _FAST_SCALARS and b.data.dtype.kind == "f":
+        return leaf(xp.asarray(a, dtype=b.data.dtype), "const"), b
+    if ta and tb:
+        if a.data.dtype == b.data.dtype:  # the common case: nothing to promote
+            return a, b
+    elif not ta and not tb:
+        raise TypeError(f"{op}: expected at least one Tensor")
+    elif isinstance(a, (list, tuple)):
+        return const(a, b, op), b
+    elif isinstance(b, (list, tuple)):
+        return a, const(b, a, op)
+    dt = result_type(a, b, op=op)
+    a = to_dtype(a, dt) if ta else const(a, b, op, dt)
+    b = to_dtype(b, dt) if tb else const(b, a, op, dt)
     return a, b
 
 

@@ -72,7 +72,13 @@ def cos(x: Any) -> Any:
 
 
 def sign(x: Any) -> Any:
-    return x.sign() if isinstance(x, Tensor) else xp.sign(x)
+    """The sign, 0 for NaN (PyTorch's)."""
+    if isinstance(x, Tensor):
+        return x.sign()
+    out = xp.sign(x)
+    if out.dtype.kind == "f" and xp.isnan(out).any():
+        out = xp.where(xp.isnan(out), 0, out).astype(out.dtype, copy=False)
+    return out
 
 
 def sqrt(x: Any) -> Any:

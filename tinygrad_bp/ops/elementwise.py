@@ -13,14 +13,14 @@ import numpy as np
 
 from ..autograd import REUSE, _reused
 from ..backend import xp
-from ..tensor import OUT, SAVE_OUT, Tensor, make_node
+from ..tensor import OUT, SAVE_OUT, Tensor, leaf, make_node
 from . import dialect as D
-from ._common import primitive, _PY_SCALARS, as_tensor, broadcast_error, floating, pair
+from ._common import _PY_SCALARS, broadcast_error, floating, pair, primitive, result_type
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "clone", "exp", "log", "sqrt", "relu", "sigmoid",
     "tanh", "sin", "cos", "tan", "abs", "square", "log1p", "erf", "clamp", "maximum",
-    "minimum", "where", "sign", "floor", "ceil",
+    "minimum", "where", "sign", "floor", "ceil", "floor_divide", "remainder", "bitwise",
 ]  # fmt: skip
 
 
@@ -106,6 +106,8 @@ def mul(a: Any, b: Any) -> Tensor:
 def div(a: Any, b: Any) -> Tensor:
     """``a / b``.  ∂/∂a = g / b, ∂/∂b = −(g / b)·a / b (= −g·a / b²)."""
     a, b = pair(a, b, "div")
+    if a.data.dtype.kind != "f":  # int / int is true division: the default float dtype
+        a, b = floating(a, "div"), floating(b, "div")
     bd = b.data
     try:
         out = a.data / bd
@@ -131,13 +133,15 @@ def div(a: Any, b: Any) -> Tensor:
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
     """``a ** b``.  ∂/∂a = g·b·a^(b−1), 0 where b = 0; ∂/∂b = g·out·log(a), 0 where
     a = 0 and b ≥ 0 (PyTorch's conventions: a polynomial Σ xᵏ has a finite gradient at 0).
-    An integer base is promoted to the default float dtype, as PyTorch does."""
-    if isinstance(a, Tensor) and isinstance(b, _PY_SCALARS) and not isinstance(b, bool):
-        return _pow_scalar(a, float(b))
+    The dtype is ``torch.result_type``'s: an integer tensor to an integer power stays
+    integer (a negative Python exponent is refused, as PyTorch does), to a float power it
+    takes the default float dtype."""
+    if isinstance(a, Tensor) and isinstance(b, _PY_SCALARS) and not isinstance(b, (bool, np.bool_)):
+        return _pow_scalar(a, b)
     a, b = pair(a, b, "pow")
-    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
-        a = floating(a, "pow")
     ad, bd = a.data, b.data
+    if ad.dtype.kind != "f":
+        return _pow_int(a, b)
     try:
         out = ad**bd
     except ValueError:
@@ -157,21 +161,54 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
     return make_node(out, ab, "pow", backward, (a, b, OUT) if rb else ab)
 
 
-def _pow_scalar(a: Tensor, p: float) -> Tensor:
+def _pow_int(a: Tensor, b: Tensor) -> Tensor:
+    """Integer ``a ** b`` elementwise, PyTorch's values for negative exponents (1 for a
+    base of 1, ±1 for −1, 0 otherwise); never differentiable."""
+    ad, bd = a.data, b.data
+    if ad.dtype.kind == "b":
+        ad, bd = ad.astype(np.int64), bd.astype(np.int64)
+    try:
+        out = ad ** xp.maximum(bd, 0)
+    except ValueError:
+        raise broadcast_error("pow", a, b) from None
+    neg = bd < 0
+    if neg.any():
+        odd = (bd % 2) == 1
+        out = xp.where(neg, xp.where(ad == 1, 1, xp.where(ad == -1, xp.where(odd, -1, 1), 0)), out)
+        out = out.astype(ad.dtype, copy=False)
+    return make_node(out, (a, b), "pow", _no_backward)
+
+
+def _no_backward(g: Any) -> tuple[None, None]:
+    return None, None
+
+
+def _pow_scalar(a: Tensor, p: Any) -> Tensor:
     """``a ** p`` for a Python number ``p``.  ∂/∂a = g·p·a^(p−1) (0 for p = 0)."""
-    if a.data.dtype.kind != "f" and (p != int(p) or p < 0):
-        a = floating(a, "pow")  # int ** 0.5 is a float, as in PyTorch (never truncated)
+    if a.data.dtype.kind != "f":
+        if isinstance(p, (float, np.floating)):
+            a = floating(a, "pow")  # int ** 2.0 is a float, as in PyTorch (never truncated)
+        else:
+            if p < 0:
+                raise RuntimeError(
+                    f"pow: integers to negative integer powers are not allowed (as in "
+                    f"PyTorch); got a {a.data.dtype} tensor ** {p}: write x.double() ** {p} "
+                    f"or x ** {float(p)}"
+                )
+            ad = a.data.astype(np.int64) if a.data.dtype.kind == "b" else a.data
+            return make_node(ad ** int(p), (a,), f"pow {p}", _no_backward_one)
+    p = float(p)
     ad = a.data
     if p == 2.0:
         out = ad * ad
     else:
-        exponent = xp.asarray(p, dtype=ad.dtype) if ad.dtype.kind == "f" else int(p)
+        exponent = xp.asarray(p, dtype=ad.dtype)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = ad**exponent
 
     def backward(g: Any, a: Any) -> tuple[Any]:
         if p == 0.0:
-            return (g * 0.0,)
+            return (D.zeros_like(g),)  # zeros even where g is not finite (PyTorch's)
         if p == 2.0:
             return (g * (2.0 * a),)
         if p == 1.0:
@@ -180,6 +217,10 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
             return (g * (p * a ** (p - 1.0)),)
 
     return make_node(out, (a,), f"pow {p:g}", backward, (a,))
+
+
+def _no_backward_one(g: Any) -> tuple[None]:
+    return (None,)
 
 
 @primitive("arithmetic", "g")
@@ -200,6 +241,78 @@ def neg(a: Tensor) -> Tensor:
         return (-g,)
 
     return make_node(-a.data, (a,), "neg", backward)
+
+
+@primitive("arithmetic", ("none (as PyTorch)", "none (as PyTorch)"))
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """``a // b``: the quotient rounded down (Python's and PyTorch's ``//``), in
+    ``torch.result_type``'s dtype.  An integer division by zero is refused, as PyTorch
+    does.  Like PyTorch, it has no derivative: backward through it raises."""
+    a, b = pair(a, b, "floor_divide")
+    ad, bd = a.data, b.data
+    if ad.dtype.kind == "b":
+        ad, bd = ad.astype(np.int64), bd.astype(np.int64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp.floor_divide(ad, bd)
+    except ValueError:
+        raise broadcast_error("floor_divide", a, b) from None
+    if ad.dtype.kind != "f" and out.size and not xp.all(bd):
+        raise RuntimeError("floor_divide: integer division by zero (as in PyTorch)")
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        raise RuntimeError(
+            "floor_divide: the derivative of // is not implemented (as in PyTorch); for a "
+            "zero gradient write (a / b).floor()"
+        )
+
+    return make_node(out, (a, b), "floor_divide", backward)
+
+
+@primitive("arithmetic", ("g", "−g·⌊{u}/{v}⌋"))
+def remainder(a: Any, b: Any) -> Tensor:
+    """``a % b`` with the sign of ``b`` (Python's, NumPy's and PyTorch's ``%``).
+    ∂/∂a = g, ∂/∂b = −g·floor(a / b)."""
+    a, b = pair(a, b, "remainder")
+    ad, bd = a.data, b.data
+    if ad.dtype.kind == "b":
+        ad, bd = ad.astype(np.int64), bd.astype(np.int64)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp.remainder(ad, bd)
+    except ValueError:
+        raise broadcast_error("remainder", a, b) from None
+    if ad.dtype.kind != "f" and out.size and not xp.all(bd):
+        raise RuntimeError("remainder: integer division by zero (as in PyTorch)")
+    ra, rb = a.requires_grad, b.requires_grad
+    if rb:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = xp.floor_divide(ad, bd)  # a constant: floor(a / b) (0 gradient a.e.)
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        return (g if ra else None), (-(g * q) if rb else None)
+
+    return make_node(out, (a, b), "remainder", backward)
+
+
+_BITWISE = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor}
+
+
+def bitwise(a: Any, b: Any, op: str) -> Tensor:
+    """``a & b``, ``a | b``, ``a ^ b`` on boolean or integer tensors (bitwise, as PyTorch;
+    on booleans that is the logical operation).  Never differentiable; a float operand is
+    refused, as PyTorch does."""
+    a, b = pair(a, b, op)
+    if a.data.dtype.kind not in "biu":
+        raise TypeError(
+            f"{op}: bitwise operations need boolean or integer tensors, got "
+            f"{a.data.dtype} (as in PyTorch)"
+        )
+    try:
+        out = _BITWISE[op](a.data, b.data)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+    return leaf(out)
 
 
 # ---------------------------------------------------------------- functions of one value
@@ -337,7 +450,7 @@ def erf(x: Tensor) -> Tensor:
 def _zero_grad_op(name: str, fn: Any) -> Any:
     def op(x: Tensor) -> Tensor:
         def backward(g: Any) -> tuple[Any]:
-            return (g * 0.0,)
+            return (D.zeros_like(g),)  # zeros, even where g is infinite or NaN (PyTorch's)
 
         return make_node(fn(x.data), (x,), name, backward)
 
@@ -346,7 +459,14 @@ def _zero_grad_op(name: str, fn: Any) -> Any:
     return primitive("unary", "0", name=name)(op)
 
 
-sign = _zero_grad_op("sign", xp.sign)
+def _sign(a: Any) -> Any:
+    out = xp.sign(a)
+    if out.dtype.kind == "f":  # PyTorch's sign of NaN is 0
+        out = xp.where(xp.isnan(out), 0, out).astype(out.dtype, copy=False)
+    return out
+
+
+sign = _zero_grad_op("sign", _sign)
 floor = _zero_grad_op("floor", xp.floor)
 ceil = _zero_grad_op("ceil", xp.ceil)
 
@@ -370,25 +490,31 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         out = xd.copy()
 
     def backward(g: Any) -> tuple[Any]:
-        return (g * mask,)
+        return (D.where(mask, g, 0.0),)  # (a NaN gradient outside stays out, as PyTorch)
 
     return make_node(out, (x,), "clamp", backward)
 
 
-def _extremum(a: Any, b: Any, op: str, pick: Any, wins: Any) -> Tensor:
+def _extremum(a: Any, b: Any, op: str, pick: Any, loses: Any) -> Tensor:
     a, b = pair(a, b, op)
     ad, bd = a.data, b.data
     try:
         out = pick(ad, bd)
     except ValueError:
         raise broadcast_error(op, a, b) from None
-    # a constant share of the gradient per side: 1 where it wins, ½ on ties (PyTorch's split)
-    share_a = wins(ad, bd) + 0.5 * (ad == bd)
-    share_b = 1.0 - share_a
+    # a constant share of the gradient per side, PyTorch's rule: ½ each on ties, else all
+    # of it to each side that does not lose (so both get it where one is NaN)
+    with np.errstate(invalid="ignore"):
+        tie = xp.where(ad == bd, 0.5, 1.0)
+        keep_a, keep_b = ~loses(ad, bd), ~loses(bd, ad)
     ra, rb = a.requires_grad, b.requires_grad
 
     def backward(g: Any) -> tuple[Any, Any]:
-        return (g * share_a if ra else None), (g * share_b if rb else None)
+        gt = g * tie  # (where, not a product with 0, for the losing side: an infinite g
+        return (  # gives it 0, as PyTorch's masked_fill does)
+            D.where(keep_a, gt, 0.0) if ra else None,
+            D.where(keep_b, gt, 0.0) if rb else None,
+        )
 
     return make_node(out, (a, b), op, backward)
 
@@ -397,14 +523,14 @@ def _extremum(a: Any, b: Any, op: str, pick: Any, wins: Any) -> Tensor:
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum.  ∂/∂a = g where a > b, ∂/∂b = g where b > a; ties split g
     evenly between them, as PyTorch does."""
-    return _extremum(a, b, "maximum", xp.maximum, xp.greater)
+    return _extremum(a, b, "maximum", xp.maximum, xp.less)
 
 
 @primitive("arithmetic", ("g·[{u} < {v}]", "g·[{v} < {u}]"))
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum.  ∂/∂a = g where a < b, ∂/∂b = g where b < a; ties split g
     evenly."""
-    return _extremum(a, b, "minimum", xp.minimum, xp.less)
+    return _extremum(a, b, "minimum", xp.minimum, xp.greater)
 
 
 @primitive("arithmetic", ("g where cond", "g where not cond"))
@@ -415,7 +541,9 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a, "where")
+        # two numbers or arrays: the dtype of torch.where(mask, 1, 0) (int64 for ints)
+        dt = result_type(a, b, op="where")
+        a = leaf(xp.asarray(a).astype(dt), "const")
     a, b = pair(a, b, "where")
     try:
         out = xp.where(c, a.data, b.data)
@@ -446,6 +574,8 @@ def relu(x: Tensor) -> Tensor:
         out = xp.maximum(xd, 0)
 
     def backward(g: Any, out: Any) -> tuple[Any]:
+        # (g·mask, not where(mask, g, 0): 10x faster on float32 arrays; the price is that
+        # an infinite g where the unit is off gives ∞·0 = NaN, where PyTorch gives 0)
         return (g * (out > 0),)
 
     return make_node(out, (x,), "relu", backward, SAVE_OUT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import OUT, SAVE_OUT, Tensor, make_node
 from . import dialect as D
-from ._common import primitive, floating, kept_shape, norm_axes, one_axis
+from ._common import check_tensor, floating, kept_shape, norm_axes, one_axis, primitive
 
 __all__ = [
     "sum", "mean", "max", "min", "prod", "cumsum", "logsumexp", "var", "std", "softmax",
@@ -46,14 +47,16 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     xd = x.data
     axes = norm_axes(axis, xd.ndim, "mean")
     n = math.prod(xd.shape[i] for i in axes) if axes else 1
-    if n == 0:
-        raise ValueError(f"mean: cannot average over an empty axis of shape {xd.shape}")
-    out = xd.mean(axis=axes, keepdims=keepdims)
+    if n == 0:  # the mean of nothing is NaN, as in PyTorch
+        kept = tuple(m for i, m in enumerate(xd.shape) if i not in axes)
+        out = xp.full(kept_shape(xd.shape, axes) if keepdims else kept, xp.nan, xd.dtype)
+    else:
+        out = xd.mean(axis=axes, keepdims=keepdims)
     shape = xd.shape
     kshape = kept_shape(shape, axes)
 
-    def backward(g: Any) -> tuple[Any]:
-        return (D.broadcast_to(g.reshape(kshape) / n, shape),)
+    def backward(g: Any) -> tuple[Any]:  # (n = 0: the input is empty, and so is this)
+        return (D.broadcast_to(g.reshape(kshape) / (n or 1), shape),)
 
     return make_node(out, (x,), "mean", backward)
 
@@ -61,14 +64,22 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
     xd = x.data
     axes = norm_axes(axis, xd.ndim, op)
-    if xd.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {xd.shape}")
+    if xd.size == 0 and (not axes or any(xd.shape[i] == 0 for i in axes)):
+        raise ValueError(
+            f"{op}: cannot reduce an empty axis of a tensor of shape {xd.shape} (as in "
+            f"PyTorch: the {op} of nothing is undefined)"
+        )
     kept = (xd.max if op == "max" else xd.min)(axis=axes, keepdims=True)
     kshape = kept.shape
+    whole = axis is None
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
 
     def backward(g: Any) -> tuple[Any]:
         mask = xd == kept  # a constant: which elements are extremal (ties share evenly)
+        if whole and xd.dtype.kind == "f":  # a NaN maximum of the whole tensor: the NaNs
+            nan = xp.isnan(kept)  # take the gradient (PyTorch's max(); per axis it is NaN)
+            if nan.any():
+                mask = mask | (xp.isnan(xd) & nan)
         return (g.reshape(kshape) * (mask / mask.sum(axis=axes, keepdims=True)),)
 
     return make_node(out, (x,), op, backward)
@@ -86,6 +97,37 @@ def min(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa:
     """Minimum over ``axis``.  The gradient goes to the minimal elements, split evenly
     between ties (PyTorch's ``amin`` rule)."""
     return _extreme(x, axis, keepdims, "min")
+
+
+def max_min_dim(x: Tensor, dim: int, keepdim: bool, op: str) -> Any:
+    """PyTorch's ``max(dim)`` / ``min(dim)``: ``(values, indices)``.  The indices are an
+    int64 tensor (the first extremum, NaN counting as the extremum, as PyTorch); the
+    values are gathered at them, so their gradient goes to that one element (PyTorch's
+    rule for this form; :func:`max` without indices splits ties)."""
+    from ..tensor import ValuesIndices, leaf
+    from .index import gather
+    from .shape import reshape
+
+    xd = x.data
+    if xd.ndim == 0:
+        one_axis(dim, 1, op)
+        return ValuesIndices(reshape(x, ()), leaf(xp.zeros((), np.int64)))
+    ax = one_axis(dim, xd.ndim, op)
+    if xd.shape[ax] == 0:
+        raise ValueError(
+            f"{op}: cannot reduce dim {dim} of size 0 (shape {xd.shape}), as in PyTorch"
+        )
+    idx = (xp.argmax if op == "max" else xp.argmin)(xd, axis=ax, keepdims=True)
+    nan = xp.isnan(xd) if xd.dtype.kind == "f" else None
+    if nan is not None and nan.any():  # NumPy's argmax already picks the first NaN;
+        idx = xp.where(nan.any(axis=ax, keepdims=True), xp.argmax(nan, axis=ax, keepdims=True), idx)
+    idx = idx.astype(np.int64, copy=False)
+    values = gather(x, ax, idx)
+    if not keepdim:
+        shape = xd.shape[:ax] + xd.shape[ax + 1 :]
+        values = reshape(values, shape)
+        idx = idx.reshape(shape)
+    return ValuesIndices(values, leaf(idx))
 
 
 @primitive("reduce", "g·{y}/{x}")
@@ -149,6 +191,9 @@ def _others(x: Any, axes: tuple[int, ...]) -> Any:
 def cumsum(x: Tensor, axis: int) -> Tensor:
     """Cumulative sum along ``axis``.  ∂/∂x = the reversed cumulative sum of g."""
     xd = x.data
+    if xd.ndim == 0:  # PyTorch: the cumulative sum of one number (dim 0 or -1) is itself
+        one_axis(axis, 1, "cumsum")
+        return _zero_d(x, lambda t, a: cumsum(t, a))
     ax = one_axis(axis, xd.ndim, "cumsum")
 
     def backward(g: Any) -> tuple[Any]:
@@ -164,9 +209,12 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     x = floating(x, "logsumexp")
     xd = x.data
     axes = norm_axes(axis, xd.ndim, "logsumexp")
-    if xd.size == 0:
-        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {xd.shape}")
-    m = xd.max(axis=axes, keepdims=True)
+    # the log of an empty sum is -inf, as in PyTorch (max's initial value covers it)
+    m = (
+        xd.max(axis=axes, keepdims=True, initial=-xp.inf)
+        if xd.size
+        else xd.sum(axis=axes, keepdims=True)
+    )
     m = xp.where(xp.isfinite(m), m, 0)
     with np.errstate(divide="ignore"):
         kept = xp.log(xp.exp(xd - m).sum(axis=axes, keepdims=True)) + m
@@ -204,12 +252,15 @@ def var(
     ddof = _ddof("var", ddof, unbiased, correction)
     axes = norm_axes(axis, x.ndim, "var")
     n = math.prod(x.shape[i] for i in axes) if axes else 1
-    if n - ddof <= 0:
-        raise ValueError(
-            f"var: {n} element(s) over axis {axis!r} of shape {x.shape} with ddof={ddof}: "
-            f"n − ddof must be positive"
-        )
     d = x - x.mean(axis=axes, keepdims=True)
+    if n - ddof <= 0:  # PyTorch warns and returns NaN (or inf): so do we
+        warnings.warn(
+            f"var: {n} element(s) over axis {axis!r} of shape {x.shape} with ddof={ddof}: "
+            f"degrees of freedom is <= 0, the result is NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return (d * d).sum(axis=axes, keepdims=keepdims) * np.nan
     return (d * d).sum(axis=axes, keepdims=keepdims) / (n - ddof)
 
 
@@ -222,8 +273,23 @@ def std(
     unbiased: bool | None = None,
     correction: int | None = None,
 ) -> Tensor:
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    return var(x, axis, keepdims, ddof, unbiased=unbiased, correction=correction).sqrt()
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments.  Its gradient where
+    the spread is zero is 0, as PyTorch's (the square root's own would be 0·∞ = NaN)."""
+    return _std_sqrt(var(x, axis, keepdims, ddof, unbiased=unbiased, correction=correction))
+
+
+def _std_sqrt(v: Tensor) -> Tensor:
+    """``√v``.  ∂/∂v = g / (2·out), and 0 where out = 0 (PyTorch's ``std`` rule)."""
+    vd = v.data
+    with np.errstate(invalid="ignore"):
+        out = xp.sqrt(vd)
+    zero = out == 0
+
+    def backward(g: Any, out: Any) -> tuple[Any]:
+        safe = D.where(zero, 1.0, out * 2.0)  # never divide by 0, at any order
+        return (D.where(zero, 0.0, g / safe),)
+
+    return make_node(out, (v,), "sqrt", backward, SAVE_OUT)
 
 
 @primitive("reduce", "{y}·(g − Σ g·{y})")
@@ -232,16 +298,29 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     ∂/∂x = s·(g − Σ g·s)."""
     if dim is not None:
         axis = dim
-    x = floating(x, "softmax")
+    x = floating(check_tensor(x, "softmax"), "softmax")
     xd = x.data
+    if xd.ndim == 0:  # PyTorch: the softmax of one number is 1 (dim 0 or -1)
+        one_axis(axis, 1, "softmax")
+        return _zero_d(x, softmax)
     axis = one_axis(axis, xd.ndim, "softmax")
-    e = xp.exp(xd - xd.max(axis=axis, keepdims=True))
-    out = e / e.sum(axis=axis, keepdims=True)
+    if xd.size == 0:
+        out = xd.copy()
+    else:
+        e = xp.exp(xd - xd.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
 
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
     return make_node(out, (x,), "softmax", backward, SAVE_OUT)
+
+
+def _zero_d(x: Tensor, op: Any) -> Tensor:
+    """``op`` of a 0-d tensor along its one implicit axis, as PyTorch computes it."""
+    from .shape import reshape
+
+    return reshape(op(reshape(x, (1,)), 0), ())
 
 
 def _log_softmax(xd: Any, axis: int) -> Any:
@@ -254,10 +333,13 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """``x − logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``).  ∂/∂x = g − softmax·Σ g."""
     if dim is not None:
         axis = dim
-    x = floating(x, "log_softmax")
+    x = floating(check_tensor(x, "log_softmax"), "log_softmax")
     xd = x.data
+    if xd.ndim == 0:  # PyTorch: 0 (dim 0 or -1)
+        one_axis(axis, 1, "log_softmax")
+        return _zero_d(x, log_softmax)
     axis = one_axis(axis, xd.ndim, "log_softmax")
-    out = _log_softmax(xd, axis)
+    out = _log_softmax(xd, axis) if xd.size else xd.copy()
 
     def backward(g: Any, out: Any) -> tuple[Any]:
         return (g - D.exp(out) * g.sum(axis=axis, keepdims=True),)

@@ -1,0 +1,975 @@
+"""A differential fuzzer: random programs run on tinygrad_bp and on PyTorch, compared.
+
+Each program is a short straight line of ops (elementwise, reductions, shapes, matmul,
+indexing, losses, casts) on random inputs: float32, float64, int64 and bool, of shapes
+that include 0-d and empty ones, with edge values (0, ±1, large, tiny, ±inf where the
+op is defined there).  Every value is compared (shape, dtype, numbers, NaN and inf
+included), then the gradients of a random weighting of the last value, up to the third
+derivative (``tg.grad(..., create_graph=True)`` against ``torch.autograd.grad``).  An op
+that PyTorch refuses is never generated; tinygrad_bp raising where PyTorch computes is a
+failure.  A failing program is shrunk (steps cut into inputs, dead code dropped, the
+derivative order and the input values simplified) and printed as a short runnable
+program.
+
+    python benchmarks/fuzz_torch.py --seed 0 --programs 500
+    python benchmarks/fuzz_torch.py --seed 7 --programs 1 --show   # print a program
+
+Everything is seeded: the same ``--seed`` gives the same programs.  The test suite runs a
+small seeded batch (``tests/test_fuzz_torch.py``) and a long one behind ``-m slow``.
+PyTorch is the oracle here only; the library never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+import tinygrad_bp as tg  # noqa: E402
+from tinygrad_bp import functional as F  # noqa: E402
+
+FLOATS = ("float32", "float64")
+DTYPES = ("float32", "float64", "int64", "bool")
+TORCH_DTYPES = {
+    torch.float32: "float32",
+    torch.float64: "float64",
+    torch.int64: "int64",
+    torch.int32: "int32",
+    torch.bool: "bool",
+    torch.float16: "float16",
+}
+SHAPES = [(), (3,), (2, 3), (1, 3), (3, 1), (2, 1, 3), (2, 3, 2), (0,), (2, 0), (4,), (3, 3)]
+EDGES = [0.0, 0.0, 1.0, -1.0, 2.0, -0.5, 1e3, -1e3, 0.1]
+INFS = [np.inf, -np.inf]
+# Differences the fuzzer steers around, each a convention at a singular point:
+KNOWN = {
+    "relu's gradient at an inactive unit when the incoming gradient is ±inf": "NaN here "
+    "(g·mask, ∞·0; a where() would cost 10x on float32 arrays), 0 in PyTorch",
+    "elu at 0, second derivative": "PyTorch's is 0 at x = 0 (its double backward tests x < 0 "
+    "while its backward tests x <= 0); here it is α·e⁰ = α, continuous from the left",
+    "a ** b, b a tensor, base <= 0, second derivative": "NaN against 0 where log(a) is "
+    "not defined: the two formulas multiply different zeros by it",
+    "gelu(inf)": "PyTorch gives NaN; here inf (x·Φ(x) → ∞)",
+    "binary_cross_entropy_with_logits at ±inf logits": "PyTorch's formula gives NaN at "
+    "-inf (and inf at +inf); here softplus(z) − z·y gives inf at -inf and NaN at +inf",
+}
+TOL = {"float64": (1e-6, 1e-9), "float32": (2e-3, 1e-4), "float16": (1e-2, 1e-2)}
+
+
+# ---------------------------------------------------------------- programs
+@dataclass(frozen=True)
+class Input:
+    name: str
+    value: np.ndarray
+    requires_grad: bool
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    tg: str  # a format string over the operands' names: "{0}.exp()"
+    torch: str
+    args: tuple[str, ...]
+
+
+@dataclass
+class Program:
+    nodes: list[Any]
+    order: int  # the derivative order checked (0: values only)
+    seed: int = 0
+
+    def output(self) -> str:
+        return self.nodes[-1].name
+
+
+@dataclass
+class Failure:
+    kind: str  # "value", "dtype", "shape", "tg raised", "torch raised", "grad1", ...
+    where: str
+    detail: str
+
+
+@dataclass
+class Meta:
+    shape: tuple[int, ...]
+    dtype: str
+    grad: bool  # requires grad (in PyTorch)
+    exact: bool = True  # computed without rounding from the inputs (so equal in both)
+    relu: bool = False  # depends on a relu's output (see KNOWN)
+
+
+# Ops that jump, or meet a singular point, at some value: given an operand that carries
+# rounding (which differs between the engines by an ulp) they turn that ulp into a
+# different answer.  They are only applied to exact operands.
+FRAGILE = (
+    ".floor()",
+    ".ceil()",
+    ".sign()",
+    "//",
+    "%",
+    " < ",
+    " >= ",
+    " > 0",
+    " == 1",
+    ".sqrt()",
+    "** 0.5",
+    "** -1.0",
+    ".log()",
+    ".log1p()",
+    ".std(",
+    ".var(",
+    ".tan()",
+    " / ",
+    " & ",
+    " | ",
+    "** {1}",
+    ".bool()",
+    ".long()",
+    "tg.where",
+    "2.0 ** ",
+    ".max(",
+    ".min(",
+    ".amax(",
+    ".amin(",
+    "maximum",
+    "minimum",
+    ".relu()",
+    ".abs()",
+    ".clamp(",
+    "leaky_relu",
+    "elu",
+    ".prod(",
+    "cross_entropy",
+    "nll_loss",
+)
+# Ops whose derivative is infinite somewhere (never applied after a relu: see KNOWN).
+SINGULAR = (".sqrt()", "** 0.5", "** -1.0", ".log()", ".log1p()", " / ", "** {1}", ".std(")
+# Ops whose result is exact when their operands are (no rounding).
+EXACT = (
+    ".reshape(",
+    ".flatten(",
+    ".unsqueeze(",
+    ".squeeze(",
+    ".flip(",
+    "tg.cat(",
+    "tg.stack(",
+    ".clone()",
+    ".double()",
+    ".long()",
+    ".bool()",
+    ".swapaxes(",
+    ".permute(",
+    ".T",
+    ".t()",
+    "[",
+    ".expand(",
+    "-{0}",
+    ".abs()",
+    ".relu()",
+    ".clamp(",
+    ".amax(",
+    ".amin(",
+    ".max(",
+    ".min(",
+    "maximum",
+    "minimum",
+    "tg.where",
+    ".floor()",
+    ".ceil()",
+    ".sign()",
+    " < ",
+    " >= ",
+    " > 0",
+    " == 1",
+    " & ",
+    " | ",
+    "* True",
+    ".gather(",
+    "** 0",
+    ".indices",
+)
+
+
+def _dt(t: Any) -> str:
+    return TORCH_DTYPES.get(t.dtype, str(t.dtype))
+
+
+@contextlib.contextmanager
+def _torch_float64() -> Iterator[None]:
+    """PyTorch with float64 as its default dtype, tinygrad_bp's default: int / int and
+    int * 2.5 then agree."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+# ---------------------------------------------------------------- the generator
+class Gen:
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.nodes: list[Any] = []
+        self.meta: dict[str, Meta] = {}
+        self.tvals: dict[str, Any] = {}
+        self.order = int(self.choice([0, 1, 1, 2, 2, 3]))  # the derivative order checked
+        # infinite inputs only up to first derivatives: beyond, ∞·0 conventions dominate
+        self.edge_infs = self.order <= 1 and self.rng.random() < 0.3
+        self.n = 0
+
+    # random choices
+    def choice(self, seq: Any) -> Any:
+        return seq[int(self.rng.integers(len(seq)))]
+
+    def coin(self, p: float = 0.5) -> bool:
+        return bool(self.rng.random() < p)
+
+    def name(self) -> str:
+        self.n += 1
+        return f"v{self.n - 1}"
+
+    def array(self, shape: tuple[int, ...], dtype: str, positive: bool = False,
+              finite: bool = False) -> np.ndarray:  # fmt: skip
+        r = self.rng
+        if dtype == "bool":
+            return r.random(shape) < 0.5
+        if dtype == "int64":
+            lo = 0 if positive else -4
+            return r.integers(lo, 5, size=shape).astype(np.int64)
+        a = r.normal(size=shape) * self.choice([1.0, 1.0, 3.0, 0.3])
+        if a.size and self.coin(0.5):
+            pool = EDGES + (INFS if self.edge_infs and not finite else [])
+            k = int(r.integers(1, a.size + 1))
+            idx = r.choice(a.size, size=k, replace=False)
+            a.flat[idx] = [self.choice(pool) for _ in range(k)]
+        if positive:
+            a = np.abs(a) + 0.1
+        # one decimal: a tiny nonzero input makes an order-k derivative ~1/x^(k+1), whose
+        # rounding (different in the two engines' formulas) would swamp any tolerance
+        return np.round(a, 1).astype(dtype)
+
+    def new_input(self, shape: tuple[int, ...], dtype: str, grad: bool | None = None,
+                  positive: bool = False, finite: bool = False) -> str:  # fmt: skip
+        if grad is None:
+            grad = dtype in FLOATS and self.coin(0.8)
+        name = self.name()
+        value = self.array(shape, dtype, positive, finite)
+        self.nodes.append(Input(name, value, bool(grad and dtype in FLOATS)))
+        t = torch.tensor(value, requires_grad=bool(grad and dtype in FLOATS))
+        self.tvals[name] = t
+        self.meta[name] = Meta(tuple(value.shape), dtype, t.requires_grad)
+        return name
+
+    def pick(self, pred: Callable[[Meta], bool] = lambda m: True, fresh: float = 0.15,
+             shape: Any = None, dtype: Any = None) -> str:  # fmt: skip
+        """An existing value satisfying ``pred`` (recent ones more likely), or a new
+        input."""
+        names = [n for n, m in self.meta.items() if pred(m)]
+        if names and not self.coin(fresh):
+            k = len(names)
+            w = np.arange(1, k + 1, dtype=float) ** 2
+            return names[int(self.rng.choice(k, p=w / w.sum()))]
+        if shape is None:
+            for _ in range(20):
+                s, d = self.choice(SHAPES), dtype or self.choice(DTYPES)
+                if pred(Meta(s, d, d in FLOATS)):
+                    return self.new_input(s, d)
+            return self.new_input((3,), dtype or "float64")
+        return self.new_input(shape, dtype or self.choice(FLOATS))
+
+    def add(self, tg_expr: str, torch_expr: str, args: tuple[str, ...]) -> str | None:
+        """Run the step on PyTorch; keep it if PyTorch computes a tensor."""
+        name = f"v{self.n}"
+        exact_in = all(self.meta[a].exact for a in args)
+        if not exact_in and any(f in tg_expr for f in FRAGILE):
+            return None
+        after_relu = any(self.meta[a].relu for a in args)
+        if after_relu and any(f in tg_expr for f in SINGULAR):
+            return None
+        expr = torch_expr.format(*(f"T['{a}']" for a in args))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with _torch_float64():
+                    out = eval(expr, _torch_ns(self.tvals))  # noqa: S307
+        except Exception:
+            return None
+        if not isinstance(out, torch.Tensor) or out.dtype not in TORCH_DTYPES:
+            return None
+        if out.numel() > 400 or out.ndim > 5:
+            return None
+        self.n += 1
+        self.nodes.append(Step(name, tg_expr, torch_expr, args))
+        self.tvals[name] = out
+        exact = (
+            exact_in
+            and any(e in tg_expr for e in EXACT)
+            and not ("** 0" in tg_expr and "** 0.5" in tg_expr)
+        )
+        relu = after_relu or ".relu()" in tg_expr
+        self.meta[name] = Meta(tuple(out.shape), _dt(out), out.requires_grad, exact, relu)
+        return name
+
+
+def _torch_ns(vals: dict[str, Any]) -> dict[str, Any]:
+    return {"T": vals, "torch": torch, "TF": TF, "np": np}
+
+
+def _tg_ns(vals: dict[str, Any]) -> dict[str, Any]:
+    return {"T": vals, "tg": tg, "F": F, "np": np}
+
+
+# ---------------------------------------------------------------- the ops
+def _float(m: Meta) -> bool:
+    return m.dtype in FLOATS
+
+
+def _nonempty(m: Meta) -> bool:
+    return 0 not in m.shape
+
+
+def _broadcast_partner(g: Gen, shape: tuple[int, ...]) -> tuple[int, ...]:
+    r = g.rng.random()
+    if r < 0.5 or not shape:
+        return shape
+    if r < 0.7:
+        return shape[1:]
+    return tuple(1 if g.coin(0.4) else n for n in shape)
+
+
+UNARY = [
+    ("{0}.exp()", "{0}.exp()"), ("{0}.log()", "{0}.log()"), ("{0}.sqrt()", "{0}.sqrt()"),
+    ("{0}.sin()", "{0}.sin()"), ("{0}.cos()", "{0}.cos()"), ("{0}.tanh()", "{0}.tanh()"),
+    ("{0}.sigmoid()", "{0}.sigmoid()"), ("{0}.relu()", "{0}.relu()"),
+    ("{0}.abs()", "{0}.abs()"), ("-{0}", "-{0}"), ("{0}.log1p()", "{0}.log1p()"),
+    ("{0}.floor()", "{0}.floor()"), ("{0}.ceil()", "{0}.ceil()"), ("{0}.sign()", "{0}.sign()"),
+    ("{0}.square()", "{0}.square()"), ("{0}.tan()", "{0}.tan()"),
+    ("F.softplus({0})", "TF.softplus({0})"), ("F.elu({0})", "TF.elu({0})"),
+    ("F.leaky_relu({0}, 0.1)", "TF.leaky_relu({0}, 0.1)"), ("F.gelu({0})", "TF.gelu({0})"),
+    ("F.silu({0})", "TF.silu({0})"), ("{0}.clamp(-0.5, 1.0)", "{0}.clamp(-0.5, 1.0)"),
+    ("{0}.clamp(min=0.0)", "{0}.clamp(min=0.0)"),
+]  # fmt: skip
+
+SCALAR = [
+    ("{0} + 2", "{0} + 2"), ("2.5 * {0}", "2.5 * {0}"), ("{0} / 3", "{0} / 3"),
+    ("1 - {0}", "1 - {0}"), ("{0} ** 2", "{0} ** 2"), ("{0} ** 3", "{0} ** 3"),
+    ("{0} ** 0.5", "{0} ** 0.5"), ("{0} ** -1.0", "{0} ** -1.0"), ("2.0 ** {0}", "2.0 ** {0}"),
+    ("{0} * True", "{0} * True"), ("{0} - 0.5", "{0} - 0.5"), ("{0} // 2", "{0} // 2"),
+    ("{0} % 3", "{0} % 3"), ("{0} ** 0", "{0} ** 0"), ("{0} > 0", "{0} > 0"),
+    ("{0} == 1", "{0} == 1"), ("{0} / 2.0", "{0} / 2.0"), ("{0} + 1.5", "{0} + 1.5"),
+]  # fmt: skip
+
+BINARY = [
+    ("{0} + {1}", "{0} + {1}"), ("{0} - {1}", "{0} - {1}"), ("{0} * {1}", "{0} * {1}"),
+    ("{0} / {1}", "{0} / {1}"), ("{0} ** {1}", "{0} ** {1}"),
+    ("tg.maximum({0}, {1})", "torch.maximum({0}, {1})"),
+    ("tg.minimum({0}, {1})", "torch.minimum({0}, {1})"),
+    ("{0} < {1}", "{0} < {1}"), ("{0} >= {1}", "{0} >= {1}"),
+    ("{0} // {1}", "{0} // {1}"), ("{0} % {1}", "{0} % {1}"),
+    ("{0} & {1}", "{0} & {1}"), ("{0} | {1}", "{0} | {1}"),
+]  # fmt: skip
+
+
+def op_unary(g: Gen) -> str | None:
+    a = g.pick(_float)
+    t, p = g.choice(UNARY)
+    if g.order >= 2 and "elu" in t:  # a known difference at x = 0 (see KNOWN)
+        return None
+    if g.edge_infs and "gelu" in t:  # see KNOWN
+        return None
+    return g.add(t, p, (a,))
+
+
+def op_scalar(g: Gen) -> str | None:
+    a = g.pick()
+    t, p = g.choice(SCALAR)
+    return g.add(t, p, (a,))
+
+
+def op_binary(g: Gen) -> str | None:
+    a = g.pick()
+    ma = g.meta[a]
+    if g.coin(0.7):
+        b = g.new_input(_broadcast_partner(g, ma.shape), g.choice([ma.dtype] * 3 + list(DTYPES)))
+    else:
+        b = g.pick(lambda m: m.shape == ma.shape)
+    t, p = g.choice(BINARY)
+    if g.order >= 2 and "**" in t:  # see KNOWN
+        return None
+    if g.coin(0.5):
+        a, b = b, a
+    return g.add(t, p, (a, b))
+
+
+def op_where(g: Gen) -> str | None:
+    a = g.pick()
+    ma = g.meta[a]
+    c = g.new_input(_broadcast_partner(g, ma.shape), "bool")
+    if g.coin(0.3):
+        return g.add("tg.where({0}, {1}, 0.0)", "torch.where({0}, {1}, 0.0)", (c, a))
+    if g.coin(0.2):
+        return g.add("tg.where({0}, 1, 0)", "torch.where({0}, 1, 0)", (c,))
+    b = g.new_input(_broadcast_partner(g, ma.shape), g.choice([ma.dtype, "float64", "float32"]))
+    return g.add("tg.where({0}, {1}, {2})", "torch.where({0}, {1}, {2})", (c, a, b))
+
+
+def _dim(g: Gen, m: Meta) -> int:
+    nd = max(len(m.shape), 1)
+    return int(g.rng.integers(-nd, nd))
+
+
+def op_reduce(g: Gen) -> str | None:
+    a = g.pick(_float if g.coin(0.7) else (lambda m: True))
+    m = g.meta[a]
+    d = _dim(g, m)
+    k = g.coin(0.3)
+    c = int(g.choice([0, 1]))
+    options = [
+        (f"{{0}}.sum(dim={d}, keepdim={k})", f"{{0}}.sum(dim={d}, keepdim={k})"),
+        ("{0}.sum()", "{0}.sum()"),
+        (f"{{0}}.mean(dim={d}, keepdim={k})", f"{{0}}.mean(dim={d}, keepdim={k})"),
+        ("{0}.mean()", "{0}.mean()"),
+        (f"{{0}}.amax(dim={d}, keepdim={k})", f"{{0}}.amax(dim={d}, keepdim={k})"),
+        (f"{{0}}.amin(dim={d})", f"{{0}}.amin(dim={d})"),
+        ("{0}.max()", "{0}.max()"),
+        (f"{{0}}.max({d})[0]", f"{{0}}.max({d})[0]"),
+        (f"{{0}}.max({d}, {k}).indices", f"{{0}}.max({d}, {k}).indices"),
+        (f"{{0}}.min(dim={d}).values", f"{{0}}.min(dim={d}).values"),
+        (f"{{0}}.logsumexp(dim={d})", f"{{0}}.logsumexp(dim={d})"),
+    ]
+    if m.dtype in FLOATS:  # (PyTorch refuses integer softmax, except on empty tensors)
+        options += [
+            (f"{{0}}.softmax({d})", f"{{0}}.softmax({d})"),
+            (f"{{0}}.log_softmax(dim={d})", f"{{0}}.log_softmax(dim={d})"),
+        ]
+    options += [
+        (f"{{0}}.var(dim={d}, correction={c})", f"{{0}}.var(dim={d}, correction={c})"),
+        (f"{{0}}.std(dim={d}, correction={c})", f"{{0}}.std(dim={d}, correction={c})"),
+        ("{0}.std(correction=0)", "{0}.std(correction=0)"),
+        (f"{{0}}.prod(dim={d})", f"{{0}}.prod(dim={d})"),
+        (f"{{0}}.cumsum(dim={d})", f"{{0}}.cumsum(dim={d})"),
+    ]
+    t, p = g.choice(options)
+    return g.add(t, p, (a,))
+
+
+def op_shape(g: Gen) -> str | None:
+    a = g.pick()
+    m = g.meta[a]
+    nd = len(m.shape)
+    options = [
+        ("{0}.reshape(-1)", "{0}.reshape(-1)"),
+        ("{0}.flatten()", "{0}.flatten()"),
+        ("{0}.unsqueeze(0)", "{0}.unsqueeze(0)"),
+        ("{0}.squeeze()", "{0}.squeeze()"),
+        ("{0}.flip(0)", "{0}.flip(0)"),
+        ("tg.cat([{0}, {0}], dim=0)", "torch.cat([{0}, {0}], dim=0)"),
+        ("tg.stack([{0}, {0}], dim=-1)", "torch.stack([{0}, {0}], dim=-1)"),
+        ("{0}.clone()", "{0}.clone()"),
+        ("{0}.float()", "{0}.float()"),
+        ("{0}.double()", "{0}.double()"),
+        ("{0}.long()", "{0}.long()"),
+        ("{0}.bool()", "{0}.bool()"),
+        ("{0}.to(np.float32)", "{0}.to(torch.float32)"),
+    ]
+    if nd >= 2:
+        options += [
+            ("{0}.swapaxes(0, 1)", "{0}.transpose(0, 1)"),
+            ("{0}.permute(*reversed(range({0}.ndim)))", "{0}.permute(*reversed(range({0}.ndim)))"),
+            ("{0}.T", "{0}.mT if {0}.ndim == 2 else {0}.permute(*reversed(range({0}.ndim)))"),
+            ("{0}.flatten(1)", "{0}.flatten(1)"),
+        ]
+    if nd == 2:
+        options.append(("{0}.t()", "{0}.t()"))
+    if nd >= 1 and m.shape[0] > 0:
+        options += [
+            ("{0}[0]", "{0}[0]"),
+            ("{0}[1:]", "{0}[1:]"),
+            ("{0}[::2]", "{0}[::2]"),
+            ("{0}[-1]", "{0}[-1]"),
+            ("{0}[[0, 0]]", "{0}[[0, 0]]"),
+            ("{0}.expand(2, *{0}.shape)", "{0}.expand(2, *{0}.shape)"),
+        ]
+    if nd >= 1:
+        mask = g.new_input(m.shape, "bool", False)
+        options.append(("{0}[{1}]", "{0}[{1}]"))
+        t, p = g.choice(options)
+        return g.add(t, p, (a, mask) if "{1}" in t else (a,))
+    t, p = g.choice(options)
+    return g.add(t, p, (a,))
+
+
+def op_matmul(g: Gen) -> str | None:
+    a = g.pick(lambda m: _float(m) and 1 <= len(m.shape) <= 3)
+    m = g.meta[a]
+    k = m.shape[-1]
+    shape = g.choice([(k,), (k, 2), (k, 3), (2, k, 2)] if len(m.shape) > 1 else [(k,), (k, 2)])
+    b = g.new_input(shape, g.choice([m.dtype, m.dtype, "float64"]))
+    if g.coin(0.3):
+        w = g.new_input((2, k), m.dtype)
+        bias = g.new_input((2,), m.dtype)
+        return g.add("F.linear({0}, {1}, {2})", "TF.linear({0}, {1}, {2})", (a, w, bias))
+    return g.add("{0} @ {1}", "{0} @ {1}", (a, b))
+
+
+def op_gather(g: Gen) -> str | None:
+    a = g.pick(lambda m: len(m.shape) >= 1 and _nonempty(m))
+    m = g.meta[a]
+    d = _dim(g, m)
+    idx_shape = tuple(min(n, 2) for n in m.shape)
+    name = g.name()
+    idx = g.rng.integers(0, m.shape[d], size=idx_shape).astype(np.int64)
+    g.nodes.append(Input(name, idx, False))
+    g.tvals[name] = torch.tensor(idx)
+    g.meta[name] = Meta(idx.shape, "int64", False)
+    return g.add(f"{{0}}.gather({d}, {{1}})", f"{{0}}.gather({d}, {{1}})", (a, name))
+
+
+def op_loss(g: Gen) -> str | None:
+    r = g.rng.random()
+    red = g.choice(["mean", "sum", "none"])
+    if r < 0.5:
+        shape = g.choice([(4, 3), (3,), (2, 3, 2), (1, 2)])
+        z = g.pick(lambda m: _float(m) and m.shape == shape, shape=shape)
+        c = shape[1] if len(shape) > 1 else shape[0]
+        tshape = (shape[0],) + shape[2:] if len(shape) > 1 else ()
+        name = g.name()
+        if g.coin(0.3):
+            y = g.rng.random(shape)
+            y = (y / y.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)).astype(
+                g.choice(["float32", "float64"])
+            )
+        else:
+            y = g.rng.integers(0, c, size=tshape).astype(np.int64)
+        g.nodes.append(Input(name, y, False))
+        g.tvals[name] = torch.tensor(y)
+        g.meta[name] = Meta(y.shape, str(y.dtype), False)
+        ls = g.choice([0.0, 0.0, 0.1])
+        extra = f", reduction={red!r}, label_smoothing={ls}"
+        if g.coin(0.3) and y.dtype == np.int64 and y.size:
+            extra += f", ignore_index={int(y.flat[0])}"
+        if g.coin(0.3):
+            wname = g.new_input((c,), g.meta[z].dtype, grad=False, positive=True)
+            return g.add(
+                f"F.cross_entropy({{0}}, {{1}}, weight={{2}}{extra})",
+                f"TF.cross_entropy({{0}}, {{1}}, weight={{2}}{extra})",
+                (z, name, wname),
+            )
+        if g.coin(0.3) and y.dtype == np.int64:
+            extra = f", reduction={red!r}"
+            return g.add(
+                f"F.nll_loss(F.log_softmax({{0}}, {int(len(shape) > 1)}), {{1}}{extra})",
+                f"TF.nll_loss(TF.log_softmax({{0}}, {int(len(shape) > 1)}), {{1}}{extra})",
+                (z, name),
+            )
+        return g.add(
+            f"F.cross_entropy({{0}}, {{1}}{extra})", f"TF.cross_entropy({{0}}, {{1}}{extra})",
+            (z, name),
+        )  # fmt: skip
+    a = g.pick(_float)
+    b = g.new_input(g.meta[a].shape, g.meta[a].dtype, grad=g.coin(0.3))
+    if r >= 0.75:  # finite logits (see KNOWN: PyTorch's NaN at infinite logits)
+        a = g.new_input(g.meta[a].shape, g.meta[a].dtype, finite=True)
+        b = g.new_input(g.meta[a].shape, g.meta[a].dtype, grad=g.coin(0.3), finite=True)
+    if r < 0.75:
+        return g.add(
+            f"F.mse_loss({{0}}, {{1}}, reduction={red!r})",
+            f"TF.mse_loss({{0}}, {{1}}, reduction={red!r})",
+            (a, b),
+        )
+    return g.add(
+        f"F.binary_cross_entropy_with_logits({{0}}, {{1}}.sigmoid(), reduction={red!r})",
+        f"TF.binary_cross_entropy_with_logits({{0}}, {{1}}.sigmoid(), reduction={red!r})",
+        (a, b),
+    )
+
+
+OPS = [
+    (op_unary, 5), (op_scalar, 3), (op_binary, 5), (op_where, 1), (op_reduce, 4),
+    (op_shape, 3), (op_matmul, 2), (op_gather, 1), (op_loss, 2),
+]  # fmt: skip
+
+
+def generate(seed: int, max_steps: int = 6) -> Program:
+    """A random program of up to ``max_steps`` ops (the same seed, the same program)."""
+    g = Gen(seed)
+    fns = [f for f, w in OPS for _ in range(w)]
+    g.new_input(g.choice(SHAPES), g.choice(["float64", "float64", "float32", "int64", "bool"]))
+    steps = int(g.rng.integers(1, max_steps + 1))
+    made = 0
+    for _ in range(steps * 6):
+        if made >= steps:
+            break
+        if g.choice(fns)(g) is not None:
+            made += 1
+    if not any(isinstance(n, Step) for n in g.nodes):
+        g.add("{0} + 1", "{0} + 1", (g.nodes[0].name,))
+    return Program(g.nodes, g.order, seed)
+
+
+# ---------------------------------------------------------------- running and comparing
+def _as_np(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy(force=True)
+    return np.asarray(x.numpy() if isinstance(x, tg.Tensor) else x)
+
+
+def _close(a: np.ndarray, b: np.ndarray, dtype: str, order: int = 0) -> bool:
+    """Equal shapes, the same NaNs and infinities, the finite numbers within tolerance.
+    In gradients (``order`` >= 1) NaN and ±inf count as one "not finite": at a singular
+    point or past an overflow the two engines' formulas reach it by different products;
+    a finite number against a non-finite one is still a difference."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind not in "fc" or b.dtype.kind not in "fc":
+        return bool(np.array_equal(a, b))
+    rtol, atol = TOL.get(dtype, TOL["float32"])
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    if order >= 1:
+        a64 = np.where(np.isfinite(a64), a64, np.nan)
+        b64 = np.where(np.isfinite(b64), b64, np.nan)
+    if not np.array_equal(np.isnan(a64), np.isnan(b64)):
+        return False
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    if not np.array_equal(a64[~finite & ~np.isnan(a64)], b64[~finite & ~np.isnan(b64)]):
+        return False
+    scale = np.abs(b64[finite]).max() if finite.any() else 0.0
+    return bool(np.allclose(a64[finite], b64[finite], rtol=rtol, atol=atol * max(1.0, scale)))
+
+
+def _inputs(p: Program) -> tuple[dict[str, Any], dict[str, Any]]:
+    tgv, thv = {}, {}
+    for n in p.nodes:
+        if isinstance(n, Input):
+            tgv[n.name] = tg.Tensor(n.value, dtype=n.value.dtype, requires_grad=n.requires_grad)
+            thv[n.name] = torch.tensor(n.value, requires_grad=n.requires_grad)
+    return tgv, thv
+
+
+def _weights(shape: tuple[int, ...], dtype: str, k: int) -> np.ndarray:
+    return np.random.default_rng(1000 + k).uniform(0.5, 1.5, size=shape).astype(dtype)
+
+
+def _tol_dtype(p: Program, dtype: str, thv: dict[str, Any]) -> str:
+    """float64 results computed from float32 values carry float32's rounding: compare
+    every float at the lowest precision the program used."""
+    if any(_dt(t) == "float32" for t in thv.values() if isinstance(t, torch.Tensor)):
+        return "float32" if dtype in FLOATS else dtype
+    return dtype
+
+
+def run(p: Program) -> tuple[Failure | None, dict[str, Any]]:
+    """Run ``p`` on both engines; the first difference found, and PyTorch's values."""
+    tgv, thv = _inputs(p)
+    with warnings.catch_warnings(), np.errstate(all="ignore"), _torch_float64():
+        warnings.simplefilter("ignore")
+        for n in p.nodes:
+            if isinstance(n, Input):
+                continue
+            try:
+                want = eval(n.torch.format(*(f"T['{a}']" for a in n.args)), _torch_ns(thv))  # noqa: S307
+            except Exception as exc:  # (a program shrunk into something PyTorch refuses)
+                return Failure("torch raised", n.name, f"{type(exc).__name__}: {exc}"), thv
+            thv[n.name] = want
+            try:
+                got = eval(n.tg.format(*(f"T['{a}']" for a in n.args)), _tg_ns(tgv))  # noqa: S307
+            except Exception as exc:
+                return Failure("tg raised", n.name, f"{type(exc).__name__}: {exc}"), thv
+            tgv[n.name] = got
+            if not isinstance(got, tg.Tensor):
+                return Failure("type", n.name, f"got {type(got).__name__}, want a Tensor"), thv
+            ga, wa = _as_np(got), _as_np(want)
+            if ga.shape != wa.shape:
+                return Failure("shape", n.name, f"got {ga.shape}, want {wa.shape}"), thv
+            if str(ga.dtype) != _dt(want):
+                return Failure("dtype", n.name, f"got {ga.dtype}, want {_dt(want)}"), thv
+            if not _close(ga, wa, _tol_dtype(p, _dt(want), thv)):
+                return Failure("value", n.name, f"got {_short(ga)}, want {_short(wa)}"), thv
+        if p.order:
+            fail = _compare_grads(p, tgv, thv)
+            if fail is not None:
+                return fail, thv
+    return None, thv
+
+
+def _compare_grads(p: Program, tgv: dict[str, Any], thv: dict[str, Any]) -> Failure | None:
+    out = p.output()
+    w_out, a_out = thv[out], tgv[out]
+    if not w_out.requires_grad or not w_out.is_floating_point():
+        return None
+    leaves = [n.name for n in p.nodes if isinstance(n, Input) and n.requires_grad]
+    w = _weights(tuple(w_out.shape), _dt(w_out), 0)
+    lw = (w_out * torch.tensor(w)).sum()
+    la = (a_out * w).sum()
+    wx = [thv[n] for n in leaves]
+    ax = [tgv[n] for n in leaves]
+    for k in range(1, p.order + 1):
+        more = k < p.order
+        try:
+            gw = torch.autograd.grad(lw, wx, create_graph=more, allow_unused=True)
+        except RuntimeError:
+            return None  # PyTorch cannot differentiate this far (e.g. floor_divide)
+        try:
+            ga = tg.grad(la, ax, create_graph=more, allow_unused=True)
+        except Exception as exc:
+            return Failure(f"grad{k}", "tg.grad raised", f"{type(exc).__name__}: {exc}")
+        for name, a, b, x in zip(leaves, ga, gw, ax):
+            an = np.zeros(x.shape, x.dtype) if a is None else _as_np(a)
+            bn = np.zeros(x.shape, x.dtype) if b is None else _as_np(b)
+            if an.shape != bn.shape or not _close(an, bn, _tol_dtype(p, str(x.dtype), thv), k):
+                return Failure(f"grad{k}", name, f"got {_short(an)}, want {_short(bn)}")
+        if not more:
+            break
+        # the next order differentiates Σ_i (g_i · W_i).sum() over the gradients that
+        # have a graph (one without a graph is a constant: its derivative is 0)
+        wterms = [(b * torch.tensor(_weights(tuple(b.shape), _dt(b), k * 10 + i))).sum()
+                  for i, b in enumerate(gw) if b is not None and b.requires_grad]  # fmt: skip
+        aterms = [(a * _weights(a.shape, str(a.dtype), k * 10 + i)).sum()
+                  for i, a in enumerate(ga) if a is not None and a.requires_grad]  # fmt: skip
+        if not wterms:
+            return None
+        lw = sum(wterms)
+        if not aterms:  # all constant here: PyTorch's next gradients must all be 0
+            try:
+                gw = torch.autograd.grad(lw, wx, allow_unused=True)
+            except RuntimeError:
+                return None
+            for name, b, x in zip(leaves, gw, ax):
+                bn = np.zeros(x.shape, x.dtype) if b is None else _as_np(b)
+                if not _close(np.zeros_like(bn), bn, str(x.dtype)):
+                    return Failure(f"grad{k + 1}", name, f"got 0 (no graph), want {_short(bn)}")
+            return None
+        la = sum(aterms)
+    return None
+
+
+def _short(a: np.ndarray) -> str:
+    s = np.array2string(np.asarray(a), precision=6, threshold=12)
+    return s if len(s) < 300 else s[:300] + "..."
+
+
+# ---------------------------------------------------------------- shrinking
+def _used(p: Program) -> Program:
+    """Drop the nodes the output does not depend on."""
+    need = {p.output()}
+    keep = []
+    for n in reversed(p.nodes):
+        if n.name in need:
+            keep.append(n)
+            if isinstance(n, Step):
+                need.update(n.args)
+    return replace(p, nodes=list(reversed(keep)))
+
+
+def _fails(p: Program, kind: str) -> bool:
+    f, _ = run(p)
+    return f is not None and f.kind == kind
+
+
+def shrink(p: Program, fail: Failure, budget: float = 20.0) -> Program:
+    """A smaller program failing the same way: cut after the failing step, lower the
+    order, turn steps into inputs holding PyTorch's value, drop dead code, simplify values."""
+    t0 = time.perf_counter()
+    kind = fail.kind
+    names = [n.name for n in p.nodes]
+    if fail.where in names and not kind.startswith("grad"):
+        cut = _used(replace(p, nodes=p.nodes[: names.index(fail.where) + 1], order=0))
+        if _fails(cut, kind):
+            p = cut
+    p = _used(p)
+    while kind.startswith("grad") and p.order > int(kind[4:]):
+        p = replace(p, order=p.order - 1)
+    for j, n in enumerate(p.nodes[:-1]):  # an earlier output that fails the same way
+        if isinstance(n, Step):
+            cand = _used(replace(p, nodes=p.nodes[: j + 1]))
+            if _fails(cand, kind):
+                p = cand
+                break
+    changed = True
+    while changed and time.perf_counter() - t0 < budget:
+        changed = False
+        _, tvals = run(p)
+        for i in range(len(p.nodes) - 2, -1, -1):
+            n = p.nodes[i]
+            if not isinstance(n, Step) or n.name not in tvals:
+                continue
+            t = tvals[n.name]
+            value = t.detach().numpy().copy()
+            rg = bool(t.requires_grad and t.is_floating_point())
+            cand = _used(
+                replace(p, nodes=p.nodes[:i] + [Input(n.name, value, rg)] + p.nodes[i + 1 :])
+            )
+            if _fails(cand, kind):
+                p, changed = cand, True
+                break
+        if changed:
+            continue
+        for i, n in enumerate(p.nodes):  # simpler values: rounded, then without grad
+            if not isinstance(n, Input):
+                continue
+            for simpler in _simpler(n):
+                cand = replace(p, nodes=p.nodes[:i] + [simpler] + p.nodes[i + 1 :])
+                if _fails(cand, kind):
+                    p, changed = cand, True
+                    break
+            if changed:
+                break
+    return p
+
+
+def _simpler(n: Input) -> Iterator[Input]:
+    v = n.value
+    if n.requires_grad and v.dtype.kind == "f":
+        yield replace(n, requires_grad=False)
+    if v.dtype.kind == "f" and v.size:
+        r = np.round(v, 1).astype(v.dtype)
+        if not np.array_equal(r, v, equal_nan=True):
+            yield replace(n, value=r)
+        r = np.where(np.isfinite(v), np.sign(v), v).astype(v.dtype)
+        if not np.array_equal(r, v, equal_nan=True):
+            yield replace(n, value=r)
+
+
+# ---------------------------------------------------------------- printing
+def _array_src(v: np.ndarray) -> str:
+    body = np.array2string(v, separator=", ", threshold=10_000, floatmode="unique")
+    body = body.replace("inf", "np.inf").replace("nan", "np.nan")
+    return f"np.array({body}, dtype=np.{v.dtype})"
+
+
+def render(p: Program, fail: Failure | None = None) -> str:
+    """The program as a short runnable script that prints both engines' results."""
+    lines = [
+        "import numpy as np",
+        "import torch",
+        "import torch.nn.functional as TF",
+        "",
+        "import tinygrad_bp as tg",
+        "from tinygrad_bp import functional as F",
+        "",
+        "torch.set_default_dtype(torch.float64)  # tinygrad_bp's default float dtype",
+    ]
+    if fail is not None:
+        head = f"fuzz_torch seed {p.seed}: {fail.kind} at {fail.where}: {fail.detail}"
+        lines.insert(0, "\n".join("# " + line for line in head.splitlines()))
+    leaves = []
+    for n in p.nodes:
+        if isinstance(n, Input):
+            rg = ", requires_grad=True" if n.requires_grad else ""
+            lines.append(f"{n.name} = {_array_src(n.value)}")
+            lines.append(f"a_{n.name} = tg.Tensor({n.name}, dtype={n.name}.dtype{rg})")
+            lines.append(f"t_{n.name} = torch.tensor({n.name}{rg})")
+            if n.requires_grad:
+                leaves.append(n.name)
+        else:
+            lines.append(f"a_{n.name} = " + n.tg.format(*(f"a_{a}" for a in n.args)))
+            lines.append(f"t_{n.name} = " + n.torch.format(*(f"t_{a}" for a in n.args)))
+    out = p.output()
+    lines.append(f"print('tinygrad_bp:', a_{out})")
+    lines.append(f"print('torch:      ', t_{out})")
+    if p.order and leaves:
+        lines.append("")
+        lines.append("def W(t, k):  # the fuzzer's fixed weights")
+        lines.append(
+            "    w = np.random.default_rng(1000 + k).uniform(0.5, 1.5, size=tuple(t.shape))"
+        )
+        lines.append("    return w.astype(str(t.dtype).replace('torch.', ''))")
+        lines.append("")
+        la, lt = (
+            f"(a_{out} * W(a_{out}, 0)).sum()",
+            f"(t_{out} * torch.tensor(W(t_{out}, 0))).sum()",
+        )
+        a_in = "[" + ", ".join(f"a_{n}" for n in leaves) + "]"
+        t_in = "[" + ", ".join(f"t_{n}" for n in leaves) + "]"
+        for k in range(1, p.order + 1):
+            cg = ", create_graph=True" if k < p.order else ""
+            lines.append(f"ga = tg.grad({la}, {a_in}, allow_unused=True{cg})")
+            lines.append(f"gt = torch.autograd.grad({lt}, {t_in}, allow_unused=True{cg})")
+            lines.append(f"print('d{k} tinygrad_bp:', ga)")
+            lines.append(f"print('d{k} torch:      ', gt)")
+            if k < p.order:
+                la = (f"sum((g * W(g, {k * 10} + i)).sum() for i, g in enumerate(ga) "
+                      f"if g is not None and g.requires_grad)")  # fmt: skip
+                lt = (f"sum((g * torch.tensor(W(g, {k * 10} + i))).sum() for i, g in "
+                      f"enumerate(gt) if g is not None and g.requires_grad)")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- driving
+@dataclass
+class Report:
+    programs: int = 0
+    failures: list[tuple[Program, Failure]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fuzz(seed: int, programs: int, max_steps: int = 6, time_budget: float | None = None,
+         shrink_budget: float = 20.0, stop_after: int | None = None) -> Report:  # fmt: skip
+    """Run ``programs`` programs from seeds ``seed, seed+1, ...``; shrink each failure."""
+    rep = Report()
+    t0 = time.perf_counter()
+    for i in range(programs):
+        if time_budget is not None and time.perf_counter() - t0 > time_budget:
+            break
+        p = generate(seed + i, max_steps)
+        fail, _ = run(p)
+        rep.programs += 1
+        if fail is not None:
+            small = shrink(p, fail, shrink_budget)
+            again, _ = run(small)
+            rep.failures.append((small, again or fail))
+            if stop_after is not None and len(rep.failures) >= stop_after:
+                break
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=0, help="first program's seed (default 0)")
+    ap.add_argument("--programs", type=int, default=200, help="how many programs (default 200)")
+    ap.add_argument("--max-steps", type=int, default=6, help="ops per program, at most")
+    ap.add_argument("--show", action="store_true", help="print every program, not only failures")
+    ap.add_argument("--stop-after", type=int, default=None, help="stop after this many failures")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.programs < 0 or args.max_steps < 1:
+        print("fuzz_torch: --programs must be >= 0 and --max-steps >= 1", file=sys.stderr)
+        return 2
+    if args.show:
+        for i in range(args.programs):
+            p = generate(args.seed + i, args.max_steps)
+            print(render(p, run(p)[0]))
+        return 0
+    rep = fuzz(args.seed, args.programs, args.max_steps, stop_after=args.stop_after)
+    for p, f in rep.failures:
+        print(f"---- seed {p.seed}: {f.kind} at {f.where}: {f.detail}\n")
+        print(render(p, f))
+    print(
+        f"fuzz_torch: {rep.programs} programs from seed {args.seed}, "
+        f"{len(rep.failures)} failing, {rep.seconds:.1f} s"
+    )
+    return 1 if rep.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
