@@ -26,7 +26,7 @@ PEERS = ("torch", "mygrad", "autograd")
 
 
 def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
-    """PyTorch eager, idiomatic: torch.nn layers, F.cross_entropy, optim.SGD."""
+    """PyTorch eager, idiomatic: torch.nn layers, F.cross_entropy, optim.SGD (W7: AdamW)."""
     import torch
 
     nn = torch.nn
@@ -38,6 +38,9 @@ def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
             nn.Flatten(), nn.Linear(128, 10),
         ).to(dtype)  # fmt: skip
         x, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
+    elif p.kind == "transformer":
+        model = _torch_transformer(torch, p.X.shape[1]).to(dtype)
+        x, y = torch.from_numpy(p.X), torch.from_numpy(p.y).reshape(-1)
     else:
 
         class NamesLSTM(nn.Module):
@@ -57,7 +60,10 @@ def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
     with torch.no_grad():
         for n, w in p.weights.items():
             tp[n].copy_(torch.from_numpy(w))
-    opt = torch.optim.SGD(model.parameters(), lr=p.lr)
+    if p.adamw:
+        opt = torch.optim.AdamW(model.parameters(), **p.adamw)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=p.lr)
     cross_entropy = torch.nn.functional.cross_entropy
 
     def step() -> Any:
@@ -71,6 +77,48 @@ def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
         return [tp[n].detach().numpy().copy() for n in p.weights]
 
     return step, params
+
+
+def _torch_transformer(torch: Any, block_size: int) -> Any:
+    """models.NamesTransformer's PyTorch twin, under the same parameter names."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self, c: int, h: int) -> None:
+            super().__init__()
+            self.n_head = h
+            self.ln_1 = nn.LayerNorm(c)
+            self.c_attn = nn.Linear(c, 3 * c)
+            self.attn_proj = nn.Linear(c, c)
+            self.ln_2 = nn.LayerNorm(c)
+            self.c_fc = nn.Linear(c, 4 * c)
+            self.mlp_proj = nn.Linear(4 * c, c)
+
+        def forward(self, x: Any) -> Any:
+            n, t, c = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+            q, k, v = (z.view(n, t, self.n_head, c // self.n_head).transpose(1, 2)
+                       for z in (q, k, v))  # fmt: skip
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.attn_proj(y.transpose(1, 2).reshape(n, t, c))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+    class NamesTransformer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(27, 64)
+            self.wpe = nn.Embedding(block_size, 64)
+            self.blocks = nn.ModuleList([Block(64, 4) for _ in range(4)])
+            self.ln_f = nn.LayerNorm(64)
+            self.lm_head = nn.Linear(64, 27, bias=False)
+
+        def forward(self, idx: Any) -> Any:
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            for b in self.blocks:
+                x = b(x)
+            return self.lm_head(self.ln_f(x)).reshape(-1, 27)
+
+    return NamesTransformer()
 
 
 def build_torch(p: Problem) -> tuple[Step, Params]:

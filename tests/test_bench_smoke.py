@@ -130,7 +130,8 @@ def test_the_command_line_defaults():
     bench.configure(parser)
     config = bench.config_from_args(parser.parse_args([]))
     assert config.threads == [1, 2]
-    assert config.workloads == ["W1", "W2", "W3", "W4", "W5", "W6"]  # W5, W6: the CNN and LSTM
+    # W5, W6, W7: the CNN, the LSTM and the transformer
+    assert config.workloads == ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
     assert config.rounds == 9 and config.block_seconds == 0.5  # as --help says
     smoke = bench.config_from_args(parser.parse_args(["--smoke", "--threads", "1"]))
     assert smoke.rounds == 1 and smoke.block_seconds < 0.1 and smoke.threads == [1]

@@ -884,3 +884,29 @@ def test_max_pool_backward_keeps_a_non_finite_gradient_to_its_winner():
     xt = t64(x)
     torch.nn.functional.max_pool2d(xt, 2).backward(torch.tensor(g))
     np.testing.assert_array_equal(pool.backward(g)["x"], xt.grad.numpy())
+
+
+def test_hand_erf_is_float32_accurate_and_exact_otherwise():
+    import math
+
+    from tinygrad_bp.reference import steps
+
+    x = np.linspace(-6, 6, 20001)
+    exact = np.array([math.erf(v) for v in x])
+    got32 = steps.erf(x.astype(np.float32))
+    assert got32.dtype == np.float32
+    assert np.abs(got32 - exact).max() < 6e-7  # a few float32 ulps of 1
+    assert np.array_equal(steps.erf(x), exact)  # float64: math.erf itself
+
+
+def test_hand_transformer_step_lowers_the_loss_in_float32():
+    from tinygrad_bp.commands import _bench_impls as bi
+    from tinygrad_bp.reference import steps
+
+    p = bi.make_problem(bi.MODEL_WORKLOADS["W7"])
+    step, params = steps.build_names_transformer(p.X, p.y, p.weights, lr=3e-3)
+    losses = [step() for _ in range(4)]
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert [a.shape for a in params()] == [a.shape for a in p.arrays]
+    with pytest.raises(ValueError, match="build_names_transformer: expected ids and targets"):
+        steps.build_names_transformer(p.X, p.y[:, :3], p.weights)

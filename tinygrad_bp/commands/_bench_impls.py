@@ -21,7 +21,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,15 @@ class Workload:
     batch: int
     dtype: str
     data: str  # "iris" (standardised Iris, the tutorial's data) or "random"
-    kind: str = "mlp"  # "mlp", or "cnn" (W5) / "lstm" (W6): see MODEL_WORKLOADS
+    kind: str = "mlp"  # "mlp", or "cnn" (W5) / "lstm" (W6) / "transformer" (W7)
+    # The correctness check runs in this dtype (None: the workload's).  W7 checks in
+    # float64: some of its gradients are exactly zero in exact arithmetic (the key bias
+    # moves every score of a softmax row alike), and AdamW divides their float32 rounding
+    # noise by its own square root, a step of ±lr whatever the implementation.
+    check_dtype: str | None = None
+
+    def for_check(self) -> Workload:
+        return replace(self, dtype=self.check_dtype) if self.check_dtype else self
 
     @property
     def layers(self) -> list[tuple[int, int]]:
@@ -84,7 +92,10 @@ WORKLOADS: dict[str, Workload] = {
 # them here; the hand-NumPy baseline is tinygrad_bp.reference.steps):
 # W5: the digits CNN Conv2d(1,16,3,p=1)-ReLU-MaxPool2d(2)-Conv2d(16,32,3,p=1)-ReLU-
 #     MaxPool2d(2)-Flatten-Linear(128,10) on 64 digits; W6: Embedding(27,32)-LSTM(128)-
-#     Linear(128,27) on 32 sequences of 16 characters, the loss over all 512 positions.
+#     Linear(128,27) on 32 sequences of 16 characters, the loss over all 512 positions;
+# W7: makemore's transformer (models.NamesTransformer: 4 pre-norm blocks of 4-head causal
+#     attention and a GELU MLP, 64 channels) on 32 sequences of 16 characters, one AdamW
+#     step (lr 5e-4, betas (0.9, 0.99), wd 0.01, as the results page trains it).
 MODEL_WORKLOADS: dict[str, Workload] = {
     w.key: w
     for w in (
@@ -92,6 +103,9 @@ MODEL_WORKLOADS: dict[str, Workload] = {
                  (64, 10), "relu", 64, "float32", "digits", "cnn"),
         Workload("W6", "names LSTM (embedding 32, hidden 128), batch 32 × 16 steps, float32",
                  (32, 128, 27), "tanh", 32, "float32", "names", "lstm"),
+        Workload("W7", "names transformer (4 layers, 4 heads, 64 channels, block 16), batch "
+                 "32, AdamW, float32", (64, 27), "gelu", 32, "float32", "names", "transformer",
+                 "float64"),
     )
 }  # fmt: skip
 DIGITS_CNN_PARAMS = ("0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias")
@@ -111,8 +125,12 @@ def _hand_steps() -> Any:
     return steps if hasattr(steps, "build_digits_cnn") else None
 
 
-if _hand_steps() is not None:  # the baseline exists: the bench runs W5 and W6 by default
-    WORKLOADS.update(MODEL_WORKLOADS)
+_STEPS = _hand_steps()
+if _STEPS is not None:  # the baseline exists: the bench runs W5, W6 (and W7) by default
+    WORKLOADS.update(
+        {k: w for k, w in MODEL_WORKLOADS.items()
+         if w.kind != "transformer" or hasattr(_STEPS, "build_names_transformer")}
+    )  # fmt: skip
 
 
 @dataclass
@@ -124,6 +142,7 @@ class ModelProblem:
     weights: dict[str, np.ndarray]
     kind: str
     lr: float
+    adamw: dict[str, Any] | None = None  # W7 steps with AdamW (these settings), not SGD
 
     @property
     def arrays(self) -> list[np.ndarray]:
@@ -166,6 +185,37 @@ def make_model_problem(workload: Workload, seed: int = SEED, lr: float = LR) -> 
         shapes = [((16, 1, 3, 3), 9), ((16,), 9), ((32, 16, 3, 3), 144), ((32,), 144),
                   ((10, 128), 128), ((10,), 128)]  # fmt: skip
         names = DIGITS_CNN_PARAMS
+    elif workload.kind == "transformer":
+        X = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
+        y = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
+        c = workload.sizes[0]
+        shapes = [((27, c), 0), ((SEQ_LEN, c), 0)]
+        names = ["wte.weight", "wpe.weight"]
+        for i in range(4):
+            for name, shape, fan in (("ln_1.weight", (c,), -1), ("ln_1.bias", (c,), -2),
+                                     ("c_attn.weight", (3 * c, c), c), ("c_attn.bias", (3 * c,), c),
+                                     ("attn_proj.weight", (c, c), c), ("attn_proj.bias", (c,), c),
+                                     ("ln_2.weight", (c,), -1), ("ln_2.bias", (c,), -2),
+                                     ("c_fc.weight", (4 * c, c), c), ("c_fc.bias", (4 * c,), c),
+                                     ("mlp_proj.weight", (c, 4 * c), 4 * c),
+                                     ("mlp_proj.bias", (c,), 4 * c)):  # fmt: skip
+                names.append(f"blocks.{i}.{name}")
+                shapes.append((shape, fan))
+        names += ["ln_f.weight", "ln_f.bias", "lm_head.weight"]
+        shapes += [((c,), -1), ((c,), -2), ((27, c), c)]
+        weights = {}
+        for name, (shape, fan) in zip(names, shapes):
+            if fan == 0:
+                w = rng.standard_normal(shape)
+            elif fan < 0:  # LayerNorm: PyTorch's ones and zeros, moved a little
+                w = (1.0 if fan == -1 else 0.0) + _uniform(rng, 0.1, shape)
+            else:
+                w = _uniform(rng, 1 / math.sqrt(fan), shape)
+            weights[name] = w.astype(dtype)
+        hand = _hand_steps()
+        settings = dict(hand.ADAMW) if hand is not None else {}
+        return ModelProblem(X.astype(np.int64), y.astype(np.int64), weights, "transformer",
+                            settings.get("lr", 5e-4), settings)  # fmt: skip
     else:
         X = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
         y = rng.integers(0, 27, size=(workload.batch, SEQ_LEN))
@@ -200,6 +250,17 @@ def _model_tinygrad_bp(p: ModelProblem, tg: Any) -> tuple[Step, Params]:
         def loss_fn() -> Any:
             return F.cross_entropy(model(x), y)
 
+    elif p.kind == "transformer":
+        try:
+            models = importlib.import_module(tg.__name__ + ".commands.models")
+        except ImportError:  # an older tree (benchmarks/ab.py --base), before the layout
+            models = importlib.import_module(tg.__name__ + ".models")
+        model = models.NamesTransformer(p.X.shape[1], dtype=dt)
+        x, y = p.X, p.y.ravel()
+
+        def loss_fn() -> Any:
+            return F.cross_entropy(model(x), y)
+
     else:
 
         class NamesLSTM(nn.Module):
@@ -220,7 +281,10 @@ def _model_tinygrad_bp(p: ModelProblem, tg: Any) -> tuple[Step, Params]:
 
     model.load_state_dict(p.weights)
     params_ = dict(model.named_parameters())
-    opt = optim.SGD(model.parameters(), lr=p.lr)
+    if p.adamw:
+        opt = optim.AdamW(model.parameters(), **p.adamw)
+    else:
+        opt = optim.SGD(model.parameters(), lr=p.lr)
 
     def step() -> Any:
         opt.zero_grad()
@@ -240,7 +304,8 @@ def _model_numpy(p: ModelProblem) -> tuple[Step, Params]:
     steps = _hand_steps()
     if steps is None:
         raise RuntimeError("W5/W6 need tinygrad_bp.reference.steps for the hand-NumPy step")
-    build_fn = steps.build_digits_cnn if p.kind == "cnn" else steps.build_names_lstm
+    build_fn = {"cnn": steps.build_digits_cnn, "lstm": steps.build_names_lstm,
+                "transformer": getattr(steps, "build_names_transformer", None)}[p.kind]  # fmt: skip
     return build_fn(p.X, p.y, {k: v.copy() for k, v in p.weights.items()}, lr=p.lr)
 
 
@@ -508,7 +573,7 @@ class _Worker:
 
     def check(self, workload: str, steps: int, out: str) -> dict[str, Any]:
         """Run ``steps`` steps from the initial weights; save the final weights to ``out``."""
-        step, params = build(self.impl, WORKLOADS[workload])
+        step, params = build(self.impl, WORKLOADS[workload].for_check())
         losses = [float(step()) for _ in range(steps)]
         arrays = params()
         np.savez(out, *arrays)

@@ -99,7 +99,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=self._err,
             text=True,
-            env={**_child_env(threads, root), **(env or {})},
+            env={**_child_env(threads, root), **_peer_env(impl), **(env or {})},
             cwd=root or _package_root(),  # `python -m` puts the cwd first on sys.path
         )
 
@@ -144,6 +144,15 @@ class _Worker:
         self._err.close()
 
 
+def _peer_env(impl: str) -> dict[str, str]:
+    """The peers run with the C library's allocator settings, as they would without
+    tinygrad_bp in the process (importing tinygrad_bp tunes glibc's malloc; the worker
+    imports the package to find the workloads)."""
+    from .._malloc import ENV_VAR
+
+    return {} if impl.startswith("tinygrad_bp") else {ENV_VAR: "default"}
+
+
 def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(impls.__file__))))
 
@@ -170,7 +179,7 @@ def _memory(impl: str, workload: str, threads: int) -> dict[str, Any]:
         capture_output=True,
         cwd=_package_root(),
         text=True,
-        env=_child_env(threads),
+        env={**_child_env(threads), **_peer_env(impl)},
         check=False,
     )
     for line in proc.stdout.splitlines():
@@ -283,7 +292,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             for t in threads:
                 for wl in workloads:
-                    problem = impls.make_problem(impls.WORKLOADS[wl])
+                    problem = impls.make_problem(impls.WORKLOADS[wl].for_check())
                     p0 = [a.astype(np.float64) for W, b in zip(problem.Ws, problem.bs)
                           for a in (W, b)]  # fmt: skip
                     got = {}
@@ -297,7 +306,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                         with np.load(path) as f:
                             reply["arrays"] = [f[k] for k in f.files]
                         got[i] = reply
-                    tol = TOLERANCE[impls.WORKLOADS[wl].dtype]
+                    tol = TOLERANCE[impls.WORKLOADS[wl].for_check().dtype]
                     for i, reply in got.items():
                         dev = _compare(got["numpy"], reply, p0)
                         passed = dev["loss"] <= tol and dev["update"] <= tol
@@ -324,6 +333,7 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
         # 3. interleaved rounds
         times: dict[str, list[float]] = {f"{i} {t} {wl}": [] for i, t, wl in workers}
         ratios: dict[str, list[float]] = {k: [] for k in times}
+        to_torch: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {k: [] for k in times}
         faults: dict[str, list[float]] = {k: [] for k in times}
         for r in range(config.rounds):
@@ -345,9 +355,14 @@ def run(config: BenchConfig, log: TextIO | None = sys.stderr) -> dict[str, Any]:
                     for i, s in this_round.items():
                         base = "numpy" + STEADY if i.endswith(STEADY) else "numpy"
                         ratios[f"{i} {t} {wl}"].append(s / this_round[base])
+                    if "torch" in this_round and "tinygrad_bp" in this_round:
+                        to_torch.setdefault(f"tinygrad_bp {t} {wl}", []).append(
+                            this_round["tinygrad_bp"] / this_round["torch"]
+                        )
             _log(f"bench: round {r + 1}/{config.rounds} done", log)
         results["times"] = times
         results["ratios"] = ratios
+        results["ratios_to_torch"] = to_torch
         results["cpu_times"] = cpu
         results["faults"] = faults
         results["steps_per_block"] = {f"{i} {t} {wl}": n for (i, t, wl), n in nsteps.items()}
@@ -458,7 +473,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=list(impls.WORKLOADS),
         choices=list(impls.WORKLOADS),
-        help="default: all of them (W5 and W6 need the reference package's hand-written steps)",
+        help="default: all of them (W5-W7 need the reference package's hand-written steps)",
     )
     parser.add_argument(
         "--impls",

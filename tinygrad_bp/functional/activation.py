@@ -11,6 +11,7 @@ from .. import ops
 from ..backend import xp
 from ..ops import dialect as D
 from ..tensor import Tensor, make_node
+from ._fused import fused_node, gelu_array, gelu_tanh_array
 from ._util import float_tensor
 
 __all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu"]
@@ -39,8 +40,14 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """``x · Φ(x) = ½ x (1 + erf(x/√2))``, exact (PyTorch's default).
-    ∂/∂x = Φ(x) + x·φ(x), which the engine derives through :func:`~tinygrad_bp.ops.elementwise.erf`.
+    """``x · Φ(x) = ½ x (1 + erf(x/√2))``, exact (PyTorch's default), or with
+    ``approximate="tanh"`` ``½ x (1 + tanh(√(2/π)(x + 0.044715 x³)))``.
+
+    One fused primitive: ∂/∂x = Φ(x) + x·φ(x) (tanh form: ½(1 + t) + ½x(1 − t²)·√(2/π)(1 +
+    3·0.044715x²)) on the forward's Φ (or t) in a plain backward; under ``create_graph``
+    the composition above, through :func:`~tinygrad_bp.ops.elementwise.erf`, so every
+    higher derivative is exact.  In float32 the forward's erf is a rational approximation
+    good to about 4e-7 (SciPy's erf in float64).
 
     Examples
     --------
@@ -48,13 +55,59 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     >>> from tinygrad_bp import functional as F
     >>> round(F.gelu(tg.Tensor([1.0])).item(), 6)
     0.841345
+    >>> round(F.gelu(tg.Tensor([1.0]), approximate="tanh").item(), 6)
+    0.841192
     """
     x = float_tensor(x, "gelu")
-    if approximate != "none":
-        raise ValueError(
-            f"gelu: only approximate='none' (the exact erf form) is built, got {approximate!r}"
-        )
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    composed = _gelu_tanh_composed if approximate == "tanh" else _gelu_composed
+    xd = x.data
+    if xd.dtype.kind != "f":
+        return composed(x)  # (which says what it expected)
+    if approximate == "none":
+        y, cdf = gelu_array(xd)
+
+        def plain(g: Any) -> tuple[Any]:
+            d = xd * xd
+            d *= -0.5
+            xp.exp(d, out=d)
+            d *= xd
+            d *= _INV_SQRT_2PI
+            d += cdf  # Φ(x) + x·φ(x)
+            d *= g
+            return (d,)
+
+    else:
+        y, t = gelu_tanh_array(xd)
+
+        def plain(g: Any) -> tuple[Any]:
+            d = xd * xd
+            d *= 3 * _TANH_K
+            d += 1
+            d *= 1 - t * t
+            d *= xd
+            d *= _TANH_C  # x(1 − t²)·√(2/π)(1 + 3k x²)
+            d += t
+            d += 1
+            d *= 0.5
+            d *= g
+            return (d,)
+
+    return fused_node(y, (x,), "gelu", plain, composed)
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_C = math.sqrt(2.0 / math.pi)
+_TANH_K = 0.044715
+
+
+def _gelu_composed(x: Tensor) -> Tensor:
     return x * (ops.erf(x * _INV_SQRT2) + 1.0) * 0.5
+
+
+def _gelu_tanh_composed(x: Tensor) -> Tensor:
+    return x * (ops.tanh((x + x * x * x * _TANH_K) * _TANH_C) + 1.0) * 0.5
 
 
 def silu(x: Tensor) -> Tensor:

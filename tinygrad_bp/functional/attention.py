@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor
+from ._fused import fused_node
 from ._util import as_tensor
 
 __all__ = ["scaled_dot_product_attention", "attention_weights"]
@@ -65,8 +66,22 @@ def scaled_dot_product_attention(
         raise ValueError("scaled_dot_product_attention: dropout_p is not supported; use 0.0")
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both")
-    L, S = q.shape[-2], k.shape[-2]
     s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if (
+        attn_mask is None
+        and q.shape[-2] > 0
+        and k.shape[-2] > 0
+        and all(t.data.dtype.kind == "f" for t in (q, k, v))
+    ):  # (no mask: no row can be fully masked; is_causal always leaves column 0)
+        return _attention_fused(q, k, v, float(s), bool(is_causal))
+    return _attention_composed(q, k, v, attn_mask, is_causal, s)
+
+
+def _attention_composed(
+    q: Tensor, k: Tensor, v: Tensor, attn_mask: Any, is_causal: bool, s: float
+) -> Tensor:
+    """The definition, op by op (what the fused path differentiates under create_graph)."""
+    L, S = q.shape[-2], k.shape[-2]
     scores = ops.matmul(q, _swap_last(k)) * s
     add = None
     if is_causal:
@@ -115,3 +130,38 @@ def attention_weights(scores: Tensor, add: Any, op: str) -> Tensor:
         w = ops.softmax(scores + add.astype(scores.dtype, copy=False), -1)
         return ops.where(dead, 0.0, w)
     return ops.softmax(scores + add.astype(scores.dtype, copy=False), -1)
+
+
+def _attention_fused(q: Tensor, k: Tensor, v: Tensor, s: float, causal: bool) -> Tensor:
+    """``P = softmax(s·q·kᵀ (+ causal −∞))``, ``y = P·v`` as one primitive.  Plain
+    backward on the forward's ``P``: ∂/∂v = Pᵀ·g, ``dP = g·vᵀ``, ``dS = P ⊙ (dP − Σ dP ⊙
+    P)``·s, ∂/∂q = dS·k, ∂/∂k = dSᵀ·q (batch axes summed back by the engine); under
+    ``create_graph`` the composition (see :mod:`._fused`)."""
+    qd, kd, vd = q.data, k.data, v.data
+    L, S = qd.shape[-2], kd.shape[-2]
+    p = np.matmul(qd, np.swapaxes(kd, -1, -2))
+    p *= s
+    if causal:
+        p[..., ~np.tril(np.ones((L, S), dtype=bool))] = -np.inf
+    p -= p.max(axis=-1, keepdims=True)
+    np.exp(p, out=p)
+    p /= p.sum(axis=-1, keepdims=True)
+    y = np.matmul(p, vd)
+    nq, nk, nv = q.requires_grad, k.requires_grad, v.requires_grad
+
+    def plain(g: Any) -> tuple[Any, Any, Any]:
+        gv = np.matmul(np.swapaxes(p, -1, -2), g) if nv else None
+        if not (nq or nk):
+            return None, None, gv
+        ds = np.matmul(g, np.swapaxes(vd, -1, -2))
+        ds -= np.einsum("...ij,...ij->...i", ds, p)[..., None]
+        ds *= p
+        ds *= s
+        gq = np.matmul(ds, kd) if nq else None
+        gk = np.matmul(np.swapaxes(ds, -1, -2), qd) if nk else None
+        return gq, gk, gv
+
+    def composed(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        return _attention_composed(q, k, v, None, causal, s)
+
+    return fused_node(y, (q, k, v), "scaled_dot_product_attention", plain, composed)

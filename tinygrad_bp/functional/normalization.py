@@ -10,6 +10,7 @@ from .. import ops
 from ..autograd import no_grad
 from ..creation import default_generator
 from ..tensor import Tensor
+from ._fused import fused_node
 from ._util import as_tensor
 
 __all__ = ["batch_norm", "layer_norm", "dropout"]
@@ -137,15 +138,81 @@ def layer_norm(
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps >= 0:
         raise ValueError(f"layer_norm: eps must be a number >= 0, got {eps!r}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    mu = ops.mean(x, axis=axes, keepdims=True)
-    d = x - mu
-    var = ops.mean(d * d, axis=axes, keepdims=True)
-    y = d * (var + eps) ** -0.5
-    if weight is not None:
-        y = y * weight
+
+    def composed(x: Tensor, *wb: Tensor) -> Tensor:
+        mu = ops.mean(x, axis=axes, keepdims=True)
+        d = x - mu
+        var = ops.mean(d * d, axis=axes, keepdims=True)
+        y = d * (var + eps) ** -0.5
+        it = iter(wb)
+        if weight is not None:
+            y = y * next(it)
+        if bias is not None:
+            y = y + next(it)
+        return y
+
+    affine = [t for t in (weight, bias) if t is not None]
+    xd = x.data
+    if (
+        xd.dtype.kind != "f"
+        or xd.size == 0
+        or any(not isinstance(t, Tensor) or t.data.shape != ns for t in affine)
+    ):
+        return composed(x, *affine)
+    return _layer_norm_fused(x, weight, bias, ns, float(eps), composed)
+
+
+def _layer_norm_fused(
+    x: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    ns: tuple[int, ...],
+    eps: float,
+    composed: Any,
+) -> Tensor:
+    """Layer norm as one primitive over the rows of ``x`` viewed as ``(M, D)``:
+    ``x̂ = (x − μ)/σ``, ``y = x̂·γ + β``.  Plain backward with ``h = γ·g``:
+    ``∂/∂x = (h − mean(h) − x̂·mean(h·x̂))/σ``, ``∂/∂γ = Σ g·x̂``, ``∂/∂β = Σ g`` (sums
+    over the rows); under ``create_graph`` the composition (see :mod:`._fused`)."""
+    xd = x.data
+    d = int(np.prod(ns))
+    x2 = xd.reshape(-1, d)
+    mu = x2.mean(axis=1, keepdims=True)
+    xhat = x2 - mu
+    var = np.einsum("ij,ij->i", xhat, xhat)[:, None]
+    var *= 1.0 / d
+    var += eps
+    rstd = np.sqrt(var, out=var)
+    np.divide(1.0, rstd, out=rstd)
+    xhat *= rstd
+    w2 = weight.data.reshape(d) if weight is not None else None
+    y = xhat * w2 if w2 is not None else xhat.copy()
     if bias is not None:
-        y = y + bias
-    return y
+        y += bias.data.reshape(d)
+    parents = [t for t in (x, weight, bias) if t is not None]
+    need = [t.requires_grad for t in parents]
+
+    def plain(g: Any) -> tuple[Any, ...]:
+        g2 = g.reshape(-1, d)
+        out: list[Any] = []
+        if need[0]:
+            h = g2 * w2 if w2 is not None else g2.copy()
+            mh = h.mean(axis=1, keepdims=True)
+            mhx = np.einsum("ij,ij->i", h, xhat)[:, None]
+            mhx *= 1.0 / d
+            h -= mh
+            h -= xhat * mhx
+            h *= rstd
+            out.append(h.reshape(xd.shape))
+        else:
+            out.append(None)
+        if weight is not None:
+            out.append((g2 * xhat).sum(axis=0).reshape(ns) if need[len(out)] else None)
+        if bias is not None:
+            out.append(g2.sum(axis=0).reshape(ns) if need[len(out)] else None)
+        return tuple(out)
+
+    return fused_node(y.reshape(xd.shape), parents, "layer_norm", plain, composed)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:

@@ -63,16 +63,16 @@ class LeakyReLU(Module):
 
 
 class GELU(Module):
-    """The exact (erf) GELU, PyTorch's default."""
+    """GELU: exact (erf, PyTorch's default) or ``approximate="tanh"``."""
 
     def __init__(self, approximate: str = "none") -> None:
-        if approximate != "none":
-            raise ValueError(f"GELU: only approximate='none' is built, got {approximate!r}")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
         try:
-            return F.gelu(x)
+            return F.gelu(x, self.approximate)
         except (AttributeError, TypeError) as exc:
             raise not_a_tensor(x, "GELU", exc) from None
 

@@ -210,8 +210,15 @@ class Linear(Module):
                 f"Linear({self.in_features}→{self.out_features}): expected input whose last "
                 f"dimension is {self.in_features}, got shape {x.data.shape}"
             )
+        lead = x.data.shape[:-1]
+        if len(lead) > 1:
+            # (N, T, C) and beyond: one 2-D product over all N·T rows, so the weight's
+            # gradient is one GEMM too, not a stack of N products summed afterwards
+            x = ops.reshape(x, -1, self.in_features)
         y = ops.matmul(x, ops.transpose(self.weight))
-        return y if self.bias is None else ops.add(y, self.bias)
+        if self.bias is not None:
+            y = ops.add(y, self.bias)
+        return ops.reshape(y, *lead, self.out_features) if len(lead) > 1 else y
 
     def extra_repr(self) -> str:
         nob = ", bias=False" if self.bias is None else ""

@@ -19,7 +19,7 @@ something; it loads even with the engine absent.  One module per family:
   :class:`LSTM` (one layer over a sequence, batched where BPTT allows);
 - :mod:`~tinygrad_bp.reference.attention`: :class:`CausalSelfAttention` (one head);
 - :mod:`~tinygrad_bp.reference.steps`: whole training steps built from these layers (the
-  benchmark's hand-written baselines for a CNN and an LSTM).
+  benchmark's hand-written baselines for a CNN, an LSTM and a transformer with AdamW).
 
 The layers other than the tutorial's follow PyTorch: its parameter names and layouts
 (``weight``, ``bias``, a convolution's ``weight (C_out, C_in, kH, kW)``, images NCHW,
