@@ -281,6 +281,16 @@ def _check_memory(sizes: list[int], rows: int, optimizer: str) -> None:
         )
 
 
+def _finish_figure(fig: Any, axes: Any, title: str, path: str) -> None:
+    """Grid and legend on each panel, the title, then the file: the end of every curve."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def _plot_curves(path: Path, history: dict[str, list[float]], task: str, title: str) -> None:
     # Figure + Agg canvas directly: no pyplot, so no global backend is changed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -299,12 +309,7 @@ def _plot_curves(path: Path, history: dict[str, list[float]], task: str, title: 
     ax2.set(xlabel="epoch", ylabel=metric, title=metric)
     if task == "classify":
         ax2.set_ylim(0, 1.02)
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
+    _finish_figure(fig, (ax1, ax2), title, path)
 
 
 def _draw_graphs(
@@ -679,12 +684,7 @@ def _plot_model_curves(
         ax2.plot(hist["eval_step"], hist["test_accuracy"], "o--", color="C1", label="held out")
         ax2.set(xlabel="step", ylabel="accuracy", title="held-out accuracy")
         ax2.set_ylim(0, 1.02)
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
+    _finish_figure(fig, (ax1, ax2), title, path)
 
 
 def train_model(
