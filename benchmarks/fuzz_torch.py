@@ -704,9 +704,32 @@ def run(p: Program) -> tuple[Failure | None, dict[str, Any]]:
                 return Failure("value", n.name, f"got {_short(ga)}, want {_short(wa)}"), thv
         if p.order:
             fail = _compare_grads(p, tgv, thv)
-            if fail is not None:
+            if fail is not None and not _rounding_only(p, fail, thv):
                 return fail, thv
     return None, thv
+
+
+def _rounding_only(p: Program, fail: Failure, thv: dict[str, Any]) -> bool:
+    """A float32 program's derivative of order 2 or more can differ by more than float32's
+    tolerance through rounding alone: terms of 1/x^(k+1) cancel (x/x's third derivative is
+    0, from terms of 10^4 at x = 0.1), and each engine's formula rounds them differently.
+    Such a difference is only rounding if the same program with its float32 inputs widened
+    to float64 agrees at float64's tolerance, values and every derivative: a wrong formula
+    is as wrong in float64 (a 1 % error in tanh's derivative is still found)."""
+    if not fail.kind.startswith("grad") or fail.kind == "grad1":
+        return False
+    if not any(isinstance(n, Input) and n.value.dtype == np.float32 for n in p.nodes):
+        return False
+    nodes = [
+        Input(n.name, n.value.astype(np.float64), n.requires_grad)
+        if isinstance(n, Input) and n.value.dtype == np.float32
+        else n
+        for n in p.nodes
+    ]
+    # (run() calls this again only for float32 inputs, which `wide` has none of; a cast to
+    # float32 inside keeps its comparison at float32's tolerance, so such a failure stands)
+    again, _ = run(Program(nodes, p.order, p.seed))
+    return again is None
 
 
 def _compare_grads(p: Program, tgv: dict[str, Any], thv: dict[str, Any]) -> Failure | None:
