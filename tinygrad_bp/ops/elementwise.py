@@ -243,22 +243,29 @@ def neg(a: Tensor) -> Tensor:
     return make_node(-a.data, (a,), "neg", backward)
 
 
-@primitive("arithmetic", ("none (as PyTorch)", "none (as PyTorch)"))
-def floor_divide(a: Any, b: Any) -> Tensor:
-    """``a // b``: the quotient rounded down (Python's and PyTorch's ``//``), in
-    ``torch.result_type``'s dtype.  An integer division by zero is refused, as PyTorch
-    does.  Like PyTorch, it has no derivative: backward through it raises."""
-    a, b = pair(a, b, "floor_divide")
+def _divide_rounding(a: Any, b: Any, op: str, fn: Any) -> tuple[Tensor, Tensor, Any, Any, Any]:
+    """The forward shared by ``//`` and ``%``: operands promoted, booleans as int64, NumPy's
+    ``fn``, a broadcast error and an integer division by zero named as ``op``."""
+    a, b = pair(a, b, op)
     ad, bd = a.data, b.data
     if ad.dtype.kind == "b":
         ad, bd = ad.astype(np.int64), bd.astype(np.int64)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = xp.floor_divide(ad, bd)
+            out = fn(ad, bd)
     except ValueError:
-        raise broadcast_error("floor_divide", a, b) from None
+        raise broadcast_error(op, a, b) from None
     if ad.dtype.kind != "f" and out.size and not xp.all(bd):
-        raise RuntimeError("floor_divide: integer division by zero (as in PyTorch)")
+        raise RuntimeError(f"{op}: integer division by zero (as in PyTorch)")
+    return a, b, ad, bd, out
+
+
+@primitive("arithmetic", ("none (as PyTorch)", "none (as PyTorch)"))
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """``a // b``: the quotient rounded down (Python's and PyTorch's ``//``), in
+    ``torch.result_type``'s dtype.  An integer division by zero is refused, as PyTorch
+    does.  Like PyTorch, it has no derivative: backward through it raises."""
+    a, b, _, _, out = _divide_rounding(a, b, "floor_divide", xp.floor_divide)
 
     def backward(g: Any) -> tuple[Any, Any]:
         raise RuntimeError(
@@ -273,17 +280,7 @@ def floor_divide(a: Any, b: Any) -> Tensor:
 def remainder(a: Any, b: Any) -> Tensor:
     """``a % b`` with the sign of ``b`` (Python's, NumPy's and PyTorch's ``%``).
     ∂/∂a = g, ∂/∂b = −g·floor(a / b)."""
-    a, b = pair(a, b, "remainder")
-    ad, bd = a.data, b.data
-    if ad.dtype.kind == "b":
-        ad, bd = ad.astype(np.int64), bd.astype(np.int64)
-    try:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = xp.remainder(ad, bd)
-    except ValueError:
-        raise broadcast_error("remainder", a, b) from None
-    if ad.dtype.kind != "f" and out.size and not xp.all(bd):
-        raise RuntimeError("remainder: integer division by zero (as in PyTorch)")
+    a, b, ad, bd, out = _divide_rounding(a, b, "remainder", xp.remainder)
     ra, rb = a.requires_grad, b.requires_grad
     if rb:
         with np.errstate(divide="ignore", invalid="ignore"):
