@@ -27,6 +27,7 @@ __all__ = [
     "cos",
     "sign",
     "sqrt",
+    "power",
     "tanh",
     "sigmoid",
     "concat_last",
@@ -83,6 +84,36 @@ def sign(x: Any) -> Any:
 
 def sqrt(x: Any) -> Any:
     return x.sqrt() if isinstance(x, Tensor) else xp.sqrt(x)
+
+
+def power(a: Any, b: Any) -> Any:
+    """``a ** b`` with PyTorch's values at the edges: for a Python number ``b`` its
+    special cases (``** 0.5`` is sqrt, ``** -0.5`` is 1/sqrt, ``** -1`` 1/x, ``** 2`` x·x,
+    ``** 3`` x·x·x, ``** -2`` 1/(x·x): (-inf) ** -0.5 is NaN, (-0.0) ** -0.5 is -inf),
+    for an array ``b`` C's ``pow`` everywhere (NumPy takes a broadcast exponent of 0.5 as
+    sqrt, PyTorch's tensor ** tensor does not: (-inf) ** 0.5 is inf)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a**b
+    if not isinstance(b, (xp.ndarray, xp.generic)):  # a Python number
+        p = float(b)
+        if p == 0.5:
+            return xp.sqrt(a)
+        if p == -0.5:
+            return 1.0 / xp.sqrt(a)
+        if p == -1.0:
+            return 1.0 / a
+        if p == 2.0:
+            return a * a
+        if p == 3.0:
+            return a * a * a
+        if p == -2.0:
+            return 1.0 / (a * a)
+        return xp.power(a, xp.asarray(p, dtype=a.dtype))
+    out = xp.power(a, b)
+    half = b == 0.5  # (NumPy's sqrt for an exponent of stride 0, C's pow here: |a| at ±0, -inf)
+    if xp.any(half):
+        out = xp.where(half & ((a == 0) | (a == -xp.inf)), xp.abs(a), out)
+    return out
 
 
 def tanh(x: Any) -> Any:

@@ -1,0 +1,110 @@
+"""Differences the differential fuzzer (``benchmarks/fuzz_torch.py``) found against
+PyTorch, each pinned here: values and derivatives up to the third order, at the edges
+(±inf, ±0, negative bases, 0-d and empty tensors), against PyTorch as the oracle, and
+against finite differences in float64 where the function is smooth."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_bp as tg
+
+INF, NAN = np.inf, np.nan
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal within float64 rounding; NaN only against NaN; ±inf only against itself."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = ~np.isnan(a)
+    return bool(np.allclose(a[ok], b[ok], rtol=1e-9, atol=0.0))
+
+
+def _derivatives(f_tg, f_torch, inputs: list[np.ndarray], order: int):
+    """Yield (k, ours, torch's) for k = 0 (the value) up to ``order``: the k-th derivative
+    of ``Σ f`` (then of the sum of the previous gradients) with respect to every input."""
+    a = [tg.Tensor(v, requires_grad=True) for v in inputs]
+    t = [torch.tensor(v, requires_grad=True) for v in inputs]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ya, yt = f_tg(*a), f_torch(*t)
+        yield 0, [ya.numpy()], [yt.detach().numpy()]
+        la, lt = ya.sum(), yt.sum()
+        for k in range(1, order + 1):
+            more = k < order
+            gt = torch.autograd.grad(lt, t, create_graph=more, allow_unused=True)
+            ga = tg.grad(la, a, create_graph=more, allow_unused=True)
+            yield (
+                k,
+                [np.zeros_like(v) if g is None else g.numpy() for g, v in zip(ga, inputs)],
+                [np.zeros_like(v) if g is None else g.detach().numpy() for g, v in zip(gt, inputs)],
+            )
+            ta = [g for g in ga if g is not None and g.requires_grad]
+            tt = [g for g in gt if g is not None and g.requires_grad]
+            if not tt:
+                return
+            lt = sum(g.sum() for g in tt)
+            if not ta:  # ours is a constant: PyTorch's next derivative must be 0 too
+                for g in torch.autograd.grad(lt, t, allow_unused=True):
+                    assert g is None or not g.detach().any(), (k + 1, g)
+                return
+            la = sum(g.sum() for g in ta)
+
+
+def _agree(f_tg, f_torch, inputs, order, label) -> None:
+    for k, ours, theirs in _derivatives(f_tg, f_torch, inputs, order):
+        for i, (x, y) in enumerate(zip(ours, theirs)):
+            assert _same(x, y), f"{label}: derivative {k} of input {i}: ours {x}, torch {y}"
+
+
+BASES = [-INF, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, INF, NAN]
+EXPONENTS = [-INF, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, INF, NAN]
+
+
+@pytest.mark.parametrize("p", EXPONENTS)
+def test_pow_by_a_number_matches_torch_at_every_edge(p: float) -> None:
+    # (-inf) ** 0.5's derivative: PyTorch's 0.5·(-inf)^(-0.5) takes ^(-0.5) as 1/sqrt: NaN
+    # (was 0 here); (-0.0) ** -0.5 = 1/sqrt(-0.0) = -inf (was +inf)
+    x = np.array(BASES)
+    _agree(lambda a: a**p, lambda a: a**p, [x], 3, f"x ** {p}")
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_pow_of_two_tensors_matches_torch_at_every_edge(order: int) -> None:
+    # every (base, exponent) pair, 0-d and broadcast (NumPy takes a broadcast exponent of
+    # 0.5 as sqrt, PyTorch's pow does not: (-inf) ** 0.5 is inf, not NaN)
+    a, b = (np.array(v) for v in zip(*itertools.product(BASES, EXPONENTS)))
+    _agree(lambda u, v: u**v, lambda u, v: u**v, [a, b], order, "a ** b")
+    for base, e in itertools.product(BASES, EXPONENTS):
+        x, y = np.array(base), np.array(e)
+        _agree(lambda u, v: u**v, lambda u, v: u**v, [x, y], order, f"{base} ** {e}")
+    x = np.array(BASES)
+    for e in EXPONENTS:
+        _agree(lambda u, v: u**v, lambda u, v: u**v, [x, np.array(e)], order, f"bases ** {e}")
+
+
+@pytest.mark.parametrize("base", [-0.0, 0.0, 2.0, -2.0])
+def test_a_number_to_a_tensor_power_matches_torch(base: float) -> None:
+    e = np.array(EXPONENTS)
+    _agree(lambda v: base**v, lambda v: base**v, [e], 3, f"{base} ** e")
+
+
+def test_pow_exponent_gradient_is_nan_for_an_infinite_incoming_gradient_at_zero() -> None:
+    # PyTorch: g · where(a == 0 & b >= 0, 0, out·log a): ∞ · 0 = NaN (was 0 here)
+    a = tg.Tensor(np.array([0.0, 2.0]))
+    b = tg.Tensor(np.array([1.0, 1.0]), requires_grad=True)
+    (gb,) = tg.grad(a**b, [b], np.array([INF, 1.0]))
+    assert np.isnan(gb.numpy()[0]) and gb.numpy()[1] == pytest.approx(np.log(2.0) * 2.0)
+
+
+def test_pow_float32_by_a_0d_float64_exponent() -> None:
+    a = np.array([-INF, 1.0, 2.0, -0.0, -1.0], np.float32)
+    got = tg.Tensor(a) ** tg.Tensor(np.array(0.5))
+    want = torch.tensor(a) ** torch.tensor(0.5, dtype=torch.float64)
+    assert got.dtype == np.float32 and _same(got.numpy(), want.numpy())
