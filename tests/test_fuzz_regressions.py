@@ -108,3 +108,27 @@ def test_pow_float32_by_a_0d_float64_exponent() -> None:
     got = tg.Tensor(a) ** tg.Tensor(np.array(0.5))
     want = torch.tensor(a) ** torch.tensor(0.5, dtype=torch.float64)
     assert got.dtype == np.float32 and _same(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_gradient_is_zero_where_off_even_for_an_infinite_incoming_gradient(dtype) -> None:
+    # was ∞·0 = NaN where the unit is off; PyTorch's threshold_backward gives 0 there,
+    # and passes g at a NaN input (NaN <= 0 is false), of either sign
+    x = np.array([-1.0, 0.0, -0.0, 2.0, NAN, -NAN, 3.0, -2.0, 0.0], dtype)
+    g = np.array([INF, -INF, NAN, 1.0, 2.0, 3.0, INF, NAN, 5.0], dtype)
+    t = torch.tensor(x, requires_grad=True)
+    want = torch.autograd.grad(t.relu(), [t], torch.tensor(g))[0].numpy()
+    a = tg.Tensor(x, requires_grad=True)
+    got = tg.grad(a.relu(), [a], g)[0]
+    assert got.dtype == dtype and _same(got.numpy(), want)
+    # under create_graph (a Tensor g), broadcast g (a sum's), and a 0-d input
+    gt = tg.Tensor(g, requires_grad=True)
+    assert _same(tg.grad(a.relu(), [a], gt, create_graph=True)[0].numpy(), want)
+    assert _same(tg.grad(a.relu().sum(), [a])[0].numpy(), (~(x <= 0)).astype(dtype))
+    z = tg.Tensor(np.array(-1.0, dtype), requires_grad=True)
+    assert tg.grad(z.relu(), [z], np.array(INF, dtype))[0].item() == 0.0
+
+
+def test_relu_second_derivative_through_an_infinite_gradient() -> None:
+    _agree(lambda a: (a.relu() * 1e308) * 1e308, lambda a: (a.relu() * 1e308) * 1e308,
+           [np.array([-1.0, 0.0, 2.0])], 2, "relu after an overflow")  # fmt: skip

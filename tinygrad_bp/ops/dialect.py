@@ -32,6 +32,7 @@ __all__ = [
     "sigmoid",
     "concat_last",
     "where",
+    "where_positive",
     "broadcast_to",
     "index_add",
     "scatter_add",
@@ -150,6 +151,37 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if isinstance(cond, Tensor):
         cond = cond.data
     return xp.where(cond, a, b)
+
+
+_BITS = {xp.dtype(xp.float32): (xp.int32, 31), xp.dtype(xp.float64): (xp.int64, 63)}
+
+
+def where_positive(y: Any, g: Any) -> Any:
+    """``g`` where ``y > 0`` or ``y`` is NaN, else 0, for ``y`` ≥ 0 or NaN (a relu's
+    output): 0 even where ``g`` is infinite or NaN (PyTorch's threshold_backward,
+    ``where(y <= 0, 0, g)``).  On float arrays of one dtype and shape, by the bits, as fast
+    as ``g * (y > 0)`` (which gives ∞·0 = NaN where the unit is off): |y|'s bits as an
+    integer are > 0 exactly where g passes, and −bits >> (width − 1) is then all ones,
+    else 0.  (``np.where`` on a random mask is 10x slower.)"""
+    if isinstance(g, Tensor) or isinstance(y, Tensor):
+        yd = y.data if isinstance(y, Tensor) else y
+        return where(~(yd <= 0), g, 0.0)
+    bits = _BITS.get(getattr(y, "dtype", None))
+    if (
+        bits is None
+        or not isinstance(g, xp.ndarray)
+        or g.dtype != y.dtype
+        or g.shape != y.shape
+        or not isinstance(y, xp.ndarray)
+        or not y.ndim  # (0-d: NumPy's & gives a scalar)
+    ):
+        return xp.where(~(y <= 0), g, 0)
+    it, shift = bits
+    m = y.view(it) & xp.iinfo(it).max  # |y| (a NaN of either sign is > 0), a new array
+    xp.negative(m, out=m)
+    m >>= shift
+    m &= g.view(it)
+    return m.view(y.dtype)
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
