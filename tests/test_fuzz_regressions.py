@@ -132,3 +132,85 @@ def test_relu_gradient_is_zero_where_off_even_for_an_infinite_incoming_gradient(
 def test_relu_second_derivative_through_an_infinite_gradient() -> None:
     _agree(lambda a: (a.relu() * 1e308) * 1e308, lambda a: (a.relu() * 1e308) * 1e308,
            [np.array([-1.0, 0.0, 2.0])], 2, "relu after an overflow")  # fmt: skip
+
+
+def _close(a: np.ndarray, b: np.ndarray, order: int) -> bool:
+    """As the fuzzer compares: in a derivative NaN and ±inf are one "not finite"; the
+    finite numbers within 1e-9 relative, 1e-12 of the largest absolute."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if order:
+        a, b = np.where(np.isfinite(a), a, NAN), np.where(np.isfinite(b), b, NAN)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = ~np.isnan(a)
+    scale = max(1.0, float(np.abs(b[ok & np.isfinite(b)]).max(initial=0.0)))
+    return bool(np.allclose(a[ok], b[ok], rtol=1e-9, atol=1e-12 * scale))
+
+
+@pytest.mark.parametrize("g", [1.0, NAN, INF])
+@pytest.mark.parametrize(
+    "x", [[1.0, 3.0, 3.0, 2.0], [1.0, NAN, 3.0], [[1.0, 4.0], [4.0, NAN]], 5.0]
+)
+def test_max_and_amax_of_everything_with_a_gradient_that_is_not_finite(x, g) -> None:
+    # max(): g / count into zeros at the maxima (was g·mask/count: NaN everywhere for a NaN
+    # g); amax() with no dim multiplies by the mask, as PyTorch's (NaN everywhere where the
+    # maximum is NaN, even for g = 1: was g at the NaN)
+    for name in ("max", "amax", "min", "amin"):
+        a, t = tg.Tensor(np.array(x), requires_grad=True), torch.tensor(x, requires_grad=True)
+        want = torch.autograd.grad(getattr(t, name)(), [t], torch.tensor(g))[0].numpy()
+        got = tg.grad(getattr(a, name)(), [a], np.array(g))[0].numpy()
+        assert _same(got, want), (name, got, want)
+        gt = tg.Tensor(np.array(g), requires_grad=True)
+        got = tg.grad(getattr(a, name)(), [a], gt, create_graph=True)[0].numpy()
+        assert _same(got, want), (name, "create_graph", got, want)
+
+
+def test_std_of_a_max_is_nan_only_at_the_maximum() -> None:
+    # the KNOWN entry of the fuzzer: x.max().std(dim=0, correction=1), a 0-d std
+    x = np.array([1.0, 3.0, 2.0])
+    a, t = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = torch.autograd.grad(t.max().std(dim=0, correction=1), [t])[0].numpy()
+        got = tg.grad(a.max().std(dim=0, correction=1), [a])[0].numpy()
+    assert np.isnan(got[1]) and _same(got, want)
+
+
+REDUCTION_INPUTS = [
+    np.array(2.0), np.array(INF), np.zeros(0), np.zeros((2, 0)), np.zeros((0, 3)),
+    np.array([1.5]), np.array([1.0, 1.0]), np.array([1.0, 3.0]), np.array([[1.0, 2.0, 4.0]]),
+    np.array([[1.0], [2.0], [4.0]]), np.arange(6.0).reshape(2, 3) ** 2,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("op", ["var", "std", "mean", "sum", "prod", "logsumexp", "amax"])
+def test_reductions_of_0d_empty_and_size_1_dims_match_torch(op: str) -> None:
+    # var/std with fewer elements than the correction: Σd² / max(0, n − c), inf (was NaN);
+    # the product of one 0-d number is itself, ∂ = 1 even at inf (was inf/inf = NaN)
+    checked = 0
+    for x in REDUCTION_INPUTS:
+        nd = x.ndim
+        dims = [None, *range(-max(nd, 1), max(nd, 1))] + ([(0, 1)] if nd >= 2 else [])
+        for d, keep, c in itertools.product(dims, (False, True), (0, 1, 2)):
+            if (c and op not in ("var", "std")) or (d is None and keep):
+                continue
+            kw: dict = {} if d is None else {"dim": d, "keepdim": keep}
+            if op in ("var", "std"):
+                kw["correction"] = c
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    getattr(torch.tensor(x), op)(**kw)
+            except (RuntimeError, IndexError, TypeError):
+                continue  # (PyTorch refuses: the amax of nothing, a bad dim)
+            n = x.size if d is None or nd == 0 else np.prod([x.shape[i] for i in np.atleast_1d(d)])
+            # (see the fuzzer's KNOWN: PyTorch's var over a dim with n < correction has a
+            # finite derivative, 2/(n − c)·g·(x − mean), of a function that is NaN)
+            order = 0 if op == "var" and d is not None and n < c else 3
+            for k, ours, theirs in _derivatives(
+                lambda v, kw=kw: getattr(v, op)(**kw), lambda v, kw=kw: getattr(v, op)(**kw),
+                [x], order,
+            ):  # fmt: skip
+                assert _close(ours[0], theirs[0], k), (op, x, kw, k, ours[0], theirs[0])
+            checked += 1
+    assert checked > 40
