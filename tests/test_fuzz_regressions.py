@@ -214,3 +214,50 @@ def test_reductions_of_0d_empty_and_size_1_dims_match_torch(op: str) -> None:
                 assert _close(ours[0], theirs[0], k), (op, x, kw, k, ours[0], theirs[0])
             checked += 1
     assert checked > 40
+
+
+EDGE_X = np.array([-INF, -1e3, -2.0, -0.5, -0.0, 0.0, 0.5, 2.0, 1e3, INF])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
+def test_elu_derivatives_at_zero_are_pytorchs(alpha: float) -> None:
+    # PyTorch: first derivative α at 0 (x <= 0), second and third 0 at 0 (x < 0); the
+    # second was α here
+    import torch.nn.functional as TF
+
+    from tinygrad_bp import functional as F
+
+    _agree(lambda a: F.elu(a, alpha), lambda a: TF.elu(a, alpha), [EDGE_X], 3, "elu")
+    x = tg.Tensor(np.array([-1.3, -0.2, 0.4, 1.7]), requires_grad=True)  # smooth points
+    assert tg.gradcheck(lambda v: F.elu(v, alpha), [x])
+    assert tg.gradgradcheck(lambda v: F.elu(v, alpha), [x])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_bce_with_logits_at_infinite_logits(reduction: str) -> None:
+    # z = +inf: z(1 − y) → inf, as PyTorch (was softplus(z) − z·y = inf − inf = NaN);
+    # z = −inf: −z·y → inf, where PyTorch's formula gives NaN (KNOWN in the fuzzer);
+    # the derivatives σ(z) − y and −z are PyTorch's everywhere, to the third order
+    import torch.nn.functional as TF
+
+    from tinygrad_bp import functional as F
+
+    z = np.array([-1e3, -2.0, -0.5, -0.0, 0.0, 0.5, 2.0, 1e3, INF])
+    y = np.array([0.0, 1.0, 0.7, 0.5, 0.5, 0.2, 0.9, 1.0, 0.3])
+    ours = lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction)  # noqa: E731
+    theirs = lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction=reduction)  # noqa: E731
+    for k, got, want in _derivatives(ours, theirs, [z, y], 3):
+        assert all(_close(a, b, k) for a, b in zip(got, want)), (k, got, want)
+    lo = F.binary_cross_entropy_with_logits(tg.Tensor([-INF, -INF]), [0.3, 1.0], "none")
+    assert lo.numpy().tolist() == [INF, INF]  # (−z·y with y > 0: the limit, not NaN)
+    zt = tg.Tensor(np.array([-3.0, -0.4, 0.0, 0.7, 5.0]), requires_grad=True)
+    yt = tg.Tensor(np.array([0.1, 0.9, 0.5, 0.3, 0.6]), requires_grad=True)
+    assert tg.gradcheck(lambda a, b: ours(a, b), [zt, yt])
+    assert tg.gradgradcheck(lambda a, b: ours(a, b), [zt, yt])
+
+
+def test_prod_of_a_0d_bool_or_int_is_int64() -> None:
+    for v in (np.array(True), np.array(3, np.int64), np.array(2.5, np.float32)):
+        got, want = tg.Tensor(v, dtype=v.dtype).prod(dim=0), torch.tensor(v).prod(dim=0)
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+        assert got.item() == want.item()

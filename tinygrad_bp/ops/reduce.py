@@ -141,9 +141,9 @@ def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     cumulative products from both ends), so the gradient stays exact there too."""
     xd = x.data
     axes = norm_axes(axis, xd.ndim, "prod")
-    if xd.ndim == 0:  # one number: itself, ∂ = g even at ±inf (PyTorch's)
-        return make_node(xd.copy(), (x,), "prod", _identity)
     out = xd.prod(axis=axes, keepdims=keepdims)
+    if xd.ndim == 0:  # one number: itself (bool as int64), ∂ = g even at ±inf (PyTorch's)
+        return make_node(out, (x,), "prod", _identity)
     kshape = kept_shape(xd.shape, axes)
     has_zero = bool((xd == 0).any())
 
