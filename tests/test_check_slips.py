@@ -359,3 +359,32 @@ def test_rnn_activation_slips_are_named(wrong: str, word: str) -> None:
     report = namespace["check_rnn"]()
     row = report.row("dWx")
     assert row.verdict == "wrong" and word in row.diagnosis, str(report)
+
+
+def test_the_activation_variant_is_per_thread():
+    """The checker asks the engine twin for a slipped activation derivative while it
+    diagnoses; a check running at the same time in another thread (the live page serves
+    several) still gets the right derivative."""
+    import threading
+
+    from tinygrad_bp.check import _engines
+
+    a = np.linspace(-2.0, 2.0, 7)
+    right = 1 - np.tanh(a) ** 2
+
+    def grad_of_tanh():
+        x = tg.Tensor(a.copy(), requires_grad=True)
+        _engines.activate("tanh", x).sum().backward()
+        return x.grad
+
+    token = _engines.VARIANT.set("none")  # this thread: the derivative left out
+    try:
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("other", grad_of_tanh()))
+        t.start()
+        t.join()
+        mine = grad_of_tanh()
+    finally:
+        _engines.VARIANT.reset(token)
+    np.testing.assert_array_equal(mine, np.ones_like(a))
+    np.testing.assert_allclose(got["other"], right, rtol=1e-12)

@@ -100,11 +100,11 @@ def _engine_grads(
     """The twin's output and its gradients (vector-Jacobian products with ``g``)."""
     assert p.engine is not None
     ts = _engine_tensors(values, True)
-    _engines._VARIANT["act"] = act
+    token = _engines.VARIANT.set(act)
     try:
         out = p.engine(ts, **(extra or {}))
     finally:
-        _engines._VARIANT["act"] = "right"
+        _engines.VARIANT.reset(token)
     if not isinstance(out, Tensor):
         raise TypeError(f"{p.title}: the engine twin returned {type(out).__name__}, not a Tensor")
     if out.shape != p.out.shape:

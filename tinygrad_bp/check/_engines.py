@@ -13,6 +13,7 @@ recognises in a learner's gradient.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,12 @@ from .. import ops
 from ..autograd import Function
 from ..tensor import Tensor
 
-# how the activation's derivative is taken: "right", "none" (left out), "output" (at h)
-_VARIANT = {"act": "right"}
+# how the activation's derivative is taken: "right", "none" (left out), "output" (at h);
+# a context variable, so that checks running in two threads (the live page serves several)
+# each see their own variant
+VARIANT: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "tinygrad_bp_check_variant", default="right"
+)
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -58,7 +63,7 @@ def activation_name(where: str, act: Any) -> str:
 def activate(name: str, a: Tensor) -> Tensor:
     """``f(a)`` as one op whose derivative follows the current variant."""
     f, df = _ACTS[name]
-    variant = _VARIANT["act"]
+    variant = VARIANT.get()
 
     class Act(Function):
         @staticmethod
