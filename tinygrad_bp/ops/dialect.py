@@ -153,7 +153,11 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return xp.where(cond, a, b)
 
 
-_BITS = {xp.dtype(xp.float32): (xp.int32, 31), xp.dtype(xp.float64): (xp.int64, 63)}
+# a float dtype's integer twin, its width − 1, and the mask of all bits but the sign's
+_BITS: dict[Any, tuple[Any, int, int]] = {
+    xp.dtype(xp.float32): (xp.int32, 31, 2**31 - 1),
+    xp.dtype(xp.float64): (xp.int64, 63, 2**63 - 1),
+}
 
 
 def where_positive(y: Any, g: Any) -> Any:
@@ -176,8 +180,8 @@ def where_positive(y: Any, g: Any) -> Any:
         or not y.ndim  # (0-d: NumPy's & gives a scalar)
     ):
         return xp.where(~(y <= 0), g, 0)
-    it, shift = bits
-    m = y.view(it) & xp.iinfo(it).max  # |y| (a NaN of either sign is > 0), a new array
+    it, shift, magnitude = bits
+    m = y.view(it) & magnitude  # |y| (a NaN of either sign is > 0), a new array
     xp.negative(m, out=m)
     m >>= shift
     m &= g.view(it)
