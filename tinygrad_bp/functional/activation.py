@@ -61,6 +61,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     x = float_tensor(x, "gelu")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if x.ndim == 0:  # (the fused arrays are written in place: a 0-d one as shape (1,))
+        return gelu(x.reshape(1), approximate).reshape(())
     composed = _gelu_tanh_composed if approximate == "tanh" else _gelu_composed
     xd = x.data
     if xd.dtype.kind != "f":
