@@ -79,7 +79,7 @@ def test_nn_lstm_float32_matches_torch_and_stays_float32():
     """The W6 path: float32 throughout (no silent float64), PyTorch's float32 values."""
     T, N, I, H = 6, 4, 5, 8
     ours = tg.nn.LSTM(I, H, rng=0, dtype=np.float32)
-    theirs = torch.nn.LSTM(I, H)
+    theirs = torch.nn.LSTM(I, H).float()
     with torch.no_grad():
         for name, p in theirs.named_parameters():
             p.copy_(torch.from_numpy(dict(ours.named_parameters())[name].data))
