@@ -132,6 +132,11 @@ def _site() -> tuple[str, str]:
     return inner, outer
 
 
+def _plainview(x: Any) -> Any:
+    """A plain view of a tracer (never recorded)."""
+    return np.ndarray.view(x, np.ndarray)
+
+
 def _root(a: np.ndarray) -> Any:
     """The object that owns ``a``'s memory."""
     while isinstance(a, np.ndarray) and a.base is not None:
@@ -172,6 +177,10 @@ class _Traced(np.ndarray):
         out = kwargs.get("out")
         if out is not None:
             writes = out if isinstance(out, tuple) else (out,)
+            if any(isinstance(w, _Traced) and w._slot in tr.scalars for w in writes):
+                # ``s += 1`` on what is a NumPy scalar in the eager step: a new value there
+                kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+                writes = ()
         return tr.record("call", fn, name, inputs, kwargs, writes)
 
     def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
@@ -193,7 +202,7 @@ class _Traced(np.ndarray):
     def _method(self, name: str, *args: Any, **kwargs: Any) -> Any:
         tr = _ACTIVE[0]
         if tr is None:
-            return getattr(np.ndarray, name)(self.view(np.ndarray), *_strip(args), **_strip(kwargs))
+            return getattr(np.ndarray, name)(_plainview(self), *_strip(args), **_strip(kwargs))
         writes = (self,) if name in _INPLACE_METHODS else ()
         out = kwargs.get("out")
         if out is not None:
@@ -203,20 +212,20 @@ class _Traced(np.ndarray):
     def __getitem__(self, key: Any) -> Any:
         tr = _ACTIVE[0]
         if tr is None:
-            return np.ndarray.__getitem__(self.view(np.ndarray), _strip(key))
+            return np.ndarray.__getitem__(_plainview(self), _strip(key))
         return tr.record("getitem", operator.getitem, "getitem", (self, key), {}, ())
 
     def __setitem__(self, key: Any, value: Any) -> None:
         tr = _ACTIVE[0]
         if tr is None:
-            np.ndarray.__setitem__(self.view(np.ndarray), _strip(key), _strip(value))
+            np.ndarray.__setitem__(_plainview(self), _strip(key), _strip(value))
             return
         tr.record("setitem", operator.setitem, "setitem", (self, key, value), {}, (self,))
 
     def item(self, *args: Any) -> Any:
         tr = _ACTIVE[0]
         if tr is None:
-            return np.ndarray.item(self.view(np.ndarray), *args)
+            return np.ndarray.item(_plainview(self), *args)
         return tr.record_item(self, "item", args)
 
     def __float__(self) -> float:
@@ -228,7 +237,7 @@ class _Traced(np.ndarray):
     def __index__(self) -> int:
         tr = _ACTIVE[0]
         if tr is None:
-            return operator.index(self.view(np.ndarray))
+            return operator.index(_plainview(self))
         v = operator.index(tr.plain(self))
         tr.guard(self, "index", v)
         return v
@@ -236,7 +245,7 @@ class _Traced(np.ndarray):
     def __bool__(self) -> bool:
         tr = _ACTIVE[0]
         if tr is None:
-            return bool(self.view(np.ndarray))
+            return bool(_plainview(self))
         v = bool(tr.plain(self))
         tr.guard(self, "bool", v)
         return v
@@ -244,7 +253,7 @@ class _Traced(np.ndarray):
     def tolist(self) -> Any:
         tr = _ACTIVE[0]
         if tr is None:
-            return self.view(np.ndarray).tolist()
+            return _plainview(self).tolist()
         raise CompileError(
             f"compile: the step reads a traced array's values as a Python list (.tolist(), "
             f"at {_site()[0]}); a replay cannot see what happens to them.  Keep the values "
@@ -255,7 +264,7 @@ class _Traced(np.ndarray):
         return (self[i] for i in range(len(self)))
 
     def __reduce__(self) -> Any:
-        return np.ndarray.__reduce__(self.view(np.ndarray))
+        return np.ndarray.__reduce__(_plainview(self))
 
     def __deepcopy__(self, memo: Any) -> Any:
         return self.copy()
@@ -264,7 +273,7 @@ class _Traced(np.ndarray):
         return self.copy()
 
     def __repr__(self) -> str:
-        return repr(self.view(np.ndarray))
+        return repr(_plainview(self))
 
     __str__ = __repr__
 
@@ -290,7 +299,7 @@ class _Traced(np.ndarray):
     def flat(self) -> Any:
         tr = _ACTIVE[0]
         if tr is None:
-            return self.view(np.ndarray).flat
+            return _plainview(self).flat
         raise CompileError(f"compile: .flat of a traced array is not supported (at {_site()[0]})")
 
 
@@ -301,8 +310,7 @@ _METHODS = (
     "squeeze", "fill", "dot", "take", "repeat", "sort", "argsort", "argmax", "argmin",
     "round", "nonzero", "diagonal", "conj", "conjugate", "put", "compress", "choose",
     "searchsorted", "partition", "argpartition", "byteswap", "trace", "resize",
-    "clip", "cumsum", "cumprod", "sum", "mean", "max", "min", "prod", "any", "all",
-    "std", "var", "ptp", "__array__", "__copy__",
+    "clip", "cumsum", "cumprod", "mean", "std", "var", "ptp", "__array__", "__copy__",
 )  # fmt: skip
 _INPLACE_METHODS = frozenset({"fill", "sort", "put", "partition", "resize"})
 # functions that read only shapes and layouts: their answers are fixed by the signature
@@ -329,7 +337,7 @@ del _m
 def _strip(x: Any) -> Any:
     """``x`` with every tracer replaced by a plain view (outside a trace)."""
     if isinstance(x, _Traced):
-        return x.view(np.ndarray)
+        return _plainview(x)
     t = type(x)
     if t is tuple or t is list:
         return t(_strip(v) for v in x)
@@ -357,6 +365,7 @@ class _Trace:
         self.inputs: list[tuple[int, Any]] = []  # (slot, source)
         self.first_state_write: int | None = None  # index of the first call writing state
         self.input_slots: set[int] = set()
+        self.scalars: set[int] = set()  # slots that hold NumPy scalars in the eager step
 
     # -- slots
     def new_slot(self, plain: Any, hint: str) -> _Traced:
@@ -390,7 +399,7 @@ class _Trace:
             if x._slot is None:
                 self._poisoned(x)
             return x._p
-        return x.view(np.ndarray)
+        return _plainview(x)
 
     def _poisoned(self, x: _Traced) -> None:
         inner, outer = x._poison or ("?", "?")
@@ -409,7 +418,7 @@ class _Trace:
                 if x._slot is None:
                     self._poisoned(x)
                 return _Ref(x._slot), x._p
-            return self.const(x.view(np.ndarray))
+            return self.const(_plainview(x))
         t = type(x)
         if t is tuple or t is list:
             pairs = [self.template(v) for v in x]
@@ -482,6 +491,8 @@ class _Trace:
                         self.calls.append(_Call(kind, fn, name, targs, tkw, None, wslots_t, site))
                     return a
             out = self.new_slot(_as_array(result), _hint(name))
+            if isinstance(result, np.generic):
+                self.scalars.add(out._slot)
             self.calls.append(_Call(kind, fn, name, targs, tkw, out._slot, wslots_t, site))
             return out
         if isinstance(result, tuple) and result and all(
@@ -788,7 +799,9 @@ class _Owners:
         self.tensors: dict[int, tuple[Any, str]] = {}  # id -> (Tensor, name)
         self.modules: dict[int, tuple[Any, str]] = {}
         self.optimizers: dict[int, tuple[Any, str]] = {}
-        self.arrays: list[tuple[Any, Any, str]] = []  # (container, key, name): cell / dict
+        self.arrays: list[tuple[Any, Any, str, str]] = []  # (cell or dict, key, name, how)
+        self.via: dict[int, tuple[Any, Any]] = {}  # id(Tensor) -> (cell, None) / (dict, key)
+        self.same: list[tuple[Any, Any, Any]] = []  # (cell / dict, key, object it holds)
 
     def add(self, x: Any, name: str, depth: int = 0) -> None:
         from .nn import Module
@@ -856,6 +869,14 @@ class _Owners:
                 self.add(v, k)
 
     def _value(self, v: Any, name: str, holder: Any, how: str, seen: set[int]) -> None:
+        from .tensor import Tensor
+
+        if not isinstance(v, (types.ModuleType, type, str, int, float, bool, type(None))):
+            # the step reads this cell (global) each call: a new object there is a new step
+            if not (isinstance(v, Tensor) or isinstance(v, np.ndarray)):
+                self.same.append((holder, name if how == "global" else None, v))
+        if isinstance(v, Tensor) and id(v) not in self.tensors:
+            self.via[id(v)] = (holder, name if how == "global" else None)
         if isinstance(v, _Traced) or type(v) is np.ndarray:
             if v.dtype.kind in "biufc":
                 self.arrays.append((holder, name if how == "global" else None, name, how))
@@ -1101,7 +1122,7 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
         """The tracer to put where ``expr`` reads ``value`` (an input)."""
         if not (type(value) is np.ndarray or isinstance(value, _Traced)):
             return value
-        plain = value.view(np.ndarray) if isinstance(value, _Traced) else value
+        plain = _plainview(value) if isinstance(value, _Traced) else value
         hit = by_array.get(id(plain))
         if hit is not None:
             rec.aliases.append((hit[1], expr))
@@ -1117,7 +1138,15 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
     # -- the state, before: tensors, optimizers, modules, cells and globals
     tensors = []
     for t, name in owners.tensors.values():
-        nm, b = bind(t, "T")
+        via = owners.via.get(id(t))
+        if via is None:
+            nm, b = bind(t, "T")
+        elif via[1] is None:  # a Tensor in a closure cell: read through the cell each call
+            cnm, b = bind(via[0], "C")
+            nm = f"{cnm}.cell_contents"
+        else:
+            cnm, b = bind(via[0], "G")
+            nm = f"{cnm}[{via[1]!r}]"
         ident = _ident(name)
         data0, grad0 = t.data, t.grad
         tensors.append((t, nm, b, ident, data0, grad0))
@@ -1154,6 +1183,12 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
                     states[id(p)] = (st, snm, sb, before)
         steps_before = list(getattr(opt, "_steps", [0, 0]))
         opts.append((opt, nm, b, states, steps_before, len(opt.state._by_id)))
+    for holder, key, obj in owners.same:
+        nm, b = bind(holder, "C")
+        b = dict(b)
+        b[f"{nm}_was"] = obj
+        expr = f"{nm}.cell_contents" if key is None else f"{nm}[{key!r}]"
+        rec.guards.append((f"{expr} is {nm}_was", b, True))
     for m, mname in owners.modules.values():
         for sub_name, sub in m.named_modules() if hasattr(m, "named_modules") else []:
             nm, b = bind(sub, "M")
@@ -1233,7 +1268,7 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
                 setattr(t, attr, tr.plains[s])
             elif now is None and was is not None:
                 rec.writebacks.append((src, None))
-            elif now is not was and not (isinstance(was, _Traced) and now is was.view(np.ndarray)):
+            elif now is not was and not (isinstance(was, _Traced) and now is _plainview(was)):
                 problems.append(f"{src.expr} ({owners.tensors[id(t)][1]}.{attr}) was set to a "
                                 f"{type(now).__name__} made outside the trace")  # fmt: skip
     for opt, nm, b, states, steps_before, n_states in opts:
@@ -1251,7 +1286,7 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
                         rec.writebacks.append((src, s))
                     st[k] = tr.plains[s]
                 elif isinstance(now, _Traced):
-                    st[k] = now.view(np.ndarray)
+                    st[k] = _plainview(now)
                 elif now is not was and not _same_value(now, was):
                     if type(now) is int and type(was) is int:
                         rec.writebacks.append((src, ("add", now - was)))
@@ -1331,7 +1366,7 @@ def _plain_result(v: Any, tr: _Trace, leaf: Any) -> Any:
     if t is dict:
         return {k: _plain_result(u, tr, leaf) for k, u in v.items()}
     if isinstance(v, _Traced):
-        return v.view(np.ndarray)
+        return _plainview(v)
     if t is float or t is int:
         return t(v)
     return v
@@ -1345,13 +1380,13 @@ def _restore_all(tensors: Any, opts: Any, cells: Any, restore: Any, tr: _Trace) 
         for attr in ("data", "grad"):
             v = getattr(t, attr)
             if isinstance(v, _Traced):
-                setattr(t, attr, v.view(np.ndarray))
+                setattr(t, attr, _plainview(v))
     for opt, nm, b, states, *_ in opts:
         for entry in opt.state._by_id.values():
             st = entry[1]
             for k, v in list(st.items()):
                 if isinstance(v, _Traced):
-                    st[k] = v.view(np.ndarray)
+                    st[k] = _plainview(v)
 
 
 def _freeze(v: Any) -> Any:
@@ -1500,15 +1535,75 @@ class _Program:
         live.update(out_slots)
         wb_slots = [v for _, v in rec.writebacks if isinstance(v, int)]
         live.update(wb_slots)
+        # each slot's memory: the slot that owns it (views share their base's)
+        root_of: list[int | None] = []
+        for k, plain in enumerate(tr.plains):
+            root_of.append(tr.roots.get(id(_root(plain))) if isinstance(plain, np.ndarray) else None)
+        escaping = {root_of[s] for s in live} | {root_of[s] for s in rec.sources}
+        escaping.discard(None)
         keep = [False] * len(calls)
+        live_roots = set(escaping)
         for i in range(len(calls) - 1, -1, -1):
             c = calls[i]
-            if c.writes or c.kind == "guard" or any(o in live for o in _outs(c)):
+            outs = _outs(c)
+            if (
+                c.kind == "guard"
+                or any(o in live for o in outs)
+                or any(root_of[w] in live_roots for w in c.writes)
+            ):
                 keep[i] = True
-                _refs(c.args, live)
-                _refs(c.kwargs, live)
+                reads: set[int] = set()
+                _refs(c.args, reads)
+                _refs(c.kwargs, reads)
+                live |= reads
                 live.update(c.writes)
-        self.dropped = keep.count(False)
+                live_roots.update(root_of[r] for r in reads)
+        written_roots = {root_of[w] for i, c in enumerate(calls) if keep[i] for w in c.writes}
+        # constants: calls that read no input and whose memory nobody writes (np.ones for
+        # a sum by BLAS, np.arange of row offsets) are computed once, here
+        folded: dict[int, Any] = {}
+        prealloc: dict[int, Any] = {}
+        for i, c in enumerate(calls):
+            if not keep[i] or c.kind in ("guard", "item", "setitem") or c.writes:
+                continue
+            outs = _outs(c)
+            reads = set()
+            _refs(c.args, reads)
+            _refs(c.kwargs, reads)
+            if all(r in folded for r in reads) and all(
+                root_of[o] is not None and root_of[o] not in written_roots
+                and root_of[o] not in escaping and o not in tr.scalars
+                for o in outs
+            ):  # fmt: skip
+                for o in outs:
+                    v = tr.plains[o]
+                    v.flags.writeable = False
+                    folded[o] = v
+                keep[i] = False
+                continue
+            # results no one outside the step sees get a buffer of their own, reused by
+            # every replay (out=): no allocation per call
+            if (
+                c.kind == "call"
+                and isinstance(c.fn, np.ufunc)
+                and len(outs) == 1
+                and "out" not in c.kwargs
+                and "where" not in c.kwargs
+                and c.fn.nout == 1
+            ):
+                o = outs[0]
+                v = tr.plains[o]
+                if (
+                    o not in tr.scalars
+                    and isinstance(v, np.ndarray)
+                    and v.ndim >= 1
+                    and root_of[o] == o
+                    and o not in escaping
+                    and v.flags.c_contiguous
+                ):
+                    prealloc[o] = np.empty_like(v)
+        self.dropped = keep.count(False) - len(folded)
+        self.folded = len(folded)
         # -- names
         names = list(tr.names)
         used_names: set[str] = set()
@@ -1524,7 +1619,11 @@ class _Program:
                 n, k = f"{base}_{k}", k + 1
             names[s] = n
             used_names.add(n)
+        for o in folded:
+            names[o] = "k_" + names[o]
         em = _Emitter(tr, names)
+        for o, v in folded.items():
+            em.ns[names[o]] = v
         em.ns.update({"_GuardMiss": _GuardMiss, "CompileError": CompileError, "_leaf": leaf,
                       "_bump": _bump, "operator": operator})  # fmt: skip
         inputs = [s for s in rec.sources if s in live]
@@ -1549,6 +1648,10 @@ class _Program:
                 continue
             text = em.call(c)
             outs = _outs(c)
+            if outs and outs[0] in prealloc:
+                buf = f"_buf_{names[outs[0]]}"
+                em.ns[buf] = prealloc[outs[0]]
+                text = text[:-1] + (", " if text[-2] != "(" else "") + f"out={buf})"
             if outs:
                 lhs = ", ".join(names[o] for o in outs)
                 if isinstance(c.out, tuple) and len(outs) == 1:
@@ -1621,8 +1724,9 @@ class _Program:
         run.append(f"    return {emit_out(rec.output)}")
         run_src = "\n".join(run)
         header = (
-            f"# generated by tinygrad_bp.compile: {sum(keep)} NumPy calls "
-            f"({self.dropped} dead ones dropped), {len(inputs)} input arrays\n"
+            f"# generated by tinygrad_bp.compile: {sum(keep)} NumPy calls on {len(inputs)} "
+            f"input arrays ({self.dropped} dead calls dropped, {self.folded} constants "
+            f"computed once, {len(prealloc)} results written into buffers of their own)\n"
         )
         self.source = header + body_src + "\n\n\n" + run_src + "\n"
         code = builtins.compile(self.source, "<tinygrad_bp.compile>", "exec")
