@@ -106,7 +106,9 @@ def test_transformer_block_sgd_momentum_bit_identical():
 
 
 def _tiny(dtype=np.float64, momentum=0.0):
-    model = nn.Sequential(nn.Linear(3, 4, rng=0, dtype=dtype), nn.Tanh(), nn.Linear(4, 2, rng=1, dtype=dtype))
+    model = nn.Sequential(
+        nn.Linear(3, 4, rng=0, dtype=dtype), nn.Tanh(), nn.Linear(4, 2, rng=1, dtype=dtype)
+    )
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
 
     def step(x, y):

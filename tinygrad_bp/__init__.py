@@ -19,7 +19,7 @@ from .autograd import (
     keep_values,
     no_grad,
 )
-from .compile import compile
+from .compile import compile  # noqa: A004 (tg.compile, as torch.compile)
 from .creation import (
     arange,
     full,

@@ -102,8 +102,18 @@ class _Call:
 
     __slots__ = ("kind", "fn", "name", "args", "kwargs", "out", "writes", "site", "value")
 
-    def __init__(self, kind: str, fn: Any, name: str, args: Any, kwargs: Any, out: Any,
-                 writes: tuple[int, ...], site: tuple[str, str], value: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        kind: str,
+        fn: Any,
+        name: str,
+        args: Any,
+        kwargs: Any,
+        out: Any,
+        writes: tuple[int, ...],
+        site: tuple[str, str],
+        value: Any = None,
+    ) -> None:
         self.kind = kind  # "call", "method", "getitem", "setitem", "item", "guard"
         self.fn = fn
         self.name = name
@@ -122,11 +132,13 @@ def _site() -> tuple[str, str]:
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
         if fn != _HERE and not fn.startswith(_NUMPY_DIR):
-            where = f"{os.path.basename(fn)}:{f.f_lineno} in {f.f_code.co_name}"
+            code = f.f_code
+            qual = getattr(code, "co_qualname", code.co_name).replace(".<locals>.", " ")
+            where = f"{os.path.basename(fn)}:{f.f_lineno} in {qual}"
             if not inner:
                 inner = where
             if not fn.startswith(_PACKAGE):
-                outer = f"{fn}:{f.f_lineno} in {f.f_code.co_name}"
+                outer = f"{fn}:{f.f_lineno} in {code.co_name}"
                 break
         f = f.f_back
     return inner, outer
@@ -495,8 +507,10 @@ class _Trace:
                 self.scalars.add(out._slot)
             self.calls.append(_Call(kind, fn, name, targs, tkw, out._slot, wslots_t, site))
             return out
-        if isinstance(result, tuple) and result and all(
-            isinstance(r, (np.ndarray, np.generic)) for r in result
+        if (
+            isinstance(result, tuple)
+            and result
+            and all(isinstance(r, (np.ndarray, np.generic)) for r in result)
         ):
             outs = tuple(self.new_slot(_as_array(r), _hint(name)) for r in result)
             self.calls.append(
@@ -682,6 +696,9 @@ def _literal(x: Any) -> str | None:
     return None
 
 
+_REDUCE_DEFAULTS = {("dtype", None), ("keepdims", False), ("where", True), ("out", None)}
+
+
 class _Emitter:
     def __init__(self, trace: _Trace, names: list[str]) -> None:
         self.trace = trace
@@ -777,6 +794,8 @@ class _Emitter:
         if c.kind == "item":
             return f"{self.src(args[0])}.item({', '.join(self.src(a) for a in args[1:])})"
         parts = [self.src(a) for a in (args[1:] if c.kind == "method" else args)]
+        if c.name.endswith(".reduce"):  # leave out the defaults NumPy's methods pass on
+            kw = {k: v for k, v in kw.items() if (k, v) not in _REDUCE_DEFAULTS}
         parts += [
             f"{k}={self.src(v[0] if k == 'out' and type(v) is tuple and len(v) == 1 else v)}"
             for k, v in kw.items()
@@ -800,6 +819,7 @@ class _Owners:
         self.modules: dict[int, tuple[Any, str]] = {}
         self.optimizers: dict[int, tuple[Any, str]] = {}
         self.arrays: list[tuple[Any, Any, str, str]] = []  # (cell or dict, key, name, how)
+        self.by_module: set[int] = set()  # tensors named after a module's attribute
         self.via: dict[int, tuple[Any, Any]] = {}  # id(Tensor) -> (cell, None) / (dict, key)
         self.same: list[tuple[Any, Any, Any]] = []  # (cell / dict, key, object it holds)
 
@@ -815,7 +835,9 @@ class _Owners:
                 return
             self.modules[id(x)] = (x, name)
             for pname, p in x.named_parameters():
-                self.tensors.setdefault(id(p), (p, f"{name}.{pname}" if name else pname))
+                if id(p) not in self.by_module:
+                    self.by_module.add(id(p))
+                    self.tensors[id(p)] = (p, f"{name}.{pname}" if name else pname)
             for bname, b in x.named_buffers():
                 if isinstance(b, Tensor):
                     self.tensors.setdefault(id(b), (b, f"{name}.{bname}" if name else bname))
@@ -1014,7 +1036,9 @@ def compile(  # noqa: A001 (tg.compile, as torch.compile)
     if step is None:
         return lambda fn: Compiled(fn, state, max_traces, verify)
     if not callable(step):
-        raise TypeError(f"compile: expected a function (the training step), got {type(step).__name__}")
+        raise TypeError(
+            f"compile: expected a function (the training step), got {type(step).__name__}"
+        )
     return Compiled(step, state, max_traces, verify)
 
 
@@ -1102,7 +1126,9 @@ def _clear_caches() -> None:
                     clear()
 
 
-def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs: bool) -> tuple[_Record, Any]:
+def _run_traced(
+    step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs: bool
+) -> tuple[_Record, Any]:
     from .tensor import Tensor, leaf
 
     tr = _Trace()
@@ -1161,7 +1187,7 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
             restore.append(lambda t=t, v=grad0: setattr(t, "grad", v))
         rec.guards.append((f"({nm}.grad is None)", b, grad0 is None))
     opts = []
-    for opt, oname in owners.optimizers.values():
+    for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
         states = {}
         for gi, group in enumerate(opt.param_groups):
@@ -1189,8 +1215,8 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
         b[f"{nm}_was"] = obj
         expr = f"{nm}.cell_contents" if key is None else f"{nm}[{key!r}]"
         rec.guards.append((f"{expr} is {nm}_was", b, True))
-    for m, mname in owners.modules.values():
-        for sub_name, sub in m.named_modules() if hasattr(m, "named_modules") else []:
+    for m, _mname in owners.modules.values():
+        for _sub_name, sub in m.named_modules() if hasattr(m, "named_modules") else []:
             nm, b = bind(sub, "M")
             rec.guards.append((f"{nm}.training", b, sub.training))
     cells = []
@@ -1309,7 +1335,7 @@ def _run_traced(step: Any, owners: _Owners, args: Any, kwargs: Any, copy_inputs:
                                 f"[{k!r}] (a scheduler inside the step?): call the scheduler "
                                 f"outside the compiled step (each new value traces again)"
                             )
-    for holder, gname, was, expr, b, tv in cells:
+    for holder, gname, _was, expr, b, tv in cells:
         now = holder.cell_contents if gname is None else holder[gname]
         s = slot_of(now)
         if s is not None:
@@ -1381,7 +1407,7 @@ def _restore_all(tensors: Any, opts: Any, cells: Any, restore: Any, tr: _Trace) 
             v = getattr(t, attr)
             if isinstance(v, _Traced):
                 setattr(t, attr, _plainview(v))
-    for opt, nm, b, states, *_ in opts:
+    for opt, _nm, _b, _states, *_ in opts:
         for entry in opt.state._by_id.values():
             st = entry[1]
             for k, v in list(st.items()):
@@ -1537,8 +1563,10 @@ class _Program:
         live.update(wb_slots)
         # each slot's memory: the slot that owns it (views share their base's)
         root_of: list[int | None] = []
-        for k, plain in enumerate(tr.plains):
-            root_of.append(tr.roots.get(id(_root(plain))) if isinstance(plain, np.ndarray) else None)
+        for plain in tr.plains:
+            root_of.append(
+                tr.roots.get(id(_root(plain))) if isinstance(plain, np.ndarray) else None
+            )
         escaping = {root_of[s] for s in live} | {root_of[s] for s in rec.sources}
         escaping.discard(None)
         keep = [False] * len(calls)
@@ -1612,7 +1640,11 @@ class _Program:
         for src, v in rec.writebacks:
             if isinstance(v, int) and v not in rec.sources:
                 names[v] = src.hint
-        for s in range(len(names)):
+        shown: set[int] = set(self_inputs := [s for s in rec.sources if s in live])
+        for i, c in enumerate(calls):
+            if keep[i]:
+                shown.update(_outs(c))
+        for s in sorted(shown):
             base = _ident(names[s])
             n, k = base, 1
             while n in used_names or n in ("np", "args", "kwargs"):
@@ -1634,6 +1666,7 @@ class _Program:
             if not keep[i]:
                 continue
             where = c.site[0].split(" in ")[-1]
+            where = where if where != "item" else c.site[1].split(" in ")[-1]
             if c.kind == "guard":
                 expr = (f"bool({em.src(c.args[0])})" if c.fn == "bool"
                         else f"operator.index({em.src(c.args[0])})" if c.fn == "index"
