@@ -241,3 +241,37 @@ def test_print_shows_the_generated_code(capsys):
 def test_bad_argument():
     with pytest.raises(TypeError, match="compile: expected a function"):
         tg.compile(3)
+
+
+def test_python_branch_on_a_traced_value_is_a_guard():
+    # gradient clipping in Python: the norm is read with .item(), compared, and a scale
+    # computed from it; the comparison is checked by every replay, the scale is a traced
+    # number, so the replay computes what the eager step computes
+    def build():
+        model = nn.Linear(3, 2, rng=0, dtype=np.float64)
+        opt = optim.SGD(model.parameters(), lr=0.5)
+        rng = np.random.default_rng(7)
+        batches = [(tg.Tensor(rng.standard_normal((4, 3)) * s), rng.integers(0, 2, 4))
+                   for s in (0.1, 0.1, 0.1, 0.1, 0.1, 30.0, 0.1)]  # fmt: skip
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            norm = sum(((p.grad**2).sum() for p in model.parameters()), 0.0).item() ** 0.5
+            if norm > 1.0:
+                for p in model.parameters():
+                    p.grad *= 1.0 / norm
+            opt.step()
+            return loss.item()
+
+        return step, lambda: [p.data.copy() for p in model.parameters()], batches * 3
+
+    eager, ep, batches = build()
+    step, sp, _ = build()
+    compiled = tg.compile(step)
+    for i, (x, y) in enumerate(batches):
+        le, lc = eager(x, y), compiled(x, y)
+        assert le == lc, i
+        assert all(np.array_equal(a, b) for a, b in zip(ep(), sp())), i
+    print(compiled)

@@ -70,6 +70,10 @@ class CompileError(RuntimeError):
     """A step :func:`compile` cannot replay faithfully; the message says why and what to do."""
 
 
+class _PathChanged(CompileError):
+    """Two traces took different paths (a branch on a traced value): trace again."""
+
+
 class _GuardMiss(Exception):
     """A replay's input check failed before anything was written: run eagerly instead."""
 
@@ -373,10 +377,10 @@ class _Trace:
         self.consts: list[Any] = []
         self.roots: dict[int, int] = {}  # id(owner of memory) -> slot
         self.keep: list[Any] = []  # objects whose ids are keys above
-        self.items: dict[int, tuple[int, Any]] = {}  # id(Python number) -> (slot, number)
         self.inputs: list[tuple[int, Any]] = []  # (slot, source)
         self.first_state_write: int | None = None  # index of the first call writing state
         self.input_slots: set[int] = set()
+        self.plain_ids: dict[int, int] = {}  # id(plain array of a slot) -> slot
         self.scalars: set[int] = set()  # slots that hold NumPy scalars in the eager step
 
     # -- slots
@@ -385,6 +389,7 @@ class _Trace:
         self.names.append(f"{hint}_{slot}")
         self.plains.append(plain)
         if isinstance(plain, np.ndarray):
+            self.plain_ids[id(plain)] = slot
             self.meta.append((plain.shape, plain.dtype))
             root = _root(plain)
             if id(root) not in self.roots:
@@ -441,11 +446,15 @@ class _Trace:
                 tm[k], pv[k] = self.template(v)
             return tm, pv
         if t is float or t is int:
-            hit = self.items.get(id(x))
-            if hit is not None and hit[1] is x:
-                return _Ref(hit[0]), x
             return x, x
+        if t is _ItemFloat or t is _ItemInt:
+            if x._tr is self:
+                return _Ref(x._slot), x.plain()
+            return x.plain(), x.plain()
         if isinstance(x, np.ndarray):
+            slot = self.plain_ids.get(id(x))
+            if slot is not None and self.plains[slot] is x:
+                return _Ref(slot), x
             slot = self.roots.get(id(_root(x)))
             if slot is not None:
                 raise CompileError(
@@ -471,12 +480,23 @@ class _Trace:
 
     # -- recording
     def record(self, kind: str, fn: Any, name: str, args: Any, kwargs: Any, writes: Any) -> Any:
+        for w in writes:
+            if type(w) is np.ndarray and self.plain_ids.get(id(w)) is None:
+                if self.roots.get(id(_root(w))) is None:
+                    # an array made from constants outside the recorded calls, now written
+                    # with traced values: from here on it is a slot (a copy of its value now)
+                    tmpl, _ = self.const(w)
+                    t = self.new_slot(w, "array")
+                    self.calls.append(_Call("call", np.array, "array", (tmpl,), {}, t._slot,
+                                            (), _site()))  # fmt: skip
         targs, pargs = self.template(tuple(args))
         tkw, pkw = self.template(dict(kwargs))
         wslots = []
         for w in writes:
             if isinstance(w, _Traced) and w._tr is self and w._slot is not None:
                 wslots.append(w._slot)
+            elif type(w) is np.ndarray and self.plain_ids.get(id(w)) is not None:
+                wslots.append(self.plain_ids[id(w)])
             elif w is not None:
                 inner, outer = _site()
                 raise CompileError(
@@ -550,18 +570,118 @@ class _Trace:
                 f"compile: .item() gave a {type(v).__name__} at {_site()[0]}; compile follows "
                 f"floats and ints only"
             )
-        v = type(v)(v)  # a fresh object: it is followed by its identity
+        out = self.new_number(v)
+        self.calls.append(_Call("item", "item", "item", targs, {}, out._slot, (), _site(), None))
+        return out
+
+    def new_number(self, v: Any) -> Any:
+        """A Python number the trace follows: arithmetic on it is recorded, comparisons
+        and conversions become guards."""
         slot = len(self.names)
         self.names.append(f"value_{slot}")
         self.plains.append(v)
         self.meta.append(None)
-        self.items[id(v)] = (slot, v)
-        self.calls.append(_Call("item", "item", "item", targs, {}, slot, (), _site(), None))
-        return v
+        cls = _ItemFloat if isinstance(v, float) else _ItemInt if isinstance(v, int) else None
+        if cls is None:
+            raise CompileError(f"compile: a {type(v).__name__} read from a traced array at "
+                               f"{_site()[0]}; compile follows floats and ints only")  # fmt: skip
+        out = cls(v)
+        out._tr, out._slot = self, slot
+        return out
 
     def guard(self, x: _Traced, how: str, value: Any) -> None:
         targs, _ = self.template((x,))
         self.calls.append(_Call("guard", how, how, targs, {}, None, (), _site(), value))
+
+
+class _Number:
+    """What ``.item()`` returns while tracing: a float (int) that records arithmetic done
+    on it, and turns comparisons and conversions into guards checked by every replay."""
+
+    _tr: Any = None
+    _slot: int = -1
+
+    def plain(self) -> Any:
+        if isinstance(self, float):
+            return float.__float__(self)
+        return int.__int__(self)  # type: ignore[call-overload]
+
+    def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
+        plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
+        r = fn(*plain)
+        tr = _ACTIVE[0]
+        if tr is None or self._tr is not tr or r is NotImplemented:
+            return r
+        if not all(isinstance(a, (int, float)) for a in plain):
+            return r
+        targs, _ = tr.template(args)
+        if isinstance(r, bool) or name in _CONVERSIONS:
+            tr.calls.append(_Call("guard", fn, name, targs, {}, None, (), _site(), r))
+            return r
+        if isinstance(r, (int, float)):
+            out = tr.new_number(r)
+            tr.calls.append(_Call("call", fn, name, targs, {}, out._slot, (), _site()))
+            return out
+        return r
+
+    def _text(self, *args: Any) -> str:
+        if _ACTIVE[0] is not None and self._tr is _ACTIVE[0]:
+            raise CompileError(
+                f"compile: the step turns a traced value into text (print, format, str) at "
+                f"{_site()[0]}, from {_site()[1]}; a replay runs none of the step's Python "
+                f"code.  Return the value and print it outside the compiled step"
+            )
+        return getattr(self.plain(), "__format__")(*args) if args else repr(self.plain())
+
+
+_CONVERSIONS = {"int", "float", "index", "round", "trunc", "floor", "ceil", "bool"}
+_NUMBER_OPS = {
+    "__add__": (operator.add, False), "__radd__": (operator.add, True),
+    "__sub__": (operator.sub, False), "__rsub__": (operator.sub, True),
+    "__mul__": (operator.mul, False), "__rmul__": (operator.mul, True),
+    "__truediv__": (operator.truediv, False), "__rtruediv__": (operator.truediv, True),
+    "__floordiv__": (operator.floordiv, False), "__rfloordiv__": (operator.floordiv, True),
+    "__mod__": (operator.mod, False), "__rmod__": (operator.mod, True),
+    "__pow__": (operator.pow, False), "__rpow__": (operator.pow, True),
+    "__lt__": (operator.lt, False), "__le__": (operator.le, False),
+    "__gt__": (operator.gt, False), "__ge__": (operator.ge, False),
+    "__eq__": (operator.eq, False), "__ne__": (operator.ne, False),
+}  # fmt: skip
+_NUMBER_UNARY = {
+    "__neg__": (operator.neg, "neg"), "__pos__": (operator.pos, "pos"),
+    "__abs__": (operator.abs, "abs"), "__bool__": (bool, "bool"), "__int__": (int, "int"),
+    "__float__": (float, "float"), "__index__": (operator.index, "index"),
+    "__trunc__": (math.trunc, "trunc"), "__floor__": (math.floor, "floor"),
+    "__ceil__": (math.ceil, "ceil"),
+}  # fmt: skip
+
+
+def _number_class(base: type) -> type:
+    ns: dict[str, Any] = {"__hash__": base.__hash__, "__str__": _Number._text,
+                          "__repr__": _Number._text, "__format__": _Number._text}  # fmt: skip
+    for dunder, (fn, reflected) in _NUMBER_OPS.items():
+
+        def binary(self: Any, other: Any, fn: Any = fn, reflected: bool = reflected,
+                   name: str = fn.__name__) -> Any:  # fmt: skip
+            return self._op(fn, name, (other, self) if reflected else (self, other))
+
+        ns[dunder] = binary
+    for dunder, (fn, name) in _NUMBER_UNARY.items():
+
+        def unary(self: Any, fn: Any = fn, name: str = name) -> Any:
+            return self._op(fn, name, (self,))
+
+        ns[dunder] = unary
+
+    def rnd(self: Any, *nd: Any) -> Any:
+        return self._op(round, "round", (self, *nd))
+
+    ns["__round__"] = rnd
+    return type(f"_Item{base.__name__.title()}", (_Number, base), ns)
+
+
+_ItemFloat: Any = _number_class(float)
+_ItemInt: Any = _number_class(int)
 
 
 def _flat(args: Any, kwargs: Any) -> list[Any]:
@@ -716,6 +836,8 @@ class _Emitter:
         owner = getattr(x, "__self__", None)
         if isinstance(x, np.ufunc) and getattr(np, x.__name__, None) is x:
             name = f"np.{x.__name__}"
+        elif getattr(x, "__module__", None) == "_operator":
+            name = f"operator.{x.__name__}"
         elif isinstance(owner, np.ufunc) and getattr(np, owner.__name__, None) is owner:
             name = f"np.{owner.__name__}.{x.__name__}"
         elif (
@@ -946,6 +1068,7 @@ class Compiled:
         self.traces = 0
         self.source = ""
         self.replays = 0
+        self._why = ""
         self.__doc__ = getattr(step, "__doc__", None)
         self.__name__ = getattr(step, "__name__", "step")
 
@@ -960,22 +1083,19 @@ class Compiled:
         key = _arg_key((args, kwargs))
         entry = self._entries.get(key)
         if entry is not None:
-            run = entry.get("run")
-            if run is not None:
+            for run in entry["runs"]:
                 try:
                     out = run(args, kwargs)
                 except _GuardMiss:
-                    pass
-                else:
-                    self.replays += 1
-                    return out
+                    continue
+                self.replays += 1
+                return out
         else:
-            entry = self._entries[key] = {"calls": 0}
+            entry = self._entries[key] = {"calls": 0, "runs": [], "pending": None}
         return self._slow(entry, args, kwargs)
 
     def _slow(self, entry: dict[str, Any], args: Any, kwargs: Any) -> Any:
         entry["calls"] += 1
-        entry.pop("run", None)
         if entry["calls"] == 1:
             entry["pending"] = None
             return self.step(*args, **kwargs)
@@ -985,6 +1105,7 @@ class Compiled:
                 f"{self.max_traces}); its arguments' shapes or dtypes, or the state it reads "
                 f"(parameters replaced, train/eval, hyperparameters), keep changing.  Keep "
                 f"them fixed, or raise max_traces, or call the step uncompiled"
+                + (f" (the last two traces differed: {self._why})" if self._why else "")
             )
         self.traces += 1
         owners = self._owners(args, kwargs)
@@ -993,13 +1114,18 @@ class Compiled:
         if prev is None or rec.structure_changed or prev.structure_changed:
             entry["pending"] = rec
             return result
-        _compare(prev, rec)
+        try:
+            _compare(prev, rec)
+        except _PathChanged as exc:  # another branch: trace again (up to max_traces)
+            self._why = str(exc)
+            entry["pending"] = rec
+            return result
         program = _Program(rec)
         if self.verify:
             program.verify(rec)
         rec.copies = None
         self.source = program.source
-        entry["run"] = program.run
+        entry["runs"].append(program.run)
         entry["pending"] = None
         return result
 
@@ -1367,8 +1493,8 @@ def _run_traced(
         s = slot_of(v)
         if s is not None:
             return ("array", s)
-        if (t is float or t is int) and id(v) in tr.items and tr.items[id(v)][1] is v:
-            return ("value", tr.items[id(v)][0])
+        if (t is _ItemFloat or t is _ItemInt) and v._tr is tr:
+            return ("value", v._slot)
         if isinstance(v, np.ndarray):
             slot = tr.roots.get(id(_root(v)))
             if slot is not None:
@@ -1393,8 +1519,8 @@ def _plain_result(v: Any, tr: _Trace, leaf: Any) -> Any:
         return {k: _plain_result(u, tr, leaf) for k, u in v.items()}
     if isinstance(v, _Traced):
         return _plainview(v)
-    if t is float or t is int:
-        return t(v)
+    if t is _ItemFloat or t is _ItemInt:
+        return v.plain()
     return v
 
 
@@ -1468,7 +1594,7 @@ def _compare(a: _Record, b: _Record) -> None:
     for i, (x, y) in enumerate(zip(ca, cb)):
         same_fn = x.fn is y.fn or x.fn == y.fn
         if not (x.kind == y.kind and same_fn and x.out == y.out and x.writes == y.writes):
-            raise CompileError(
+            raise _PathChanged(
                 f"compile: two traced calls of the step ran different NumPy calls (call {i}: "
                 f"{x.name} at {x.site[0]} vs {y.name} at {y.site[0]}, from {y.site[1]}): the "
                 f"step takes a different path from one call to the next; leave it uncompiled"
@@ -1485,12 +1611,12 @@ def _compare(a: _Record, b: _Record) -> None:
                 f"leave the step uncompiled"
             )
         if x.kind == "guard" and x.value != y.value:
-            raise CompileError(
+            raise _PathChanged(
                 f"compile: the step branches differently from one call to the next on a "
                 f"traced value ({x.name} at {y.site[0]}, from {y.site[1]}); leave it uncompiled"
             )
     if len(ca) != len(cb):
-        raise CompileError(
+        raise _PathChanged(
             f"compile: two traced calls of the step made {len(ca)} and {len(cb)} NumPy calls: "
             f"it takes a different path from one call to the next; leave it uncompiled"
         )
@@ -1586,29 +1712,70 @@ class _Program:
                 live |= reads
                 live.update(c.writes)
                 live_roots.update(root_of[r] for r in reads)
-        written_roots = {root_of[w] for i, c in enumerate(calls) if keep[i] for w in c.writes}
-        # constants: calls that read no input and whose memory nobody writes (np.ones for
-        # a sum by BLAS, np.arange of row offsets) are computed once, here
+        # constants: arrays made from constants only (np.ones for a sum by BLAS, np.arange
+        # of row offsets, the seed of the backward pass filled with 1) are computed once,
+        # here, with every write into them, where all of those come before any use
+        reads_of: list[set[int]] = []
+        for c in calls:
+            r: set[int] = set()
+            _refs(c.args, r)
+            _refs(c.kwargs, r)
+            reads_of.append(r)
         folded: dict[int, Any] = {}
+
+        def foldable(root: int) -> bool:
+            if root in escaping or root in tr.scalars:
+                return False
+            last = -1
+            for i, c in enumerate(calls):
+                if not keep[i]:
+                    continue
+                outs = _outs(c)
+                mine = [o for o in outs if root_of[o] == root]
+                writes = any(root_of[w] == root for w in c.writes)
+                others = {r for r in reads_of[i] if root_of[r] != root}
+                if writes or mine:
+                    if not others <= folded.keys() or (mine and len(mine) != len(outs)):
+                        return False
+                    if writes:
+                        last = i
+                elif any(root_of[r] == root for r in reads_of[i]) and i < last:
+                    return False  # read before a later write: its value then is not the last
+            return True
+
+        changed = True
+        while changed:
+            changed = False
+            for i, c in enumerate(calls):
+                if not keep[i]:
+                    continue
+                if not reads_of[i] <= folded.keys() or c.writes:
+                    continue
+                outs = _outs(c)
+                if c.kind == "guard":
+                    keep[i] = False  # a check on constants: it held when traced
+                    continue
+                if c.kind == "item":
+                    folded[outs[0]] = tr.plains[outs[0]]
+                    keep[i], changed = False, True
+                    continue
+                if len(outs) == 1 and root_of[outs[0]] == outs[0] and foldable(outs[0]):
+                    root = outs[0]
+                    for j, cj in enumerate(calls):
+                        if keep[j] and (
+                            any(root_of[o] == root for o in _outs(cj))
+                            or any(root_of[w] == root for w in cj.writes)
+                        ):
+                            keep[j] = False
+                    for k, rk in enumerate(root_of):
+                        if rk == root:
+                            folded[k] = tr.plains[k]
+                    changed = True
         prealloc: dict[int, Any] = {}
         for i, c in enumerate(calls):
             if not keep[i] or c.kind in ("guard", "item", "setitem") or c.writes:
                 continue
             outs = _outs(c)
-            reads = set()
-            _refs(c.args, reads)
-            _refs(c.kwargs, reads)
-            if all(r in folded for r in reads) and all(
-                root_of[o] is not None and root_of[o] not in written_roots
-                and root_of[o] not in escaping and o not in tr.scalars
-                for o in outs
-            ):  # fmt: skip
-                for o in outs:
-                    v = tr.plains[o]
-                    v.flags.writeable = False
-                    folded[o] = v
-                keep[i] = False
-                continue
             # results no one outside the step sees get a buffer of their own, reused by
             # every replay (out=): no allocation per call
             if (
@@ -1630,8 +1797,8 @@ class _Program:
                     and v.flags.c_contiguous
                 ):
                     prealloc[o] = np.empty_like(v)
-        self.dropped = keep.count(False) - len(folded)
         self.folded = len(folded)
+        self.dropped = keep.count(False)
         # -- names
         names = list(tr.names)
         used_names: set[str] = set()
@@ -1677,7 +1844,7 @@ class _Program:
                     fail = (f"raise CompileError('compile: a value the traced step branched on "
                             f"changed ({c.name} in {where}) after the state was updated in "
                             f"place; leave this step uncompiled')")  # fmt: skip
-                lines.append(f"    if {expr} != {c.value!r}: {fail}  # {where}")
+                lines.append(f"    if {expr} != {em.src(c.value)}: {fail}  # {where}")
                 continue
             text = em.call(c)
             outs = _outs(c)
@@ -1758,8 +1925,9 @@ class _Program:
         run_src = "\n".join(run)
         header = (
             f"# generated by tinygrad_bp.compile: {sum(keep)} NumPy calls on {len(inputs)} "
-            f"input arrays ({self.dropped} dead calls dropped, {self.folded} constants "
-            f"computed once, {len(prealloc)} results written into buffers of their own)\n"
+            f"input arrays ({self.dropped} calls dropped as dead or constant, {self.folded} "
+            f"constants computed once, {len(prealloc)} results written into buffers of their "
+            f"own)\n"
         )
         self.source = header + body_src + "\n\n\n" + run_src + "\n"
         code = builtins.compile(self.source, "<tinygrad_bp.compile>", "exec")
