@@ -631,7 +631,7 @@ class _Number:
                 f"{_site()[0]}, from {_site()[1]}; a replay runs none of the step's Python "
                 f"code.  Return the value and print it outside the compiled step"
             )
-        return getattr(self.plain(), "__format__")(*args) if args else repr(self.plain())
+        return self.plain().__format__(*args) if args else repr(self.plain())
 
 
 _CONVERSIONS = {"int", "float", "index", "round", "trunc", "floor", "ceil", "bool"}
@@ -1807,7 +1807,7 @@ class _Program:
         for src, v in rec.writebacks:
             if isinstance(v, int) and v not in rec.sources:
                 names[v] = src.hint
-        shown: set[int] = set(self_inputs := [s for s in rec.sources if s in live])
+        shown: set[int] = {s for s in rec.sources if s in live}
         for i, c in enumerate(calls):
             if keep[i]:
                 shown.update(_outs(c))
