@@ -816,6 +816,12 @@ def _literal(x: Any) -> str | None:
     return None
 
 
+_SCALAR_OPS = {
+    np.add: ("+", 2), np.subtract: ("-", 2), np.multiply: ("*", 2), np.true_divide: ("/", 2),
+    np.less: ("<", 2), np.less_equal: ("<=", 2), np.greater: (">", 2),
+    np.greater_equal: (">=", 2), np.equal: ("==", 2), np.not_equal: ("!=", 2),
+    np.negative: ("-", 1),
+}  # fmt: skip
 _REDUCE_DEFAULTS = {("dtype", None), ("keepdims", False), ("where", True), ("out", None)}
 
 
@@ -896,6 +902,17 @@ class _Emitter:
             return lit
         return self.obj(x, "k")
 
+    def scalar_args(self, args: Any) -> bool:
+        """Whether every argument is a NumPy scalar of the replay or a Python number, and
+        one at least is the former."""
+        seen = False
+        for a in args:
+            if isinstance(a, _Ref) and a.slot in self.trace.scalars:
+                seen = True
+            elif type(a) not in (int, float):
+                return False
+        return seen
+
     def key(self, x: Any) -> str:
         """An indexing key: ``a[1:, None]`` rather than ``a[(slice(1, None, None), None)]``."""
         if type(x) is slice:
@@ -915,6 +932,12 @@ class _Emitter:
             return f"{self.src(args[0])}[{self.key(args[1])}] = {self.src(args[2])}"
         if c.kind == "item":
             return f"{self.src(args[0])}.item({', '.join(self.src(a) for a in args[1:])})"
+        op = _SCALAR_OPS.get(c.fn) if c.kind == "call" and not kw else None
+        if op is not None and len(args) == op[1] and self.scalar_args(args):
+            # NumPy scalars: their operators run the ufunc's loop, without its call overhead
+            if op[1] == 1:
+                return f"{op[0]}{self.src(args[0])}"
+            return f"{self.src(args[0])} {op[0]} {self.src(args[1])}"
         parts = [self.src(a) for a in (args[1:] if c.kind == "method" else args)]
         if c.name.endswith(".reduce"):  # leave out the defaults NumPy's methods pass on
             kw = {k: v for k, v in kw.items() if (k, v) not in _REDUCE_DEFAULTS}
@@ -1080,7 +1103,7 @@ class Compiled:
 
     # -- the call
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = _arg_key((args, kwargs))
+        key = _arg_key((args, kwargs)) if args or kwargs else ()
         entry = self._entries.get(key)
         if entry is not None:
             for run in entry["runs"]:
@@ -1313,13 +1336,18 @@ def _run_traced(
             restore.append(lambda t=t, v=grad0: setattr(t, "grad", v))
         rec.guards.append((f"({nm}.grad is None)", b, grad0 is None))
     opts = []
+    group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
     for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
         states = {}
         for gi, group in enumerate(opt.param_groups):
+            gnm, gb = bind(group, "GROUP")
+            gb = {**gb, **b}
+            rec.guards.append((f"{nm}.param_groups[{gi}] is {gnm}", gb, True))
             for k, v in group.items():
                 if k != "params":
-                    rec.guards.append((f"{nm}.param_groups[{gi}][{k!r}]", b, _freeze(v)))
+                    rec.guards.append((f"{gnm}[{k!r}]", gb, _freeze(v)))
+                    group_values.append((opt, gi, group, k, _freeze(v)))
             for p in group["params"]:
                 entry = opt.state._by_id.get(id(p))
                 if entry is not None and entry[0] is p:
@@ -1451,16 +1479,13 @@ def _run_traced(
         if steps_now[1] != steps_before[1]:
             rec.writebacks.append((_Source(f"{nm}._steps", b, "steps"),
                                    ("bump", steps_now[1] - steps_before[1])))  # fmt: skip
-        for gi, group in enumerate(opt.param_groups):
-            for k, v in group.items():
-                if k != "params":
-                    for expr, _, val in rec.guards:
-                        if expr == f"{nm}.param_groups[{gi}][{k!r}]" and _freeze(v) != val:
-                            problems.append(
-                                f"the step changed {type(opt).__name__}'s param_groups[{gi}]"
-                                f"[{k!r}] (a scheduler inside the step?): call the scheduler "
-                                f"outside the compiled step (each new value traces again)"
-                            )
+    for opt, gi, group, k, val in group_values:
+        if k not in group or _freeze(group[k]) != val:
+            problems.append(
+                f"the step changed {type(opt).__name__}'s param_groups[{gi}][{k!r}] (a "
+                f"scheduler inside the step?): call the scheduler outside the compiled step "
+                f"(each new value traces again)"
+            )
     for holder, gname, _was, expr, b, tv in cells:
         now = holder.cell_contents if gname is None else holder[gname]
         s = slot_of(now)
@@ -1655,19 +1680,13 @@ def _outs(c: _Call) -> tuple[int, ...]:
     return c.out if isinstance(c.out, tuple) else (c.out,)
 
 
-def _bump(record: list[int]) -> None:
-    from .tensor import bump_steps
-
-    bump_steps(record)
-
-
 class _Program:
     """The generated code of one trace: ``_body`` (the step's NumPy calls, on the input
     arrays) and ``_run`` (reads the state, checks it is what was traced, calls ``_body``,
     writes back the rebound attributes)."""
 
     def __init__(self, rec: _Record) -> None:
-        from .tensor import leaf
+        from .tensor import bump_steps, leaf
 
         tr = rec.trace
         calls = tr.calls
@@ -1824,7 +1843,7 @@ class _Program:
         for o, v in folded.items():
             em.ns[names[o]] = v
         em.ns.update({"_GuardMiss": _GuardMiss, "CompileError": CompileError, "_leaf": leaf,
-                      "_bump": _bump, "operator": operator})  # fmt: skip
+                      "_bump": bump_steps, "operator": operator})  # fmt: skip
         inputs = [s for s in rec.sources if s in live]
         self.inputs = inputs
         # -- _body
@@ -1844,7 +1863,13 @@ class _Program:
                     fail = (f"raise CompileError('compile: a value the traced step branched on "
                             f"changed ({c.name} in {where}) after the state was updated in "
                             f"place; leave this step uncompiled')")  # fmt: skip
-                lines.append(f"    if {expr} != {em.src(c.value)}: {fail}  # {where}")
+                if c.value is True or c.value is False:
+                    test = f"not {expr}" if c.value else expr
+                    if c.fn == "bool":  # ``if x:`` is ``bool(x)``
+                        test = f"not {em.src(c.args[0])}" if c.value else em.src(c.args[0])
+                else:
+                    test = f"{expr} != {em.src(c.value)}"
+                lines.append(f"    if {test}: {fail}  # {where}")
                 continue
             text = em.call(c)
             outs = _outs(c)
@@ -1870,8 +1895,12 @@ class _Program:
         conds = []
         for k, (expr, b, value) in enumerate(rec.guards):
             em.ns.update(b)
-            if value is True or value is False or value is None:
-                conds.append(f"({expr}) is not {value!r}")
+            if value is True:
+                conds.append(f"not ({expr})")
+            elif value is False:
+                conds.append(f"({expr})")
+            elif value is None:
+                conds.append(f"({expr}) is not None")
             else:
                 em.ns[f"_g{k}"] = value
                 conds.append(f"{expr} != _g{k}")
@@ -1895,6 +1924,7 @@ class _Program:
         run.append("        raise _GuardMiss")
         lhs = "".join(names[s] + ", " for s in results)
         call = f"_body({', '.join(names[s] for s in inputs)})"
+        at_call = len(run)
         run.append(f"    ({lhs}) = {call}" if results else f"    {call}")
         for src, v in rec.writebacks:
             if isinstance(v, int):
@@ -1933,7 +1963,10 @@ class _Program:
         code = builtins.compile(self.source, "<tinygrad_bp.compile>", "exec")
         exec(code, em.ns)  # noqa: S102 (our own generated code)
         self.body = em.ns["_body"]
-        self.run = em.ns["_run"]
+        # what runs: _run with _body's lines in place of the call (one Python call less)
+        fused = ["def _fast(args, kwargs):", *run[1:at_call], *lines[1:-1], *run[at_call + 1 :]]
+        exec(builtins.compile("\n".join(fused) + "\n", "<tinygrad_bp.compile>", "exec"), em.ns)  # noqa: S102
+        self.run = em.ns["_fast"]
         self.results = results
         self.wb_slots = wb_slots
         self.names = names
