@@ -25,7 +25,6 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import tinygrad_bp as tg  # noqa: E402
 from tinygrad_bp.commands import _bench_impls as B  # noqa: E402
 
 
