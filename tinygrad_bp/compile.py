@@ -47,6 +47,7 @@ True
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
 import os
@@ -131,7 +132,7 @@ class _Call:
 
 def _site() -> tuple[str, str]:
     """(innermost frame outside NumPy and this file, innermost frame outside the package)."""
-    f = sys._getframe(1)
+    f: Any = sys._getframe(1)
     inner = outer = ""
     while f is not None:
         fn = os.path.abspath(f.f_code.co_filename)
@@ -165,7 +166,7 @@ class _Traced(np.ndarray):
     trace it behaves as a plain array (its results are plain arrays)."""
 
     _tr: Any = None
-    _slot: int | None = None
+    _slot: Any = None  # int, None when an unrecorded method made it
     _p: Any = None  # the plain array it views
     _poison: Any = None  # where an unrecorded method made it
 
@@ -187,7 +188,7 @@ class _Traced(np.ndarray):
         tr = _ACTIVE[0]
         if tr is None:
             return fn(*_strip(inputs), **_strip(kwargs))
-        writes = ()
+        writes: tuple[Any, ...] = ()
         if method == "at":
             writes = (inputs[0],)
         out = kwargs.get("out")
@@ -372,7 +373,7 @@ class _Trace:
     def __init__(self) -> None:
         self.calls: list[_Call] = []
         self.names: list[str] = []  # a readable name per slot
-        self.meta: list[tuple[Any, Any]] = []  # (shape, dtype) per slot, None for scalars
+        self.meta: list[Any] = []  # (shape, dtype) per slot, None for scalars
         self.plains: list[Any] = []  # the plain array per slot
         self.consts: list[Any] = []
         self.roots: dict[int, int] = {}  # id(owner of memory) -> slot
@@ -604,7 +605,7 @@ class _Number:
     def plain(self) -> Any:
         if isinstance(self, float):
             return float.__float__(self)
-        return int.__int__(self)  # type: ignore[call-overload]
+        return int.__int__(self)  # type: ignore[call-overload, arg-type]
 
     def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
         plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
@@ -666,7 +667,7 @@ def _number_class(base: type) -> type:
             return self._op(fn, name, (other, self) if reflected else (self, other))
 
         ns[dunder] = binary
-    for dunder, (fn, name) in _NUMBER_UNARY.items():
+    for dunder, (fn, name) in _NUMBER_UNARY.items():  # type: ignore[assignment]
 
         def unary(self: Any, fn: Any = fn, name: str = name) -> Any:
             return self._op(fn, name, (self,))
@@ -744,7 +745,7 @@ def _creator(name: str) -> Any:
                 hasattr(x, "numpy") and hasattr(x, "_backward") and not isinstance(x, np.ndarray)
             ):
                 if not isinstance(x, _Traced):  # a Tensor
-                    x = x.numpy()
+                    x = x.numpy()  # type: ignore[union-attr]
                     args = (x,) + tuple(args[1:])
                     if not isinstance(x, _Traced):
                         return fn(*args, **kwargs)
@@ -793,7 +794,8 @@ def _external(fn: Any, name: str) -> Any:
         # record() returned the traced argument when the kernel handed it back: mark the
         # write (the call is kept: it updated that array in place)
         if result is not None and any(result is a for a in probe_writes):
-            call_ = _Call("call", fn, name, *tr.template((tuple(args), dict(kwargs)))[0],
+            targs, tkw = tr.template((tuple(args), dict(kwargs)))[0]
+            call_ = _Call("call", fn, name, targs, tkw,
                           None, (result._slot,), _site())  # fmt: skip
             tr.calls.append(call_)
             if tr.first_state_write is None and tr._base_input(result._slot):
@@ -833,7 +835,7 @@ class _Emitter:
         self.const_names: dict[int, str] = {}
         self.fn_names: dict[int, str] = {}
 
-    def obj(self, x: Any, hint: str) -> str:
+    def obj(self, x: Any, hint: str) -> str:  # noqa: C901
         """A name in the generated code's namespace for the object ``x``."""
         key = id(x)
         got = self.fn_names.get(key)
@@ -841,19 +843,19 @@ class _Emitter:
             return got
         owner = getattr(x, "__self__", None)
         if isinstance(x, np.ufunc) and getattr(np, x.__name__, None) is x:
-            name = f"np.{x.__name__}"
+            name = f"np.{x.__name__}"  # type: ignore[union-attr]
         elif getattr(x, "__module__", None) == "_operator":
-            name = f"operator.{x.__name__}"
+            name = f"operator.{x.__name__}"  # type: ignore[union-attr]
         elif isinstance(owner, np.ufunc) and getattr(np, owner.__name__, None) is owner:
-            name = f"np.{owner.__name__}.{x.__name__}"
+            name = f"np.{owner.__name__}.{x.__name__}"  # type: ignore[union-attr]
         elif (
             callable(x)
             and getattr(x, "__module__", "") in ("numpy", "numpy._core.multiarray", "numpy.core")
             and getattr(np, getattr(x, "__name__", ""), None) is x
         ):
-            name = f"np.{x.__name__}"
+            name = f"np.{x.__name__}"  # type: ignore[union-attr]
         elif isinstance(x, types.BuiltinFunctionType) and getattr(np, x.__name__, None) is x:
-            name = f"np.{x.__name__}"
+            name = f"np.{x.__name__}"  # type: ignore[union-attr]
         else:
             base = hint if hint.isidentifier() else "f"
             name = base
@@ -880,7 +882,7 @@ class _Emitter:
                     self.const_names[x.index] = name
                     return name
                 if isinstance(value, type) and getattr(np, value.__name__, None) is value:
-                    name = f"np.{value.__name__}"
+                    name = f"np.{value.__name__}"  # type: ignore[union-attr]
                     self.const_names[x.index] = name
                     return name
                 name = f"c{x.index}"
@@ -1329,11 +1331,11 @@ def _run_traced(
         td = take(data0, f"{nm}.data", b, ident)
         if td is not data0:
             t.data = td
-            restore.append(lambda t=t, v=data0: setattr(t, "data", v))
+            restore.append(functools.partial(setattr, t, "data", data0))
         tg = take(grad0, f"{nm}.grad", b, f"grad_{ident}")
         if tg is not grad0:
             t.grad = tg
-            restore.append(lambda t=t, v=grad0: setattr(t, "grad", v))
+            restore.append(functools.partial(setattr, t, "grad", grad0))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
     opts = []
     group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
@@ -1359,7 +1361,7 @@ def _run_traced(
                         tv = take(v, f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}")
                         if tv is not v:
                             st[k] = tv
-                            restore.append(lambda st=st, k=k, v=v: st.__setitem__(k, v))
+                            restore.append(functools.partial(st.__setitem__, k, v))
                     states[id(p)] = (st, snm, sb, before)
         steps_before = list(getattr(opt, "_steps", [0, 0]))
         opts.append((opt, nm, b, states, steps_before, len(opt.state._by_id)))
@@ -1382,7 +1384,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder.cell_contents = tv
-                restore.append(lambda h=holder, v=v: setattr(h, "cell_contents", v))
+                restore.append(functools.partial(setattr, holder, "cell_contents", v))
             cells.append((holder, None, v, expr, b, tv))
         else:
             nm, b = bind(holder, "G")
@@ -1391,7 +1393,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder[gname] = tv
-                restore.append(lambda h=holder, k=gname, v=v: h.__setitem__(k, v))
+                restore.append(functools.partial(holder.__setitem__, gname, v))
             cells.append((holder, gname, v, expr, b, tv))
 
     # -- the arguments: arrays and Tensors' arrays become inputs
@@ -1406,7 +1408,7 @@ def _run_traced(
             tv = take(d, f"{expr}.data", {}, "x")
             if tv is not d:
                 v.data = tv
-                restore.append(lambda v=v, d=d: setattr(v, "data", d))
+                restore.append(functools.partial(setattr, v, "data", d))
             return v
         if isinstance(v, np.ndarray):
             return take(v, expr, {}, "x")
