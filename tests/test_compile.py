@@ -275,3 +275,38 @@ def test_python_branch_on_a_traced_value_is_a_guard():
         assert le == lc, i
         assert all(np.array_equal(a, b) for a, b in zip(ep(), sp())), i
     print(compiled)
+
+
+def test_batchnorm_buffers_bit_identical():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((6, 2, 5, 5))
+    y = rng.integers(0, 3, 6)
+
+    def build():
+        model = nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1, rng=0, dtype=np.float64), nn.BatchNorm2d(4, dtype=np.float64),
+            nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3, rng=1, dtype=np.float64),
+        )  # fmt: skip
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.5, weight_decay=1e-3)
+        step, params = _module_step(model, opt, tg.Tensor(X), y)
+        return step, lambda: params() + [b.data.copy() for _, b in model.named_buffers()]
+
+    _same_run(build, steps=8)
+
+
+def test_a_module_attribute_set_in_the_step_is_refused():
+    model = nn.Linear(3, 2, rng=0, dtype=np.float64)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = tg.Tensor(np.ones((4, 3))), np.zeros(4, dtype=np.int64)
+
+    def step():
+        opt.zero_grad()
+        out = model(x)
+        model.last_output = out  # a replay would not set it
+        F.cross_entropy(out, y).backward()
+        opt.step()
+
+    compiled = tg.compile(step)
+    with pytest.raises(CompileError, match="last_output"):
+        for _ in range(4):
+            compiled()

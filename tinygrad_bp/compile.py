@@ -364,6 +364,7 @@ def _strip(x: Any) -> Any:
 
 
 _LITERALS = (int, float, bool, str, type(None), type(Ellipsis), complex)
+_MISSING = object()
 
 
 # ------------------------------------------------------------------------- the trace
@@ -1371,10 +1372,17 @@ def _run_traced(
         b[f"{nm}_was"] = obj
         expr = f"{nm}.cell_contents" if key is None else f"{nm}[{key!r}]"
         rec.guards.append((f"{expr} is {nm}_was", b, True))
-    for m, _mname in owners.modules.values():
-        for _sub_name, sub in m.named_modules() if hasattr(m, "named_modules") else []:
+    module_attrs = []
+    seen_modules: set[int] = set()
+    for m, mname in owners.modules.values():
+        for sub_name, sub in m.named_modules() if hasattr(m, "named_modules") else []:
+            if id(sub) in seen_modules:
+                continue
+            seen_modules.add(id(sub))
             nm, b = bind(sub, "M")
             rec.guards.append((f"{nm}.training", b, sub.training))
+            where = f"{mname}.{sub_name}" if sub_name else mname
+            module_attrs.append((sub, nm, b, where, dict(vars(sub))))
     cells = []
     for holder, gname, name, how in owners.arrays:
         if how == "cell":
@@ -1503,6 +1511,24 @@ def _run_traced(
             holder.cell_contents = val
         else:
             holder[gname] = val
+
+    for sub, nm, b, where, before in module_attrs:
+        now = vars(sub)
+        for k in set(before) | set(now):
+            was, v = before.get(k, _MISSING), now.get(k, _MISSING)
+            if v is was:
+                continue
+            s = slot_of(v)
+            if s is not None:
+                rec.writebacks.append((_Source(f"{nm}.{k}", b, _ident(k)), s))
+                setattr(sub, k, tr.plains[s])
+            elif type(v) is int and type(was) is int:
+                rec.writebacks.append((_Source(f"{nm}.{k}", b, _ident(k)), ("add", v - was)))
+            else:
+                problems.append(
+                    f"the step set {where}.{k} (to a {type(v).__name__}), which a replay "
+                    f"would not do"
+                )
 
     # -- what the step returns
     def out(v: Any) -> Any:
