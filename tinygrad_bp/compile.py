@@ -1016,9 +1016,12 @@ class _Owners:
         self_obj = getattr(fn, "__self__", None)
         if self_obj is not None and not isinstance(self_obj, types.ModuleType):
             self.add(self_obj, "self")
-            for k, v in list(getattr(self_obj, "__dict__", {}).items()):
-                self.add(v, k)
-            fn = fn.__func__
+            attrs = getattr(self_obj, "__dict__", None)
+            if isinstance(attrs, dict):
+                for k, v in list(attrs.items()):
+                    # (read through self's __dict__ each call, as a closure cell is)
+                    self._value(v, k, attrs, "global", seen)
+            fn = getattr(fn, "__func__", fn)
         if isinstance(fn, types.FunctionType):
             code = fn.__code__
             where = os.path.abspath(code.co_filename)
@@ -1243,6 +1246,7 @@ class _Record:
         self.output: Any = None
         self.structure_changed = False
         self.copies: dict[int, np.ndarray] | None = None
+        self.notes: set[str] = set()  # what may explain a difference between two traces
 
 
 def _patch_modules(step: Any) -> list[tuple[dict[str, Any], str, Any]]:
@@ -1480,6 +1484,11 @@ def _run_traced(
                 elif now is not was and not _same_value(now, was):
                     if type(now) is int and type(was) is int:
                         rec.writebacks.append((src, ("add", now - was)))
+                        rec.notes.add(
+                            f"{type(opt).__name__} counts its steps in a Python int "
+                            f"(state[p][{k!r}]) and computes from it in Python (Adam's bias "
+                            f"corrections), so its steps cannot be compiled yet; SGD's can"
+                        )
                     else:
                         problems.append(
                             f"the optimizer's state {k!r} went from {was!r} to {now!r}, a "
@@ -1661,7 +1670,7 @@ def _compare(a: _Record, b: _Record) -> None:
                 f"a learning rate or step count computed in Python, data outside the "
                 f"state).  A replay would reuse the old value; compile refuses instead.  "
                 f"Put the model in eval() for dropout, move schedules outside the step, or "
-                f"leave the step uncompiled"
+                f"leave the step uncompiled" + "".join(f".  Here: {n}" for n in sorted(b.notes))
             )
         if x.kind == "guard" and x.value != y.value:
             raise _PathChanged(
