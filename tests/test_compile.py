@@ -283,9 +283,10 @@ def test_batchnorm_buffers_bit_identical():
     y = rng.integers(0, 3, 6)
 
     def build():
+        f64 = np.float64
         model = nn.Sequential(
-            nn.Conv2d(2, 4, 3, padding=1, rng=0, dtype=np.float64), nn.BatchNorm2d(4, dtype=np.float64),
-            nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3, rng=1, dtype=np.float64),
+            nn.Conv2d(2, 4, 3, padding=1, rng=0, dtype=f64), nn.BatchNorm2d(4, dtype=f64),
+            nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3, rng=1, dtype=f64),
         )  # fmt: skip
         opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.5, weight_decay=1e-3)
         step, params = _module_step(model, opt, tg.Tensor(X), y)
