@@ -25,7 +25,8 @@ The families:
 - :mod:`.loss`: cross_entropy, the fused softmax + cross-entropy;
 - :mod:`.window`: unfold (im2col) and fold (col2im), each the other's adjoint, and
   max_last (a window's maximum, routed as PyTorch's max pooling);
-- :mod:`.recurrent`: lstm_cell, one LSTM step fused.
+- :mod:`.recurrent`: lstm_cell, one LSTM step fused; lstm_layer and gru_layer, a whole
+  LSTM or GRU layer over a sequence as one node.
 
 The primitive set is :data:`PRIMITIVES`: each primitive declares itself, its family and
 its picture rule with ``@primitive`` where it is defined, and the docs' table and the
@@ -46,7 +47,7 @@ from ._common import result_type
 from .index import gather, getitem, index_add, index_key, index_put, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
-from .recurrent import lstm_cell, lstm_layer
+from .recurrent import gru_layer, lstm_cell, lstm_layer
 from .reduce import (
     cumsum, log_softmax, logsumexp, max, max_min_dim, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
@@ -66,5 +67,6 @@ __all__ = [
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
     "unfold", "fold", "max_last", "max_pool", "window_shape", "lstm_cell", "lstm_layer",
+    "gru_layer",
     "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive",
 ]  # fmt: skip
