@@ -209,8 +209,8 @@ def packed_self_attention(
     causal = bool(is_causal)
 
     def composed(qkv: Tensor) -> Tensor:
-        parts = [_heads_composed(qkv, i, c, int(n_head)) for i in range(3)]
-        y = _attention_composed(*parts, None, causal, s)
+        q, k, v = (_heads_composed(qkv, i, c, int(n_head)) for i in range(3))
+        y = _attention_composed(q, k, v, None, causal, s)
         return ops.reshape(ops.transpose(y, 0, 2, 1, 3), n, t, c)
 
     if t == 0 or n == 0 or c == 0:
