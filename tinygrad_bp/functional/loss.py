@@ -14,7 +14,6 @@ from ..ops._common import promote_types
 from ..ops.loss import ClassIndexError
 from ..tensor import Tensor, _to_array
 from ._util import as_tensor, check_reduction, reduce
-from .activation import softplus
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 
@@ -367,7 +366,9 @@ def binary_cross_entropy_with_logits(
     logits: Tensor, target: Any, reduction: str = "mean"
 ) -> Tensor:
     """``softplus(z) − z·y`` = −[y log σ(z) + (1 − y) log(1 − σ(z))], stable for any z.
-    ∂/∂z = σ(z) − y (over N for the mean).
+    ∂/∂z = σ(z) − y (over N for the mean).  Computed as ``z(1 − y) + log(1 + e^−z)`` for
+    z ≥ 0 and ``−z·y + log(1 + e^z)`` below, so that z = +inf gives inf (as PyTorch) and
+    z = −inf gives inf too (PyTorch's formula gives NaN there: see benchmarks/fuzz_torch.py).
 
     Examples
     --------
@@ -385,4 +386,7 @@ def binary_cross_entropy_with_logits(
             f"from the logits' shape {logits.shape}"
         )
     y = target if isinstance(target, Tensor) else np.asarray(t, dtype=logits.dtype)
-    return reduce(softplus(logits) - logits * y, reduction)
+    pos = logits.data >= 0
+    zp, zn = ops.where(pos, logits, 0.0), ops.where(pos, 0.0, logits)  # (z = zp + zn)
+    loss = zp * (1.0 - y) - zn * y + ops.log1p(ops.exp(zn - zp))  # (zn − zp = −|z|)
+    return reduce(loss, reduction)
