@@ -1831,8 +1831,8 @@ class _Program:
         last_use: dict[int | None, int] = {}
         for i, c in enumerate(calls):
             if keep[i]:
-                for r in reads_of[i] | set(c.writes):
-                    last_use[root_of[r]] = i
+                for used in reads_of[i] | set(c.writes):
+                    last_use[root_of[used]] = i
         prealloc: dict[int, int] = {}  # slot -> buffer number
         buffers: list[Any] = []
         free: dict[tuple[Any, ...], list[int]] = {}
