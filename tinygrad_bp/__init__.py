@@ -19,6 +19,7 @@ from .autograd import (
     keep_values,
     no_grad,
 )
+from .compile import compile  # noqa: A004 (tg.compile, as torch.compile)
 from .creation import (
     arange,
     full,
@@ -58,6 +59,7 @@ __all__ = [
     "cat",
     "stack",
     "einsum",
+    "compile",
     "tensor",
     "zeros",
     "ones",

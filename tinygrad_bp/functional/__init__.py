@@ -23,7 +23,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from .activation import elu, gelu, leaky_relu, silu, softplus
-from .attention import scaled_dot_product_attention
+from .attention import packed_self_attention, scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .loss import _check_pair, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm, dropout, layer_norm
@@ -55,6 +55,7 @@ __all__ = [
     "embedding",
     "one_hot",
     "scaled_dot_product_attention",
+    "packed_self_attention",
     "pad",
 ]
 
