@@ -27,6 +27,10 @@ The families:
   max_last (a window's maximum, routed as PyTorch's max pooling);
 - :mod:`.recurrent`: lstm_cell, one LSTM step fused.
 
+Composed of the primitives (no derivative of their own): :mod:`.sorting` (sort, argsort,
+topk, through ``gather``) and :mod:`.composed` (index_select, repeat, roll, tril, cumprod,
+the norms, ...: PyTorch's other tensor ops).
+
 The primitive set is :data:`PRIMITIVES`: each primitive declares itself, its family and
 its picture rule with ``@primitive`` where it is defined, and the docs' table and the
 tests read it from there.
@@ -43,7 +47,7 @@ from .elementwise import (
     tan, tanh, where,
 )  # fmt: skip
 from ._common import result_type
-from .index import gather, getitem, index_add, index_key, index_put, scatter_add
+from .index import gather, getitem, index_add, index_key, index_put, scatter, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
 from .recurrent import lstm_cell, lstm_layer
@@ -55,6 +59,8 @@ from .shape import (
     unsqueeze,
 )  # fmt: skip
 from .window import fold, max_last, max_pool, unfold, window_shape
+from .sorting import argsort, sort, topk
+from . import composed
 
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
@@ -66,5 +72,6 @@ __all__ = [
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
     "unfold", "fold", "max_last", "max_pool", "window_shape", "lstm_cell", "lstm_layer",
-    "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive",
+    "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive", "scatter", "sort", "argsort",
+    "topk", "composed",
 ]  # fmt: skip
