@@ -359,3 +359,64 @@ def test_rnn_activation_slips_are_named(wrong: str, word: str) -> None:
     report = namespace["check_rnn"]()
     row = report.row("dWx")
     assert row.verdict == "wrong" and word in row.diagnosis, str(report)
+
+
+def test_the_activation_variant_is_per_thread():
+    """The checker asks the engine twin for a slipped activation derivative while it
+    diagnoses; a check running at the same time in another thread (the live page serves
+    several) still gets the right derivative."""
+    import threading
+
+    from tinygrad_bp.check import _engines
+
+    a = np.linspace(-2.0, 2.0, 7)
+    right = 1 - np.tanh(a) ** 2
+
+    def grad_of_tanh():
+        x = tg.Tensor(a.copy(), requires_grad=True)
+        _engines.activate("tanh", x).sum().backward()
+        return x.grad
+
+    token = _engines.VARIANT.set("none")  # this thread: the derivative left out
+    try:
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("other", grad_of_tanh()))
+        t.start()
+        t.join()
+        mine = grad_of_tanh()
+    finally:
+        _engines.VARIANT.reset(token)
+    np.testing.assert_array_equal(mine, np.ones_like(a))
+    np.testing.assert_allclose(got["other"], right, rtol=1e-12)
+
+
+# ------------------------------------------------------- lstm: one gate's derivative slipped
+_SIG = "(1 / (1 + np.exp(-{0}))) * (1 - 1 / (1 + np.exp(-{0})))"  # σ'(σ(a)): taken at the output
+
+
+@pytest.mark.parametrize(
+    "right,wrong,words",
+    [
+        ("di * i * (1 - i)", "di", ("input gate", "left out")),
+        ("df * f * (1 - f)", "df", ("forget gate", "left out")),
+        ("dg * (1 - g**2)", "dg", ("cell candidate", "left out")),
+        ("do * o * (1 - o)", "do", ("output gate", "left out")),
+        ("dh * o * (1 - tc**2)", "dh * o", ("tanh(c)", "left out")),
+        ("do * o * (1 - o)", "do * " + _SIG.format("o"), ("output gate", "taken at its output")),
+        ("dg * (1 - g**2)", "dg * (1 - np.tanh(g) ** 2)", ("cell candidate", "at its output")),
+        ("dh * o * (1 - tc**2)", "dh * o * (1 - np.tanh(tc) ** 2)", ("tanh(c)", "at its output")),
+    ],
+    ids=["i", "f", "g", "o", "c", "o-at-output", "g-at-output", "c-at-output"],
+)
+def test_lstm_one_gates_slip_is_named(right: str, wrong: str, words: tuple[str, str]) -> None:
+    """The lstm starter of `tinygrad-bp exercise`, solved, with one gate's activation
+    derivative left out or taken at the gate's output: the diagnosis names that gate."""
+    from .exercise_solutions import SOLUTIONS, solved
+
+    assert right in SOLUTIONS["lstm"]
+    namespace: dict = {}
+    exec(solved("lstm", body=SOLUTIONS["lstm"].replace(right, wrong, 1)), namespace)
+    report = namespace["check_lstm"]()
+    row = report.row("dWx")
+    assert row.verdict == "wrong", str(report)
+    assert all(w in row.diagnosis for w in words), str(report)

@@ -377,6 +377,37 @@ def _peak_mib(fn) -> float:
 BOMB = 64 * 2**20  # bytes of zeros an entry inflates to (about 64 KiB deflated)
 
 
+@pytest.mark.parametrize("where", ["extra_entry", "wrong_shape", "metadata"])
+def test_graph_weights_inflates_only_the_models_entries(tmp_path: Path, where: str) -> None:
+    """``graph --weights`` rebuilds the model from the metadata (or the headers' shapes)
+    first, then inflates only its entries, as Module.load does."""
+    from tinygrad_bp.commands.graph import load_model
+
+    net = nn.mlp([4, 3], rng=0)
+    good = tmp_path / "good.npz"
+    net.save(good)
+    with zipfile.ZipFile(good) as zf:
+        entries = {n[:-4]: zf.read(n) for n in zf.namelist()}
+    bomb = _header((BOMB // 8,)) + b"\0" * BOMB
+    if where == "extra_entry":
+        entries["extra"] = bomb
+        want = r"unexpected keys \['extra'\]"
+    elif where == "wrong_shape":
+        entries["0.W"] = bomb
+        want = r"0.W has shape \(8388608,\) in the file"
+    else:
+        entries["__tinygrad_bp__"] = _header((BOMB,)).replace(b"<f8", b"|u1") + b"\0" * BOMB
+        want = "metadata"
+    path = _deflated(tmp_path / "bomb.npz", entries)
+    with pytest.raises(ValueError, match=want) as info:
+        load_model(path, "graph")
+    assert str(path) in str(info.value)
+    assert _peak_mib(lambda: load_model(path, "graph")) < 8  # before: > 64 MiB
+    model, meta = load_model(good, "graph")  # the good file still loads
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, net.state_dict()[k])
+
+
 @pytest.mark.parametrize("where", ["extra_entry", "wrong_shape", "padded_entry", "metadata"])
 def test_load_inflates_only_what_the_module_takes(tmp_path: Path, where: str) -> None:
     net = nn.mlp([4, 3], rng=0)

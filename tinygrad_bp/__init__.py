@@ -23,6 +23,7 @@ from .autograd import (
     keep_values,
     no_grad,
 )
+from .compile import compile  # noqa: A004 (tg.compile, as torch.compile)
 from .creation import (
     arange,
     as_tensor,
@@ -88,6 +89,7 @@ __all__ = [
     "cat",
     "stack",
     "einsum",
+    "compile",
     "tensor",
     "zeros",
     "ones",

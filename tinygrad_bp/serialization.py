@@ -37,7 +37,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -469,6 +469,24 @@ def read(
     with _archive(path, what) as arch:
         meta = arch.meta()
         return {name: arch.array(name) for name in arch.entries}, meta
+
+
+def read_selected(
+    path: str | os.PathLike[str],
+    choose: Callable[[Mapping[str, tuple[tuple[int, ...], np.dtype]], dict[str, Any] | None], Any],
+    what: str = "load",
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """Read a weights file in two passes, as :meth:`Module.load` does: first the zip
+    directory, each entry's ``.npy`` header and the metadata, from which
+    ``choose(entries, metadata)`` (``entries``: name -> ``(shape, dtype)``, nothing
+    inflated) decides what it needs and returns ``(result, names)``; then only the entries
+    in ``names`` are inflated.  Returns ``(result, {name: array})``: the bound on what a
+    file costs is what ``choose`` asked for."""
+    with _archive(path, what) as arch:
+        meta = arch.meta()
+        headers = {name: (e.shape, e.dtype) for name, e in arch.entries.items()}
+        result, names = choose(headers, meta)
+        return result, {name: arch.array(name) for name in names}
 
 
 def _decode_meta(arr: np.ndarray, path: str, what: str) -> dict[str, Any]:

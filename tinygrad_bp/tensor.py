@@ -749,13 +749,16 @@ class Tensor:
     def amax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Tensor:  # fmt: skip
         """The maxima over ``axis`` (or ``dim``, an int or a tuple); ties share the
-        gradient evenly (``torch.amax``)."""
-        return ops.max(self, *ops_axes("amax", axis, keepdims, dim, keepdim))
+        gradient evenly (``torch.amax``: over every axis too, as a mask times g, NaN
+        everywhere where the maximum is NaN, unlike ``max()``)."""
+        a, k = ops_axes("amax", axis, keepdims, dim, keepdim)
+        return ops.max(self, tuple(range(self.ndim)) if a is None else a, k)
 
     def amin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Tensor:  # fmt: skip
         """The minima over ``axis`` (or ``dim``); ties share the gradient (``torch.amin``)."""
-        return ops.min(self, *ops_axes("amin", axis, keepdims, dim, keepdim))
+        a, k = ops_axes("amin", axis, keepdims, dim, keepdim)
+        return ops.min(self, tuple(range(self.ndim)) if a is None else a, k)
 
     def prod(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Tensor:  # fmt: skip

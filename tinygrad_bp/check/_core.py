@@ -94,17 +94,17 @@ def _engine_grads(
     p: _Problem,
     values: dict[str, np.ndarray],
     g: np.ndarray,
-    act: str = "right",
+    act: Any = "right",
     extra: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The twin's output and its gradients (vector-Jacobian products with ``g``)."""
     assert p.engine is not None
     ts = _engine_tensors(values, True)
-    _engines._VARIANT["act"] = act
+    token = _engines.VARIANT.set(act)
     try:
         out = p.engine(ts, **(extra or {}))
     finally:
-        _engines._VARIANT["act"] = "right"
+        _engines.VARIANT.reset(token)
     if not isinstance(out, Tensor):
         raise TypeError(f"{p.title}: the engine twin returned {type(out).__name__}, not a Tensor")
     if out.shape != p.out.shape:
@@ -215,8 +215,9 @@ def _diagnose(
         cands += [("batch_times", right * p.batch), ("batch_over", right / p.batch)]
     if right.ndim >= 2 and right.shape[-1] == right.shape[-2]:
         cands.append(("transpose", _swap(right)))
-    for key in ("incoming gradient", "activation_none", "activation_output", "updated",
-                "updated_tutorial"):  # fmt: skip
+    gates = [key for key in variants if key.startswith("gate ")]
+    for key in ["incoming gradient", "activation_none", "activation_output", *gates, "updated",
+                "updated_tutorial"]:  # fmt: skip
         v = variants.get(key, {}).get(name)
         if v is not None:
             cands.append((key, v))
@@ -224,6 +225,8 @@ def _diagnose(
         if close(cand, right):  # this slip would change nothing here: it cannot be told
             continue
         if close(mine, cand):
+            if key.startswith("gate "):
+                return _gate_sentence(p.labels[name], *key.split()[1:])
             return say[key.replace("_tutorial", "")]
     if name == "x" and "updated" in variants:
         changed = ", ".join(sorted(p.changed))
@@ -235,6 +238,20 @@ def _diagnose(
     if not forward_ok and fd is not None and close(mine, fd):
         return say["forward"]
     return None
+
+
+def _gate_sentence(label: str, tag: str, kind: str) -> str:
+    gate, deriv = _engines.LSTM_GATES[tag]
+    if kind == "none":
+        return (
+            f"your {label} equals the right one with the derivative of {gate} left out "
+            f"(the other gates are right): multiply its gradient by {deriv} on the way back"
+        )
+    return (
+        f"your {label} equals the right one with the derivative of {gate} taken at its "
+        f"output instead of its input (the other gates are right): {deriv} is already "
+        "written in the gate's output; do not apply the activation to it again"
+    )
 
 
 def _shape_slip(p: _Problem, name: str, mine: np.ndarray, right: np.ndarray) -> str | None:
@@ -272,6 +289,12 @@ def _compare(p: _Problem) -> CheckReport:
         if p.family is not None and p.family.activation:
             variants["activation_none"] = _engine_grads(p, p.values, p.g, act="none")[1]
             variants["activation_output"] = _engine_grads(p, p.values, p.g, act="output")[1]
+            if p.family.name == "lstm":  # one gate's derivative slipped, the others right
+                for tag in _engines.LSTM_GATES:
+                    for kind in ("none", "output"):
+                        variants[f"gate {tag} {kind}"] = _engine_grads(
+                            p, p.values, p.g, act=(kind, tag)
+                        )[1]
     else:
         variants["incoming gradient"] = fd_1
         p.notes.append(

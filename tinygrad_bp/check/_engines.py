@@ -13,6 +13,7 @@ recognises in a learner's gradient.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,21 @@ from .. import ops
 from ..autograd import Function
 from ..tensor import Tensor
 
-# how the activation's derivative is taken: "right", "none" (left out), "output" (at h)
-_VARIANT = {"act": "right"}
+# how the activation's derivative is taken: "right", "none" (left out), "output" (at h),
+# or (variant, tag): that variant for the activations tagged so only (one gate of the
+# LSTM: "i", "f", "g", "o", or "c" for tanh(c)); a context variable, so that checks running
+# in two threads (the live page serves several) each see their own variant
+VARIANT: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "tinygrad_bp_check_variant", default="right"
+)
+# the LSTM's tagged activations, as the diagnosis names them
+LSTM_GATES = {
+    "i": ("the input gate i = σ(a_i)", "i·(1 − i)"),
+    "f": ("the forget gate f = σ(a_f)", "f·(1 − f)"),
+    "g": ("the cell candidate g = tanh(a_g)", "1 − g²"),
+    "o": ("the output gate o = σ(a_o)", "o·(1 − o)"),
+    "c": ("tanh(c) in h = o·tanh(c)", "1 − tanh²(c)"),
+}
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -55,10 +69,13 @@ def activation_name(where: str, act: Any) -> str:
     return str(act)
 
 
-def activate(name: str, a: Tensor) -> Tensor:
-    """``f(a)`` as one op whose derivative follows the current variant."""
+def activate(name: str, a: Tensor, tag: str | None = None) -> Tensor:
+    """``f(a)`` as one op whose derivative follows the current variant (a tagged variant
+    only where ``tag`` is its tag)."""
     f, df = _ACTS[name]
-    variant = _VARIANT["act"]
+    variant = VARIANT.get()
+    if variant.__class__ is tuple:
+        variant = variant[0] if variant[1] == tag else "right"
 
     class Act(Function):
         @staticmethod
@@ -204,12 +221,12 @@ def _recurrent(x: Tensor, p: dict[str, Tensor], layer: Any, lstm: bool) -> Tenso
                 a = a + p[k]
         if lstm:
             H = hidden
-            i = activate("sigmoid", a[:, :H])
-            f = activate("sigmoid", a[:, H : 2 * H])
-            g = activate("tanh", a[:, 2 * H : 3 * H])
-            o = activate("sigmoid", a[:, 3 * H :])
+            i = activate("sigmoid", a[:, :H], "i")
+            f = activate("sigmoid", a[:, H : 2 * H], "f")
+            g = activate("tanh", a[:, 2 * H : 3 * H], "g")
+            o = activate("sigmoid", a[:, 3 * H :], "o")
             c = f * c + i * g
-            h = o * activate("tanh", c)
+            h = o * activate("tanh", c, "c")
         else:
             h = activate("tanh", a)
         outs.append(h)

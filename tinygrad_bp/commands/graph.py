@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..serialization import _ACTIVATION_LAYERS, WeightsFileError, architecture, load_into, read
+from ..serialization import (
+    _ACTIVATION_LAYERS,
+    WeightsFileError,
+    architecture,
+    load_into,
+    read_selected,
+)
 from ..tensor import Tensor
 from ..viz._style import DEFAULT_MAX_NODES
 from ..viz.draw import draw_graph
@@ -197,10 +203,51 @@ def load_model(
     is read as Dense layers ``0.W, 0.b, 1.W, ...`` with ``activation`` (default tanh) on
     the hidden layers, and its metadata says ``"architecture_recorded": False``.
     """
+    path = os.fspath(path)
+
+    def choose(headers: Mapping[str, Any], meta: dict[str, Any] | None) -> Any:
+        # the model from the metadata or the headers; then only its own entries are inflated
+        model, info = _rebuild(headers, meta, path, what, activation)
+        params = dict(model.named_parameters())
+        missing = sorted(set(params) - set(headers))
+        unexpected = sorted(set(headers) - set(params))
+        if missing or unexpected:
+            raise WeightsFileError(
+                f"{what}: {path} does not match its recorded architecture: missing keys "
+                f"{missing}, unexpected keys {unexpected}"
+            )
+        for name, p in params.items():
+            shape = headers[name][0]
+            if shape != p.data.shape:
+                raise WeightsFileError(
+                    f"{what}: {path}: {name} has shape {shape} in the file, "
+                    f"{p.data.shape} in the model"
+                )
+        return (model, info), list(params)
+
+    (model, info), state = read_selected(path, choose, what)
+    try:
+        load_into(model, state, what)
+    except KeyError as exc:
+        raise WeightsFileError(
+            f"{what}: {path} does not match its recorded architecture: {exc.args[0]}"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise WeightsFileError(f"{what}: {path}: {exc}") from None
+    return model, info
+
+
+def _rebuild(
+    headers: Mapping[str, Any],
+    meta: dict[str, Any] | None,
+    path: str,
+    what: str,
+    activation: str | None,
+) -> tuple[Sequential, dict[str, Any]]:
+    """The model a weights file describes: its recorded architecture, or Dense layers
+    inferred from the entries' shapes (``headers``: name -> (shape, dtype))."""
     from .. import nn
 
-    path = os.fspath(path)
-    state, meta = read(path, what)
     arch = (meta or {}).get("architecture")
     if arch is not None:
         try:
@@ -234,34 +281,26 @@ def load_model(
         info = dict(meta or {})
         info["architecture_recorded"] = True
     else:
-        model = _infer_dense(state, path, what, activation or "tanh")
+        model = _infer_dense(headers, path, what, activation or "tanh")
         info = dict(meta or {})
         info["architecture_recorded"] = False
         info["architecture"] = architecture(model)
-    try:
-        load_into(model, state, what)
-    except KeyError as exc:
-        raise WeightsFileError(
-            f"{what}: {path} does not match its recorded architecture: {exc.args[0]}"
-        ) from None
-    except (ValueError, TypeError) as exc:
-        raise WeightsFileError(f"{what}: {path}: {exc}") from None
     return model, info
 
 
-def _infer_dense(state: Mapping[str, np.ndarray], path: str, what: str, act: str) -> Sequential:
+def _infer_dense(headers: Mapping[str, Any], path: str, what: str, act: str) -> Sequential:
     from .. import nn
 
-    names = sorted(state)
+    names = sorted(headers)
     layers = []
     i = 0
-    while f"{i}.W" in state:
-        w = state[f"{i}.W"]
-        if w.ndim != 2 or f"{i}.b" not in state:
+    while f"{i}.W" in headers:
+        shape, dtype = headers[f"{i}.W"]
+        if len(shape) != 2 or f"{i}.b" not in headers:
             raise WeightsFileError(f"{what}: {path}: layer {i} needs a 2-D {i}.W and a {i}.b")
-        layers.append(w)
+        layers.append((shape, dtype))
         i += 1
-    if not layers or len(state) != 2 * len(layers):
+    if not layers or len(headers) != 2 * len(layers):
         raise WeightsFileError(
             f"{what}: {path} does not hold Dense layers saved by Module.save (expected "
             f"arrays 0.W, 0.b, 1.W, ...; found {names})"
@@ -269,12 +308,12 @@ def _infer_dense(state: Mapping[str, np.ndarray], path: str, what: str, act: str
     n = len(layers)
     mods = [
         nn.Dense(
-            int(w.shape[0]),
-            int(w.shape[1]),
+            int(shape[0]),
+            int(shape[1]),
             activation=act if k < n - 1 else None,
-            dtype=w.dtype if w.dtype.kind == "f" else None,
+            dtype=dtype if dtype.kind == "f" else None,
         )
-        for k, w in enumerate(layers)
+        for k, (shape, dtype) in enumerate(layers)
     ]
     try:
         return nn.Sequential(*mods)

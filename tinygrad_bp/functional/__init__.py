@@ -25,7 +25,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from .activation import elu, gelu, leaky_relu, silu, softplus
-from .attention import scaled_dot_product_attention
+from .attention import packed_self_attention, scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d, max_unpool2d
 from .distance import cosine_similarity, normalize, pairwise_distance
 from .loss import (
@@ -85,6 +85,7 @@ __all__ = [
     "embedding",
     "one_hot",
     "scaled_dot_product_attention",
+    "packed_self_attention",
     "pad",
     "max_unpool2d",
     "normalize",

@@ -136,9 +136,18 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """``x`` where ``x > 0``, else ``α (e^x − 1)``.  ∂/∂x = 1 or ``α e^x``."""
+    """``x`` where ``x > 0``, else ``α (e^x − 1)``.  ∂/∂x = 1 or ``α e^x``.
+
+    At x = 0 PyTorch's derivative is the left one, α, and its second derivative the right
+    one, 0 (its backward tests x <= 0, its double backward x < 0): so are these."""
     x = float_tensor(x, "elu")
-    pos = x.data > 0
-    # exp of x only where x <= 0 (elsewhere exp(0) = 1, and the branch is not taken): no
-    # overflow, and where routes the gradient, so elu(−∞) = −α with gradient 0, not NaN
-    return ops.where(pos, x, (ops.exp(ops.where(pos, 0.0, x)) - 1.0) * alpha)
+    xd = x.data
+    pos = xd > 0
+    # exp of x only where x < 0 (elsewhere exp(0) = 1, and the branch is not taken): no
+    # overflow, and where routes the gradient, so elu(−∞) = −α with gradient 0, not NaN;
+    # at x = 0 the exponential's gradient is cut and z = where(x == 0, x, 0), 0 in value,
+    # gives the first derivative α and nothing beyond
+    neg = ops.exp(ops.where(xd < 0, x, 0.0)) - 1.0
+    if (xd == 0).any():
+        neg = neg + ops.where(xd == 0, x, 0.0)
+    return ops.where(pos, x, neg * alpha)

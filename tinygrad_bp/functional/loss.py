@@ -15,7 +15,6 @@ from ..ops.loss import ClassIndexError
 from ..tensor import Tensor, _to_array
 from ._util import as_tensor, check_reduction, reduce
 from ._util import reduce as _reduce
-from .activation import softplus
 
 __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "l1_loss",
@@ -377,10 +376,12 @@ def binary_cross_entropy_with_logits(
     pos_weight: Any = None,
 ) -> Tensor:
     """``softplus(z) − z·y`` = −[y log σ(z) + (1 − y) log(1 − σ(z))], stable for any z.
-    ∂/∂z = σ(z) − y (over N for the mean).  With ``pos_weight`` (broadcast along the last
-    axis, one per class) the positive term is weighted: ``(1 − y)·z + (1 + (p − 1)·y) ·
-    softplus(−z)``; ``weight`` (broadcast to the loss) multiplies each element's loss,
-    as PyTorch's.
+    ∂/∂z = σ(z) − y (over N for the mean).  Computed as ``z(1 − y) + log(1 + e^−z)`` for
+    z ≥ 0 and ``−z·y + log(1 + e^z)`` below, so that z = +inf gives inf (as PyTorch) and
+    z = −inf gives inf too (PyTorch's formula gives NaN there: see benchmarks/fuzz_torch.py).
+    With ``pos_weight`` (broadcast along the last axis, one per class) the positive term
+    is weighted, PyTorch's ``(1 − y)·z + (1 + (p − 1)·y)·softplus(−z)``; ``weight``
+    (broadcast to the loss) multiplies each element's loss, as PyTorch's.
 
     Examples
     --------
@@ -407,11 +408,14 @@ def binary_cross_entropy_with_logits(
             f"from the logits' shape {logits.shape}"
         )
     y = target if isinstance(target, Tensor) else np.asarray(t, dtype=logits.dtype)
+    pos = logits.data >= 0
+    zp, zn = ops.where(pos, logits, 0.0), ops.where(pos, 0.0, logits)  # (z = zp + zn)
+    soft = ops.log1p(ops.exp(zn - zp))  # log(1 + e^−|z|)  (zn − zp = −|z|)
     if pos_weight is None:
-        loss = softplus(logits) - logits * y
-    else:
+        loss = zp * (1.0 - y) - zn * y + soft
+    else:  # softplus(−z) = log(1 + e^−|z|) − zn
         pw = _loss_weight(pos_weight, logits, "pos_weight")
-        loss = (1.0 - y) * logits + (1.0 + (pw - 1.0) * y) * softplus(-logits)
+        loss = (1.0 - y) * logits + (1.0 + (pw - 1.0) * y) * (soft - zn)
     if weight is not None:
         loss = loss * _loss_weight(weight, logits, "weight")
     return _reduce(loss, reduction)

@@ -13,7 +13,7 @@ import numpy as np
 from .. import functional as F
 from .. import ops
 from ..ops import lstm_cell, stack
-from ..ops.recurrent import lstm_layer
+from ..ops.recurrent import gru_layer, lstm_layer
 from ..tensor import Tensor, get_default_dtype
 from ._checks import as_input
 from .linear import _check_features, _uniform
@@ -159,9 +159,18 @@ class LSTMCell(_Cell):
         return hc[0], hc[1]
 
 
+def _gru_weights(w_ih: Tensor, w_hh: Tensor, b_ih: Any, b_hh: Any) -> tuple[Tensor, ...]:
+    """:func:`~tinygrad_bp.ops.recurrent.gru_layer`'s weights; zeros for absent biases
+    (``bias=False``), constants."""
+    if b_ih is None:
+        b_ih = b_hh = Tensor(np.zeros(w_ih.shape[0], dtype=w_ih.dtype))
+    return w_ih, w_hh, b_ih, b_hh
+
+
 class GRUCell(_Cell):
     """``r, z = σ(x·W_i{r,z}ᵀ + b_i{r,z} + h·W_h{r,z}ᵀ + b_h{r,z})``,
-    ``n = tanh(x·W_inᵀ + b_in + r·(h·W_hnᵀ + b_hn))``, ``h' = (1 − z)·n + z·h``."""
+    ``n = tanh(x·W_inᵀ + b_in + r·(h·W_hnᵀ + b_hn))``, ``h' = (1 − z)·n + z·h``; one
+    step of :func:`~tinygrad_bp.ops.recurrent.gru_layer`, one node."""
 
     _gates = 3
     _name = "GRUCell"
@@ -170,13 +179,10 @@ class GRUCell(_Cell):
         x = _as_tensor(x, self._name)
         x2, batched, n = self._check(x, (hx,))
         h = self._state(hx, n, batched, x.dtype)
-        H = self.hidden_size
-        gx, gh = self._gates_x(x2), self._gates_h(h)
-        r = ops.sigmoid(gx[:, :H] + gh[:, :H])
-        z = ops.sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-        nn_ = ops.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
-        out = (1.0 - z) * nn_ + z * h
-        return _unbatch(out, batched)
+        # one step of the fused layer (ops.recurrent.gru_layer) over a sequence of one
+        w = _gru_weights(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        y = gru_layer(ops.reshape(x2, 1, n, self.input_size), h, *w)
+        return _unbatch(ops.reshape(y, n, self.hidden_size), batched)
 
 
 _MODES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -426,7 +432,8 @@ class RNN(_RNNBase):
 class GRU(_RNNBase):
     """GRU layers as ``torch.nn.GRU`` (gates r, z, n in PyTorch's order and formula,
     ``n = tanh(x·W_inᵀ + b_in + r·(h·W_hnᵀ + b_hn))``, ``h' = (1 − z)·n + z·h``):
-    ``forward(x, h_0=None) -> (output, h_n)``, shapes as :class:`RNN`.
+    ``forward(x, h_0=None) -> (output, h_n)``, shapes as :class:`RNN`.  Each layer and
+    direction is one primitive (:func:`~tinygrad_bp.ops.recurrent.gru_layer`).
 
     Examples
     --------
@@ -447,22 +454,9 @@ class GRU(_RNNBase):
     def _layer(
         self, x: Tensor, h: Tensor, c: Any, w: tuple[Any, ...]
     ) -> tuple[Tensor, Tensor, Any]:
-        w_ih, w_hh, b_ih, b_hh = w
-        H = self.hidden_size
-        gx = _project(x, w_ih, b_ih)
-        w_hh_t = ops.transpose(w_hh)
-        hs = []
-        for t in range(x.shape[0]):
-            gh = ops.matmul(h, w_hh_t)
-            if b_hh is not None:
-                gh = ops.add(gh, b_hh)
-            gxt = gx[t]
-            r = ops.sigmoid(gxt[:, :H] + gh[:, :H])
-            z = ops.sigmoid(gxt[:, H : 2 * H] + gh[:, H : 2 * H])
-            nn_ = ops.tanh(gxt[:, 2 * H :] + r * gh[:, 2 * H :])
-            h = (1.0 - z) * nn_ + z * h
-            hs.append(h)
-        return stack(hs, 0), h, None
+        # the whole layer is one primitive (ops.recurrent.gru_layer), as the LSTM's is
+        y = gru_layer(x, h, *_gru_weights(*w))
+        return y, y[x.shape[0] - 1], None
 
     def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
         out, h_n, _ = self._run(x, hx)

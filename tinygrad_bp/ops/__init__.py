@@ -25,7 +25,8 @@ The families:
 - :mod:`.loss`: cross_entropy, the fused softmax + cross-entropy;
 - :mod:`.window`: unfold (im2col) and fold (col2im), each the other's adjoint, and
   max_last (a window's maximum, routed as PyTorch's max pooling);
-- :mod:`.recurrent`: lstm_cell, one LSTM step fused.
+- :mod:`.recurrent`: lstm_cell, one LSTM step fused; lstm_layer and gru_layer, a whole
+  LSTM or GRU layer over a sequence as one node.
 
 Composed of the primitives (no derivative of their own): :mod:`.sorting` (sort, argsort,
 topk, through ``gather``) and :mod:`.composed` (index_select, repeat, roll, tril, cumprod,
@@ -50,7 +51,7 @@ from ._common import result_type
 from .index import gather, getitem, index_add, index_key, index_put, scatter, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
-from .recurrent import lstm_cell, lstm_layer
+from .recurrent import gru_layer, lstm_cell, lstm_layer
 from .reduce import (
     cumsum, log_softmax, logsumexp, max, max_min_dim, mean, min, prod, softmax, std, sum, var,
 )  # fmt: skip
@@ -72,6 +73,7 @@ __all__ = [
     "min", "prod", "softmax", "std", "sum", "var", "broadcast_to", "cast", "cat", "flatten",
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
     "unfold", "fold", "max_last", "max_pool", "window_shape", "lstm_cell", "lstm_layer",
+    "gru_layer",
     "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive", "scatter", "sort", "argsort",
     "topk", "composed",
 ]  # fmt: skip

@@ -25,7 +25,7 @@ FAMILIES = {
     "products": "products (linalg.py)",
     "loss": "the fused loss (loss.py)",
     "window": "windows for convolution and pooling (window.py)",
-    "recurrent": "the fused LSTM step and layer (recurrent.py)",
+    "recurrent": "the fused LSTM step, LSTM layer and GRU layer (recurrent.py)",
 }
 
 

@@ -27,10 +27,12 @@ __all__ = [
     "cos",
     "sign",
     "sqrt",
+    "power",
     "tanh",
     "sigmoid",
     "concat_last",
     "where",
+    "where_positive",
     "broadcast_to",
     "index_add",
     "scatter_add",
@@ -85,6 +87,36 @@ def sqrt(x: Any) -> Any:
     return x.sqrt() if isinstance(x, Tensor) else xp.sqrt(x)
 
 
+def power(a: Any, b: Any) -> Any:
+    """``a ** b`` with PyTorch's values at the edges: for a Python number ``b`` its
+    special cases (``** 0.5`` is sqrt, ``** -0.5`` is 1/sqrt, ``** -1`` 1/x, ``** 2`` x·x,
+    ``** 3`` x·x·x, ``** -2`` 1/(x·x): (-inf) ** -0.5 is NaN, (-0.0) ** -0.5 is -inf),
+    for an array ``b`` C's ``pow`` everywhere (NumPy takes a broadcast exponent of 0.5 as
+    sqrt, PyTorch's tensor ** tensor does not: (-inf) ** 0.5 is inf)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a**b
+    if not isinstance(b, (xp.ndarray, xp.generic)):  # a Python number
+        p = float(b)
+        if p == 0.5:
+            return xp.sqrt(a)
+        if p == -0.5:
+            return 1.0 / xp.sqrt(a)
+        if p == -1.0:
+            return 1.0 / a
+        if p == 2.0:
+            return a * a
+        if p == 3.0:
+            return a * a * a
+        if p == -2.0:
+            return 1.0 / (a * a)
+        return xp.power(a, xp.asarray(p, dtype=a.dtype))
+    out = xp.power(a, b)
+    half = b == 0.5  # (NumPy's sqrt for an exponent of stride 0, C's pow here: |a| at ±0, -inf)
+    if xp.any(half):
+        out = xp.where(half & ((a == 0) | (a == -xp.inf)), xp.abs(a), out)
+    return out
+
+
 def tanh(x: Any) -> Any:
     return x.tanh() if isinstance(x, Tensor) else xp.tanh(x)
 
@@ -119,6 +151,41 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if isinstance(cond, Tensor):
         cond = cond.data
     return xp.where(cond, a, b)
+
+
+# a float dtype's integer twin, its width − 1, and the mask of all bits but the sign's
+_BITS: dict[Any, tuple[Any, int, int]] = {
+    xp.dtype(xp.float32): (xp.int32, 31, 2**31 - 1),
+    xp.dtype(xp.float64): (xp.int64, 63, 2**63 - 1),
+}
+
+
+def where_positive(y: Any, g: Any) -> Any:
+    """``g`` where ``y > 0`` or ``y`` is NaN, else 0, for ``y`` ≥ 0 or NaN (a relu's
+    output): 0 even where ``g`` is infinite or NaN (PyTorch's threshold_backward,
+    ``where(y <= 0, 0, g)``).  On float arrays of one dtype and shape, by the bits, as fast
+    as ``g * (y > 0)`` (which gives ∞·0 = NaN where the unit is off): |y|'s bits as an
+    integer are > 0 exactly where g passes, and −bits >> (width − 1) is then all ones,
+    else 0.  (``np.where`` on a random mask is 10x slower.)"""
+    if isinstance(g, Tensor) or isinstance(y, Tensor):
+        yd = y.data if isinstance(y, Tensor) else y
+        return where(~(yd <= 0), g, 0.0)
+    bits = _BITS.get(getattr(y, "dtype", None))
+    if (
+        bits is None
+        or not isinstance(g, xp.ndarray)
+        or g.dtype != y.dtype
+        or g.shape != y.shape
+        or not isinstance(y, xp.ndarray)
+        or not y.ndim  # (0-d: NumPy's & gives a scalar)
+    ):
+        return xp.where(~(y <= 0), g, 0)
+    it, shift, magnitude = bits
+    m = y.view(it) & magnitude  # |y| (a NaN of either sign is > 0), a new array
+    xp.negative(m, out=m)
+    m >>= shift
+    m &= g.view(it)
+    return m.view(y.dtype)
 
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:

@@ -143,18 +143,22 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (the op's name)
     if ad.dtype.kind != "f":
         return _pow_int(a, b)
     try:
-        out = ad**bd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = D.power(ad, bd)
     except ValueError:
         raise broadcast_error("pow", a, b) from None
     ra, rb = a.requires_grad, b.requires_grad
 
     def backward(g: Any, a: Any, b: Any, *out: Any) -> tuple[Any, Any]:
+        # PyTorch's two formulas, term for term (pow_backward_self, pow_backward_exponent:
+        # g multiplies the where from outside), so that their derivatives meet the same
+        # ∞·0 at a base of 0 or below, where log(a) is not finite, as PyTorch's do
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if ra:
-                ga = D.where(b == 0, 0.0, g * b * a ** (b - 1))
+                ga = D.where(b == 0, 0.0, g * (b * D.power(a, b - 1)))
             if rb:
-                gb = D.where((a == 0) & (b >= 0), 0.0, g * out[0] * D.log(a))
+                gb = g * D.where((a == 0) & (b >= 0), 0.0, out[0] * D.log(a))
         return ga, gb
 
     ab = (a, b)
@@ -198,13 +202,8 @@ def _pow_scalar(a: Tensor, p: Any) -> Tensor:
             ad = a.data.astype(np.int64) if a.data.dtype.kind == "b" else a.data
             return make_node(ad ** int(p), (a,), f"pow {p}", _no_backward_one)
     p = float(p)
-    ad = a.data
-    if p == 2.0:
-        out = ad * ad
-    else:
-        exponent = xp.asarray(p, dtype=ad.dtype)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = ad**exponent
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = D.power(a.data, p)  # (PyTorch's special cases: ** -0.5 is 1/sqrt, ...)
 
     def backward(g: Any, a: Any) -> tuple[Any]:
         if p == 0.0:
@@ -213,8 +212,8 @@ def _pow_scalar(a: Tensor, p: Any) -> Tensor:
             return (g * (2.0 * a),)
         if p == 1.0:
             return (g,)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * (p * a ** (p - 1.0)),)
+        with np.errstate(divide="ignore", invalid="ignore"):  # (a^(p−1) as the forward's)
+            return (g * (p * D.power(a, p - 1.0)),)
 
     return make_node(out, (a,), f"pow {p:g}", backward, (a,))
 
@@ -562,7 +561,8 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 # backward reads only the activation's output.
 @primitive("unary", "g·[{x} > 0]")
 def relu(x: Tensor) -> Tensor:
-    """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0), else 0."""
+    """``h = max(x, 0)``.  ∂/∂x = g where x > 0 (where h > 0) or x is NaN, else 0: 0 even
+    where g is infinite (PyTorch's)."""
     xd = x.data
     if x._flags & REUSE:
         out = xp.maximum(xd, 0, out=xd)
@@ -571,9 +571,7 @@ def relu(x: Tensor) -> Tensor:
         out = xp.maximum(xd, 0)
 
     def backward(g: Any, out: Any) -> tuple[Any]:
-        # (g·mask, not where(mask, g, 0): 10x faster on float32 arrays; the price is that
-        # an infinite g where the unit is off gives ∞·0 = NaN, where PyTorch gives 0)
-        return (g * (out > 0),)
+        return (D.where_positive(out, g),)  # (0 where off, even for an infinite g)
 
     return make_node(out, (x,), "relu", backward, SAVE_OUT)
 

@@ -1,4 +1,5 @@
-"""The LSTM step as one fused primitive (the recurrent layers' hot path)."""
+"""The recurrent layers' hot paths as fused primitives: the LSTM step, the LSTM layer and
+the GRU layer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ._common import primitive
 from ..tensor import Tensor, make_node
 from . import dialect as D
 
-__all__ = ["lstm_cell", "lstm_layer"]
+__all__ = ["lstm_cell", "lstm_layer", "gru_layer"]
 
 
 @primitive("recurrent", "=the LSTM's gate derivatives, one step", graph_formula=True)
@@ -229,3 +230,171 @@ def lstm_layer(
 
     inputs = (x, h0, c0, w_ih, w_hh, bias)
     return make_node(out, inputs, "lstm_layer", backward, inputs)
+
+
+def _gru_composed(
+    x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
+) -> Tensor:
+    """:func:`gru_layer`'s definition as a composition of ops (PyTorch's formula, step by
+    step): what its backward differentiates under ``create_graph``, so every higher
+    derivative is this composition's."""
+    from .shape import stack
+
+    T, N, I = x.shape
+    H = h0.shape[1]
+    gx = (x.reshape((T * N, I)) @ D.swap_last(w_ih) + b_ih).reshape((T, N, 3 * H))
+    w_hh_t = D.swap_last(w_hh)
+    h, hs = h0, []
+    for t in range(T):
+        gh = h @ w_hh_t + b_hh
+        gxt = gx[t]
+        r = D.sigmoid(gxt[:, :H] + gh[:, :H])
+        z = D.sigmoid(gxt[:, H : 2 * H] + gh[:, H : 2 * H])
+        n = D.tanh(gxt[:, 2 * H :] + r * gh[:, 2 * H :])
+        h = (1.0 - z) * n + z * h
+        hs.append(h)
+    return stack(hs, 0)
+
+
+def _composed_vjp(composed: Any, ts: tuple[Tensor, ...], g: Tensor) -> tuple[Any, ...]:
+    """``gᵀ·∂composed/∂t`` for each parent ``t`` as Tensors with graphs (each slot through
+    its own clone, so a Tensor passed twice gets each slot's share once)."""
+    from ..autograd import grad
+    from .elementwise import clone
+
+    aliases = [clone(t) if t.requires_grad else t for t in ts]
+    need = [a for a, t in zip(aliases, ts) if t.requires_grad]
+    if not need:
+        return (None,) * len(ts)
+    got = iter(grad(composed(*aliases), need, g, create_graph=True, allow_unused=True))
+    return tuple(next(got) if t.requires_grad else None for t in ts)
+
+
+def _gru_backward_arrays(
+    g: Any, acts: Any, ghs: Any, Hs: Any, w_hh: Any, T: int, N: int, H: int
+) -> tuple[Any, Any, Any]:
+    """:func:`gru_layer`'s backward through time on arrays, in preallocated memory: the
+    gradients of the input side's pre-activations ``x·W_ihᵀ + b_ih`` and of the hidden
+    side's ``h·W_hhᵀ + b_hh``, each ``(T, N, 3H)``, and ∂/∂h0."""
+    dt = acts.dtype
+    dgx = xp.empty((T, N, 3 * H), dtype=dt)
+    dgh = xp.empty((T, N, 3 * H), dtype=dt)
+    dh = xp.empty((N, H), dtype=dt)
+    tmp = xp.empty((N, H), dtype=dt)
+    carry = xp.empty((N, H), dtype=dt)
+    for t in reversed(range(T)):
+        if t == T - 1:
+            dh[...] = g[t]
+        else:
+            xp.add(g[t], carry, out=dh)
+        a, dx, dhh = acts[t], dgx[t], dgh[t]
+        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+        da_r, da_z, da_n = dx[:, :H], dx[:, H : 2 * H], dx[:, 2 * H :]
+        # h' = (1 − z)·n + z·h:  ∂/∂z = g·(h − n),  ∂/∂n = g·(1 − z),  ∂/∂h = g·z
+        xp.subtract(1, z, out=tmp)
+        xp.multiply(dh, tmp, out=da_n)
+        xp.subtract(Hs[t], n, out=da_z)
+        da_z *= dh
+        da_z *= z
+        da_z *= tmp  # σ' = z·(1 − z)
+        xp.multiply(n, n, out=tmp)
+        xp.subtract(1, tmp, out=tmp)
+        da_n *= tmp  # tanh' = 1 − n²
+        # n = tanh(a_n + r·ĝ_n), ĝ_n = h·W_hnᵀ + b_hn:  ∂/∂r = ∂/∂a_n·ĝ_n, ∂/∂ĝ_n = ∂/∂a_n·r
+        xp.multiply(da_n, ghs[t][:, 2 * H :], out=da_r)
+        da_r *= r
+        xp.subtract(1, r, out=tmp)
+        da_r *= tmp
+        dhh[:, : 2 * H] = dx[:, : 2 * H]
+        xp.multiply(da_n, r, out=dhh[:, 2 * H :])
+        xp.matmul(dhh, w_hh, out=carry)
+        dh *= z
+        carry += dh
+    return dgx, dgh, carry
+
+
+@primitive(
+    "recurrent",
+    "=the GRU's gate derivatives, every step back to the first (BPTT)",
+    graph_formula=True,
+)
+def gru_layer(
+    x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
+) -> Tensor:
+    """A whole GRU layer over a sequence as one primitive, PyTorch's formula and gate
+    order (r, z, n): ``x (T, N, I)``, ``h0 (N, H)``, ``w_ih (3H, I)``, ``w_hh (3H, H)``,
+    ``b_ih, b_hh (3H,)``; returns the ``h`` of every step, ``(T, N, H)``.
+
+    With ``â_t = x_t·W_ihᵀ + b_ih`` and ``ĝ_t = h_{t−1}·W_hhᵀ + b_hh`` (blocks r, z, n):
+    ``r = σ(â_r + ĝ_r)``, ``z = σ(â_z + ĝ_z)``, ``n = tanh(â_n + r·ĝ_n)`` (the hidden
+    side's n block, bias included, inside the reset gate, as PyTorch places it), ``h_t =
+    (1 − z)·n + z·h_{t−1}``.  The backward runs the steps in reverse: with ``γ`` =
+    ∂/∂h_t (the step's output gradient plus what step t+1 sends back), ∂/∂â_n = γ·(1 −
+    z)·(1 − n²), ∂/∂â_z = γ·(h_{t−1} − n)·z(1 − z), ∂/∂â_r = ∂/∂â_n·ĝ_n·r(1 − r); the
+    hidden side gets the same r and z blocks and ∂/∂ĝ_n = ∂/∂â_n·r; ∂/∂h_{t−1} = γ·z +
+    ∂/∂ĝ·W_hh.  The products with the input and the weight gradients are one matrix
+    product each over all steps.  Under ``create_graph`` the node differentiates the
+    composition of ops the formula above spells, so higher derivatives are exact.
+    """
+    xd, hd = x.data, h0.data
+    wi, wh, bi, bh = w_ih.data, w_hh.data, b_ih.data, b_hh.data
+    if xd.ndim != 3 or hd.ndim != 2 or hd.shape[0] != xd.shape[1]:
+        raise ValueError(
+            f"gru_layer: expected x (T, N, I) and a state (N, H), got {xd.shape} and {hd.shape}"
+        )
+    T, N, I = xd.shape
+    H = hd.shape[1]
+    if T == 0:
+        raise ValueError(f"gru_layer: the sequence is empty (x of shape {xd.shape})")
+    G = 3 * H
+    if wi.shape != (G, I) or wh.shape != (G, H) or bi.shape != (G,) or bh.shape != (G,):
+        raise ValueError(
+            f"gru_layer: expected w_ih {(G, I)}, w_hh {(G, H)}, b_ih {(G,)} and b_hh {(G,)}, "
+            f"got {wi.shape}, {wh.shape}, {bi.shape} and {bh.shape}"
+        )
+    dt = np.result_type(xd.dtype, hd.dtype, wi.dtype, wh.dtype, bi.dtype, bh.dtype)
+    gx = xd.reshape(T * N, I) @ wi.T
+    gx += bi
+    gx = gx.reshape(T, N, G)
+    Hs = xp.empty((T + 1, N, H), dtype=dt)  # Hs[t]: the h step t reads
+    Hs[0] = hd
+    acts = xp.empty((T, N, G), dtype=dt)  # r, z, n after their nonlinearity
+    ghs = xp.empty((T, N, G), dtype=dt)  # h·W_hhᵀ + b_hh, every step
+    wh_t = xp.ascontiguousarray(wh.T)  # C order: faster for BLAS, T times per sequence
+    for t in range(T):
+        gh, a, gxt = ghs[t], acts[t], gx[t]
+        xp.matmul(Hs[t], wh_t, out=gh)
+        gh += bh
+        rz = a[:, : 2 * H]
+        xp.add(gxt[:, : 2 * H], gh[:, : 2 * H], out=rz)
+        rz *= 0.5  # σ(a) = ½·tanh(a/2) + ½, r and z in one pass
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        n = a[:, 2 * H :]
+        xp.multiply(a[:, :H], gh[:, 2 * H :], out=n)
+        n += gxt[:, 2 * H :]
+        xp.tanh(n, out=n)
+        h = Hs[t + 1]  # (1 − z)·n + z·h = n + z·(h − n)
+        xp.subtract(Hs[t], n, out=h)
+        h *= a[:, H : 2 * H]
+        h += n
+    out = Hs[1:].copy()  # the backward reads Hs: the output is the caller's own
+
+    def backward(g: Any, *saved: Any) -> tuple[Any, ...]:
+        if D.is_tensor(saved[0]):  # under create_graph: the composition's own derivative
+            return _composed_vjp(_gru_composed, saved, g)
+        # a plain backward: the hand-derived formulas on the forward's values, in place
+        dgx, dgh, dh0 = _gru_backward_arrays(g, acts, ghs, Hs, wh, T, N, H)
+        dgx2, dgh2 = dgx.reshape(T * N, G), dgh.reshape(T * N, G)
+        return (
+            (dgx2 @ wi).reshape(T, N, I),
+            dh0,
+            dgx2.T @ xd.reshape(T * N, I),
+            dgh2.T @ Hs[:T].reshape(T * N, H),
+            dgx2.sum(axis=0),
+            dgh2.sum(axis=0),
+        )
+
+    inputs = (x, h0, w_ih, w_hh, b_ih, b_hh)
+    return make_node(out, inputs, "gru_layer", backward, inputs)

@@ -80,6 +80,9 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
             nan = xp.isnan(kept)  # take the gradient (PyTorch's max(); per axis it is NaN)
             if nan.any():
                 mask = mask | (xp.isnan(xd) & nan)
+            # g / count at the extrema and 0 elsewhere, even for a g that is not finite
+            # (PyTorch's max() puts g / count there, into zeros; amax multiplies by the mask)
+            return (D.where(mask, g.reshape(kshape) / int(mask.sum()), 0.0),)
         return (g.reshape(kshape) * (mask / mask.sum(axis=axes, keepdims=True)),)
 
     return make_node(out, (x,), op, backward)
@@ -139,6 +142,8 @@ def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     xd = x.data
     axes = norm_axes(axis, xd.ndim, "prod")
     out = xd.prod(axis=axes, keepdims=keepdims)
+    if xd.ndim == 0:  # one number: itself (bool as int64), ∂ = g even at ±inf (PyTorch's)
+        return make_node(out, (x,), "prod", _identity)
     kshape = kept_shape(xd.shape, axes)
     has_zero = bool((xd == 0).any())
 
@@ -149,6 +154,10 @@ def prod(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
         return (g * _others(x, axes),)
 
     return make_node(out, (x,), "prod", backward, (x, OUT))
+
+
+def _identity(g: Any) -> tuple[Any]:
+    return (g,)
 
 
 def _others(x: Any, axes: tuple[int, ...]) -> Any:
@@ -253,14 +262,15 @@ def var(
     axes = norm_axes(axis, x.ndim, "var")
     n = math.prod(x.shape[i] for i in axes) if axes else 1
     d = x - x.mean(axis=axes, keepdims=True)
-    if n - ddof <= 0:  # PyTorch warns and returns NaN (or inf): so do we
+    if n - ddof <= 0:  # PyTorch warns and divides by max(0, n - ddof): so do we
         warnings.warn(
             f"var: {n} element(s) over axis {axis!r} of shape {x.shape} with ddof={ddof}: "
-            f"degrees of freedom is <= 0, the result is NaN",
+            f"degrees of freedom is <= 0, the result is inf (NaN where the spread is 0)",
             RuntimeWarning,
             stacklevel=3,
         )
-        return (d * d).sum(axis=axes, keepdims=keepdims) * np.nan
+        with np.errstate(invalid="ignore"):  # (Σ d² / 0: ∞, and 0 / 0 = NaN)
+            return (d * d).sum(axis=axes, keepdims=keepdims) * np.inf
     return (d * d).sum(axis=axes, keepdims=keepdims) / (n - ddof)
 
 

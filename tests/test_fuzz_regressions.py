@@ -1,0 +1,263 @@
+"""Differences the differential fuzzer (``benchmarks/fuzz_torch.py``) found against
+PyTorch, each pinned here: values and derivatives up to the third order, at the edges
+(±inf, ±0, negative bases, 0-d and empty tensors), against PyTorch as the oracle, and
+against finite differences in float64 where the function is smooth."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tinygrad_bp as tg
+
+INF, NAN = np.inf, np.nan
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal within float64 rounding; NaN only against NaN; ±inf only against itself."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = ~np.isnan(a)
+    return bool(np.allclose(a[ok], b[ok], rtol=1e-9, atol=0.0))
+
+
+def _derivatives(f_tg, f_torch, inputs: list[np.ndarray], order: int):
+    """Yield (k, ours, torch's) for k = 0 (the value) up to ``order``: the k-th derivative
+    of ``Σ f`` (then of the sum of the previous gradients) with respect to every input."""
+    a = [tg.Tensor(v, requires_grad=True) for v in inputs]
+    t = [torch.tensor(v, requires_grad=True) for v in inputs]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ya, yt = f_tg(*a), f_torch(*t)
+        yield 0, [ya.numpy()], [yt.detach().numpy()]
+        la, lt = ya.sum(), yt.sum()
+        for k in range(1, order + 1):
+            more = k < order
+            gt = torch.autograd.grad(lt, t, create_graph=more, allow_unused=True)
+            ga = tg.grad(la, a, create_graph=more, allow_unused=True)
+            yield (
+                k,
+                [np.zeros_like(v) if g is None else g.numpy() for g, v in zip(ga, inputs)],
+                [np.zeros_like(v) if g is None else g.detach().numpy() for g, v in zip(gt, inputs)],
+            )
+            ta = [g for g in ga if g is not None and g.requires_grad]
+            tt = [g for g in gt if g is not None and g.requires_grad]
+            if not tt:
+                return
+            lt = sum(g.sum() for g in tt)
+            if not ta:  # ours is a constant: PyTorch's next derivative must be 0 too
+                for g in torch.autograd.grad(lt, t, allow_unused=True):
+                    assert g is None or not g.detach().any(), (k + 1, g)
+                return
+            la = sum(g.sum() for g in ta)
+
+
+def _agree(f_tg, f_torch, inputs, order, label) -> None:
+    for k, ours, theirs in _derivatives(f_tg, f_torch, inputs, order):
+        for i, (x, y) in enumerate(zip(ours, theirs)):
+            assert _same(x, y), f"{label}: derivative {k} of input {i}: ours {x}, torch {y}"
+
+
+BASES = [-INF, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, INF, NAN]
+EXPONENTS = [-INF, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, INF, NAN]
+
+
+@pytest.mark.parametrize("p", EXPONENTS)
+def test_pow_by_a_number_matches_torch_at_every_edge(p: float) -> None:
+    # (-inf) ** 0.5's derivative: PyTorch's 0.5·(-inf)^(-0.5) takes ^(-0.5) as 1/sqrt: NaN
+    # (was 0 here); (-0.0) ** -0.5 = 1/sqrt(-0.0) = -inf (was +inf)
+    x = np.array(BASES)
+    _agree(lambda a: a**p, lambda a: a**p, [x], 3, f"x ** {p}")
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_pow_of_two_tensors_matches_torch_at_every_edge(order: int) -> None:
+    # every (base, exponent) pair, 0-d and broadcast (NumPy takes a broadcast exponent of
+    # 0.5 as sqrt, PyTorch's pow does not: (-inf) ** 0.5 is inf, not NaN)
+    a, b = (np.array(v) for v in zip(*itertools.product(BASES, EXPONENTS)))
+    _agree(lambda u, v: u**v, lambda u, v: u**v, [a, b], order, "a ** b")
+    for base, e in itertools.product(BASES, EXPONENTS):
+        x, y = np.array(base), np.array(e)
+        _agree(lambda u, v: u**v, lambda u, v: u**v, [x, y], order, f"{base} ** {e}")
+    x = np.array(BASES)
+    for e in EXPONENTS:
+        _agree(lambda u, v: u**v, lambda u, v: u**v, [x, np.array(e)], order, f"bases ** {e}")
+
+
+@pytest.mark.parametrize("base", [-0.0, 0.0, 2.0, -2.0])
+def test_a_number_to_a_tensor_power_matches_torch(base: float) -> None:
+    e = np.array(EXPONENTS)
+    _agree(lambda v: base**v, lambda v: base**v, [e], 3, f"{base} ** e")
+
+
+def test_pow_exponent_gradient_is_nan_for_an_infinite_incoming_gradient_at_zero() -> None:
+    # PyTorch: g · where(a == 0 & b >= 0, 0, out·log a): ∞ · 0 = NaN (was 0 here)
+    a = tg.Tensor(np.array([0.0, 2.0]))
+    b = tg.Tensor(np.array([1.0, 1.0]), requires_grad=True)
+    (gb,) = tg.grad(a**b, [b], np.array([INF, 1.0]))
+    assert np.isnan(gb.numpy()[0]) and gb.numpy()[1] == pytest.approx(np.log(2.0) * 2.0)
+
+
+def test_pow_float32_by_a_0d_float64_exponent() -> None:
+    a = np.array([-INF, 1.0, 2.0, -0.0, -1.0], np.float32)
+    got = tg.Tensor(a) ** tg.Tensor(np.array(0.5))
+    want = torch.tensor(a) ** torch.tensor(0.5, dtype=torch.float64)
+    assert got.dtype == np.float32 and _same(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_gradient_is_zero_where_off_even_for_an_infinite_incoming_gradient(dtype) -> None:
+    # was ∞·0 = NaN where the unit is off; PyTorch's threshold_backward gives 0 there,
+    # and passes g at a NaN input (NaN <= 0 is false), of either sign
+    x = np.array([-1.0, 0.0, -0.0, 2.0, NAN, -NAN, 3.0, -2.0, 0.0], dtype)
+    g = np.array([INF, -INF, NAN, 1.0, 2.0, 3.0, INF, NAN, 5.0], dtype)
+    t = torch.tensor(x, requires_grad=True)
+    want = torch.autograd.grad(t.relu(), [t], torch.tensor(g))[0].numpy()
+    a = tg.Tensor(x, requires_grad=True)
+    got = tg.grad(a.relu(), [a], g)[0]
+    assert got.dtype == dtype and _same(got.numpy(), want)
+    # under create_graph (a Tensor g), broadcast g (a sum's), and a 0-d input
+    gt = tg.Tensor(g, requires_grad=True)
+    assert _same(tg.grad(a.relu(), [a], gt, create_graph=True)[0].numpy(), want)
+    assert _same(tg.grad(a.relu().sum(), [a])[0].numpy(), (~(x <= 0)).astype(dtype))
+    z = tg.Tensor(np.array(-1.0, dtype), requires_grad=True)
+    assert tg.grad(z.relu(), [z], np.array(INF, dtype))[0].item() == 0.0
+
+
+def test_relu_second_derivative_through_an_infinite_gradient() -> None:
+    _agree(lambda a: (a.relu() * 1e308) * 1e308, lambda a: (a.relu() * 1e308) * 1e308,
+           [np.array([-1.0, 0.0, 2.0])], 2, "relu after an overflow")  # fmt: skip
+
+
+def _close(a: np.ndarray, b: np.ndarray, order: int) -> bool:
+    """As the fuzzer compares: in a derivative NaN and ±inf are one "not finite"; the
+    finite numbers within 1e-9 relative, 1e-12 of the largest absolute."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if order:
+        a, b = np.where(np.isfinite(a), a, NAN), np.where(np.isfinite(b), b, NAN)
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return False
+    ok = ~np.isnan(a)
+    scale = max(1.0, float(np.abs(b[ok & np.isfinite(b)]).max(initial=0.0)))
+    return bool(np.allclose(a[ok], b[ok], rtol=1e-9, atol=1e-12 * scale))
+
+
+@pytest.mark.parametrize("g", [1.0, NAN, INF])
+@pytest.mark.parametrize(
+    "x", [[1.0, 3.0, 3.0, 2.0], [1.0, NAN, 3.0], [[1.0, 4.0], [4.0, NAN]], 5.0]
+)
+def test_max_and_amax_of_everything_with_a_gradient_that_is_not_finite(x, g) -> None:
+    # max(): g / count into zeros at the maxima (was g·mask/count: NaN everywhere for a NaN
+    # g); amax() with no dim multiplies by the mask, as PyTorch's (NaN everywhere where the
+    # maximum is NaN, even for g = 1: was g at the NaN)
+    for name in ("max", "amax", "min", "amin"):
+        a, t = tg.Tensor(np.array(x), requires_grad=True), torch.tensor(x, requires_grad=True)
+        want = torch.autograd.grad(getattr(t, name)(), [t], torch.tensor(g))[0].numpy()
+        got = tg.grad(getattr(a, name)(), [a], np.array(g))[0].numpy()
+        assert _same(got, want), (name, got, want)
+        gt = tg.Tensor(np.array(g), requires_grad=True)
+        got = tg.grad(getattr(a, name)(), [a], gt, create_graph=True)[0].numpy()
+        assert _same(got, want), (name, "create_graph", got, want)
+
+
+def test_std_of_a_max_is_nan_only_at_the_maximum() -> None:
+    # the KNOWN entry of the fuzzer: x.max().std(dim=0, correction=1), a 0-d std
+    x = np.array([1.0, 3.0, 2.0])
+    a, t = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = torch.autograd.grad(t.max().std(dim=0, correction=1), [t])[0].numpy()
+        got = tg.grad(a.max().std(dim=0, correction=1), [a])[0].numpy()
+    assert np.isnan(got[1]) and _same(got, want)
+
+
+REDUCTION_INPUTS = [
+    np.array(2.0), np.array(INF), np.zeros(0), np.zeros((2, 0)), np.zeros((0, 3)),
+    np.array([1.5]), np.array([1.0, 1.0]), np.array([1.0, 3.0]), np.array([[1.0, 2.0, 4.0]]),
+    np.array([[1.0], [2.0], [4.0]]), np.arange(6.0).reshape(2, 3) ** 2,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("op", ["var", "std", "mean", "sum", "prod", "logsumexp", "amax"])
+def test_reductions_of_0d_empty_and_size_1_dims_match_torch(op: str) -> None:
+    # var/std with fewer elements than the correction: Σd² / max(0, n − c), inf (was NaN);
+    # the product of one 0-d number is itself, ∂ = 1 even at inf (was inf/inf = NaN)
+    checked = 0
+    for x in REDUCTION_INPUTS:
+        nd = x.ndim
+        dims = [None, *range(-max(nd, 1), max(nd, 1))] + ([(0, 1)] if nd >= 2 else [])
+        for d, keep, c in itertools.product(dims, (False, True), (0, 1, 2)):
+            if (c and op not in ("var", "std")) or (d is None and keep):
+                continue
+            kw: dict = {} if d is None else {"dim": d, "keepdim": keep}
+            if op in ("var", "std"):
+                kw["correction"] = c
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    getattr(torch.tensor(x), op)(**kw)
+            except (RuntimeError, IndexError, TypeError):
+                continue  # (PyTorch refuses: the amax of nothing, a bad dim)
+            n = x.size if d is None or nd == 0 else np.prod([x.shape[i] for i in np.atleast_1d(d)])
+            # (see the fuzzer's KNOWN: PyTorch's var over a dim with n < correction has a
+            # finite derivative, 2/(n − c)·g·(x − mean), of a function that is NaN)
+            order = 0 if op == "var" and d is not None and n < c else 3
+            for k, ours, theirs in _derivatives(
+                lambda v, kw=kw: getattr(v, op)(**kw), lambda v, kw=kw: getattr(v, op)(**kw),
+                [x], order,
+            ):  # fmt: skip
+                assert _close(ours[0], theirs[0], k), (op, x, kw, k, ours[0], theirs[0])
+            checked += 1
+    assert checked > 40
+
+
+EDGE_X = np.array([-INF, -1e3, -2.0, -0.5, -0.0, 0.0, 0.5, 2.0, 1e3, INF])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 2.0])
+def test_elu_derivatives_at_zero_are_pytorchs(alpha: float) -> None:
+    # PyTorch: first derivative α at 0 (x <= 0), second and third 0 at 0 (x < 0); the
+    # second was α here
+    import torch.nn.functional as TF
+
+    from tinygrad_bp import functional as F
+
+    _agree(lambda a: F.elu(a, alpha), lambda a: TF.elu(a, alpha), [EDGE_X], 3, "elu")
+    x = tg.Tensor(np.array([-1.3, -0.2, 0.4, 1.7]), requires_grad=True)  # smooth points
+    assert tg.gradcheck(lambda v: F.elu(v, alpha), [x])
+    assert tg.gradgradcheck(lambda v: F.elu(v, alpha), [x])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_bce_with_logits_at_infinite_logits(reduction: str) -> None:
+    # z = +inf: z(1 − y) → inf, as PyTorch (was softplus(z) − z·y = inf − inf = NaN);
+    # z = −inf: −z·y → inf, where PyTorch's formula gives NaN (KNOWN in the fuzzer);
+    # the derivatives σ(z) − y and −z are PyTorch's everywhere, to the third order
+    import torch.nn.functional as TF
+
+    from tinygrad_bp import functional as F
+
+    z = np.array([-1e3, -2.0, -0.5, -0.0, 0.0, 0.5, 2.0, 1e3, INF])
+    y = np.array([0.0, 1.0, 0.7, 0.5, 0.5, 0.2, 0.9, 1.0, 0.3])
+    ours = lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction)  # noqa: E731
+    theirs = lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction=reduction)  # noqa: E731
+    for k, got, want in _derivatives(ours, theirs, [z, y], 3):
+        assert all(_close(a, b, k) for a, b in zip(got, want)), (k, got, want)
+    lo = F.binary_cross_entropy_with_logits(tg.Tensor([-INF, -INF]), [0.3, 1.0], "none")
+    assert lo.numpy().tolist() == [INF, INF]  # (−z·y with y > 0: the limit, not NaN)
+    zt = tg.Tensor(np.array([-3.0, -0.4, 0.0, 0.7, 5.0]), requires_grad=True)
+    yt = tg.Tensor(np.array([0.1, 0.9, 0.5, 0.3, 0.6]), requires_grad=True)
+    assert tg.gradcheck(lambda a, b: ours(a, b), [zt, yt])
+    assert tg.gradgradcheck(lambda a, b: ours(a, b), [zt, yt])
+
+
+def test_prod_of_a_0d_bool_or_int_is_int64() -> None:
+    for v in (np.array(True), np.array(3, np.int64), np.array(2.5, np.float32)):
+        got, want = tg.Tensor(v, dtype=v.dtype).prod(dim=0), torch.tensor(v).prod(dim=0)
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+        assert got.item() == want.item()
