@@ -67,12 +67,33 @@ CASES = {
         lambda q, k, v: _attention_composed(q, k, v, None, False, 0.3),
         [(2, 3, 4), (5, 4), (5, 2)],
     ),
+    "packed_attention": (  # (N, T, 3C) = (2, 3, 12), 2 heads of 2: split, heads, merge
+        lambda x: F.packed_self_attention(x, 2, is_causal=True),
+        lambda x: _packed_written_out(x, True, 0.5**0.5),
+        [(2, 3, 12)],
+    ),
+    "packed_attention_scaled": (
+        lambda x: F.packed_self_attention(x, 2, scale=0.3),
+        lambda x: _packed_written_out(x, False, 0.3),
+        [(2, 3, 12)],
+    ),
 }
 FUSED_OPS = {
     "gelu": "gelu",
     "layer_norm": "layer_norm",
     "attention": "scaled_dot_product_attention",
+    "packed_attention": "packed_self_attention",
 }
+
+
+def _packed_written_out(x, causal, scale):
+    """PyTorch's qkv.split(C, 2), view (N, T, H, D), transpose(1, 2), attention, merge."""
+    n, t, c3 = x.shape
+    c, h = c3 // 3, 2
+    q, k, v = (x[:, :, i * c : (i + 1) * c].reshape(n, t, h, c // h).transpose(0, 2, 1, 3)
+               for i in range(3))  # fmt: skip
+    y = _attention_composed(q, k, v, None, causal, scale)
+    return y.transpose(0, 2, 1, 3).reshape(n, t, c)
 
 
 def _inputs(name: str) -> list[tg.Tensor]:
@@ -113,7 +134,9 @@ def _second_order_scalar(f, xs, w0, w1):
     return sum(((g * w).sum() for g, w in zip(g2, w1) if g is not None), tg.Tensor(0.0))
 
 
-@pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "layer_norm", "attention_causal"])
+@pytest.mark.parametrize(
+    "name", ["gelu", "gelu_tanh", "layer_norm", "attention_causal", "packed_attention"]
+)
 def test_third_derivatives_by_finite_differences_and_written_out(name):
     fused, composed, shapes = CASES[name]
     arrays = [R.normal(size=s) for s in shapes]
@@ -208,6 +231,35 @@ def test_float32_fast_paths_match_pytorch():
             np.testing.assert_allclose(u.grad, v.grad.numpy(), rtol=1e-4, atol=2e-5)
 
 
+def test_packed_attention_float32_matches_pytorch_split_heads_and_merge():
+    x = R.normal(size=(3, 5, 24)).astype(np.float32)
+    g = R.normal(size=(3, 5, 8)).astype(np.float32)
+    for causal in (True, False):
+        ours = tg.Tensor(x, requires_grad=True)
+        y = F.packed_self_attention(ours, 2, is_causal=causal)
+        assert y.op == "packed_self_attention" and y.dtype == np.float32
+        y.backward(g)
+        xt = torch.tensor(x, requires_grad=True)
+        q, k, v = (z.view(3, 5, 2, 4).transpose(1, 2) for z in xt.split(8, dim=2))
+        yt = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        yt = yt.transpose(1, 2).reshape(3, 5, 8)
+        yt.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-5, atol=2e-6)
+        assert ours.grad.dtype == np.float32 and ours.grad.flags.c_contiguous
+        np.testing.assert_allclose(ours.grad, xt.grad.numpy(), rtol=1e-4, atol=2e-5)
+
+
+def test_packed_attention_bad_input_named():
+    with pytest.raises(ValueError, match="packed_self_attention: expected qkv of shape"):
+        F.packed_self_attention(_t(2, 3, 10), 2)
+    with pytest.raises(ValueError, match="packed_self_attention: n_head must be"):
+        F.packed_self_attention(_t(2, 3, 12), 0)
+    with pytest.raises(TypeError, match="packed_self_attention: expected a floating"):
+        F.packed_self_attention(tg.Tensor(np.ones((1, 2, 6))).long(), 1)
+    # empty sequences take the composition (as scaled_dot_product_attention does)
+    assert F.packed_self_attention(_t(2, 0, 12), 2).shape == (2, 0, 4)
+
+
 def test_linear_on_three_axes_is_one_product_with_one_weight_gradient_product():
     lin = tg.nn.Linear(4, 3, rng=0, dtype=np.float64)
     x = _t(2, 5, 4)
@@ -229,6 +281,8 @@ def test_linear_on_three_axes_is_one_product_with_one_weight_gradient_product():
     y.backward(g)
     g2, x2 = g.reshape(10, 3), x.data.reshape(10, 4)
     np.testing.assert_allclose(lin.weight.grad, g2.T @ x2, rtol=1e-13)
+    # computed as gᵀ·x in the weight's own layout: stored without a copy, C-ordered
+    assert lin.weight.grad.flags.c_contiguous
     np.testing.assert_allclose(lin.bias.grad, g2.sum(axis=0), rtol=1e-13)
     ref = x.data @ lin.weight.data.T + lin.bias.data
     np.testing.assert_allclose(y.data, ref, rtol=1e-14)
@@ -265,3 +319,26 @@ def test_gelu_module_takes_the_tanh_form_as_pytorch():
     np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
         tg.nn.GELU(approximate="sigmoid")
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_of_a_0d_tensor(approximate: str, dtype: type) -> None:
+    """A 0-d GELU: NumPy gives scalars, not arrays, for 0-d products, and the fused
+    forward/backward write into their temporaries (the fuzzer found tg.grad raising)."""
+    x0 = np.array(-0.7, dtype)
+    x = tg.Tensor(x0, requires_grad=True)
+    y = F.gelu(x, approximate=approximate)
+    (g1,) = tg.grad(y, x, create_graph=True)
+    (g2,) = tg.grad(g1, x)
+    xt = torch.tensor(x0, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt, approximate=approximate)
+    (t1,) = torch.autograd.grad(yt, xt, create_graph=True)
+    (t2,) = torch.autograd.grad(t1, xt)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert y.shape == () and y.dtype == dtype and g1.dtype == dtype
+    for ours, theirs in ((y, yt), (g1, t1), (g2, t2)):
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=tol, atol=tol)
+    x.grad = None
+    F.gelu(x, approximate=approximate).backward()
+    np.testing.assert_allclose(x.grad, t1.detach().numpy(), rtol=tol, atol=tol)

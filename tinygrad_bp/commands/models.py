@@ -255,16 +255,10 @@ class _Block(nn.Module):
         self.mlp_proj = nn.Linear(4 * n_embd, n_embd, rng=g, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        n, t, c = x.shape
-        h, d = self.n_head, c // self.n_head
         qkv = self.c_attn(self.ln_1(x))  # (N, T, 3C)
-
-        def heads(k: int) -> Tensor:
-            part = qkv[:, :, k * c : (k + 1) * c]
-            return ops.transpose(ops.reshape(part, n, t, h, d), 0, 2, 1, 3)
-
-        y = F.scaled_dot_product_attention(heads(0), heads(1), heads(2), is_causal=True)
-        y = ops.reshape(ops.transpose(y, 0, 2, 1, 3), n, t, c)
+        # PyTorch's qkv.split(C, 2), each viewed as (N, n_head, T, C/n_head), causal
+        # scaled_dot_product_attention, heads merged back to (N, T, C): one primitive
+        y = F.packed_self_attention(qkv, self.n_head, is_causal=True)
         x = x + self.attn_proj(y)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
 

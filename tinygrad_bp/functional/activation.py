@@ -61,8 +61,6 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     x = float_tensor(x, "gelu")
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    if x.ndim == 0:  # (the fused arrays are written in place: a 0-d one as shape (1,))
-        return gelu(x.reshape(1), approximate).reshape(())
     composed = _gelu_tanh_composed if approximate == "tanh" else _gelu_composed
     xd = x.data
     if xd.dtype.kind != "f":
@@ -71,7 +69,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         y, cdf = gelu_array(xd)
 
         def plain(g: Any) -> tuple[Any]:
-            d = xd * xd
+            d = xd * xd if xd.ndim else xp.array(xd * xd)  # (0-d: NumPy gives a scalar)
             d *= -0.5
             xp.exp(d, out=d)
             d *= xd
@@ -84,7 +82,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         y, t = gelu_tanh_array(xd)
 
         def plain(g: Any) -> tuple[Any]:
-            d = xd * xd
+            d = xd * xd if xd.ndim else xp.array(xd * xd)
             d *= 3 * _TANH_K
             d += 1
             d *= 1 - t * t

@@ -47,20 +47,27 @@ def matmul(a: Any, b: Any) -> Tensor:
     parents = (a, b)
     saved = parents if ra and rb else (b,) if ra else (a,)
     if ad.ndim == 2 and bd.ndim == 2:
+        # Each gradient comes out in its operand's layout: for ``x @ weight.T`` (Linear)
+        # ∂/∂(weight.T) is computed as (gᵀ·x)ᵀ, so the weight's own gradient, through the
+        # transpose's backward, is a C-ordered (out, in) array: no copy when it is stored
+        # in .grad, and the optimizer's elementwise update runs on matching layouts.
+        # (PyTorch computes grad_weight as gᵀ·x too.)
+        fa = not ad.flags.c_contiguous and ad.flags.f_contiguous
+        fb = not bd.flags.c_contiguous and bd.flags.f_contiguous
         if ra and rb:
 
             def backward(g: Any, a: Any, b: Any) -> tuple[Any, Any]:
-                return g @ b.T, a.T @ g
+                return (b @ g.T).T if fa else g @ b.T, (g.T @ a).T if fb else a.T @ g
 
         elif ra:
 
             def backward(g: Any, b: Any) -> tuple[Any, Any]:  # type: ignore[misc]
-                return g @ b.T, None
+                return (b @ g.T).T if fa else g @ b.T, None
 
         else:
 
             def backward(g: Any, a: Any) -> tuple[Any, Any]:  # type: ignore[misc]
-                return None, a.T @ g
+                return None, (g.T @ a).T if fb else a.T @ g
 
     else:
         a1, b1 = ad.ndim == 1, bd.ndim == 1
