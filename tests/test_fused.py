@@ -11,6 +11,7 @@ import torch
 
 import tinygrad_bp as tg
 from tinygrad_bp import functional as F
+from tinygrad_bp.autograd import Released
 from tinygrad_bp.functional.activation import _gelu_composed, _gelu_tanh_composed
 from tinygrad_bp.functional.attention import _attention_composed
 
@@ -276,6 +277,11 @@ def test_linear_on_three_axes_is_one_product_with_one_weight_gradient_product():
             matmuls.append(t)
         stack.extend(t.parents)
     assert len(matmuls) == 1 and matmuls[0].parents[0].shape == (10, 4)  # one (N·T, C) GEMM
+    # the bias went into the product's array in place: one array, the product released
+    assert isinstance(matmuls[0].data, Released) and y.parents[0].op == "add"
+    with tg.autograd.keep_values():  # (kept where the user asks for every value)
+        kept = lin(x)
+    assert isinstance(kept.parents[0].parents[0].data, np.ndarray)
     assert tg.gradcheck(lambda x: lin(x), [x])
     g = R.normal(size=y.shape)
     y.backward(g)
