@@ -98,7 +98,7 @@ def test_the_installed_command_has_no_peers():
 
     code = "from tinygrad_bp.commands import _bench_impls as i; print(sorted(i.IMPLS))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['numpy', 'tinygrad_bp', 'tutorial']"
+    assert out.stdout.strip() == "['numpy', 'tinygrad_bp', 'tinygrad_bp-compiled', 'tutorial']"
 
 
 def test_a_wrong_update_is_caught():

@@ -40,6 +40,7 @@ RUN_PAGES = [
     *LAYER_PAGES,
     "higher_order.md",
     "coming_from_pytorch.md",
+    "compile.md",
 ]
 
 

@@ -401,6 +401,16 @@ def build_tinygrad_bp(p: Problem, package: Any = None) -> tuple[Step, Params]:
     return step, params
 
 
+def build_tinygrad_bp_compiled(p: Problem, package: Any = None) -> tuple[Step, Params]:
+    """The same user code as :func:`build_tinygrad_bp`, its step wrapped in ``tg.compile``:
+    traced on its 2nd and 3rd calls, then replayed as straight-line NumPy calls."""
+    import importlib
+
+    tg = package if package is not None else importlib.import_module(__package__.rpartition(".")[0])
+    step, params = build_tinygrad_bp(p, tg)
+    return tg.compile(step), params
+
+
 # ----------------------------------------------------------------------------- by hand
 def _softmax_ce(z: np.ndarray, y: np.ndarray, rows: np.ndarray) -> tuple[Any, np.ndarray]:
     """Mean cross-entropy of logits ``z`` (through logsumexp) and ``softmax(z) - onehot``."""
@@ -475,11 +485,13 @@ IMPLS: dict[str, Callable[[Problem], tuple[Step, Params]]] = {
     "numpy": build_numpy,
     "tinygrad_bp": build_tinygrad_bp,
     "tutorial": build_tutorial,
+    "tinygrad_bp-compiled": build_tinygrad_bp_compiled,
 }
 IMPL_TITLES = {
     "numpy": "hand NumPy",
     "tinygrad_bp": "tinygrad_bp",
     "tutorial": "tutorial (batch,in,out)",
+    "tinygrad_bp-compiled": "tinygrad_bp, tg.compile",
 }
 # What a peer added by register() needs: the Python module it imports (the harness leaves
 # out the ones not installed), the script that serves it, its own thread pinning and

@@ -1,0 +1,343 @@
+"""tg.compile: a traced step replayed as straight-line NumPy gives the eager step's results
+bit for bit, traces again when shapes change, and refuses what it cannot replay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_bp as tg
+from tinygrad_bp import functional as F
+from tinygrad_bp import nn, optim
+from tinygrad_bp.commands import _bench_impls as B
+from tinygrad_bp.commands import models
+from tinygrad_bp.compile import CompileError
+
+STEPS = 22
+
+
+def _same_run(build, steps: int = STEPS):
+    """Build the same training step twice, compile one, run both; every loss and every
+    parameter (and .grad) must be bit-identical after each step."""
+    eager, eager_params = build()
+    step, params = build()
+    compiled = tg.compile(step)
+    for i in range(steps):
+        le, lc = eager(), compiled()
+        assert type(le) is type(lc) and (le == lc or (le != le and lc != lc)), (i, le, lc)
+        for k, (a, b) in enumerate(zip(eager_params(), params())):
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), (i, k)
+    assert compiled.replays == steps - 3
+    return compiled
+
+
+def _bench(key: str):
+    w = B.WORKLOADS[key]
+
+    def build():
+        return B.build_tinygrad_bp(B.make_problem(w))
+
+    return build
+
+
+def test_w1_tutorial_network_bit_identical():
+    compiled = _same_run(_bench("W1"))
+    src = compiled.source
+    assert "def _body(" in src and "np.tanh(" in src and "np.matmul(" in src
+    assert str(compiled) == src
+
+
+def test_w4_deep_tanh_bit_identical():
+    _same_run(_bench("W4"), steps=8)
+
+
+def _module_step(model, opt, x, y, with_grads=True):
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def params():
+        out = [p.data.copy() for p in model.parameters()]
+        if with_grads:
+            out += [p.grad.copy() for p in model.parameters() if p.grad is not None]
+        return out
+
+    return step, params
+
+
+def test_cnn_bit_identical():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((8, 1, 8, 8))
+    y = rng.integers(0, 10, 8)
+
+    def build():
+        model = models.DigitsCNN(rng=0, dtype=np.float64)
+        return _module_step(model, optim.SGD(model.parameters(), lr=0.05), tg.Tensor(X), y)
+
+    _same_run(build, steps=8)
+
+
+def test_lstm_bit_identical():
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 27, (4, 5))
+    y = np.ascontiguousarray(rng.integers(0, 27, (4, 5)).T).ravel()
+
+    def build():
+        model = models.NamesLSTM(emb=8, hidden=16, rng=0, dtype=np.float64)
+        return _module_step(model, optim.SGD(model.parameters(), lr=0.1), X, y)
+
+    _same_run(build, steps=8)
+
+
+def test_transformer_block_sgd_momentum_bit_identical():
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 27, (3, 6))
+    y = rng.integers(0, 27, (3, 6)).ravel()
+
+    def build():
+        model = models.NamesTransformer(6, n_layer=1, n_head=2, n_embd=8, rng=0, dtype=np.float64)
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        return _module_step(model, opt, X, y)
+
+    _same_run(build, steps=8)
+
+
+def _tiny(dtype=np.float64, momentum=0.0):
+    model = nn.Sequential(
+        nn.Linear(3, 4, rng=0, dtype=dtype), nn.Tanh(), nn.Linear(4, 2, rng=1, dtype=dtype)
+    )
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return model, opt, step
+
+
+def test_arguments_and_shape_change_retrace():
+    rng = np.random.default_rng(4)
+    m1, _, s1 = _tiny()
+    m2, _, s2 = _tiny()
+    compiled = tg.compile(s2)
+    for n in (5, 5, 5, 5, 5, 7, 7, 7, 7, 5, 5):
+        x = rng.standard_normal((n, 3))
+        y = rng.integers(0, 2, n)
+        assert s1(tg.Tensor(x), y) == compiled(tg.Tensor(x), y)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert np.array_equal(a.data, b.data) and np.array_equal(a.grad, b.grad)
+    assert compiled.traces == 4 and compiled.replays == 5
+
+
+def test_too_many_traces_is_a_clear_error():
+    _, _, step = _tiny()
+    compiled = tg.compile(step, max_traces=2)
+    rng = np.random.default_rng(5)
+    with pytest.raises(CompileError, match="max_traces"):
+        for n in range(2, 12):
+            for _ in range(3):
+                compiled(tg.Tensor(rng.standard_normal((n, 3))), rng.integers(0, 2, n))
+
+
+def test_dropout_in_training_is_refused():
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Dropout(0.5), nn.Linear(4, 2, rng=1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = tg.Tensor(np.ones((6, 3), dtype=np.float32)), np.zeros(6, dtype=np.int64)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    compiled = tg.compile(step)
+    with pytest.raises(CompileError, match="differs from one traced call to the next"):
+        for _ in range(4):
+            compiled()
+    # in eval mode dropout is the identity: it compiles
+    model.eval()
+    compiled = tg.compile(step)
+    for _ in range(5):
+        compiled()
+    assert compiled.replays == 2
+
+
+def test_python_number_state_is_refused():
+    model = nn.Linear(3, 2, rng=0)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    x, y = tg.Tensor(np.ones((4, 3), dtype=np.float32)), np.zeros(4, dtype=np.int64)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    compiled = tg.compile(step)
+    with pytest.raises(CompileError, match="Adam counts its steps in a Python int"):
+        for _ in range(4):
+            compiled()
+
+
+def test_learning_rate_change_outside_the_step_traces_again():
+    m1, o1, s1 = _tiny(momentum=0.9)
+    m2, o2, s2 = _tiny(momentum=0.9)
+    compiled = tg.compile(s2)
+    x, y = tg.Tensor(np.linspace(-1, 1, 15).reshape(5, 3)), np.array([0, 1, 1, 0, 1])
+    for i in range(12):
+        if i == 6:
+            for o in (o1, o2):
+                o.param_groups[0]["lr"] = 0.05
+        assert s1(x, y) == compiled(x, y)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        assert np.array_equal(a.data, b.data)
+    assert compiled.traces == 4
+
+
+def test_grad_and_state_after_compiled_steps_equal_eager():
+    m1, o1, s1 = _tiny(momentum=0.9)
+    m2, o2, s2 = _tiny(momentum=0.9)
+    compiled = tg.compile(s2)
+    x, y = tg.Tensor(np.linspace(-1, 1, 15).reshape(5, 3)), np.array([0, 1, 1, 0, 1])
+    for _ in range(6):
+        s1(x, y), compiled(x, y)
+    grads = [p.grad for p in m2.parameters()]
+    compiled(x, y)
+    s1(x, y)
+    for a, b, old in zip(m1.parameters(), m2.parameters(), grads):
+        assert np.array_equal(a.grad, b.grad) and type(b.grad) is np.ndarray
+        assert b.grad is not old  # a fresh array each step, as eager's backward gives
+        assert np.array_equal(o1.state[a]["momentum_buffer"], o2.state[b]["momentum_buffer"])
+
+
+def test_data_rebound_between_calls_is_read_fresh():
+    m1, _, s1 = _tiny()
+    m2, _, s2 = _tiny()
+    compiled = tg.compile(lambda: s2(x, y))
+    rng = np.random.default_rng(6)
+    for _ in range(6):
+        x, y = tg.Tensor(rng.standard_normal((5, 3))), rng.integers(0, 2, 5)
+        assert s1(x, y) == compiled()
+
+
+def test_print_shows_the_generated_code(capsys):
+    _, _, step = _tiny()
+    compiled = tg.compile(step)
+    x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
+    assert "not traced yet" in str(compiled)
+    for _ in range(4):
+        compiled(x, y)
+    print(compiled)
+    out = capsys.readouterr().out
+    assert out.startswith("# generated by tinygrad_bp.compile") and "def _body(" in out
+
+
+def test_bad_argument():
+    with pytest.raises(TypeError, match="compile: expected a function"):
+        tg.compile(3)
+
+
+def test_python_branch_on_a_traced_value_is_a_guard():
+    # gradient clipping in Python: the norm is read with .item(), compared, and a scale
+    # computed from it; the comparison is checked by every replay, the scale is a traced
+    # number, so the replay computes what the eager step computes
+    def build():
+        model = nn.Linear(3, 2, rng=0, dtype=np.float64)
+        opt = optim.SGD(model.parameters(), lr=0.5)
+        rng = np.random.default_rng(7)
+        batches = [(tg.Tensor(rng.standard_normal((4, 3)) * s), rng.integers(0, 2, 4))
+                   for s in (0.1, 0.1, 0.1, 0.1, 0.1, 30.0, 0.1)]  # fmt: skip
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            norm = sum(((p.grad**2).sum() for p in model.parameters()), 0.0).item() ** 0.5
+            if norm > 1.0:
+                for p in model.parameters():
+                    p.grad *= 1.0 / norm
+            opt.step()
+            return loss.item()
+
+        return step, lambda: [p.data.copy() for p in model.parameters()], batches * 3
+
+    eager, ep, batches = build()
+    step, sp, _ = build()
+    compiled = tg.compile(step)
+    for i, (x, y) in enumerate(batches):
+        le, lc = eager(x, y), compiled(x, y)
+        assert le == lc, i
+        assert all(np.array_equal(a, b) for a, b in zip(ep(), sp())), i
+    print(compiled)
+
+
+def test_batchnorm_buffers_bit_identical():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((6, 2, 5, 5))
+    y = rng.integers(0, 3, 6)
+
+    def build():
+        f64 = np.float64
+        model = nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1, rng=0, dtype=f64), nn.BatchNorm2d(4, dtype=f64),
+            nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3, rng=1, dtype=f64),
+        )  # fmt: skip
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.5, weight_decay=1e-3)
+        step, params = _module_step(model, opt, tg.Tensor(X), y)
+        return step, lambda: params() + [b.data.copy() for _, b in model.named_buffers()]
+
+    _same_run(build, steps=8)
+
+
+def test_a_module_attribute_set_in_the_step_is_refused():
+    model = nn.Linear(3, 2, rng=0, dtype=np.float64)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = tg.Tensor(np.ones((4, 3))), np.zeros(4, dtype=np.int64)
+
+    def step():
+        opt.zero_grad()
+        out = model(x)
+        model.last_output = out  # a replay would not set it
+        F.cross_entropy(out, y).backward()
+        opt.step()
+
+    compiled = tg.compile(step)
+    with pytest.raises(CompileError, match="last_output"):
+        for _ in range(4):
+            compiled()
+
+
+class _Trainer:
+    def __init__(self, dtype=np.float64):
+        self.model = nn.Sequential(
+            nn.Linear(3, 5, rng=0, dtype=dtype), nn.ReLU(), nn.Linear(5, 2, rng=1, dtype=dtype)
+        )
+        self.opt = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+        self.x = tg.Tensor(np.linspace(-2, 2, 18).reshape(6, 3))
+        self.y = np.array([0, 1, 1, 0, 1, 0])
+
+    def step(self):
+        self.opt.zero_grad()
+        loss = F.cross_entropy(self.model(self.x), self.y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_a_bound_method_and_a_returned_tensor():
+    a, b = _Trainer(), _Trainer()
+    compiled = tg.compile(b.step)
+    for i in range(8):
+        if i == 5:  # a new batch, rebound on the instance: read through its __dict__
+            a.x = b.x = tg.Tensor(np.linspace(-1, 3, 18).reshape(6, 3))
+        la, lb = a.step(), compiled()
+        assert type(lb) is tg.Tensor and np.array_equal(la.data, lb.data)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert np.array_equal(p.data, q.data) and np.array_equal(p.grad, q.grad)
+    assert compiled.replays == 5
