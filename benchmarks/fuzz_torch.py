@@ -650,6 +650,10 @@ TORCH_HABITS = [
     ("F.softsign({0})", "TF.softsign({0})", 0, True),
     ("F.logsigmoid({0})", "TF.logsigmoid({0})", 0, True),
     ("{0}.lerp({0} * 2 + 1, 0.3)", "{0}.lerp({0} * 2 + 1, 0.3)", 0, True),
+    ("{0}.nan_to_num()", "{0}.nan_to_num()", 0, False),
+    ("tg.cdist({0}, {0} * 0.5)", "torch.cdist({0}, {0} * 0.5)", 2, True),
+    ("F.adaptive_avg_pool1d({0}, 2)", "TF.adaptive_avg_pool1d({0}, 2)", 2, True),
+    ("F.group_norm({0}, 1)", "TF.group_norm({0}, 1)", 2, True),
 ]
 
 
@@ -662,7 +666,7 @@ def op_torch_habits(g: Gen) -> str | None:
         return None
     if g.order >= 2 and "selu" in tg_t:  # elu's known difference at 0 (see KNOWN)
         return None
-    if "mode=" in tg_t and len(m.shape) > 3:  # (a 1-d border pads 2-d and 3-d inputs)
+    if ("mode=" in tg_t or "pool1d" in tg_t) and len(m.shape) > 3:  # (2-d and 3-d inputs)
         return None
     if ("reflect" in tg_t and m.shape[-1] < 3) or ("circular" in tg_t and m.shape[-1] < 2):
         return None
