@@ -341,3 +341,29 @@ def test_a_bound_method_and_a_returned_tensor():
     for p, q in zip(a.model.parameters(), b.model.parameters()):
         assert np.array_equal(p.data, q.data) and np.array_equal(p.grad, q.grad)
     assert compiled.replays == 5
+
+
+_plain_asarray = np.asarray  # bound before any trace: compile does not patch this name
+
+
+def test_a_plain_view_of_a_traced_array_is_derived_again():
+    # code compile does not patch makes a plain view of a parameter; passed to the engine,
+    # it is recorded as a view of the parameter's array (not baked in as a constant)
+    def build():
+        model = nn.Linear(3, 2, rng=0, dtype=np.float64)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        x, y = tg.Tensor(np.linspace(-1, 1, 12).reshape(4, 3)), np.array([0, 1, 1, 0])
+
+        def step():
+            opt.zero_grad()
+            w = _plain_asarray(model.weight.data)[:, 1:]  # shares the parameter's memory
+            penalty = (model.weight[:, 1:] * tg.Tensor(w)).sum()
+            loss = F.cross_entropy(model(x), y) + 0.01 * penalty
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step, lambda: [p.data.copy() for p in model.parameters()]
+
+    compiled = _same_run(build, steps=10)
+    assert "_view_at(" in compiled.source or "view_at(" in compiled.source

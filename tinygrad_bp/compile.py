@@ -460,6 +460,9 @@ class _Trace:
                 return _Ref(slot), x
             slot = self.roots.get(id(_root(x)))
             if slot is not None:
+                view = self.rederive(x)
+                if view is not None:
+                    return _Ref(view), x
                 raise CompileError(
                     f"compile: the step hands NumPy a plain view of a traced array (slot "
                     f"{self.names[slot]}), made outside the recorded calls (np.asarray from "
@@ -475,6 +478,27 @@ class _Trace:
             )
         return self.const(x)
 
+    def rederive(self, x: np.ndarray) -> int | None:
+        """A plain array whose memory lies in a traced array's (``np.asarray`` of a tracer
+        in code compile does not patch): recorded as a view of that slot, at the same
+        offset, shape and strides, so a replay derives it from the replay's array."""
+        slot = self.roots[id(_root(x))]
+        base = self.plains[slot]
+        if not (isinstance(base, np.ndarray) and base.flags.c_contiguous):
+            return None
+        offset = x.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        if not 0 <= offset < max(base.nbytes, 1):
+            return None
+        try:
+            _view_at(base, x.shape, x.dtype, offset, x.strides)
+        except (TypeError, ValueError):
+            return None
+        dtype, _ = self.const(x.dtype)
+        args = (_Ref(slot), tuple(x.shape), dtype, offset, tuple(x.strides))
+        t = self.new_slot(x, "view")
+        self.calls.append(_Call("call", _view_at, "view_at", args, {}, t._slot, (), _site()))
+        return t._slot
+
     def const(self, x: Any) -> tuple[_Const, Any]:
         if isinstance(x, np.ndarray):
             x = x.copy()  # its value now: later writes into the original do not matter
@@ -485,7 +509,9 @@ class _Trace:
     def record(self, kind: str, fn: Any, name: str, args: Any, kwargs: Any, writes: Any) -> Any:
         for w in writes:
             if type(w) is np.ndarray and self.plain_ids.get(id(w)) is None:
-                if self.roots.get(id(_root(w))) is None:
+                if self.roots.get(id(_root(w))) is not None:
+                    self.rederive(w)  # a plain view of a traced array, written
+                else:
                     # an array made from constants outside the recorded calls, now written
                     # with traced values: from here on it is a slot (a copy of its value now)
                     tmpl, _ = self.const(w)
@@ -685,6 +711,11 @@ def _number_class(base: type) -> type:
 
 _ItemFloat: Any = _number_class(float)
 _ItemInt: Any = _number_class(int)
+
+
+def _view_at(base: Any, shape: Any, dtype: Any, offset: int, strides: Any) -> Any:
+    """The view of ``base``'s memory at ``offset`` bytes with this shape and strides."""
+    return np.ndarray(shape, dtype, buffer=base, offset=offset, strides=strides)
 
 
 def _flat(args: Any, kwargs: Any) -> list[Any]:
@@ -2034,8 +2065,8 @@ class _Program:
                 obj = getattr(obj, part)
             em.ns["_np_" + m.group(1).replace(".", "_")] = obj
         local = set(names)
-        free = sorted({w for w in _WORD.findall(fused) if w in em.ns and w not in local})
-        params = "".join(f", {w}={w}" for w in free)
+        unbound = sorted({w for w in _WORD.findall(fused) if w in em.ns and w not in local})
+        params = "".join(f", {w}={w}" for w in unbound)
         fused = f"def _fast(args, kwargs{params}):\n{fused}\n"
         exec(builtins.compile(fused, "<tinygrad_bp.compile>", "exec"), em.ns)  # noqa: S102
         self.run = em.ns["_fast"]
