@@ -1906,6 +1906,23 @@ class _Program:
                         buffers.append(np.empty_like(v))
                     prealloc[o] = k
                     release.setdefault(max(last_use.get(o, i), i), []).append(k)
+        # views of those buffers (``h[:, 0]``, ``g.reshape(-1)``, ``h.T``) are the same
+        # views every replay: the executed code makes them once (the printed code keeps them)
+        fixed = set(prealloc) | set(folded)
+        hoisted: list[int] = []
+        for i, c in enumerate(calls):
+            outs = _outs(c)
+            if not keep[i] or c.writes or c.kind not in ("getitem", "method") or len(outs) != 1:
+                continue
+            o, reads = outs[0], reads_of[i]
+            if (
+                reads
+                and reads <= fixed
+                and o not in tr.scalars
+                and any(root_of[o] == root_of[r] for r in reads if r in prealloc)
+            ):
+                fixed.add(o)
+                hoisted.append(i)
         self.folded = len(folded)
         self.dropped = keep.count(False)
         # -- names
@@ -1938,6 +1955,9 @@ class _Program:
         self.inputs = inputs
         # -- _body
         lines = [f"def _body({', '.join(names[s] for s in inputs)}):"]
+        hoisted_set = set(hoisted)
+        skip_lines: set[int] = set()
+        hoisted_text: list[tuple[int, str]] = []
         for i, c in enumerate(calls):
             if not keep[i]:
                 continue
@@ -1973,6 +1993,9 @@ class _Program:
                     lhs += ","
                 text = f"{lhs} = {text}"
             lines.append(f"    {text}  # {where}")
+            if i in hoisted_set:
+                skip_lines.add(len(lines) - 1)
+                hoisted_text.append((outs[0], text.split(" = ", 1)[1]))
         results = wb_slots + out_slots
         lines.append(f"    return ({''.join(names[s] + ', ' for s in results)})")
         body_src = "\n".join(lines)
@@ -2000,12 +2023,16 @@ class _Program:
         run.append("    try:")
         for s in inputs:
             run.append(f"        {names[s]} = {rec.sources[s].expr}")
-        sig = tuple((tr.plains[s].shape, tr.plains[s].dtype, tr.plains[s].strides) for s in inputs)
+        sig = tuple(
+            v
+            for s in inputs
+            for v in (tr.plains[s].shape, tr.plains[s].dtype, tr.plains[s].strides)
+        )
         em.ns["_SIG"] = sig
         if inputs:
             run.append("        bad = (")
             for s in inputs:
-                run.append(f"            ({names[s]}.shape, {names[s]}.dtype, {names[s]}.strides),")
+                run.append(f"            {names[s]}.shape, {names[s]}.dtype, {names[s]}.strides,")
             run.append("        ) != _SIG")
         else:
             run.append("        bad = False")
@@ -2055,21 +2082,35 @@ class _Program:
         exec(code, em.ns)  # noqa: S102 (our own generated code)
         self.body = em.ns["_body"]
         # what runs: _run with _body's lines in place of the call (one Python call less)
-        fused = "\n".join([*run[1:at_call], *lines[1:-1], *run[at_call + 1 :]])
-        # ... and every name it reads from the namespace bound as a default argument, so
-        # that each is a local (``np.matmul`` a lookup less): same calls, less Python
-        fused = _NP_ATTR.sub(lambda m: "_np_" + m.group(1).replace(".", "_"), fused)
+        env = dict(em.ns)
+        for o, k in prealloc.items():
+            env[names[o]] = buffers[k]
+        for o, expr in hoisted_text:
+            em.ns[names[o]] = env[names[o]] = eval(expr, env)  # noqa: S307 (our own code)
+        fast_lines = [ln for k, ln in enumerate(lines) if k not in skip_lines]
+
+        def localize(src: str) -> str:
+            # every name the code reads from the namespace bound as a default argument, so
+            # that each is a local (``np.matmul`` a lookup less): same calls, less Python
+            return _NP_ATTR.sub(lambda m: "_np_" + m.group(1).replace(".", "_"), src)
+
+        fused = localize("\n".join([*run[1:at_call], *fast_lines[1:-1], *run[at_call + 1 :]]))
+        fast_body = localize("\n".join(fast_lines[1:]))
         for m in _NP_ATTR.finditer("\n".join(lines + run)):
             obj: Any = np
             for part in m.group(1).split("."):
                 obj = getattr(obj, part)
             em.ns["_np_" + m.group(1).replace(".", "_")] = obj
-        local = set(names)
+        local = set(names) - {names[o] for o, _ in hoisted_text}
         unbound = sorted({w for w in _WORD.findall(fused) if w in em.ns and w not in local})
         params = "".join(f", {w}={w}" for w in unbound)
         fused = f"def _fast(args, kwargs{params}):\n{fused}\n"
+        inputs_src = "".join(f"{names[s]}, " for s in inputs)
+        keywords = f"*{params}" if params else ""
+        fused += f"\n\ndef _fast_body({inputs_src}{keywords}):\n{fast_body}\n"
         exec(builtins.compile(fused, "<tinygrad_bp.compile>", "exec"), em.ns)  # noqa: S102
         self.run = em.ns["_fast"]
+        self.fast_body = em.ns["_fast_body"]  # what _fast runs, on given arrays (verify)
         self.results = results
         self.wb_slots = wb_slots
         self.names = names
@@ -2080,7 +2121,7 @@ class _Program:
         tr = rec.trace
         assert rec.copies is not None
         copies = {s: rec.copies[s].copy() for s in self.inputs}
-        got = self.body(*(copies[s] for s in self.inputs))
+        got = self.fast_body(*(copies[s] for s in self.inputs))
         checks = [(self.names[s], copies[s], tr.plains[s]) for s in self.inputs]
         checks += [(self.names[s], g, tr.plains[s]) for s, g in zip(self.results, got)]
         for name, mine, eager in checks:
