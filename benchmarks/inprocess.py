@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         missing = [n for n in args.impls if n not in impls.IMPLS]
         if missing:
             parser.error(f"unknown implementation(s) {missing} (known: {sorted(impls.IMPLS)})")
+    # Load every BLAS a step may use before pinning: threadpoolctl limits the libraries
+    # loaded now, and the optimizers' first step imports SciPy's BLAS (its own OpenBLAS,
+    # which would otherwise run W6's SGD axpy on all cores: 2.5x the step on a busy box).
+    import scipy.linalg.blas  # noqa: F401
+    import scipy.special  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):

@@ -73,3 +73,31 @@ def test_lstm_layer_refuses_mismatched_shapes():
 def test_lstm_refuses_an_empty_sequence():
     with pytest.raises(ValueError, match=r"LSTM: the input is empty \(shape \(0, 2, 3\)\)"):
         tg.nn.LSTM(3, 2, rng=0)(tg.Tensor(np.zeros((0, 2, 3))))
+
+
+def test_nn_lstm_float32_matches_torch_and_stays_float32():
+    """The W6 path: float32 throughout (no silent float64), PyTorch's float32 values."""
+    T, N, I, H = 6, 4, 5, 8
+    ours = tg.nn.LSTM(I, H, rng=0, dtype=np.float32)
+    theirs = torch.nn.LSTM(I, H).float()
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(dict(ours.named_parameters())[name].data))
+    r = np.random.default_rng(3)
+    x = r.standard_normal((T, N, I)).astype(np.float32)
+    xo, xt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, (ho, co) = ours(xo)
+    yt, (ht, ct) = theirs(xt)
+    assert yo.dtype == ho.dtype == co.dtype == np.float32
+    for a, b in ((yo, yt), (ho, ht), (co, ct)):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=2e-5, atol=2e-6)
+    w = r.standard_normal(yo.shape).astype(np.float32)
+    wc = r.standard_normal(co.shape).astype(np.float32)
+    ((yo * w).sum() + (co * wc).sum()).backward()
+    ((yt * torch.from_numpy(w)).sum() + (ct * torch.from_numpy(wc)).sum()).backward()
+    assert xo.grad.dtype == np.float32
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=2e-4, atol=2e-5)
+    for name, p in theirs.named_parameters():
+        mine = dict(ours.named_parameters())[name].grad
+        assert mine.dtype == np.float32, name
+        np.testing.assert_allclose(mine, p.grad.numpy(), rtol=2e-4, atol=2e-5, err_msg=name)
