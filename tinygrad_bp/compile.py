@@ -385,6 +385,7 @@ class _Trace:
         self.input_slots: set[int] = set()
         self.plain_ids: dict[int, int] = {}  # id(plain array of a slot) -> slot
         self.scalars: set[int] = set()  # slots that hold NumPy scalars in the eager step
+        self.int_inputs: set[int] = set()  # number slots read from Python ints
 
     # -- slots
     def new_slot(self, plain: Any, hint: str) -> _Traced:
@@ -812,6 +813,30 @@ class _TracingNumPy(types.ModuleType):
         return value
 
 
+class _TracingMath(types.ModuleType):
+    """``math``, with its functions recording themselves when given a traced number."""
+
+    def __init__(self) -> None:
+        super().__init__("math")
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(math, name)
+        if callable(value):
+            fn = value
+
+            def call(*args: Any) -> Any:
+                tr = _ACTIVE[0]
+                if tr is not None and any(isinstance(a, _Number) and a._tr is tr for a in args):
+                    number = next(a for a in args if isinstance(a, _Number))
+                    return number._op(fn, name, args)
+                return fn(*args)
+
+            call.__name__ = name
+            value = call
+        setattr(self, name, value)
+        return value
+
+
 def _external(fn: Any, name: str) -> Any:
     """A compiled kernel outside NumPy (SciPy's BLAS axpy), recorded as one call; a result
     that is one of its arguments is an in-place write into it."""
@@ -879,6 +904,8 @@ class _Emitter:
         owner = getattr(x, "__self__", None)
         if isinstance(x, np.ufunc) and getattr(np, x.__name__, None) is x:
             name = f"np.{x.__name__}"  # type: ignore[union-attr]
+        elif getattr(x, "__module__", None) == "math" and getattr(math, x.__name__, None) is x:
+            name = f"math.{x.__name__}"
         elif getattr(x, "__module__", None) == "_operator":
             name = f"operator.{x.__name__}"  # type: ignore[union-attr]
         elif isinstance(owner, np.ufunc) and getattr(np, owner.__name__, None) is owner:
@@ -1293,11 +1320,15 @@ def _patch_modules(step: Any) -> list[tuple[dict[str, Any], str, Any]]:
     g = getattr(getattr(step, "__func__", step), "__globals__", None)
     if g is not None and g.get("__name__") != __name__:
         dicts.append(g)
+    tracing_math = _TracingMath()
     for d in dicts:
         for key in ("np", "xp", "numpy"):
             if d.get(key) is np:
                 undo.append((d, key, np))
                 d[key] = ns
+        if d.get("math") is math:
+            undo.append((d, "math", math))
+            d["math"] = tracing_math
         if "_AXPY" in d and d.get("_axpy") is not None:
             from scipy.linalg import blas
 
@@ -1377,6 +1408,7 @@ def _run_traced(
             restore.append(functools.partial(setattr, t, "grad", grad0))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
     opts = []
+    int_state: set[str] = set()  # optimizer state keys holding Python ints
     group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
     for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
@@ -1397,6 +1429,22 @@ def _run_traced(
                     pname = _ident(owners.tensors.get(id(p), (None, "p"))[1])
                     before = dict(st)
                     for k, v in before.items():
+                        if type(v) is int:  # a step count: a number the trace follows
+                            # (as a float: ``b1 ** t`` with a float on the left asks a float
+                            # subclass on the right first, an int subclass never; the same
+                            # value, exactly, below 2**53; written back as an int)
+                            tv = tr.new_number(float(v))
+                            int_state.add(k)
+                            tr.int_inputs.add(tv._slot)
+                            tr.input_slots.add(tv._slot)
+                            rec.sources[tv._slot] = _Source(
+                                f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}"
+                            )
+                            if rec.copies is not None:
+                                rec.copies[tv._slot] = v
+                            st[k] = tv
+                            restore.append(functools.partial(st.__setitem__, k, v))
+                            continue
                         tv = take(v, f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}")
                         if tv is not v:
                             st[k] = tv
@@ -1482,6 +1530,8 @@ def _run_traced(
     def slot_of(v: Any) -> int | None:
         if isinstance(v, _Traced) and v._tr is tr and v._slot is not None:
             return v._slot
+        if isinstance(v, _Number) and v._tr is tr:
+            return v._slot
         return None
 
     problems: list[str] = []
@@ -1510,18 +1560,18 @@ def _run_traced(
                 s = slot_of(now)
                 src = _Source(f"{snm}[{k!r}]", sb, f"{_ident(k)}")
                 if s is not None:
+                    as_int = k in int_state and isinstance(now, _Number)
                     if s not in tr.input_slots or rec.sources[s].expr != src.expr:
-                        rec.writebacks.append((src, s))
-                    st[k] = tr.plains[s]
+                        rec.writebacks.append((src, ("int", s) if as_int else s))
+                    st[k] = int(tr.plains[s]) if as_int else tr.plains[s]
                 elif isinstance(now, _Traced):
                     st[k] = _plainview(now)
                 elif now is not was and not _same_value(now, was):
                     if type(now) is int and type(was) is int:
                         rec.writebacks.append((src, ("add", now - was)))
                         rec.notes.add(
-                            f"{type(opt).__name__} counts its steps in a Python int "
-                            f"(state[p][{k!r}]) and computes from it in Python (Adam's bias "
-                            f"corrections), so its steps cannot be compiled yet; SGD's can"
+                            f"{type(opt).__name__}'s state[p][{k!r}] is a Python int the "
+                            f"trace did not follow"
                         )
                     else:
                         problems.append(
@@ -1775,7 +1825,11 @@ class _Program:
 
         walk_out(rec.output)
         live.update(out_slots)
-        wb_slots = [v for _, v in rec.writebacks if isinstance(v, int)]
+        wb_slots = [
+            v if isinstance(v, int) else v[1]
+            for _, v in rec.writebacks
+            if isinstance(v, int) or (isinstance(v, tuple) and v[0] == "int")
+        ]
         live.update(wb_slots)
         # each slot's memory: the slot that owns it (views share their base's)
         root_of: list[int | None] = []
@@ -1950,7 +2004,7 @@ class _Program:
         for o, v in folded.items():
             em.ns[names[o]] = v
         em.ns.update({"_GuardMiss": _GuardMiss, "CompileError": CompileError, "_leaf": leaf,
-                      "_bump": bump_steps, "operator": operator})  # fmt: skip
+                      "_bump": bump_steps, "operator": operator, "math": math})  # fmt: skip
         inputs = [s for s in rec.sources if s in live]
         self.inputs = inputs
         # -- _body
@@ -2023,16 +2077,23 @@ class _Program:
         run.append("    try:")
         for s in inputs:
             run.append(f"        {names[s]} = {rec.sources[s].expr}")
-        sig = tuple(
-            v
-            for s in inputs
-            for v in (tr.plains[s].shape, tr.plains[s].dtype, tr.plains[s].strides)
-        )
-        em.ns["_SIG"] = sig
+        sig: list[Any] = []
+        for s in inputs:
+            v = tr.plains[s]
+            if isinstance(v, np.ndarray):
+                sig.extend((v.shape, v.dtype, v.strides))
+            else:
+                sig.append(int if s in tr.int_inputs else type(v))
+        em.ns["_SIG"] = tuple(sig)
         if inputs:
             run.append("        bad = (")
             for s in inputs:
-                run.append(f"            {names[s]}.shape, {names[s]}.dtype, {names[s]}.strides,")
+                if isinstance(tr.plains[s], np.ndarray):
+                    run.append(
+                        f"            {names[s]}.shape, {names[s]}.dtype, {names[s]}.strides,"
+                    )
+                else:  # a number (a step count)
+                    run.append(f"            type({names[s]}),")
             run.append("        ) != _SIG")
         else:
             run.append("        bad = False")
@@ -2051,6 +2112,8 @@ class _Program:
                 run.append(f"    {src.expr} = None")
             elif v[0] == "bump":
                 run.extend([f"    _bump({src.expr})"] * v[1])
+            elif v[0] == "int":
+                run.append(f"    {src.expr} = int({names[v[1]]})")
             else:
                 run.append(f"    {src.expr} += {v[1]!r}")
 
@@ -2120,9 +2183,16 @@ class _Program:
         give the eager step's results bit for bit."""
         tr = rec.trace
         assert rec.copies is not None
-        copies = {s: rec.copies[s].copy() for s in self.inputs}
+        copies = {
+            s: c.copy() if isinstance(c, np.ndarray) else c
+            for s, c in ((s, rec.copies[s]) for s in self.inputs)
+        }
         got = self.fast_body(*(copies[s] for s in self.inputs))
-        checks = [(self.names[s], copies[s], tr.plains[s]) for s in self.inputs]
+        checks = [
+            (self.names[s], copies[s], tr.plains[s])
+            for s in self.inputs
+            if isinstance(copies[s], np.ndarray)  # (numbers are not changed in place)
+        ]
         checks += [(self.names[s], g, tr.plains[s]) for s, g in zip(self.results, got)]
         for name, mine, eager in checks:
             if not _bits_equal(mine, eager):
@@ -2139,4 +2209,6 @@ def _bits_equal(a: Any, b: Any) -> bool:
         return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
         return math.isnan(b)
+    if type(a) in (int, float) and type(b) in (int, float):  # a step count: int or float
+        return a == b
     return type(a) is type(b) and a == b
