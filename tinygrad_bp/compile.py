@@ -905,7 +905,7 @@ class _Emitter:
         if isinstance(x, np.ufunc) and getattr(np, x.__name__, None) is x:
             name = f"np.{x.__name__}"  # type: ignore[union-attr]
         elif getattr(x, "__module__", None) == "math" and getattr(math, x.__name__, None) is x:
-            name = f"math.{x.__name__}"
+            name = f"math.{x.__name__}"  # type: ignore[union-attr]
         elif getattr(x, "__module__", None) == "_operator":
             name = f"operator.{x.__name__}"  # type: ignore[union-attr]
         elif isinstance(owner, np.ufunc) and getattr(np, owner.__name__, None) is owner:
@@ -1306,7 +1306,7 @@ class _Record:
         self.aliases: list[tuple[str, str]] = []  # two sources that held one array
         self.output: Any = None
         self.structure_changed = False
-        self.copies: dict[int, np.ndarray] | None = None
+        self.copies: dict[int, Any] | None = None
         self.notes: set[str] = set()  # what may explain a difference between two traces
 
 
