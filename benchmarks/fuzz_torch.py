@@ -156,6 +156,15 @@ FRAGILE = (
     ".prod(",
     "cross_entropy",
     "nll_loss",
+    "hardtanh",
+    "relu6",
+    "hardswish",
+    "hardsigmoid",
+    ".sort(",
+    ".argsort(",
+    ".norm(",
+    "vector_norm",
+    "normalize",
 )
 # Ops whose result is exact when their operands are (no rounding).
 EXACT = (
@@ -200,6 +209,20 @@ EXACT = (
     ".gather(",
     "** 0",
     ".indices",
+    ".index_select(",
+    ".repeat(",
+    ".tile(",
+    ".repeat_interleave(",
+    ".roll(",
+    ".tril(",
+    ".triu(",
+    ".movedim(",
+    ".unbind(",
+    ".sort(",
+    ".argsort(",
+    ".topk(",
+    "mode='",
+    "hardtanh",
 )
 
 
@@ -593,16 +616,108 @@ def op_loss(g: Gen) -> str | None:
     )
 
 
+# PyTorch's other tensor ops (tinygrad_bp.ops.sorting and ops.composed, the padding modes,
+# the norms, more activations): (tg, torch) pairs over {0}, the picked value, and {d}, a
+# dim of it.  Each needs a value with at least one dim (``nd`` at least, of a floating
+# dtype when ``float``); kinks and ties are handled by FRAGILE and by ``op_sort_topk``.
+TORCH_HABITS = [
+    # (tg, torch, nd, float)
+    ("{0}.index_select({d}, {i})", "{0}.index_select({d}, {i})", 1, False),
+    ("{0}.repeat({r})", "{0}.repeat({r})", 0, False),
+    ("{0}.tile((2,))", "{0}.tile((2,))", 0, False),
+    ("{0}.repeat_interleave(2, dim={d})", "{0}.repeat_interleave(2, dim={d})", 1, False),
+    ("{0}.roll(1, {d})", "{0}.roll(1, {d})", 1, False),
+    ("{0}.roll(-2)", "{0}.roll(-2)", 0, False),
+    ("{0}.tril()", "{0}.tril()", 2, False),
+    ("{0}.triu(1)", "{0}.triu(1)", 2, False),
+    ("{0}.movedim(0, -1)", "{0}.movedim(0, -1)", 1, False),
+    ("{0}.unbind({d})[0]", "{0}.unbind({d})[0]", 1, False),
+    ("{0}.cumprod({d})", "{0}.cumprod({d})", 1, False),
+    ("{0}.norm()", "{0}.norm()", 0, True),
+    ("{0}.norm(dim={d})", "{0}.norm(dim={d})", 1, True),
+    ("{0}.norm(p=1, dim={d})", "{0}.norm(p=1, dim={d})", 1, True),
+    ("tg.linalg.vector_norm({0}, 3)", "torch.linalg.vector_norm({0}, 3)", 0, True),
+    ("F.pad({0}, (1, 2), mode='reflect')", "TF.pad({0}, (1, 2), mode='reflect')", 2, True),
+    ("F.pad({0}, (2, 1), mode='replicate')", "TF.pad({0}, (2, 1), mode='replicate')", 2, True),
+    ("F.pad({0}, (1, 2), mode='circular')", "TF.pad({0}, (1, 2), mode='circular')", 2, True),
+    ("F.normalize({0}, dim={d})", "TF.normalize({0}, dim={d})", 1, True),
+    ("F.hardtanh({0}, -0.5, 1.0)", "TF.hardtanh({0}, -0.5, 1.0)", 0, True),
+    ("F.relu6({0} * 4)", "TF.relu6({0} * 4)", 0, True),
+    ("F.hardswish({0} * 3)", "TF.hardswish({0} * 3)", 0, True),
+    ("F.hardsigmoid({0} * 3)", "TF.hardsigmoid({0} * 3)", 0, True),
+    ("F.selu({0})", "TF.selu({0})", 0, True),
+    ("F.mish({0})", "TF.mish({0})", 0, True),
+    ("F.softsign({0})", "TF.softsign({0})", 0, True),
+    ("F.logsigmoid({0})", "TF.logsigmoid({0})", 0, True),
+    ("{0}.lerp({0} * 2 + 1, 0.3)", "{0}.lerp({0} * 2 + 1, 0.3)", 0, True),
+]
+
+
+def op_torch_habits(g: Gen) -> str | None:
+    tg_t, torch_t, nd, flt = g.choice(TORCH_HABITS)
+    ok = (lambda m: _float(m)) if flt else (lambda m: True)
+    a = g.pick(lambda m: ok(m) and len(m.shape) >= max(nd, 1) and _nonempty(m))
+    m = g.meta[a]
+    if len(m.shape) < max(nd, 1) or not _nonempty(m) or not ok(m):
+        return None
+    if g.order >= 2 and "selu" in tg_t:  # elu's known difference at 0 (see KNOWN)
+        return None
+    if "mode=" in tg_t and len(m.shape) > 3:  # (a 1-d border pads 2-d and 3-d inputs)
+        return None
+    if ("reflect" in tg_t and m.shape[-1] < 3) or ("circular" in tg_t and m.shape[-1] < 2):
+        return None
+    d = _dim(g, m)
+    i = list(g.rng.integers(0, m.shape[d], size=int(g.rng.integers(1, 4))))
+    r = ", ".join(str(int(v)) for v in g.rng.integers(1, 3, size=len(m.shape) + int(g.coin())))
+    fill = {"d": d, "i": f"np.array({[int(v) for v in i]})", "r": r or "2"}
+    tg_e = tg_t.replace("{d}", str(d)).replace("{i}", fill["i"]).replace("{r}", fill["r"])
+    th_i = f"torch.tensor({[int(v) for v in i]})"
+    th_e = torch_t.replace("{d}", str(d)).replace("{i}", th_i).replace("{r}", fill["r"])
+    return g.add(tg_e, th_e, (a,))
+
+
+def op_sort_topk(g: Gen) -> str | None:
+    """sort (stable: ties keep their order in both engines) on any value; topk on a fresh
+    input of distinct values (which of equal elements it takes is PyTorch's choice)."""
+    if g.coin(0.5):  # (an exact value: rounding must not reorder near-ties)
+        a = g.pick(lambda m: len(m.shape) >= 1 and m.exact)
+        m = g.meta[a]
+        if not m.shape or not m.exact:
+            return None
+        d, desc = _dim(g, m), g.coin()
+        part = g.choice(["[0]", ".indices", ".values"])
+        e = f"{{0}}.sort(dim={d}, descending={desc}, stable=True){part}"
+        if g.coin(0.3):
+            e = f"{{0}}.argsort(dim={d}, descending={desc}, stable=True)"
+        return g.add(e, e, (a,))
+    shape = g.choice([(4,), (2, 3), (3, 2, 2)])
+    name = g.name()
+    n = int(np.prod(shape))
+    value = (g.rng.permutation(n) * 0.5 - 1.0).reshape(shape).astype(g.choice(FLOATS))
+    g.nodes.append(Input(name, value, True))
+    t = torch.tensor(value, requires_grad=True)
+    g.tvals[name] = t
+    g.meta[name] = Meta(shape, str(value.dtype), True)
+    d = _dim(g, g.meta[name])
+    k = int(g.rng.integers(0, shape[d] + 1))
+    e = f"{{0}}.topk({k}, {d}, largest={g.coin()})" + g.choice(["[0]", ".indices"])
+    return g.add(e, e, (name,))
+
+
 OPS = [
     (op_unary, 5), (op_scalar, 3), (op_binary, 5), (op_where, 1), (op_reduce, 4),
     (op_shape, 3), (op_matmul, 2), (op_gather, 1), (op_loss, 2),
 ]  # fmt: skip
+# One program in four (seed % 4 == 3) also draws PyTorch's other ops; the other seeds
+# give the programs they always gave.
+HABIT_OPS = [(op_torch_habits, 3), (op_sort_topk, 2)]
 
 
 def generate(seed: int, max_steps: int = 6) -> Program:
     """A random program of up to ``max_steps`` ops (the same seed, the same program)."""
     g = Gen(seed)
-    fns = [f for f, w in OPS for _ in range(w)]
+    table = OPS + HABIT_OPS if seed % 4 == 3 else OPS
+    fns = [f for f, w in table for _ in range(w)]
     g.new_input(g.choice(SHAPES), g.choice(["float64", "float64", "float32", "int64", "bool"]))
     steps = int(g.rng.integers(1, max_steps + 1))
     made = 0

@@ -53,6 +53,7 @@ class _Adapter:
 class TGAdapter(_Adapter):
     name = "tinygrad_bp"
     F = F
+    lib = tg  # torch.f(...) is tg.f(...) (torch.linalg is tg.linalg)
 
     def tensor(self, arr: np.ndarray, requires_grad: bool = True) -> tg.Tensor:
         return tg.Tensor(arr, requires_grad=requires_grad)
@@ -159,7 +160,38 @@ class TorchAdapter(_Adapter):
         tanh=torch.tanh,
         softmax=torch.softmax,
         log_softmax=torch.log_softmax,
+        **{
+            n: getattr(TF, n)
+            for n in (
+                "pad",
+                "max_pool2d",
+                "max_unpool2d",
+                "binary_cross_entropy_with_logits",
+                "hardtanh",
+                "relu6",
+                "hardsigmoid",
+                "hardswish",
+                "selu",
+                "celu",
+                "mish",
+                "softsign",
+                "logsigmoid",
+                "tanhshrink",
+                "threshold",
+                "softmin",
+                "glu",
+                "normalize",
+                "cosine_similarity",
+                "pairwise_distance",
+                "l1_loss",
+                "smooth_l1_loss",
+                "huber_loss",
+                "binary_cross_entropy",
+                "kl_div",
+            )
+        },  # fmt: skip
     )
+    lib = torch
 
     def tensor(self, arr: np.ndarray, requires_grad: bool = True) -> torch.Tensor:
         return torch.tensor(arr, requires_grad=requires_grad)
@@ -671,6 +703,165 @@ CASES: list[OpCase] = [
         "reused_inner",
         lambda m, a: (lambda b: (b * b + b.exp()).sum() / b.mean())(a * 2 + 1),
         (3, 4),
+    ),
+]
+
+# ------------------------------------------------ PyTorch's other tensor ops (ops.sorting,
+# ops.composed, the new F functions): the same torch spelling on both engines
+SCATTER_IDX = np.array([[0, 3], [2, 1], [1, 0]])  # along axis 1 of a (3, 4): no repeats
+SCATTER_ADD_IDX = np.array([[0, 0, 3], [2, 2, 2], [1, 0, 1]])  # repeats accumulate
+CASES += [
+    case("sort_values", lambda m, a: a.sort(1)[0], (3, 4), domains=(D,)),
+    case(
+        "sort_descending", lambda m, a: a.sort(dim=0, descending=True).values, (4, 3), domains=(D,)
+    ),
+    case("sort_stable", lambda m, a: a.sort(stable=True)[0] * a, (3, 4), domains=(D,)),
+    case(
+        "argsort_gather",
+        lambda m, a: a.gather(1, a.argsort(dim=1, descending=True)),
+        (3, 4),
+        domains=(D,),
+    ),
+    case("topk", lambda m, a: a.topk(2)[0], (3, 4), domains=(D,)),
+    case(
+        "topk_smallest", lambda m, a: a.topk(2, dim=0, largest=False).values, (4, 3), domains=(D,)
+    ),
+    case("index_select", lambda m, a: a.index_select(1, m.idx([2, 0, 2])), (3, 4)),
+    case("index_select_dim0", lambda m, a: a.index_select(0, m.idx([1])) * a, (3, 4)),
+    case("repeat", lambda m, a: a.repeat(2, 1, 3), (3, 4)),
+    case("repeat_same_dims", lambda m, a: a.repeat(2, 2) * a.repeat(2, 2), (2, 3)),
+    case("tile", lambda m, a: a.tile((2,)), (3, 2)),
+    case("repeat_interleave", lambda m, a: a.repeat_interleave(2, dim=0), (3, 4)),
+    case(
+        "repeat_interleave_counts",
+        lambda m, a: a.repeat_interleave(m.idx([1, 0, 3]), dim=0),
+        (3, 2),
+    ),
+    case("repeat_interleave_flat", lambda m, a: a.repeat_interleave(3), (2, 2)),
+    case("roll", lambda m, a: a.roll(1, 0), (3, 4)),
+    case("roll_two_dims", lambda m, a: a.roll((1, -2), (0, 1)) * a, (3, 4)),
+    case("roll_flat", lambda m, a: a.roll(5), (3, 4)),
+    case("tril", lambda m, a: a.tril(), (3, 4)),
+    case("triu_k", lambda m, a: a.triu(1) * a, (2, 3, 4)),
+    case("tril_fn", lambda m, a: m.lib.tril(a, -1), (4, 4)),
+    case("unbind", lambda m, a: (lambda u: u[0] * u[1] + u[2])(a.unbind(0)), (3, 4)),
+    case("movedim", lambda m, a: a.movedim(0, -1), (2, 3, 4)),
+    case("diagonal", lambda m, a: a.diagonal(1), (3, 4)),
+    case("diagonal_3d", lambda m, a: a.diagonal(-1, 1, 2), (2, 3, 3)),
+    case("trace", lambda m, a: a.trace() * a, (3, 3)),
+    case("diag_vector", lambda m, a: m.lib.diag(a, 1), (3,)),
+    case("cumprod", lambda m, a: a.cumprod(1), (3, 4)),
+    case("cumprod_zeros", lambda m, a: a.cumprod(dim=0), (4, 3), domains=("zeros",)),
+    case("outer", lambda m, a, b: m.lib.outer(a, b), (3,), (4,)),
+    case("dot", lambda m, a, b: m.lib.dot(a, b), (4,), (4,)),
+    case("mm", lambda m, a, b: m.lib.mm(a, b), (3, 4), (4, 2)),
+    case("bmm", lambda m, a, b: m.lib.bmm(a, b), (2, 3, 4), (2, 4, 2)),
+    case("mv", lambda m, a, b: m.lib.mv(a, b), (3, 4), (4,)),
+    case(
+        "addmm", lambda m, c, a, b: m.lib.addmm(c, a, b, beta=0.5, alpha=2.0), (3,), (3, 4), (4, 3)
+    ),
+    case("baddbmm", lambda m, c, a, b: m.lib.baddbmm(c, a, b), (2, 3, 2), (2, 3, 4), (2, 4, 2)),
+    case(
+        "clamp_tensors", lambda m, a, b, c: a.clamp(b, c), (3, 4), (4,), (3, 1), domains=(D, D, D)
+    ),
+    case("clamp_min_tensor", lambda m, a, b: a.clamp(min=b), (3, 4), (3, 4), domains=(D, D)),
+    case("lerp", lambda m, a, b: a.lerp(b, 0.3) + a.lerp(b, 0.8), (3, 4), (3, 4)),
+    case("lerp_tensor_weight", lambda m, a, b, w: a.lerp(b, w), (3, 4), (3, 4), (3, 4)),
+    case("scatter", lambda m, a, b: a.scatter(1, m.idx(SCATTER_IDX), b), (3, 4), (3, 2)),
+    case("scatter_value", lambda m, a: a.scatter(1, m.idx(SCATTER_IDX), 2.5) * a, (3, 4)),
+    case(
+        "scatter_add", lambda m, a, b: a.scatter_add(1, m.idx(SCATTER_ADD_IDX), b), (3, 4), (3, 3)
+    ),
+    case("index_add", lambda m, a, b: a.index_add(0, m.idx([2, 0, 2]), b), (3, 4), (3, 4)),
+    case("masked_select", lambda m, a: a.masked_select(m.mask(MASK34)), (3, 4)),
+    case("take", lambda m, a: a.take(m.idx([[0, 5], [11, 5]])), (3, 4)),
+    case("norm", lambda m, a: a.norm(), (3, 4)),
+    case("norm_dim", lambda m, a: a.norm(dim=1), (3, 4)),
+    case("norm_p3_keepdim", lambda m, a: a.norm(p=3, dim=0, keepdim=True), (3, 4), domains=(A,)),
+    case("norm_p1", lambda m, a: a.norm(p=1), (3, 4), domains=(A,)),
+    case("norm_fro_two_dims", lambda m, a: a.norm("fro", dim=(0, 2)), (2, 3, 4)),
+    case(
+        "vector_norm_inf",
+        lambda m, a: m.lib.linalg.vector_norm(a, float("inf"), dim=1),
+        (3, 4),
+        domains=(D,),
+    ),
+    case(
+        "vector_norm_neg_inf",
+        lambda m, a: m.lib.linalg.vector_norm(a, -float("inf")),
+        (3, 4),
+        domains=(D,),
+    ),
+    case("matrix_norm_fro", lambda m, a: m.lib.linalg.matrix_norm(a), (2, 3, 4)),
+    case("matrix_norm_1", lambda m, a: m.lib.linalg.matrix_norm(a, 1), (3, 4), domains=(D,)),
+    case(
+        "matrix_norm_inf",
+        lambda m, a: m.lib.linalg.matrix_norm(a, float("inf"), keepdim=True),
+        (2, 3, 4),
+        domains=(D,),
+    ),
+    case("linalg_norm", lambda m, a: m.lib.linalg.norm(a), (3, 4)),
+    case("linalg_norm_ord_dim", lambda m, a: m.lib.linalg.norm(a, 4, dim=1), (3, 4), domains=(A,)),
+    case("pad_reflect", lambda m, a: m.F.pad(a, (1, 2), mode="reflect"), (2, 3, 4)),
+    case("pad_replicate", lambda m, a: m.F.pad(a, (2, 0, 1, 3), mode="replicate"), (1, 2, 3, 4)),
+    case("pad_circular", lambda m, a: m.F.pad(a, (1, 2, -1, 2), mode="circular"), (2, 3, 4)),
+    case(
+        "max_unpool2d",
+        lambda m, a: (lambda y, i: m.F.max_unpool2d(y * y, i, 2))(
+            *m.F.max_pool2d(a, 2, return_indices=True)
+        ),
+        (1, 2, 4, 4),
+        domains=(D,),
+    ),
+    case("hardtanh", lambda m, a: m.F.hardtanh(a * 2, -1.0, 1.5), (3, 4), domains=(D,)),
+    case("relu6", lambda m, a: m.F.relu6(a * 8), (3, 4), domains=(D,)),
+    # (PyTorch's float64 hardsigmoid backward uses float32's 1/6: test_torch_ops.py checks it)
+    case(
+        "hardsigmoid", lambda m, a: m.F.hardsigmoid(a * 5), (3, 4), domains=(D,), tags={"no_torch"}
+    ),
+    case("hardswish", lambda m, a: m.F.hardswish(a * 5), (3, 4), domains=(D,)),
+    case("selu", lambda m, a: m.F.selu(a), (3, 4), domains=(A,)),
+    case("celu", lambda m, a: m.F.celu(a, 0.5), (3, 4), domains=(A,)),
+    case("mish", lambda m, a: m.F.mish(a), (3, 4)),
+    case("softsign", lambda m, a: m.F.softsign(a), (3, 4)),
+    case("logsigmoid", lambda m, a: m.F.logsigmoid(a * 10), (3, 4)),
+    case("tanhshrink", lambda m, a: m.F.tanhshrink(a), (3, 4)),
+    case("threshold", lambda m, a: m.F.threshold(a, 0.1, -2.0), (3, 4), domains=(D,)),
+    case("softmin", lambda m, a: m.F.softmin(a, 1), (3, 4)),
+    case("glu", lambda m, a: m.F.glu(a, 1), (3, 4)),
+    case("normalize", lambda m, a: m.F.normalize(a, dim=0), (3, 4)),
+    case("cosine_similarity", lambda m, a, b: m.F.cosine_similarity(a, b), (3, 4), (1, 4)),
+    case("pairwise_distance", lambda m, a, b: m.F.pairwise_distance(a, b), (3, 4), (3, 4)),
+    case("l1_loss", lambda m, a, b: m.F.l1_loss(a, b), (3, 4), (3, 4), domains=(D, D)),
+    case("smooth_l1_loss", lambda m, a, b: m.F.smooth_l1_loss(a * 2, b, beta=0.5), (3, 4), (3, 4)),
+    case(
+        "huber_loss",
+        lambda m, a, b: m.F.huber_loss(a * 2, b, reduction="sum", delta=0.7),
+        (3, 4),
+        (3, 4),
+    ),
+    case(
+        "binary_cross_entropy",
+        lambda m, p, y: m.F.binary_cross_entropy(p, y),
+        (2, 3),
+        (2, 3),
+        domains=("prob", "prob"),
+    ),
+    case(
+        "kl_div",
+        lambda m, a, t: m.F.kl_div(a.log_softmax(1), t, reduction="batchmean"),
+        (2, 3),
+        (2, 3),
+        domains=("real", "prob"),
+    ),
+    case(
+        "bce_logits_pos_weight",
+        lambda m, z, y: m.F.binary_cross_entropy_with_logits(
+            z, y, weight=m.const(C34_AWAY.T), pos_weight=m.const([0.5, 2.0, 3.0])
+        ),
+        (4, 3),
+        (4, 3),
+        domains=("real", "prob"),
     ),
 ]
 

@@ -248,7 +248,7 @@ def test_bce_with_logits_at_infinite_logits(reduction: str) -> None:
     theirs = lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction=reduction)  # noqa: E731
     for k, got, want in _derivatives(ours, theirs, [z, y], 3):
         assert all(_close(a, b, k) for a, b in zip(got, want)), (k, got, want)
-    lo = F.binary_cross_entropy_with_logits(tg.Tensor([-INF, -INF]), [0.3, 1.0], "none")
+    lo = F.binary_cross_entropy_with_logits(tg.Tensor([-INF, -INF]), [0.3, 1.0], reduction="none")
     assert lo.numpy().tolist() == [INF, INF]  # (−z·y with y > 0: the limit, not NaN)
     zt = tg.Tensor(np.array([-3.0, -0.4, 0.0, 0.7, 5.0]), requires_grad=True)
     yt = tg.Tensor(np.array([0.1, 0.9, 0.5, 0.3, 0.6]), requires_grad=True)

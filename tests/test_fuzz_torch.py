@@ -109,3 +109,14 @@ def test_comparison_rules() -> None:
     assert fz._close(np.array([inf]), np.array([nan]), "float64", order=1)  # gradients
     assert not fz._close(np.array([0.0]), np.array([nan]), "float64", order=1)
     assert not fz._close(np.array([1, 2]), np.array([1, 3]), "int64")
+
+
+def test_pytorch_habit_ops_are_generated_in_their_quarter_of_the_seeds() -> None:
+    def text(seeds: range) -> str:
+        return " ".join(n.tg for s in seeds for n in fz.generate(s).nodes if isinstance(n, fz.Step))
+
+    habits, others = text(range(3, 800, 4)), text(range(0, 800, 4))
+    for piece in (".sort(", ".topk(", ".argsort(", ".index_select(", ".repeat(", ".roll(",
+                  "mode='reflect'", ".norm(", "hardswish", ".cumprod(", ".tril("):  # fmt: skip
+        assert piece in habits, piece
+    assert ".topk(" not in others and "mode='" not in others  # the other seeds: as before

@@ -416,8 +416,8 @@ def test_loss_modules_take_pytorchs_arguments() -> None:
         nn.CrossEntropyLoss(label_smoothing=2)
     with pytest.raises(ValueError, match="weight must be a 1-D floating tensor"):
         nn.CrossEntropyLoss(weight=np.ones((2, 3)))
-    with pytest.raises(ValueError, match="BCEWithLogitsLoss: weight and pos_weight"):
-        nn.BCEWithLogitsLoss(pos_weight=np.ones(3))
+    with pytest.raises(ValueError, match="BCEWithLogitsLoss: pos_weight must be floating"):
+        nn.BCEWithLogitsLoss(pos_weight=T(np.ones(3, dtype=np.int64), dtype=np.int64))
 
 
 # ---------------------------------------------------------------- attention

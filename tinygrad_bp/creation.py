@@ -15,7 +15,9 @@ from .tensor import Tensor, get_default_dtype
 
 __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
-    "randn", "rand", "manual_seed", "default_generator",
+    "randn", "rand", "manual_seed", "default_generator", "full_like", "empty", "empty_like",
+    "rand_like", "randn_like", "randint", "randperm", "eye", "from_numpy", "as_tensor",
+    "is_tensor",
 ]  # fmt: skip
 
 _generator = np.random.default_rng()
@@ -130,3 +132,100 @@ def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from the generator :func:`manual_seed` sets."""
     shape = _shape("rand", size)
     return Tensor(_generator.random(shape).astype(_dtype(dtype)), requires_grad)
+
+
+def _like(op: str, t: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    d = np.asarray(t.data if isinstance(t, Tensor) else t)
+    return d.shape, np.dtype(dtype) if dtype is not None else d.dtype
+
+
+def full_like(t: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``t``'s shape filled with ``fill_value``, of ``t``'s dtype unless ``dtype`` is given."""
+    shape, d = _like("full_like", t, dtype)
+    return Tensor(np.full(shape, fill_value, d), requires_grad, d)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``empty``: here filled with zeros (never uninitialised memory)."""
+    return Tensor(np.zeros(_shape("empty", size), _dtype(dtype)), requires_grad, dtype)
+
+
+def empty_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``empty_like``: zeros of ``t``'s shape and dtype."""
+    return zeros_like(t, dtype, requires_grad)
+
+
+def _random_like(op: str, t: Any, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
+    shape, d = _like(op, t, dtype)
+    if d.kind != "f":
+        raise TypeError(
+            f"{op}: needs a floating-point dtype, got {d} (as PyTorch: pass dtype=np.float64 "
+            f"or a float tensor)"
+        )
+    return shape, d
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) of ``t``'s shape and (floating) dtype."""
+    shape, d = _random_like("rand_like", t, dtype)
+    return Tensor(_generator.random(shape).astype(d), requires_grad, d)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of ``t``'s shape and (floating) dtype."""
+    shape, d = _random_like("randn_like", t, dtype)
+    return Tensor(_generator.standard_normal(shape).astype(d), requires_grad, d)
+
+
+def randint(low: int, high: Any = None, size: Any = None, dtype: Any = None,
+            requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """Integers uniform on ``[low, high)`` (``randint(high, size)`` from 0), int64 by
+    default, as ``torch.randint``."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint: size is required, as in PyTorch: randint(low, high, size)")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    shape = _shape("randint", (size,))
+    if not low < high:
+        raise ValueError(f"randint: needs low < high, got low={low}, high={high}")
+    d = np.dtype(np.int64) if dtype is None else np.dtype(dtype)
+    return Tensor(_generator.integers(low, high, size=shape).astype(d), requires_grad, d)
+
+
+def randperm(n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of ``0..n-1`` (int64 by default)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    d = np.dtype(np.int64) if dtype is None else np.dtype(dtype)
+    return Tensor(_generator.permutation(int(n)).astype(d), requires_grad, d)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The ``n × m`` identity matrix (``m = n`` by default)."""
+    shape = _shape("eye", (n,) if m is None else (n, m))
+    d = _dtype(dtype)
+    return Tensor(np.eye(shape[0], shape[-1], dtype=d), requires_grad, d)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor of ``array``'s dtype (any numeric dtype, integers kept), as
+    ``torch.from_numpy``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+    return Tensor(array, dtype=array.dtype)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """``torch.as_tensor``: a Tensor as it is (cast where ``dtype`` differs), a NumPy
+    array with its dtype, other data as :class:`Tensor` reads it."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and dtype is None:
+        return Tensor(data, dtype=data.dtype)
+    return Tensor(data, dtype=dtype)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)

@@ -931,6 +931,8 @@ class Tensor:
         return ops.ceil(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
+            return ops.composed.clamp_tensors(self, min, max)  # tensor bounds
         return ops.clamp(self, min, max)
 
     clip = clamp
@@ -1143,6 +1145,223 @@ class Tensor:
         """Whether every element is nonzero (along ``dim``): a boolean tensor."""
         return leaf(xp.asarray(self.numpy().all(axis=dim, keepdims=keepdim)))
 
+    # ------------------------------------------------------------------ more PyTorch ops
+    # (defined in ops.sorting and ops.composed, compositions of the primitives)
+    def sort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+             stable: builtins.bool = False) -> Any:  # fmt: skip
+        """``torch.sort``: ``(values, indices)`` along ``dim`` (see :func:`ops.sort`)."""
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+                stable: builtins.bool = False) -> Tensor:  # fmt: skip
+        """``torch.argsort``: the sorting indices along ``dim``, an int64 tensor."""
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+             sorted: builtins.bool = True) -> Any:  # noqa: A002  # fmt: skip
+        """``torch.topk``: the ``k`` largest (smallest) entries along ``dim`` as
+        ``(values, indices)`` (see :func:`ops.topk` for ties)."""
+        return ops.topk(self, k, dim, largest, sorted)
+
+    def index_select(self, dim: builtins.int, index: Any) -> Tensor:
+        return ops.composed.index_select(self, dim, index)
+
+    def index_add(self, dim: builtins.int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
+        return ops.composed.index_add(self, dim, index, source, alpha)
+
+    def index_fill(self, dim: builtins.int, index: Any, value: Any) -> Tensor:
+        return ops.composed.index_fill(self, dim, index, value)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return ops.composed.masked_select(self, mask)
+
+    def take(self, index: Any) -> Tensor:
+        return ops.composed.take(self, index)
+
+    def scatter(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None,
+                reduce: Any = None) -> Tensor:  # fmt: skip
+        """``torch.scatter``: ``src`` (a tensor or a number) written at ``index``."""
+        return ops.composed.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: builtins.int, index: Any, src: Tensor) -> Tensor:
+        return ops.composed.scatter_add(self, dim, index, src)
+
+    def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return ops.composed.unbind(self, dim)
+
+    def diagonal(self, offset: builtins.int = 0, dim1: builtins.int = 0,
+                 dim2: builtins.int = 1) -> Tensor:  # fmt: skip
+        return ops.composed.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: builtins.int = 0) -> Tensor:
+        return ops.composed.diag(self, diagonal)
+
+    def trace(self) -> Tensor:
+        return ops.composed.trace(self)
+
+    def nonzero(self, *, as_tuple: builtins.bool = False) -> Any:
+        return ops.composed.nonzero(self, as_tuple)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """``Tensor.repeat`` (PyTorch's: tile the whole tensor; NumPy's ``repeat`` is
+        :meth:`repeat_interleave`)."""
+        return ops.composed.repeat(self, *sizes)
+
+    def tile(self, *dims: Any) -> Tensor:
+        return ops.composed.tile(self, *dims)
+
+    def repeat_interleave(self, repeats: Any, dim: Any = None, *,
+                          output_size: Any = None) -> Tensor:  # fmt: skip
+        return ops.composed.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return ops.composed.roll(self, shifts, dims)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return ops.composed.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return ops.composed.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return ops.composed.triu(self, diagonal)
+
+    def cumprod(self, dim: Any = None, *, axis: Any = None) -> Tensor:
+        a, _ = ops_axes("cumprod", axis, False, dim, None)
+        if a is None:
+            raise TypeError("cumprod: dim is required")
+        return ops.composed.cumprod(self, a)
+
+    def outer(self, other: Any) -> Tensor:
+        return ops.composed.outer(self, other)
+
+    ger = outer
+
+    def dot(self, other: Tensor) -> Tensor:
+        return ops.composed.dot(self, other)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        return ops.composed.mv(self, vec)
+
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return ops.composed.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
+                alpha: Any = 1) -> Tensor:  # fmt: skip
+        return ops.composed.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return ops.composed.lerp(self, end, weight)
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp(min=min)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp(max=max)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``torch.Tensor.where``: this tensor where ``condition``, else ``other``."""
+        return ops.where(condition, self, other)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """:meth:`masked_fill` in place."""
+        m = mask.numpy() if isinstance(mask, Tensor) else xp.asarray(mask)
+        if m.dtype != bool:
+            raise TypeError(f"masked_fill_: mask must be boolean, got dtype {m.dtype}")
+
+        def fast(data: Any, v: Any, out: Any, casting: Any) -> None:
+            xp.copyto(out, v, casting=casting, where=m)
+
+        return self._inplace("masked_fill_", value, fast, lambda a, v: a.masked_fill(m, v))
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False,
+             dtype: Any = None) -> Tensor:  # fmt: skip
+        """``torch.norm``: the vector ``p``-norm over ``dim`` (all entries by default);
+        see :func:`tinygrad_bp.linalg.vector_norm`."""
+        return ops.composed.norm(self, p, dim, keepdim, dtype)
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802  (PyTorch's name)
+        """The last two axes swapped (a batch of matrices transposed)."""
+        if self.data.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 dims, got shape {self.data.shape}")
+        return self.swapaxes(-2, -1)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def is_contiguous(self) -> builtins.bool:
+        """Whether the array is laid out in row-major (C) order without gaps."""
+        return builtins.bool(self.data.flags.c_contiguous)
+
+    def type(self, dtype: Any = None) -> Any:
+        """``type()``: the PyTorch-style type name (``'tinygrad_bp.FloatTensor'``);
+        ``type(dtype)``: :meth:`to` that dtype."""
+        if dtype is None:
+            name = _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+            return f"tinygrad_bp.{name}"
+        if isinstance(dtype, str):
+            want = dtype.rsplit(".", 1)[-1]
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if want not in by_name:
+                raise TypeError(f"type: unknown type name {dtype!r}; pass a dtype")
+            dtype = by_name[want]
+        return self.to(dtype)
+
+    def rsqrt(self) -> Tensor:
+        return ops.pow(self, -0.5) if self.data.dtype.kind == "f" else ops.pow(self.double(), -0.5)
+
+    def reciprocal(self) -> Tensor:
+        return ops.div(1.0, self)
+
+    def log2(self) -> Tensor:
+        return ops.mul(ops.log(self), 1.0 / np.log(2.0))
+
+    def log10(self) -> Tensor:
+        return ops.mul(ops.log(self), 1.0 / np.log(10.0))
+
+    def exp2(self) -> Tensor:
+        return ops.pow(2.0, self)
+
+    def erf(self) -> Tensor:
+        return ops.erf(self)
+
+    def round(self, decimals: builtins.int = 0) -> Tensor:
+        return ops.composed.round(self, decimals)
+
+    def trunc(self) -> Tensor:
+        return ops.composed.trunc(self)
+
+    def frac(self) -> Tensor:
+        return ops.composed.frac(self)
+
+    def isnan(self) -> Tensor:
+        return leaf(xp.isnan(self.data))
+
+    def isinf(self) -> Tensor:
+        return leaf(xp.isinf(self.data))
+
+    def isfinite(self) -> Tensor:
+        return leaf(xp.isfinite(self.data))
+
+    def allclose(self, other: Any, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08,
+                 equal_nan: builtins.bool = False) -> builtins.bool:  # fmt: skip
+        o = other.data if isinstance(other, Tensor) else other
+        return builtins.bool(xp.allclose(self.data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def equal(self, other: Any) -> builtins.bool:
+        """Same shape and the same values (``torch.equal``)."""
+        o = other.data if isinstance(other, Tensor) else xp.asarray(other)
+        return builtins.bool(self.data.shape == o.shape and xp.array_equal(self.data, o))
+
 
 def _new_filled(t: Tensor, size: Any, value: Any, dtype: Any) -> Tensor:
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
@@ -1176,19 +1395,18 @@ class _Size(int):
         return self.shape[dim]
 
 
+_TYPE_NAMES = {
+    "float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+    "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+    "uint8": "ByteTensor", "bool": "BoolTensor",
+}  # fmt: skip
+
 _NOT_BUILT = {
     "cuda": "everything runs on NumPy on the CPU; drop .cuda()",
     "device": "everything runs on NumPy on the CPU",
     "is_cuda": "everything runs on NumPy on the CPU",
     "data_ptr": "use t.numpy().ctypes.data",
     "storage": "use t.numpy() (the NumPy array behind the tensor)",
-    "is_contiguous": "use t.numpy().flags.c_contiguous",
-    "type": "use t.to(dtype) or t.dtype",
-    "index_select": "use t[index] (or t.swapaxes(0, d)[index] along another axis)",
-    "repeat": "use tg.cat([t] * n, dim=...) or t.expand(...)",
-    "topk": "use t.argsort via t.numpy() and t.gather(...)",
-    "sort": "use np.argsort(t.numpy()) and t.gather(...)",
-    "norm": "use ((t * t).sum() ** 0.5) or (t * t).sum(dim=...).sqrt()",
     "softmax_": "use t.softmax(dim)",
     "apply_": "compute with Tensor ops, or on t.numpy() under tg.no_grad()",
     "pin_memory": "there is no device to pin memory for; drop it",

@@ -9,9 +9,11 @@ Losses:
   gradient is ``(ŷ − y) / N``; ``mse_loss``'s is ``2 (ŷ − y) / (N·D)``, a factor of
   ``2/D`` apart (:func:`half_squared_error` is the article's).
 
-Families: :mod:`.activation`, :mod:`.conv` (convolution and pooling), :mod:`.normalization`
-(batch_norm, layer_norm, dropout), :mod:`.sparse` (embedding, one_hot), :mod:`.attention`,
-:mod:`.loss`.
+Families: :mod:`.activation` and :mod:`.pointwise` (more activations), :mod:`.conv`
+(convolution and pooling), :mod:`.normalization` (batch_norm, layer_norm, dropout),
+:mod:`.sparse` (embedding, one_hot), :mod:`.attention`, :mod:`.loss`, :mod:`.padding`
+(``F.pad``'s border modes), :mod:`.distance` (normalize, cosine_similarity,
+pairwise_distance).
 """
 
 from __future__ import annotations
@@ -24,9 +26,37 @@ from .. import ops
 from ..tensor import Tensor
 from .activation import elu, gelu, leaky_relu, silu, softplus
 from .attention import packed_self_attention, scaled_dot_product_attention
-from .conv import avg_pool2d, conv2d, max_pool2d
-from .loss import _check_pair, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .conv import avg_pool2d, conv2d, max_pool2d, max_unpool2d
+from .distance import cosine_similarity, normalize, pairwise_distance
+from .loss import (
+    _check_pair,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from .normalization import batch_norm, dropout, layer_norm
+from .padding import MODES, pad_border
+from .pointwise import (
+    celu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    relu6,
+    selu,
+    softmin,
+    softsign,
+    tanhshrink,
+    threshold,
+)  # fmt: skip
 from .sparse import embedding, one_hot
 
 __all__ = [
@@ -57,6 +87,28 @@ __all__ = [
     "scaled_dot_product_attention",
     "packed_self_attention",
     "pad",
+    "max_unpool2d",
+    "normalize",
+    "cosine_similarity",
+    "pairwise_distance",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "kl_div",
+    "hardtanh",
+    "relu6",
+    "hardsigmoid",
+    "hardswish",
+    "selu",
+    "celu",
+    "mish",
+    "softsign",
+    "logsigmoid",
+    "tanhshrink",
+    "threshold",
+    "softmin",
+    "glu",
 ]
 
 relu = ops.relu
@@ -124,8 +176,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
     """``torch.nn.functional.pad``: ``pad`` lists ``(before, after)`` widths from the
     *last* axis backwards, ``(left, right, top, bottom, ...)``; a negative width crops.
-    Only ``mode="constant"`` is built.  (:meth:`Tensor.pad` takes NumPy's ``pad_width``,
-    first axis first.)
+    ``mode`` is ``"constant"`` (with ``value``), ``"reflect"``, ``"replicate"`` or
+    ``"circular"``, with PyTorch's rules for the border modes (they pad the last 1, 2 or 3
+    dims of a 2-D to 5-D input; see :mod:`.padding`).  (:meth:`Tensor.pad` takes NumPy's
+    ``pad_width``, first axis first.)
 
     Examples
     --------
@@ -139,15 +193,20 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
-    if mode != "constant":
+    if mode not in ("constant",) + MODES:
         raise ValueError(
-            f"pad: only mode='constant' is built, got mode={mode!r}; for 'reflect' or "
-            f"'replicate' build the border with indexing and tg.cat"
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
         )
     if not isinstance(pad, (tuple, list)) or not all(
         isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in pad
     ):
         raise TypeError(f"pad: pad must be a tuple of ints, got {pad!r}")
+    if mode != "constant":
+        if value is not None and value != 0:
+            raise ValueError(f"pad: mode={mode!r} takes no value (only 'constant' does)")
+        if len(pad) % 2:
+            raise ValueError(f"pad: pad must hold an even number of widths, got {tuple(pad)}")
+        return pad_border(input, tuple(pad), mode)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(
             f"pad: pad must hold an even number of widths, at most 2 per axis of the "

@@ -16,10 +16,10 @@ import numpy as np
 
 from .. import ops
 from ..ops.window import _pair, _plain, max_pool, unfold, window_shape
-from ..tensor import Tensor
+from ..tensor import Tensor, leaf
 from ._util import as_tensor
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "max_unpool2d"]
 
 
 def _check_image(x: Tensor, op: str) -> None:
@@ -217,10 +217,12 @@ def max_pool2d(
     dilation: Any = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-) -> Tensor:
+) -> Any:
     """The maximum of each window (padding counts as −∞); ``stride`` defaults to the kernel
     size; ``dilation`` and ``ceil_mode`` as PyTorch.  The gradient goes to the first
-    maximal element of each window, as in PyTorch.
+    maximal element of each window, as in PyTorch.  With ``return_indices=True`` the pair
+    ``(pooled, indices)``: each window's maximum as a flat index ``h * W + w`` into its
+    input plane (int64, what :func:`max_unpool2d` takes), as PyTorch's.
 
     Examples
     --------
@@ -235,15 +237,16 @@ def max_pool2d(
     (1, 1, 2, 2)
     """
     x = as_tensor(x, "max_pool2d")
-    if return_indices:
-        raise ValueError(
-            "max_pool2d: return_indices=True is not supported; the gradient already goes to "
-            "the maximum (take x.argmax over the windows for the indices)"
-        )
+    if not isinstance(return_indices, (bool, np.bool_)):
+        raise TypeError(f"max_pool2d: return_indices must be a bool, got {return_indices!r}")
     kernel, strides, pads, dil, out = _pool_args(
         x, kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode
     )
     eh, ew = _overhang(x, kernel, strides, pads, dil, out) if ceil_mode else _ZERO
+    if return_indices:
+        idx = _pool_indices(x.data, kernel, strides, pads, dil, out, (eh, ew))
+        values = max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+        return values, leaf(idx)
     if eh or ew:  # ceil_mode's windows past the edge: −∞ there, then no padding left
         ph, pw = pads
         x = x.pad(((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), value=-np.inf)
@@ -251,6 +254,89 @@ def max_pool2d(
     # one primitive: the windows' maximum straight from strided views of the input
     # (max_last over unfold's kernel axes, without copying the windows out)
     return max_pool(x, kernel, strides, pads, dil)
+
+
+def _pool_indices(
+    xd: Any, kernel: Any, strides: Any, pads: Any, dil: Any, out: Any, over: Any
+) -> Any:
+    """PyTorch's max pooling indices: for each window, the flat index ``h * W + w`` into
+    its (unpadded) input plane of the first maximal entry (of the last NaN where there is
+    one, as PyTorch's CPU kernel), int64."""
+    *lead, H, W = xd.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, strides, pads, dil, out
+    widths = ((ph, ph + over[0]), (pw, pw + over[1]))
+    grid = np.pad(np.arange(H * W, dtype=np.int64).reshape(H, W), widths, constant_values=-1)
+    fill = -np.inf if xd.dtype.kind == "f" else np.iinfo(xd.dtype).min
+    padded = np.pad(xd, [(0, 0)] * len(lead) + list(widths), constant_values=fill)
+    rows = (np.arange(oh) * sh)[:, None] + np.arange(kh) * dh  # (oh, kh)
+    cols = (np.arange(ow) * sw)[:, None] + np.arange(kw) * dw  # (ow, kw)
+    r, c = rows[:, None, :, None], cols[None, :, None, :]
+    win = padded[..., r, c].reshape(*lead, oh, ow, kh * kw)
+    k = win.argmax(axis=-1)
+    if xd.dtype.kind == "f":
+        nan = np.isnan(win)
+        if nan.any():
+            last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+            k = np.where(nan.any(axis=-1), last, k)
+    where = np.broadcast_to(grid[r, c].reshape(oh, ow, kh * kw), win.shape)
+    return np.take_along_axis(where, k[..., None], axis=-1)[..., 0]
+
+
+def max_unpool2d(
+    x: Tensor,
+    indices: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """The partial inverse of :func:`max_pool2d` (``torch.nn.functional.max_unpool2d``):
+    zeros of the pooled input's size with each value of ``x`` put back at its index
+    (from ``max_pool2d(..., return_indices=True)``).  ∂/∂x gathers g at the indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> x = tg.Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> y, i = F.max_pool2d(x, 2, return_indices=True)
+    >>> F.max_unpool2d(y, i, 2).data[0, 0]
+    array([[ 0.,  0.,  0.,  0.],
+           [ 0.,  5.,  0.,  7.],
+           [ 0.,  0.,  0.,  0.],
+           [ 0., 13.,  0., 15.]])
+    """
+    x = as_tensor(x, "max_unpool2d")
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"max_unpool2d: indices must be an int64 tensor, got dtype {idx.dtype}")
+    if x.ndim not in (3, 4) or idx.shape != x.shape:
+        raise ValueError(
+            f"max_unpool2d: expected a 3-D or 4-D input and indices of its shape, got "
+            f"{x.shape} and {idx.shape}"
+        )
+    k = _pair(kernel_size, "kernel_size", "max_unpool2d", 1)
+    s = k if stride is None else _pair(stride, "stride", "max_unpool2d", 1)
+    p = _pair(padding, "padding", "max_unpool2d", 0)
+    if output_size is None:
+        hw = tuple((n - 1) * st - 2 * pd + kk for n, st, pd, kk in zip(x.shape[-2:], s, p, k))
+    else:
+        hw = tuple(int(n) for n in tuple(output_size)[-2:])
+        if len(hw) != 2:
+            raise ValueError(f"max_unpool2d: output_size needs 2 sizes, got {output_size!r}")
+    lead = x.shape[:-2]
+    flat = idx.reshape(*lead, -1)
+    n = hw[0] * hw[1]
+    if flat.size and (flat.min() < 0 or flat.max() >= n):
+        bad = int(flat.max() if flat.max() >= n else flat.min())
+        raise IndexError(
+            f"max_unpool2d: found an invalid max index {bad} for an output of size {hw} "
+            f"({n} places)"
+        )
+    zeros = leaf(np.zeros((*lead, n), dtype=x.data.dtype))
+    values = ops.reshape(x, (*lead, -1))
+    return ops.reshape(ops.scatter(zeros, len(lead), flat, values), (*lead, *hw))
 
 
 def avg_pool2d(

@@ -14,8 +14,12 @@ from ..ops._common import promote_types
 from ..ops.loss import ClassIndexError
 from ..tensor import Tensor, _to_array
 from ._util import as_tensor, check_reduction, reduce
+from ._util import reduce as _reduce
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = [
+    "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "l1_loss",
+    "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div",
+]  # fmt: skip
 
 
 def _target_array(target: Any) -> Any:
@@ -363,12 +367,21 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def binary_cross_entropy_with_logits(
-    logits: Tensor, target: Any, reduction: str = "mean"
+    logits: Tensor,
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
 ) -> Tensor:
     """``softplus(z) − z·y`` = −[y log σ(z) + (1 − y) log(1 − σ(z))], stable for any z.
     ∂/∂z = σ(z) − y (over N for the mean).  Computed as ``z(1 − y) + log(1 + e^−z)`` for
     z ≥ 0 and ``−z·y + log(1 + e^z)`` below, so that z = +inf gives inf (as PyTorch) and
     z = −inf gives inf too (PyTorch's formula gives NaN there: see benchmarks/fuzz_torch.py).
+    With ``pos_weight`` (broadcast along the last axis, one per class) the positive term
+    is weighted, PyTorch's ``(1 − y)·z + (1 + (p − 1)·y)·softplus(−z)``; ``weight``
+    (broadcast to the loss) multiplies each element's loss, as PyTorch's.
 
     Examples
     --------
@@ -376,7 +389,16 @@ def binary_cross_entropy_with_logits(
     >>> from tinygrad_bp import functional as F
     >>> round(F.binary_cross_entropy_with_logits(tg.Tensor([0.0]), [1.0]).item(), 6)
     0.693147
+    >>> round(F.binary_cross_entropy_with_logits(
+    ...     tg.Tensor([0.0]), [1.0], pos_weight=tg.Tensor([3.0])).item(), 6)
+    2.079442
     """
+    _deprecated("binary_cross_entropy_with_logits", size_average, reduce)
+    if isinstance(weight, str):
+        raise TypeError(
+            f"binary_cross_entropy_with_logits: the third argument is weight, as in PyTorch; "
+            f"pass reduction={weight!r} by name"
+        )
     check_reduction(reduction, "binary_cross_entropy_with_logits")
     logits = as_tensor(logits, "binary_cross_entropy_with_logits")
     t = _target_array(target)
@@ -388,5 +410,130 @@ def binary_cross_entropy_with_logits(
     y = target if isinstance(target, Tensor) else np.asarray(t, dtype=logits.dtype)
     pos = logits.data >= 0
     zp, zn = ops.where(pos, logits, 0.0), ops.where(pos, 0.0, logits)  # (z = zp + zn)
-    loss = zp * (1.0 - y) - zn * y + ops.log1p(ops.exp(zn - zp))  # (zn − zp = −|z|)
-    return reduce(loss, reduction)
+    soft = ops.log1p(ops.exp(zn - zp))  # log(1 + e^−|z|)  (zn − zp = −|z|)
+    if pos_weight is None:
+        loss = zp * (1.0 - y) - zn * y + soft
+    else:  # softplus(−z) = log(1 + e^−|z|) − zn
+        pw = _loss_weight(pos_weight, logits, "pos_weight")
+        loss = (1.0 - y) * logits + (1.0 + (pw - 1.0) * y) * (soft - zn)
+    if weight is not None:
+        loss = loss * _loss_weight(weight, logits, "weight")
+    return _reduce(loss, reduction)
+
+
+def _loss_weight(w: Any, like: Tensor, name: str) -> Any:
+    """A loss's ``weight``/``pos_weight``: a Tensor as it is, else an array of the
+    prediction's dtype; it must broadcast to the prediction's shape."""
+    wt = w if isinstance(w, Tensor) else np.asarray(w, dtype=like.dtype)
+    shape = wt.shape
+    try:
+        if np.broadcast_shapes(tuple(shape), like.shape) != like.shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: {name} of shape {tuple(shape)} does not "
+            f"broadcast to the logits' shape {like.shape}"
+        ) from None
+    return wt
+
+
+# ---------------------------------------------------------------- more of PyTorch's losses
+def _pred_target(pred: Any, target: Any, op: str) -> tuple[Tensor, Any]:
+    pred = as_tensor(pred, op)
+    if pred.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating prediction, got dtype {pred.dtype}")
+    return pred, _check_pair(pred, target, op)
+
+
+def l1_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """``|pred − target|``, reduced (``torch.nn.functional.l1_loss``); ∂/∂pred =
+    sign(pred − target), 0 where they are equal."""
+    check_reduction(reduction, "l1_loss")
+    pred, target = _pred_target(pred, target, "l1_loss")
+    return _reduce(ops.abs(pred - target), reduction)
+
+
+def smooth_l1_loss(pred: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``½d²/β`` where ``|d| < β``, else ``|d| − ½β`` (``d = pred − target``), as PyTorch's;
+    ``beta=0`` is the L1 loss."""
+    check_reduction(reduction, "smooth_l1_loss")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a non-negative number, got {beta!r}")
+    pred, target = _pred_target(pred, target, "smooth_l1_loss")
+    d = pred - target
+    a = ops.abs(d)
+    if beta == 0:
+        return _reduce(a, reduction)
+    with np.errstate(invalid="ignore"):
+        small = a.data < beta
+    return _reduce(ops.where(small, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def huber_loss(pred: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """``½d²`` where ``|d| < δ``, else ``δ(|d| − ½δ)``, as ``torch.nn.functional.huber_loss``."""
+    check_reduction(reduction, "huber_loss")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or delta <= 0:
+        raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}")
+    pred, target = _pred_target(pred, target, "huber_loss")
+    d = pred - target
+    a = ops.abs(d)
+    with np.errstate(invalid="ignore"):
+        small = a.data < delta
+    return _reduce(ops.where(small, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+
+
+def binary_cross_entropy(pred: Tensor, target: Any, weight: Any = None, size_average: Any = None,
+                         reduce: Any = None, reduction: str = "mean") -> Tensor:  # fmt: skip
+    """``−[y·log p + (1 − y)·log(1 − p)]`` of probabilities ``p`` in [0, 1], each log
+    clamped at −100 (PyTorch's), times ``weight``.  Prefer
+    :func:`binary_cross_entropy_with_logits` on logits: it is stable."""
+    _deprecated("binary_cross_entropy", size_average, reduce)
+    check_reduction(reduction, "binary_cross_entropy")
+    pred, target = _pred_target(pred, target, "binary_cross_entropy")
+    pd = pred.data
+    if pd.size and not ((pd >= 0) & (pd <= 1)).all():
+        raise ValueError(
+            "binary_cross_entropy: all elements of the input should be between 0 and 1 (pass "
+            "logits to binary_cross_entropy_with_logits instead)"
+        )
+    y = target if isinstance(target, Tensor) else np.asarray(target, dtype=pred.dtype)
+    with np.errstate(divide="ignore"):
+        log_p = ops.clamp(ops.log(pred), min=-100.0)
+        log_q = ops.clamp(ops.log(1.0 - pred), min=-100.0)
+    loss = -(y * log_p + (1.0 - y) * log_q)
+    if weight is not None:
+        loss = loss * (weight if isinstance(weight, Tensor) else np.asarray(weight, pred.dtype))
+    return _reduce(loss, reduction)
+
+
+def kl_div(pred: Tensor, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:  # fmt: skip
+    """``target·(log target − pred)`` with ``pred`` log-probabilities (0 where target is 0),
+    as ``torch.nn.functional.kl_div``; ``reduction="batchmean"`` divides the sum by the
+    batch size (the KL divergence), ``"mean"`` by the number of elements (PyTorch's
+    default)."""
+    _deprecated("kl_div", size_average, reduce)
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(
+            f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}"
+        )
+    pred, target = _pred_target(pred, target, "kl_div")
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=pred.dtype))
+    if log_target:
+        loss = ops.exp(t) * (t - pred)
+    else:
+        pos = t.data > 0
+        one = np.ones((), dtype=t.data.dtype)
+        safe_log = ops.log(ops.where(pos, t, one))
+        loss = ops.where(pos, t * safe_log, np.zeros((), dtype=t.data.dtype)) - t * pred
+    if reduction == "batchmean":
+        return loss.sum() / (pred.shape[0] if pred.ndim else 1)
+    if reduction == "mean":
+        warnings.warn(  # PyTorch's warning
+            "kl_div: reduction='mean' divides the total loss by both the batch size and the "
+            "support size; 'batchmean' divides only by the batch size, and aligns with the KL "
+            "divergence's definition",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _reduce(loss, reduction)

@@ -24,14 +24,63 @@ from .activation import (
     Tanh,
 )
 from .attention import MultiheadAttention
-from .containers import Flatten, Identity, ModuleList, Sequential, mlp
+from .containers import (
+    Flatten,
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+    Unflatten,
+    mlp,
+)  # fmt: skip
 from .conv import Conv2d
 from .dropout import Dropout
 from .linear import ACTIVATIONS, INITS, Dense, Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)  # fmt: skip
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from .pooling import AvgPool2d, MaxPool2d
+from .padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)  # fmt: skip
+from .pointwise import (
+    CELU,
+    GLU,
+    SELU,
+    CosineSimilarity,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PairwiseDistance,
+    ReLU6,
+    Softmin,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)  # fmt: skip
+from .pooling import AvgPool2d, MaxPool2d, MaxUnpool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 
@@ -78,4 +127,39 @@ __all__ = [
     "mlp",
     "ACTIVATIONS",
     "INITS",
+    "Unflatten",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "BCELoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "SmoothL1Loss",
+    "MaxUnpool2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CELU",
+    "GLU",
+    "SELU",
+    "CosineSimilarity",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LogSigmoid",
+    "Mish",
+    "PairwiseDistance",
+    "ReLU6",
+    "Softmin",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
 ]

@@ -15,7 +15,10 @@ from .activation import ReLU, Sigmoid, Tanh
 from .linear import Dense
 from .module import Module, _rng
 
-__all__ = ["Sequential", "ModuleList", "Identity", "Flatten", "mlp"]
+__all__ = [
+    "Sequential", "ModuleList", "Identity", "Flatten", "mlp", "Unflatten", "ModuleDict",
+    "ParameterList", "ParameterDict",
+]  # fmt: skip
 
 
 class Sequential(Module):
@@ -243,3 +246,199 @@ def mlp(
         for i in range(n)
     ]
     return Sequential(*layers)
+
+
+class Unflatten(Module):
+    """Splits axis ``dim`` into ``unflattened_size`` (``(N, 60) -> (N, 3, 4, 5)``), the
+    inverse of :class:`Flatten`; one size may be -1."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Unflatten: dim must be an int, got {dim!r}")
+        sizes = tuple(unflattened_size)
+        if not sizes or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes
+        ):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {sizes!r}")
+        self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in sizes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Unflatten: expected a Tensor, got {type(x).__name__}")
+        nd = x.ndim
+        if not -nd <= self.dim < nd:
+            raise ValueError(f"Unflatten: dim {self.dim} is out of range for shape {x.shape}")
+        d = self.dim % nd
+        n, sizes = x.shape[d], self.unflattened_size
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if (
+            sizes.count(-1) > 1
+            or (-1 not in sizes and known != n)
+            or (-1 in sizes and (known == 0 or n % known))
+        ):
+            raise ValueError(
+                f"Unflatten: cannot split dim {self.dim} of size {n} into {sizes} (input shape "
+                f"{x.shape})"
+            )
+        return ops.reshape(x, x.shape[:d] + sizes + x.shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters the parent finds, named by key.
+
+    Examples
+    --------
+    >>> from tinygrad_bp import nn
+    >>> heads = nn.ModuleDict({"a": nn.Linear(2, 1), "b": nn.Linear(2, 3)})
+    >>> [n for n, _ in heads.named_parameters()]
+    ['a.weight', 'a.bias', 'b.weight', 'b.bias']
+    """
+
+    def __init__(self, modules: Any = None) -> None:
+        self._modules: dict[str, Module] = {}
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ModuleDict: keys must be strings, got {key!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: expected an nn.Module, got {type(module).__name__}")
+        self._modules[key] = module
+
+    def update(self, modules: Any) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for k, m in items:
+            self[k] = m
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Any:
+        return self._modules.keys()
+
+    def values(self) -> Any:
+        return self._modules.values()
+
+    def items(self) -> Any:
+        return self._modules.items()
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        return iter(())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward(); call its modules by key")
+
+
+def _as_parameter(value: Any, owner: str) -> Tensor:
+    from .module import Parameter
+
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.data)
+    raise TypeError(f"{owner}: expected a Parameter or Tensor, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of parameters, named by position (``0``, ``1``, ...), as PyTorch's."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        self._params: list[Tensor] = []
+        for v in values or ():
+            self.append(v)
+
+    def append(self, value: Any) -> ParameterList:
+        self._params.append(_as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self._params[i]
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        self._params[i] = _as_parameter(value, "ParameterList")
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self._params)
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        for i, p in enumerate(self._params):
+            yield str(i), p
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ParameterList has no forward(); use its parameters")
+
+
+class ParameterDict(Module):
+    """A dict of parameters, named by key, as PyTorch's."""
+
+    def __init__(self, values: Any = None) -> None:
+        self._params: dict[str, Tensor] = {}
+        if values is not None:
+            self.update(values)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be strings, got {key!r}")
+        self._params[key] = _as_parameter(value, "ParameterDict")
+
+    def update(self, values: Any) -> None:
+        items = values.items() if hasattr(values, "items") else values
+        for k, v in items:
+            self[k] = v
+
+    def __getitem__(self, key: str) -> Tensor:
+        return self._params[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._params
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def keys(self) -> Any:
+        return self._params.keys()
+
+    def values(self) -> Any:
+        return self._params.values()
+
+    def items(self) -> Any:
+        return self._params.items()
+
+    def _own_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        yield from self._params.items()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ParameterDict has no forward(); use its parameters")

@@ -54,11 +54,12 @@ class Conv2d(Module):
                 f"Conv2d: groups={groups} must divide in_channels {in_channels} and "
                 f"out_channels {out_channels}"
             )
-        if padding_mode != "zeros":
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError(
-                f"Conv2d: padding_mode {padding_mode!r} is not supported; only 'zeros' (pad "
-                f"the input yourself with Tensor.pad for other modes)"
+                f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got {padding_mode!r}"
             )
+        self.padding_mode = padding_mode
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.groups = int(groups)
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
@@ -97,13 +98,29 @@ class Conv2d(Module):
                 f"(N, {self.in_channels}, H, W), got shape {x.shape} (weight shape "
                 f"{self.weight.shape})"
             )
-        return F.conv2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
+        padding = self.padding
+        if self.padding_mode != "zeros":  # PyTorch's: pad in that mode, then no padding
+            x = F.pad(x, self._border_widths(), mode=self.padding_mode)
+            padding = 0
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def _border_widths(self) -> tuple[int, ...]:
+        """``F.pad``'s widths (last axis first) for ``padding`` in a border mode."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":  # as PyTorch: the odd one out goes after
+            widths: list[int] = []
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                widths += [total // 2, total - total // 2]
+            return tuple(widths)
+        ph, pw = self.padding
+        return (pw, pw, ph, ph)
 
     def extra_repr(self) -> str:
         extra = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
         extra += "" if self.groups == 1 else f", groups={self.groups}"
+        extra += "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}{extra}"

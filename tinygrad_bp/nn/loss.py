@@ -1,4 +1,5 @@
-"""Loss modules: ``CrossEntropyLoss``, ``MSELoss``, ``NLLLoss``, ``BCEWithLogitsLoss``."""
+"""Loss modules: ``CrossEntropyLoss``, ``MSELoss``, ``NLLLoss``, ``BCEWithLogitsLoss``,
+``L1Loss``, ``SmoothL1Loss``, ``HuberLoss``, ``BCELoss``, ``KLDivLoss``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from .. import functional as F
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "MSELoss", "NLLLoss", "BCEWithLogitsLoss"]
+__all__ = [
+    "CrossEntropyLoss", "MSELoss", "NLLLoss", "BCEWithLogitsLoss", "L1Loss", "SmoothL1Loss",
+    "HuberLoss", "BCELoss", "KLDivLoss",
+]  # fmt: skip
 
 
 def check_reduction(reduction: Any, name: str) -> None:
@@ -131,6 +135,9 @@ class MSELoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
+    """``F.binary_cross_entropy_with_logits`` as a layer; ``weight`` and ``pos_weight``
+    (one per class, along the last axis) are buffers, as PyTorch's."""
+
     def __init__(
         self,
         weight: Any = None,
@@ -140,13 +147,86 @@ class BCEWithLogitsLoss(Module):
         pos_weight: Any = None,
     ) -> None:
         _deprecated("BCEWithLogitsLoss", size_average, reduce)
-        if weight is not None or pos_weight is not None:
-            raise ValueError(
-                "BCEWithLogitsLoss: weight and pos_weight are not supported; multiply the "
-                "loss with reduction='none' by the weights, then take its mean"
-            )
         check_reduction(reduction, "BCEWithLogitsLoss")
         self.reduction = reduction
+        self.weight: Tensor | None = None
+        self.pos_weight: Tensor | None = None
+        for name, value in (("weight", weight), ("pos_weight", pos_weight)):
+            if value is None:
+                continue
+            w = value if isinstance(value, Tensor) else Tensor(value)
+            if w.data.dtype.kind != "f":
+                raise ValueError(
+                    f"BCEWithLogitsLoss: {name} must be floating, got dtype {w.data.dtype}"
+                )
+            self.register_buffer(name, w.data)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
-        return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(
+            logits, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
+
+
+class L1Loss(Module):
+    def __init__(self, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:  # fmt: skip
+        _deprecated("L1Loss", size_average, reduce)
+        check_reduction(reduction, "L1Loss")
+        self.reduction = reduction
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return F.l1_loss(pred, target, self.reduction)
+
+
+class SmoothL1Loss(Module):
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 beta: float = 1.0) -> None:  # fmt: skip
+        _deprecated("SmoothL1Loss", size_average, reduce)
+        check_reduction(reduction, "SmoothL1Loss")
+        self.reduction, self.beta = reduction, beta
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return F.smooth_l1_loss(pred, target, self.reduction, self.beta)
+
+
+class HuberLoss(Module):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        check_reduction(reduction, "HuberLoss")
+        self.reduction, self.delta = reduction, delta
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return F.huber_loss(pred, target, self.reduction, self.delta)
+
+
+class BCELoss(Module):
+    """``F.binary_cross_entropy`` on probabilities (prefer ``BCEWithLogitsLoss``)."""
+
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:  # fmt: skip
+        _deprecated("BCELoss", size_average, reduce)
+        check_reduction(reduction, "BCELoss")
+        self.reduction = reduction
+        if weight is None:
+            self.weight = None
+        else:
+            self.register_buffer(
+                "weight", (weight if isinstance(weight, Tensor) else Tensor(weight)).data
+            )
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(pred, target, self.weight, reduction=self.reduction)
+
+
+class KLDivLoss(Module):
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:  # fmt: skip
+        _deprecated("KLDivLoss", size_average, reduce)
+        if reduction not in ("mean", "sum", "none", "batchmean"):
+            raise ValueError(
+                f"KLDivLoss: reduction must be 'mean', 'batchmean', 'sum' or 'none', got "
+                f"{reduction!r}"
+            )
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return F.kl_div(pred, target, reduction=self.reduction, log_target=self.log_target)

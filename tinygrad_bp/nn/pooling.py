@@ -9,7 +9,7 @@ from ..ops.window import _pair
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "MaxUnpool2d"]
 
 
 class _Pool(Module):
@@ -72,18 +72,44 @@ class MaxPool2d(_Pool):
     ) -> None:
         self._setup(kernel_size, stride, padding, ceil_mode)
         self.dilation = _pair(dilation, "dilation", self._name, 1)
-        if return_indices:
-            raise ValueError(
-                "MaxPool2d: return_indices=True is not supported; the gradient already goes "
-                "to each window's maximum"
-            )
-        self.return_indices = False
+        if not isinstance(return_indices, bool):
+            raise TypeError(f"MaxPool2d: return_indices must be a bool, got {return_indices!r}")
+        self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Any:
+        """The pooled tensor; with ``return_indices=True`` the pair ``(pooled, indices)``
+        (int64, for :class:`MaxUnpool2d`), as PyTorch's."""
         return F.max_pool2d(
             self._input(x), self.kernel_size, self.stride, self.padding, self.dilation,
-            self.ceil_mode,
+            self.ceil_mode, self.return_indices,
         )  # fmt: skip
+
+
+class MaxUnpool2d(Module):
+    """``F.max_unpool2d`` as a layer: ``unpool(x, indices, output_size=None)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> pool, unpool = tg.nn.MaxPool2d(2, return_indices=True), tg.nn.MaxUnpool2d(2)
+    >>> y, i = pool(tg.Tensor(np.arange(16.0).reshape(1, 1, 4, 4)))
+    >>> unpool(y, i).shape
+    (1, 1, 4, 4)
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxUnpool2d", 1)
+        self.stride = (
+            self.kernel_size if stride is None else _pair(stride, "stride", "MaxUnpool2d", 1)
+        )
+        self.padding = _pair(padding, "padding", "MaxUnpool2d", 0)
+
+    def forward(self, x: Tensor, indices: Any, output_size: Any = None) -> Tensor:
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(_Pool):

@@ -28,6 +28,10 @@ The families:
 - :mod:`.recurrent`: lstm_cell, one LSTM step fused; lstm_layer and gru_layer, a whole
   LSTM or GRU layer over a sequence as one node.
 
+Composed of the primitives (no derivative of their own): :mod:`.sorting` (sort, argsort,
+topk, through ``gather``) and :mod:`.composed` (index_select, repeat, roll, tril, cumprod,
+the norms, ...: PyTorch's other tensor ops).
+
 The primitive set is :data:`PRIMITIVES`: each primitive declares itself, its family and
 its picture rule with ``@primitive`` where it is defined, and the docs' table and the
 tests read it from there.
@@ -44,7 +48,7 @@ from .elementwise import (
     tan, tanh, where,
 )  # fmt: skip
 from ._common import result_type
-from .index import gather, getitem, index_add, index_key, index_put, scatter_add
+from .index import gather, getitem, index_add, index_key, index_put, scatter, scatter_add
 from .linalg import einsum, matmul
 from .loss import cross_entropy
 from .recurrent import gru_layer, lstm_cell, lstm_layer
@@ -56,6 +60,8 @@ from .shape import (
     unsqueeze,
 )  # fmt: skip
 from .window import fold, max_last, max_pool, unfold, window_shape
+from .sorting import argsort, sort, topk
+from . import composed
 
 __all__ = [
     "abs", "add", "ceil", "clamp", "clone", "cos", "div", "erf", "exp", "floor", "log", "log1p",
@@ -68,5 +74,6 @@ __all__ = [
     "flip", "pad", "reshape", "split", "squeeze", "stack", "transpose", "unsqueeze",
     "unfold", "fold", "max_last", "max_pool", "window_shape", "lstm_cell", "lstm_layer",
     "gru_layer",
-    "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive",
+    "PRIMITIVES", "PRIMITIVE_OPS", "FAMILIES", "Primitive", "scatter", "sort", "argsort",
+    "topk", "composed",
 ]  # fmt: skip

@@ -15,7 +15,7 @@ from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
 from ._common import primitive, one_axis
 
-__all__ = ["getitem", "index_add", "gather", "scatter_add", "index_put", "index_key"]
+__all__ = ["getitem", "index_add", "gather", "scatter_add", "index_put", "index_key", "scatter"]
 
 
 def _index_key(index: Any) -> Any:
@@ -165,3 +165,48 @@ def scatter_add(g: Tensor, shape: tuple[int, ...], axis: int, index: Any) -> Ten
         return (gg[key],)
 
     return make_node(out, (g,), "scatter_add", backward)
+
+
+def _check_src(src_shape: tuple[int, ...], idx: Any, op: str) -> None:
+    if len(src_shape) != idx.ndim or builtins.any(m > n for m, n in zip(idx.shape, src_shape)):
+        raise ValueError(
+            f"{op}: index shape {idx.shape} must not be larger than src shape {src_shape} "
+            f"at any dim (as PyTorch)"
+        )
+
+
+@primitive("index", ("g, 0 where written", "g gathered"))
+def scatter(x: Tensor, axis: int, index: Any, src: Tensor) -> Tensor:
+    """``torch.scatter`` with a tensor ``src``: ``x`` with ``src[i][j][k]`` written at
+    ``index[i][j][k]`` along ``axis`` (a new array).  Where an index repeats, which value
+    is kept is unspecified, as in PyTorch.  ∂/∂x = g with the written places zeroed,
+    ∂/∂src = g gathered at ``index`` (PyTorch's rule)."""
+    xd, sd = x.data, src.data
+    if sd.dtype != xd.dtype:
+        raise TypeError(
+            f"scatter: src must have the input's dtype {xd.dtype}, got {sd.dtype} (as "
+            f"PyTorch: cast it with .to(...))"
+        )
+    ax = one_axis(axis, xd.ndim, "scatter")
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    _check_gather(xd.shape, ax, idx, "scatter")
+    _check_src(sd.shape, idx, "scatter")
+    key = D._gather_key(idx, ax)
+    part = tuple(slice(0, m) for m in idx.shape)
+    out = xd.copy()
+    out[key] = sd[part]
+    mask = xp.zeros(xd.shape, dtype=bool)
+    mask[key] = True
+    sshape = sd.shape
+    whole = idx.shape == sshape
+    rx, rs = x.requires_grad, src.requires_grad
+
+    def backward(g: Any) -> tuple[Any, Any]:
+        gs = None
+        if rs:
+            gs = g[key]
+            if not whole:  # src's entries beyond the index's shape were not read
+                gs = D.index_add(sshape, part, gs, False)
+        return (D.where(mask, 0.0, g) if rx else None), gs
+
+    return make_node(out, (x, src), "scatter", backward)
