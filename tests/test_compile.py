@@ -392,3 +392,26 @@ def test_a_plain_view_of_a_traced_array_is_derived_again():
 
     compiled = _same_run(build, steps=10)
     assert "_view_at(" in compiled.source or "view_at(" in compiled.source
+
+
+def test_another_thread_during_a_trace_records_nothing():
+    import threading
+
+    model, opt, step = _tiny()
+    seen = []
+
+    def other():  # eager work in another thread while the step is being traced
+        t = tg.zeros(3) + tg.Tensor(np.ones(3))
+        seen.append(type(t.data))
+
+    def traced_step(x, y):
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+        return step(x, y)
+
+    compiled = tg.compile(traced_step)
+    x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
+    for _ in range(3):
+        compiled(x, y)
+    assert seen and all(t is np.ndarray for t in seen)

@@ -53,6 +53,7 @@ import operator
 import os
 import re
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -80,8 +81,16 @@ class _GuardMiss(Exception):
     """A replay's input check failed before anything was written: run eagerly instead."""
 
 
-# The trace being recorded (one at a time, in one thread), or None.
-_ACTIVE: list[Any] = [None]
+# The trace being recorded, per thread (another thread's NumPy calls during a trace are
+# its own business: they see plain arrays and record nothing).
+_STATE = threading.local()
+
+
+def _active() -> Any:
+    """The trace this thread is recording, or None."""
+    return getattr(_STATE, "trace", None)
+
+
 _WRAPPING = [False]
 
 
@@ -172,7 +181,7 @@ class _Traced(np.ndarray):
     _poison: Any = None  # where an unrecorded method made it
 
     def __array_finalize__(self, obj: Any) -> None:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or _WRAPPING[0]:
             return
         self._tr = tr
@@ -186,7 +195,7 @@ class _Traced(np.ndarray):
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return fn(*_strip(inputs), **_strip(kwargs))
         writes: tuple[Any, ...] = ()
@@ -202,7 +211,7 @@ class _Traced(np.ndarray):
         return tr.record("call", fn, name, inputs, kwargs, writes)
 
     def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return func(*_strip(args), **_strip(kwargs))
         name = func.__name__
@@ -218,7 +227,7 @@ class _Traced(np.ndarray):
 
     # -- methods that do not dispatch to the protocols: each is recorded
     def _method(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return getattr(np.ndarray, name)(_plainview(self), *_strip(args), **_strip(kwargs))
         writes = (self,) if name in _INPLACE_METHODS else ()
@@ -228,20 +237,20 @@ class _Traced(np.ndarray):
         return tr.record("method", name, name, (self,) + args, kwargs, writes)
 
     def __getitem__(self, key: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return np.ndarray.__getitem__(_plainview(self), _strip(key))
         return tr.record("getitem", operator.getitem, "getitem", (self, key), {}, ())
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             np.ndarray.__setitem__(_plainview(self), _strip(key), _strip(value))
             return
         tr.record("setitem", operator.setitem, "setitem", (self, key, value), {}, (self,))
 
     def item(self, *args: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return np.ndarray.item(_plainview(self), *args)
         return tr.record_item(self, "item", args)
@@ -253,7 +262,7 @@ class _Traced(np.ndarray):
         return builtins.int(self.item())
 
     def __index__(self) -> int:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return operator.index(_plainview(self))
         v = operator.index(tr.plain(self))
@@ -261,7 +270,7 @@ class _Traced(np.ndarray):
         return v
 
     def __bool__(self) -> bool:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return bool(_plainview(self))
         v = bool(tr.plain(self))
@@ -269,7 +278,7 @@ class _Traced(np.ndarray):
         return v
 
     def tolist(self) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return _plainview(self).tolist()
         raise CompileError(
@@ -315,7 +324,7 @@ class _Traced(np.ndarray):
 
     @property
     def flat(self) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return _plainview(self).flat
         raise CompileError(f"compile: .flat of a traced array is not supported (at {_site()[0]})")
@@ -639,7 +648,7 @@ class _Number:
     def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
         plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
         r = fn(*plain)
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or self._tr is not tr or r is NotImplemented:
             return r
         if not all(isinstance(a, (int, float)) for a in plain):
@@ -655,7 +664,7 @@ class _Number:
         return r
 
     def _text(self, *args: Any) -> str:
-        if _ACTIVE[0] is not None and self._tr is _ACTIVE[0]:
+        if _active() is not None and self._tr is _active():
             raise CompileError(
                 f"compile: the step turns a traced value into text (print, format, str) at "
                 f"{_site()[0]}, from {_site()[1]}; a replay runs none of the step's Python "
@@ -770,7 +779,7 @@ def _creator(name: str) -> Any:
     fn = getattr(np, name)
 
     def create(*args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return fn(*args, **kwargs)
         if name in ("asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "array"):
@@ -825,7 +834,7 @@ class _TracingMath(types.ModuleType):
             fn = value
 
             def call(*args: Any) -> Any:
-                tr = _ACTIVE[0]
+                tr = _active()
                 if tr is not None and any(isinstance(a, _Number) and a._tr is tr for a in args):
                     number = next(a for a in args if isinstance(a, _Number))
                     return number._op(fn, name, args)
@@ -842,7 +851,7 @@ def _external(fn: Any, name: str) -> Any:
     that is one of its arguments is an in-place write into it."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or not _has_traced((args, kwargs)):
             return fn(*_strip(args), **_strip(kwargs))
         # which argument comes back (an intent(in,out) argument updated in place)?
@@ -1513,13 +1522,13 @@ def _run_traced(
 
     # -- run it
     undo = _patch_modules(step)
-    _ACTIVE[0] = tr
+    _STATE.trace = tr
     ok = False
     try:
         result = step(*targs, **tkwargs)
         ok = True
     finally:
-        _ACTIVE[0] = None
+        _STATE.trace = None
         for d, k, v in reversed(undo):
             d[k] = v
         _clear_caches()
