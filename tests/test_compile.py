@@ -415,3 +415,24 @@ def test_another_thread_during_a_trace_records_nothing():
     for _ in range(3):
         compiled(x, y)
     assert seen and all(t is np.ndarray for t in seen)
+
+
+def test_decorator_forms():
+    model, opt, step = _tiny()
+
+    @tg.compile
+    def plain(x, y):
+        return step(x, y)
+
+    @tg.compile(max_traces=1)
+    def limited(x, y):
+        return step(x, y)
+
+    x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
+    for _ in range(4):
+        plain(x, y)
+    assert isinstance(plain, tg.compile.__globals__["Compiled"]) and plain.replays == 1
+    limited(x, y)
+    limited(x, y)
+    with pytest.raises(CompileError, match="max_traces=1"):
+        limited(x, y)
