@@ -319,3 +319,26 @@ def test_gelu_module_takes_the_tanh_form_as_pytorch():
     np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
         tg.nn.GELU(approximate="sigmoid")
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_of_a_0d_tensor(approximate: str, dtype: type) -> None:
+    """A 0-d GELU: NumPy gives scalars, not arrays, for 0-d products, and the fused
+    forward/backward write into their temporaries (the fuzzer found tg.grad raising)."""
+    x0 = np.array(-0.7, dtype)
+    x = tg.Tensor(x0, requires_grad=True)
+    y = F.gelu(x, approximate=approximate)
+    (g1,) = tg.grad(y, x, create_graph=True)
+    (g2,) = tg.grad(g1, x)
+    xt = torch.tensor(x0, requires_grad=True)
+    yt = torch.nn.functional.gelu(xt, approximate=approximate)
+    (t1,) = torch.autograd.grad(yt, xt, create_graph=True)
+    (t2,) = torch.autograd.grad(t1, xt)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert y.shape == () and y.dtype == dtype and g1.dtype == dtype
+    for ours, theirs in ((y, yt), (g1, t1), (g2, t2)):
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=tol, atol=tol)
+    x.grad = None
+    F.gelu(x, approximate=approximate).backward()
+    np.testing.assert_allclose(x.grad, t1.detach().numpy(), rtol=tol, atol=tol)

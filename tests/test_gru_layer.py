@@ -233,3 +233,11 @@ def test_gru_layer_refuses_mismatched_shapes():
     a[0] = tg.Tensor(np.zeros((0, 2, 3)))
     with pytest.raises(ValueError, match="gru_layer: the sequence is empty"):
         gru_layer(*a)
+
+
+def test_gru_twin_bench_steps_agree_with_pytorch():
+    """benchmarks/gru_twin.py (W6 with a GRU): the two steps it times compute the same."""
+    from benchmarks import gru_twin
+
+    ours, theirs = gru_twin.check(steps=2)
+    assert len(ours) == len(theirs) == 2 and ours[1] < ours[0]

@@ -118,7 +118,7 @@ def gelu_array(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def gelu_tanh_array(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(½x(1 + t), t)`` with ``t = tanh(√(2/π)(x + 0.044715x³))``."""
-    t = x * x
+    t = x * x if x.ndim else np.array(x * x)  # (0-d: NumPy gives a scalar; tanh writes into t)
     t *= 0.044715
     t += 1
     t *= x

@@ -69,7 +69,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         y, cdf = gelu_array(xd)
 
         def plain(g: Any) -> tuple[Any]:
-            d = xd * xd
+            d = xd * xd if xd.ndim else xp.array(xd * xd)  # (0-d: NumPy gives a scalar)
             d *= -0.5
             xp.exp(d, out=d)
             d *= xd
@@ -82,7 +82,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         y, t = gelu_tanh_array(xd)
 
         def plain(g: Any) -> tuple[Any]:
-            d = xd * xd
+            d = xd * xd if xd.ndim else xp.array(xd * xd)
             d *= 3 * _TANH_K
             d += 1
             d *= 1 - t * t
