@@ -501,7 +501,7 @@ IMPL_MODULES: dict[str, str] = {}
 WORKER_SCRIPTS: dict[str, str] = {}
 SET_THREADS: dict[str, Callable[[int], None]] = {}
 VERSIONS: dict[str, Callable[[], dict[str, Any]]] = {}
-MODEL_IMPLS = {"numpy", "tinygrad_bp"}  # the ones that build W5 and W6
+MODEL_IMPLS = {"numpy", "tinygrad_bp", "tinygrad_bp-compiled"}  # the ones that build W5-W7
 
 
 def register(
