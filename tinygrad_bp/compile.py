@@ -51,7 +51,9 @@ import functools
 import math
 import operator
 import os
+import re
 import sys
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -79,8 +81,16 @@ class _GuardMiss(Exception):
     """A replay's input check failed before anything was written: run eagerly instead."""
 
 
-# The trace being recorded (one at a time, in one thread), or None.
-_ACTIVE: list[Any] = [None]
+# The trace being recorded, per thread (another thread's NumPy calls during a trace are
+# its own business: they see plain arrays and record nothing).
+_STATE = threading.local()
+
+
+def _active() -> Any:
+    """The trace this thread is recording, or None."""
+    return getattr(_STATE, "trace", None)
+
+
 _WRAPPING = [False]
 
 
@@ -171,7 +181,7 @@ class _Traced(np.ndarray):
     _poison: Any = None  # where an unrecorded method made it
 
     def __array_finalize__(self, obj: Any) -> None:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or _WRAPPING[0]:
             return
         self._tr = tr
@@ -185,7 +195,7 @@ class _Traced(np.ndarray):
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         fn = ufunc if method == "__call__" else getattr(ufunc, method)
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return fn(*_strip(inputs), **_strip(kwargs))
         writes: tuple[Any, ...] = ()
@@ -201,7 +211,7 @@ class _Traced(np.ndarray):
         return tr.record("call", fn, name, inputs, kwargs, writes)
 
     def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return func(*_strip(args), **_strip(kwargs))
         name = func.__name__
@@ -217,7 +227,7 @@ class _Traced(np.ndarray):
 
     # -- methods that do not dispatch to the protocols: each is recorded
     def _method(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return getattr(np.ndarray, name)(_plainview(self), *_strip(args), **_strip(kwargs))
         writes = (self,) if name in _INPLACE_METHODS else ()
@@ -227,20 +237,20 @@ class _Traced(np.ndarray):
         return tr.record("method", name, name, (self,) + args, kwargs, writes)
 
     def __getitem__(self, key: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return np.ndarray.__getitem__(_plainview(self), _strip(key))
         return tr.record("getitem", operator.getitem, "getitem", (self, key), {}, ())
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             np.ndarray.__setitem__(_plainview(self), _strip(key), _strip(value))
             return
         tr.record("setitem", operator.setitem, "setitem", (self, key, value), {}, (self,))
 
     def item(self, *args: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return np.ndarray.item(_plainview(self), *args)
         return tr.record_item(self, "item", args)
@@ -252,7 +262,7 @@ class _Traced(np.ndarray):
         return builtins.int(self.item())
 
     def __index__(self) -> int:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return operator.index(_plainview(self))
         v = operator.index(tr.plain(self))
@@ -260,7 +270,7 @@ class _Traced(np.ndarray):
         return v
 
     def __bool__(self) -> bool:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return bool(_plainview(self))
         v = bool(tr.plain(self))
@@ -268,7 +278,7 @@ class _Traced(np.ndarray):
         return v
 
     def tolist(self) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return _plainview(self).tolist()
         raise CompileError(
@@ -314,7 +324,7 @@ class _Traced(np.ndarray):
 
     @property
     def flat(self) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return _plainview(self).flat
         raise CompileError(f"compile: .flat of a traced array is not supported (at {_site()[0]})")
@@ -384,6 +394,7 @@ class _Trace:
         self.input_slots: set[int] = set()
         self.plain_ids: dict[int, int] = {}  # id(plain array of a slot) -> slot
         self.scalars: set[int] = set()  # slots that hold NumPy scalars in the eager step
+        self.int_inputs: set[int] = set()  # number slots read from Python ints
 
     # -- slots
     def new_slot(self, plain: Any, hint: str) -> _Traced:
@@ -459,6 +470,9 @@ class _Trace:
                 return _Ref(slot), x
             slot = self.roots.get(id(_root(x)))
             if slot is not None:
+                view = self.rederive(x)
+                if view is not None:
+                    return _Ref(view), x
                 raise CompileError(
                     f"compile: the step hands NumPy a plain view of a traced array (slot "
                     f"{self.names[slot]}), made outside the recorded calls (np.asarray from "
@@ -474,6 +488,27 @@ class _Trace:
             )
         return self.const(x)
 
+    def rederive(self, x: np.ndarray) -> int | None:
+        """A plain array whose memory lies in a traced array's (``np.asarray`` of a tracer
+        in code compile does not patch): recorded as a view of that slot, at the same
+        offset, shape and strides, so a replay derives it from the replay's array."""
+        slot = self.roots[id(_root(x))]
+        base = self.plains[slot]
+        if not (isinstance(base, np.ndarray) and base.flags.c_contiguous):
+            return None
+        offset = x.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        if not 0 <= offset < max(base.nbytes, 1):
+            return None
+        try:
+            _view_at(base, x.shape, x.dtype, offset, x.strides)
+        except (TypeError, ValueError):
+            return None
+        dtype, _ = self.const(x.dtype)
+        args = (_Ref(slot), tuple(x.shape), dtype, offset, tuple(x.strides))
+        t = self.new_slot(x, "view")
+        self.calls.append(_Call("call", _view_at, "view_at", args, {}, t._slot, (), _site()))
+        return t._slot
+
     def const(self, x: Any) -> tuple[_Const, Any]:
         if isinstance(x, np.ndarray):
             x = x.copy()  # its value now: later writes into the original do not matter
@@ -484,7 +519,9 @@ class _Trace:
     def record(self, kind: str, fn: Any, name: str, args: Any, kwargs: Any, writes: Any) -> Any:
         for w in writes:
             if type(w) is np.ndarray and self.plain_ids.get(id(w)) is None:
-                if self.roots.get(id(_root(w))) is None:
+                if self.roots.get(id(_root(w))) is not None:
+                    self.rederive(w)  # a plain view of a traced array, written
+                else:
                     # an array made from constants outside the recorded calls, now written
                     # with traced values: from here on it is a slot (a copy of its value now)
                     tmpl, _ = self.const(w)
@@ -611,7 +648,7 @@ class _Number:
     def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
         plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
         r = fn(*plain)
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or self._tr is not tr or r is NotImplemented:
             return r
         if not all(isinstance(a, (int, float)) for a in plain):
@@ -627,7 +664,7 @@ class _Number:
         return r
 
     def _text(self, *args: Any) -> str:
-        if _ACTIVE[0] is not None and self._tr is _ACTIVE[0]:
+        if _active() is not None and self._tr is _active():
             raise CompileError(
                 f"compile: the step turns a traced value into text (print, format, str) at "
                 f"{_site()[0]}, from {_site()[1]}; a replay runs none of the step's Python "
@@ -686,6 +723,11 @@ _ItemFloat: Any = _number_class(float)
 _ItemInt: Any = _number_class(int)
 
 
+def _view_at(base: Any, shape: Any, dtype: Any, offset: int, strides: Any) -> Any:
+    """The view of ``base``'s memory at ``offset`` bytes with this shape and strides."""
+    return np.ndarray(shape, dtype, buffer=base, offset=offset, strides=strides)
+
+
 def _flat(args: Any, kwargs: Any) -> list[Any]:
     out: list[Any] = []
 
@@ -737,7 +779,7 @@ def _creator(name: str) -> Any:
     fn = getattr(np, name)
 
     def create(*args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None:
             return fn(*args, **kwargs)
         if name in ("asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "array"):
@@ -780,12 +822,36 @@ class _TracingNumPy(types.ModuleType):
         return value
 
 
+class _TracingMath(types.ModuleType):
+    """``math``, with its functions recording themselves when given a traced number."""
+
+    def __init__(self) -> None:
+        super().__init__("math")
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(math, name)
+        if callable(value):
+            fn = value
+
+            def call(*args: Any) -> Any:
+                tr = _active()
+                if tr is not None and any(isinstance(a, _Number) and a._tr is tr for a in args):
+                    number = next(a for a in args if isinstance(a, _Number))
+                    return number._op(fn, name, args)
+                return fn(*args)
+
+            call.__name__ = name
+            value = call
+        setattr(self, name, value)
+        return value
+
+
 def _external(fn: Any, name: str) -> Any:
     """A compiled kernel outside NumPy (SciPy's BLAS axpy), recorded as one call; a result
     that is one of its arguments is an in-place write into it."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        tr = _ACTIVE[0]
+        tr = _active()
         if tr is None or not _has_traced((args, kwargs)):
             return fn(*_strip(args), **_strip(kwargs))
         # which argument comes back (an intent(in,out) argument updated in place)?
@@ -825,6 +891,8 @@ _SCALAR_OPS = {
     np.greater_equal: (">=", 2), np.equal: ("==", 2), np.not_equal: ("!=", 2),
     np.negative: ("-", 1),
 }  # fmt: skip
+_NP_ATTR = re.compile(r"\bnp\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)\b(?=\()")
+_WORD = re.compile(r"\b[A-Za-z_]\w*\b")
 _REDUCE_DEFAULTS = {("dtype", None), ("keepdims", False), ("where", True), ("out", None)}
 
 
@@ -845,6 +913,8 @@ class _Emitter:
         owner = getattr(x, "__self__", None)
         if isinstance(x, np.ufunc) and getattr(np, x.__name__, None) is x:
             name = f"np.{x.__name__}"  # type: ignore[union-attr]
+        elif getattr(x, "__module__", None) == "math" and getattr(math, x.__name__, None) is x:
+            name = f"math.{x.__name__}"  # type: ignore[union-attr]
         elif getattr(x, "__module__", None) == "_operator":
             name = f"operator.{x.__name__}"  # type: ignore[union-attr]
         elif isinstance(owner, np.ufunc) and getattr(np, owner.__name__, None) is owner:
@@ -1245,7 +1315,7 @@ class _Record:
         self.aliases: list[tuple[str, str]] = []  # two sources that held one array
         self.output: Any = None
         self.structure_changed = False
-        self.copies: dict[int, np.ndarray] | None = None
+        self.copies: dict[int, Any] | None = None
         self.notes: set[str] = set()  # what may explain a difference between two traces
 
 
@@ -1259,11 +1329,15 @@ def _patch_modules(step: Any) -> list[tuple[dict[str, Any], str, Any]]:
     g = getattr(getattr(step, "__func__", step), "__globals__", None)
     if g is not None and g.get("__name__") != __name__:
         dicts.append(g)
+    tracing_math = _TracingMath()
     for d in dicts:
         for key in ("np", "xp", "numpy"):
             if d.get(key) is np:
                 undo.append((d, key, np))
                 d[key] = ns
+        if d.get("math") is math:
+            undo.append((d, "math", math))
+            d["math"] = tracing_math
         if "_AXPY" in d and d.get("_axpy") is not None:
             from scipy.linalg import blas
 
@@ -1343,6 +1417,7 @@ def _run_traced(
             restore.append(functools.partial(setattr, t, "grad", grad0))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
     opts = []
+    int_state: set[str] = set()  # optimizer state keys holding Python ints
     group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
     for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
@@ -1363,6 +1438,22 @@ def _run_traced(
                     pname = _ident(owners.tensors.get(id(p), (None, "p"))[1])
                     before = dict(st)
                     for k, v in before.items():
+                        if type(v) is int:  # a step count: a number the trace follows
+                            # (as a float: ``b1 ** t`` with a float on the left asks a float
+                            # subclass on the right first, an int subclass never; the same
+                            # value, exactly, below 2**53; written back as an int)
+                            tv = tr.new_number(float(v))
+                            int_state.add(k)
+                            tr.int_inputs.add(tv._slot)
+                            tr.input_slots.add(tv._slot)
+                            rec.sources[tv._slot] = _Source(
+                                f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}"
+                            )
+                            if rec.copies is not None:
+                                rec.copies[tv._slot] = v
+                            st[k] = tv
+                            restore.append(functools.partial(st.__setitem__, k, v))
+                            continue
                         tv = take(v, f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}")
                         if tv is not v:
                             st[k] = tv
@@ -1431,13 +1522,13 @@ def _run_traced(
 
     # -- run it
     undo = _patch_modules(step)
-    _ACTIVE[0] = tr
+    _STATE.trace = tr
     ok = False
     try:
         result = step(*targs, **tkwargs)
         ok = True
     finally:
-        _ACTIVE[0] = None
+        _STATE.trace = None
         for d, k, v in reversed(undo):
             d[k] = v
         _clear_caches()
@@ -1447,6 +1538,8 @@ def _run_traced(
     # -- the state, after: what changed is written back by the replay
     def slot_of(v: Any) -> int | None:
         if isinstance(v, _Traced) and v._tr is tr and v._slot is not None:
+            return v._slot
+        if isinstance(v, _Number) and v._tr is tr:
             return v._slot
         return None
 
@@ -1476,18 +1569,18 @@ def _run_traced(
                 s = slot_of(now)
                 src = _Source(f"{snm}[{k!r}]", sb, f"{_ident(k)}")
                 if s is not None:
+                    as_int = k in int_state and isinstance(now, _Number)
                     if s not in tr.input_slots or rec.sources[s].expr != src.expr:
-                        rec.writebacks.append((src, s))
-                    st[k] = tr.plains[s]
+                        rec.writebacks.append((src, ("int", s) if as_int else s))
+                    st[k] = int(tr.plains[s]) if as_int else tr.plains[s]
                 elif isinstance(now, _Traced):
                     st[k] = _plainview(now)
                 elif now is not was and not _same_value(now, was):
                     if type(now) is int and type(was) is int:
                         rec.writebacks.append((src, ("add", now - was)))
                         rec.notes.add(
-                            f"{type(opt).__name__} counts its steps in a Python int "
-                            f"(state[p][{k!r}]) and computes from it in Python (Adam's bias "
-                            f"corrections), so its steps cannot be compiled yet; SGD's can"
+                            f"{type(opt).__name__}'s state[p][{k!r}] is a Python int the "
+                            f"trace did not follow"
                         )
                     else:
                         problems.append(
@@ -1741,7 +1834,11 @@ class _Program:
 
         walk_out(rec.output)
         live.update(out_slots)
-        wb_slots = [v for _, v in rec.writebacks if isinstance(v, int)]
+        wb_slots = [
+            v if isinstance(v, int) else v[1]
+            for _, v in rec.writebacks
+            if isinstance(v, int) or (isinstance(v, tuple) and v[0] == "int")
+        ]
         live.update(wb_slots)
         # each slot's memory: the slot that owns it (views share their base's)
         root_of: list[int | None] = []
@@ -1872,6 +1969,23 @@ class _Program:
                         buffers.append(np.empty_like(v))
                     prealloc[o] = k
                     release.setdefault(max(last_use.get(o, i), i), []).append(k)
+        # views of those buffers (``h[:, 0]``, ``g.reshape(-1)``, ``h.T``) are the same
+        # views every replay: the executed code makes them once (the printed code keeps them)
+        fixed = set(prealloc) | set(folded)
+        hoisted: list[int] = []
+        for i, c in enumerate(calls):
+            outs = _outs(c)
+            if not keep[i] or c.writes or c.kind not in ("getitem", "method") or len(outs) != 1:
+                continue
+            o, reads = outs[0], reads_of[i]
+            if (
+                reads
+                and reads <= fixed
+                and o not in tr.scalars
+                and any(root_of[o] == root_of[r] for r in reads if r in prealloc)
+            ):
+                fixed.add(o)
+                hoisted.append(i)
         self.folded = len(folded)
         self.dropped = keep.count(False)
         # -- names
@@ -1899,11 +2013,14 @@ class _Program:
         for o, v in folded.items():
             em.ns[names[o]] = v
         em.ns.update({"_GuardMiss": _GuardMiss, "CompileError": CompileError, "_leaf": leaf,
-                      "_bump": bump_steps, "operator": operator})  # fmt: skip
+                      "_bump": bump_steps, "operator": operator, "math": math})  # fmt: skip
         inputs = [s for s in rec.sources if s in live]
         self.inputs = inputs
         # -- _body
         lines = [f"def _body({', '.join(names[s] for s in inputs)}):"]
+        hoisted_set = set(hoisted)
+        skip_lines: set[int] = set()
+        hoisted_text: list[tuple[int, str]] = []
         for i, c in enumerate(calls):
             if not keep[i]:
                 continue
@@ -1939,6 +2056,9 @@ class _Program:
                     lhs += ","
                 text = f"{lhs} = {text}"
             lines.append(f"    {text}  # {where}")
+            if i in hoisted_set:
+                skip_lines.add(len(lines) - 1)
+                hoisted_text.append((outs[0], text.split(" = ", 1)[1]))
         results = wb_slots + out_slots
         lines.append(f"    return ({''.join(names[s] + ', ' for s in results)})")
         body_src = "\n".join(lines)
@@ -1966,12 +2086,23 @@ class _Program:
         run.append("    try:")
         for s in inputs:
             run.append(f"        {names[s]} = {rec.sources[s].expr}")
-        sig = tuple((tr.plains[s].shape, tr.plains[s].dtype, tr.plains[s].strides) for s in inputs)
-        em.ns["_SIG"] = sig
+        sig: list[Any] = []
+        for s in inputs:
+            v = tr.plains[s]
+            if isinstance(v, np.ndarray):
+                sig.extend((v.shape, v.dtype, v.strides))
+            else:
+                sig.append(int if s in tr.int_inputs else type(v))
+        em.ns["_SIG"] = tuple(sig)
         if inputs:
             run.append("        bad = (")
             for s in inputs:
-                run.append(f"            ({names[s]}.shape, {names[s]}.dtype, {names[s]}.strides),")
+                if isinstance(tr.plains[s], np.ndarray):
+                    run.append(
+                        f"            {names[s]}.shape, {names[s]}.dtype, {names[s]}.strides,"
+                    )
+                else:  # a number (a step count)
+                    run.append(f"            type({names[s]}),")
             run.append("        ) != _SIG")
         else:
             run.append("        bad = False")
@@ -1990,6 +2121,8 @@ class _Program:
                 run.append(f"    {src.expr} = None")
             elif v[0] == "bump":
                 run.extend([f"    _bump({src.expr})"] * v[1])
+            elif v[0] == "int":
+                run.append(f"    {src.expr} = int({names[v[1]]})")
             else:
                 run.append(f"    {src.expr} += {v[1]!r}")
 
@@ -2021,9 +2154,35 @@ class _Program:
         exec(code, em.ns)  # noqa: S102 (our own generated code)
         self.body = em.ns["_body"]
         # what runs: _run with _body's lines in place of the call (one Python call less)
-        fused = ["def _fast(args, kwargs):", *run[1:at_call], *lines[1:-1], *run[at_call + 1 :]]
-        exec(builtins.compile("\n".join(fused) + "\n", "<tinygrad_bp.compile>", "exec"), em.ns)  # noqa: S102
+        env = dict(em.ns)
+        for o, k in prealloc.items():
+            env[names[o]] = buffers[k]
+        for o, expr in hoisted_text:
+            em.ns[names[o]] = env[names[o]] = eval(expr, env)  # noqa: S307 (our own code)
+        fast_lines = [ln for k, ln in enumerate(lines) if k not in skip_lines]
+
+        def localize(src: str) -> str:
+            # every name the code reads from the namespace bound as a default argument, so
+            # that each is a local (``np.matmul`` a lookup less): same calls, less Python
+            return _NP_ATTR.sub(lambda m: "_np_" + m.group(1).replace(".", "_"), src)
+
+        fused = localize("\n".join([*run[1:at_call], *fast_lines[1:-1], *run[at_call + 1 :]]))
+        fast_body = localize("\n".join(fast_lines[1:]))
+        for m in _NP_ATTR.finditer("\n".join(lines + run)):
+            obj: Any = np
+            for part in m.group(1).split("."):
+                obj = getattr(obj, part)
+            em.ns["_np_" + m.group(1).replace(".", "_")] = obj
+        local = set(names) - {names[o] for o, _ in hoisted_text}
+        unbound = sorted({w for w in _WORD.findall(fused) if w in em.ns and w not in local})
+        params = "".join(f", {w}={w}" for w in unbound)
+        fused = f"def _fast(args, kwargs{params}):\n{fused}\n"
+        inputs_src = "".join(f"{names[s]}, " for s in inputs)
+        keywords = f"*{params}" if params else ""
+        fused += f"\n\ndef _fast_body({inputs_src}{keywords}):\n{fast_body}\n"
+        exec(builtins.compile(fused, "<tinygrad_bp.compile>", "exec"), em.ns)  # noqa: S102
         self.run = em.ns["_fast"]
+        self.fast_body = em.ns["_fast_body"]  # what _fast runs, on given arrays (verify)
         self.results = results
         self.wb_slots = wb_slots
         self.names = names
@@ -2033,9 +2192,16 @@ class _Program:
         give the eager step's results bit for bit."""
         tr = rec.trace
         assert rec.copies is not None
-        copies = {s: rec.copies[s].copy() for s in self.inputs}
-        got = self.body(*(copies[s] for s in self.inputs))
-        checks = [(self.names[s], copies[s], tr.plains[s]) for s in self.inputs]
+        copies = {
+            s: c.copy() if isinstance(c, np.ndarray) else c
+            for s, c in ((s, rec.copies[s]) for s in self.inputs)
+        }
+        got = self.fast_body(*(copies[s] for s in self.inputs))
+        checks = [
+            (self.names[s], copies[s], tr.plains[s])
+            for s in self.inputs
+            if isinstance(copies[s], np.ndarray)  # (numbers are not changed in place)
+        ]
         checks += [(self.names[s], g, tr.plains[s]) for s, g in zip(self.results, got)]
         for name, mine, eager in checks:
             if not _bits_equal(mine, eager):
@@ -2052,4 +2218,6 @@ def _bits_equal(a: Any, b: Any) -> bool:
         return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
         return math.isnan(b)
+    if type(a) in (int, float) and type(b) in (int, float):  # a step count: int or float
+        return a == b
     return type(a) is type(b) and a == b

@@ -40,7 +40,13 @@ def add(a: Any, b: Any) -> Tensor:
         elif (
             bd.dtype is ad.dtype
             and bd.ndim <= ad.ndim
-            and ad.shape[ad.ndim - bd.ndim :] == bd.shape
+            and (
+                ad.shape[ad.ndim - bd.ndim :] == bd.shape
+                # b broadcast along some of a's axes (conv2d's (C_out, 1) bias)
+                or all(
+                    nb == 1 or nb == na for na, nb in zip(ad.shape[ad.ndim - bd.ndim :], bd.shape)
+                )
+            )
         ):
             out = xp.add(ad, bd, out=ad)
             _reused(a, "add")
