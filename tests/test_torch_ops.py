@@ -638,3 +638,61 @@ BAD_LAYERS = [
 def test_bad_layer_input_is_named(call, exc, match) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_in_place_index_ops_match_torch() -> None:
+    a, src = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 2))
+    idx = np.array([[0, 3], [2, 1], [1, 0]])
+    for name, args in (
+        ("scatter_", (1, idx, src)),
+        ("scatter_add_", (1, idx, src)),
+        ("index_add_", (0, np.array([2, 0]), RNG.normal(size=(2, 4)))),
+        ("index_fill_", (1, np.array([3, 1]), -2.0)),
+    ):
+        w, tw = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours = [Tensor(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for v in args]
+        theirs = [torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args]
+        y, ty = w * 2, tw * 2
+        assert getattr(y, name)(*ours) is y
+        getattr(ty, name)(*theirs)
+        same(y, ty)
+        g = RNG.normal(size=(3, 4))
+        y.backward(g)
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-12)
+        with tg.no_grad():  # the plain path, on the tensor's own memory
+            z, tz = Tensor(a.copy()), torch.tensor(a.copy())
+            getattr(z, name)(*ours)
+            getattr(tz, name)(*theirs)
+            same(z, tz)
+
+
+def test_embedding_from_pretrained_and_dropout2d() -> None:
+    w = RNG.normal(size=(5, 3))
+    emb = nn.Embedding.from_pretrained(Tensor(w))
+    ref = torch.nn.Embedding.from_pretrained(torch.tensor(w))
+    same(emb(np.array([[4, 0]])), ref(torch.tensor([[4, 0]])))
+    assert not emb.weight.requires_grad and [n for n, _ in emb.named_parameters()] == ["weight"]
+    assert nn.Embedding.from_pretrained(w, freeze=False).weight.requires_grad
+    x = Tensor(np.ones((4, 8, 3, 3)))
+    y = nn.Dropout2d(0.5, rng=0)(x).numpy()
+    per_channel = y.reshape(4, 8, -1)
+    assert set(np.unique(per_channel)) <= {0.0, 2.0}
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels
+    assert 0 < (per_channel[:, :, 0] == 0).mean() < 1
+    assert nn.Dropout2d(0.5).eval()(x) is x
+
+
+def test_upsample_and_adaptive_max_pool_layers_match_torch() -> None:
+    x = RNG.normal(size=(2, 3, 5, 6))
+    for kw in ({"scale_factor": 2}, {"size": (3, 8), "mode": "bilinear"},
+               {"scale_factor": 0.6, "mode": "bilinear", "align_corners": True}):  # fmt: skip
+        grads(nn.Upsample(**kw), torch.nn.Upsample(**kw), x)
+    grads(nn.AdaptiveMaxPool2d((2, 4)), torch.nn.AdaptiveMaxPool2d((2, 4)), x)
+    i, ti = nn.AdaptiveMaxPool2d(3, return_indices=True)(Tensor(x))[1], None
+    ti = torch.nn.AdaptiveMaxPool2d(3, return_indices=True)(torch.tensor(x))[1]
+    same(i, ti)
+    with pytest.raises(ValueError, match="interpolate: mode 'bicubic' is not built"):
+        F.interpolate(Tensor(x), scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
+        F.interpolate(Tensor(x))

@@ -4,7 +4,11 @@ argument names, so ``torch.f(x, ...)`` ports as ``tg.f(x, ...)``."""
 
 from __future__ import annotations
 
+import builtins
+import string
 from typing import Any
+
+import numpy as np
 
 from . import ops
 from .ops import composed
@@ -22,7 +26,7 @@ __all__ = [
     "split", "chunk", "unbind", "norm", "lerp", "isnan", "isinf", "isfinite", "allclose",
     "equal", "numel", "diag", "diagonal", "trace", "movedim", "moveaxis", "repeat_interleave",
     "tile", "concat", "concatenate", "nonzero", "broadcast_to", "round", "trunc", "frac",
-    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist",
+    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist", "einsum",
 ]  # fmt: skip
 
 
@@ -506,3 +510,70 @@ take_along_dim, cdist = composed.take_along_dim, composed.cdist
 
 def nan_to_num(input: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:  # noqa: A002
     return composed.nan_to_num(_t(input, "nan_to_num"), nan, posinf, neginf)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """``torch.einsum``: operands as arguments or as one list, and ``...`` (broadcast
+    axes, right-aligned, as PyTorch's: each ``...`` is spelled with unused letters and
+    the operands broadcast to one shape there, differentiably) before
+    :func:`tinygrad_bp.ops.einsum`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> a, b = tg.Tensor(np.ones((2, 5, 3, 4))), tg.Tensor(np.ones((5, 4, 6)))
+    >>> tg.einsum("...ij,...jk->...ik", a, b).shape
+    (2, 5, 3, 6)
+    >>> tg.einsum("ij,jk", [tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((3, 4)))]).shape
+    (2, 4)
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "..." not in eq:
+        return ops.einsum(eq, *operands)
+    ts = [o if isinstance(o, Tensor) else ops.as_tensor(o, "einsum") for o in operands]
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ts):
+        raise ValueError(f"einsum: {equation!r} names {len(terms)} operands, got {len(ts)}")
+    free = [c for c in string.ascii_letters if c not in eq]
+    spans = []  # (where '...' starts, how many axes it stands for) per operand
+    for term, t in zip(terms, ts):
+        if term.count("...") > 1 or "." in term.replace("...", ""):
+            raise ValueError(f"einsum: {term!r} must hold at most one '...'")
+        named = len(term.replace("...", ""))
+        k = t.ndim - named if "..." in term else 0
+        if k < 0:
+            raise ValueError(f"einsum: operand {term!r} has more subscripts than shape {t.shape}")
+        spans.append((term.find("..."), k))
+    n = builtins.max(k for _, k in spans)
+    try:
+        common = np.broadcast_shapes(
+            *(t.shape[s : s + k] for t, (s, k) in zip(ts, spans) if s >= 0)
+        )
+    except ValueError:
+        raise ValueError(
+            f"einsum: the '...' axes of shapes {[t.shape for t in ts]} do not broadcast"
+        ) from None
+    letters = "".join(free[:n])
+    new_terms, new_ts = [], []
+    for term, t, (s, k) in zip(terms, ts, spans):
+        if s < 0:
+            new_terms.append(term)
+            new_ts.append(t)
+            continue
+        shape = t.shape[:s] + common + t.shape[s + k :]
+        if t.shape != shape:
+            t = ops.broadcast_to(ops.reshape(t, t.shape[:s] + (1,) * (n - k) + t.shape[s:]), shape)
+        new_terms.append(term.replace("...", letters))
+        new_ts.append(t)
+    if arrow:
+        out = out.replace("...", letters)
+    else:
+        named = "".join(new_terms).replace(letters, "") if letters else "".join(new_terms)
+        out = letters + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return ops.einsum(f"{','.join(new_terms)}->{out}", *new_ts)

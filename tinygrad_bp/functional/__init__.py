@@ -32,9 +32,12 @@ from .distance import cosine_similarity, normalize, pairwise_distance
 from .extra_layers import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool2d,
     conv1d,
+    dropout2d,
     group_norm,
     instance_norm,
+    interpolate,
     prelu,
 )
 from .loss import (
@@ -124,6 +127,9 @@ __all__ = [
     "group_norm",
     "instance_norm",
     "prelu",
+    "adaptive_max_pool2d",
+    "dropout2d",
+    "interpolate",
 ]
 
 relu = ops.relu

@@ -40,11 +40,14 @@ from .dropout import Dropout
 from .extra_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     Conv1d,
+    Dropout2d,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
     PReLU,
+    Upsample,
 )
 from .linear import ACTIVATIONS, INITS, Dense, Linear
 from .loss import (
@@ -178,4 +181,7 @@ __all__ = [
     "InstanceNorm1d",
     "InstanceNorm2d",
     "PReLU",
+    "AdaptiveMaxPool2d",
+    "Dropout2d",
+    "Upsample",
 ]
