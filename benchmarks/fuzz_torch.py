@@ -68,6 +68,10 @@ KNOWN = {
     "max(0, n − c) (NaN or inf, so is ours), its derivative by n − c unclamped: 2/(n − c)·"
     "g·(x − mean), finite (−0 for n = 1, c = 2), the derivative of a function that is NaN "
     "at every x (finite differences: NaN); here NaN",
+    "cumprod with an infinite and a zero factor": "NaN here (0·∞ among the products of "
+    "the other factors), 0 in PyTorch for the factors before the zero",
+    "a norm's second derivative at a zero vector": "0 here (the first derivative is 0 "
+    "there, and so is its derivative), NaN in PyTorch",
 }
 TOL = {"float64": (1e-6, 1e-9), "float32": (2e-3, 1e-4), "float16": (1e-2, 1e-2)}
 
@@ -650,6 +654,10 @@ TORCH_HABITS = [
     ("F.softsign({0})", "TF.softsign({0})", 0, True),
     ("F.logsigmoid({0})", "TF.logsigmoid({0})", 0, True),
     ("{0}.lerp({0} * 2 + 1, 0.3)", "{0}.lerp({0} * 2 + 1, 0.3)", 0, True),
+    ("{0}.nan_to_num()", "{0}.nan_to_num()", 0, False),
+    ("tg.cdist({0}, {0} * 0.5)", "torch.cdist({0}, {0} * 0.5)", 2, True),
+    ("F.adaptive_avg_pool1d({0}, 2)", "TF.adaptive_avg_pool1d({0}, 2)", 2, True),
+    ("F.group_norm({0}, 1)", "TF.group_norm({0}, 1)", 2, True),
 ]
 
 
@@ -660,9 +668,13 @@ def op_torch_habits(g: Gen) -> str | None:
     m = g.meta[a]
     if len(m.shape) < max(nd, 1) or not _nonempty(m) or not ok(m):
         return None
-    if g.order >= 2 and "selu" in tg_t:  # elu's known difference at 0 (see KNOWN)
+    value = g.tvals[a].detach()
+    if "cumprod" in tg_t and not bool(torch.isfinite(value).all()):  # see KNOWN
         return None
-    if "mode=" in tg_t and len(m.shape) > 3:  # (a 1-d border pads 2-d and 3-d inputs)
+    normlike = ("norm" in tg_t or "cdist" in tg_t) and "group_norm" not in tg_t
+    if normlike and g.order >= 2 and bool((value == 0).any()):  # see KNOWN
+        return None
+    if ("mode=" in tg_t or "pool1d" in tg_t) and len(m.shape) > 3:  # (2-d and 3-d inputs)
         return None
     if ("reflect" in tg_t and m.shape[-1] < 3) or ("circular" in tg_t and m.shape[-1] < 2):
         return None

@@ -188,6 +188,12 @@ class TorchAdapter(_Adapter):
                 "huber_loss",
                 "binary_cross_entropy",
                 "kl_div",
+                "conv1d",
+                "adaptive_avg_pool1d",
+                "adaptive_avg_pool2d",
+                "group_norm",
+                "instance_norm",
+                "prelu",
             )
         },  # fmt: skip
     )
@@ -862,6 +868,53 @@ CASES += [
         (4, 3),
         (4, 3),
         domains=("real", "prob"),
+    ),
+]
+
+CASES += [
+    case(
+        "conv1d",
+        lambda m, x, w, b: m.F.conv1d(x, w, b, padding=1, stride=2),
+        (2, 3, 7),
+        (4, 3, 3),
+        (4,),
+    ),
+    case(
+        "conv1d_same_groups",
+        lambda m, x, w: m.F.conv1d(x, w, padding="same", dilation=2, groups=2),
+        (1, 4, 6),
+        (2, 2, 3),
+    ),
+    case("adaptive_avg_pool2d", lambda m, x: m.F.adaptive_avg_pool2d(x, (3, 2)), (1, 2, 5, 7)),
+    case("adaptive_avg_pool1d", lambda m, x: m.F.adaptive_avg_pool1d(x, 4), (2, 3, 7)),
+    case("group_norm", lambda m, x, w, b: m.F.group_norm(x, 2, w, b), (2, 4, 3, 2), (4,), (4,)),
+    case("instance_norm", lambda m, x: m.F.instance_norm(x), (2, 3, 5)),
+    case("prelu", lambda m, x, w: m.F.prelu(x, w), (2, 3, 4), (3,), domains=(A, "real")),
+    case("nan_to_num", lambda m, a: a.nan_to_num() * a, (3, 4)),
+    case(
+        "broadcast_tensors",
+        lambda m, a, b: (lambda u, v: u * 2 + v)(*m.lib.broadcast_tensors(a, b)),
+        (3, 1),
+        (4,),
+    ),
+    case(
+        "meshgrid_xy",
+        lambda m, a, b: (lambda u, v: u * v + u)(*m.lib.meshgrid(a, b, indexing="xy")),
+        (3,),
+        (2,),
+    ),
+    case(
+        "take_along_dim",
+        lambda m, a: m.lib.take_along_dim(a, m.idx(np.array([[[0], [2]], [[1], [1]]])), 1),
+        (2, 3, 4),
+    ),
+    # (PyTorch has no second derivative of cdist; gradgradcheck checks ours)
+    case(
+        "cdist",
+        lambda m, a, b: m.lib.cdist(a, b),
+        (2, 3, 4),
+        (2, 5, 4),
+        tags={"no_second_torch"},
     ),
 ]
 

@@ -575,3 +575,66 @@ def test_lerp_weight_one_gives_the_end_exactly_as_torch() -> None:
     w = np.array([0.0, 0.3, 0.5, 0.9, 1.0])
     grads(lambda x, y, v: x.lerp(y, v), lambda x, y, v: x.lerp(y, v), a, b, w)
     assert math.isclose(Tensor([0.0]).lerp(Tensor([10.0]), 0.25).item(), 2.5)
+
+
+# ---------------------------------------------------------------- more layers
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_conv1d_layer_matches_torch(mode) -> None:
+    torch.manual_seed(1)
+    for kw in ({"padding": 2, "stride": 2}, {"padding": "same", "dilation": 2, "groups": 2}):
+        ref = torch.nn.Conv1d(4, 6, 3, padding_mode=mode, **kw).double()
+        ours = nn.Conv1d(4, 6, 3, padding_mode=mode, **kw)
+        ours.load_state_dict({n: p.detach().numpy() for n, p in ref.state_dict().items()})
+        grads(ours, ref, RNG.normal(size=(2, 4, 9)))
+        grads(ours, ref, RNG.normal(size=(4, 9)))  # unbatched (C, L)
+    assert nn.Conv1d(2, 3, 3, rng=0).weight.shape == (3, 2, 3)
+
+
+def test_norm_pool_and_prelu_layers_match_torch() -> None:
+    torch.manual_seed(2)
+    x = RNG.normal(size=(2, 6, 5, 7))
+    gn, tgn = nn.GroupNorm(3, 6), torch.nn.GroupNorm(3, 6).double()
+    gn.weight.data[...] = RNG.normal(size=6)
+    tgn.weight.data = torch.tensor(gn.weight.data)
+    grads(gn, tgn, x)
+    grads(nn.InstanceNorm2d(6), torch.nn.InstanceNorm2d(6), x)
+    x1 = x[:, :, 0]  # (N, C, L)
+    grads(nn.InstanceNorm1d(6, affine=True), torch.nn.InstanceNorm1d(6, affine=True).double(), x1)
+    grads(nn.InstanceNorm1d(6), torch.nn.InstanceNorm1d(6), x1[0])  # unbatched (C, L)
+    for size in (1, (3, 2), (None, 4), 5):
+        grads(nn.AdaptiveAvgPool2d(size), torch.nn.AdaptiveAvgPool2d(size), x)
+    grads(nn.AdaptiveAvgPool1d(3), torch.nn.AdaptiveAvgPool1d(3), x[0])
+    for k in (1, 6):
+        ours, ref = nn.PReLU(k, init=0.1), torch.nn.PReLU(k, init=0.1).double()
+        ref.weight.data = torch.tensor(ours.weight.data)  # (PyTorch's 0.1 went through float32)
+        grads(ours, ref, x)
+        ours(Tensor(x)).sum().backward()
+        ref(torch.tensor(x)).sum().backward()
+        np.testing.assert_allclose(ours.weight.grad, ref.weight.grad.numpy(), rtol=1e-10)
+    assert [n for n, _ in gn.named_parameters()] == [n for n, _ in tgn.named_parameters()]
+
+
+BAD_LAYERS = [
+    (lambda: nn.GroupNorm(4, 6), ValueError, "GroupNorm: num_groups 4 must divide num_channels 6"),
+    (lambda: nn.InstanceNorm2d(3, track_running_stats=True), ValueError,
+     "InstanceNorm2d: track_running_stats=True is not built"),
+    (lambda: nn.Conv1d(2, 3, 3, padding_mode="mirror"), ValueError, "Conv1d: padding_mode must be"),
+    (lambda: nn.InstanceNorm1d(4, affine=True)(Tensor(np.ones((2, 3, 5)))), ValueError,
+     r"InstanceNorm1d\(4\): the input has 3 channels"),
+    (lambda: F.conv1d(Tensor(np.ones((1, 2, 5))), Tensor(np.ones((3, 2, 2, 2)))), ValueError,
+     "conv1d: weight must have shape"),
+    (lambda: F.adaptive_avg_pool2d(Tensor(np.ones((1, 2, 5, 5))), (0, 2)), ValueError,
+     "adaptive_avg_pool2d: output sizes must be positive ints"),
+    (lambda: F.prelu(Tensor(np.ones((2, 3))), Tensor(np.ones(2))), ValueError,
+     "prelu: weight must have 1 entry or one per channel"),
+    (lambda: tg.meshgrid(Tensor(np.ones((2, 2)))), ValueError, "meshgrid: expects 0-d or 1-D"),
+    (lambda: tg.cdist(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))), ValueError,
+     "cdist: expected x1"),
+    (lambda: Tensor([1.0]).expm1, AttributeError, r"Tensor\.expm1 .*t\.exp\(\) - 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call, exc, match", BAD_LAYERS)
+def test_bad_layer_input_is_named(call, exc, match) -> None:
+    with pytest.raises(exc, match=match):
+        call()

@@ -22,6 +22,7 @@ __all__ = [
     "split", "chunk", "unbind", "norm", "lerp", "isnan", "isinf", "isfinite", "allclose",
     "equal", "numel", "diag", "diagonal", "trace", "movedim", "moveaxis", "repeat_interleave",
     "tile", "concat", "concatenate", "nonzero", "broadcast_to", "round", "trunc", "frac",
+    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist",
 ]  # fmt: skip
 
 
@@ -499,3 +500,9 @@ def concat(tensors: Any, dim: int = 0) -> Tensor:
 
 
 concatenate = concat
+broadcast_tensors, meshgrid = composed.broadcast_tensors, composed.meshgrid
+take_along_dim, cdist = composed.take_along_dim, composed.cdist
+
+
+def nan_to_num(input: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:  # noqa: A002
+    return composed.nan_to_num(_t(input, "nan_to_num"), nan, posinf, neginf)

@@ -1343,6 +1343,14 @@ class Tensor:
     def frac(self) -> Tensor:
         return ops.composed.frac(self)
 
+    def nan_to_num(self, nan: builtins.float = 0.0, posinf: Any = None,
+                   neginf: Any = None) -> Tensor:  # fmt: skip
+        return ops.composed.nan_to_num(self, nan, posinf, neginf)
+
+    def new_empty(self, *size: Any, dtype: Any = None) -> Tensor:
+        """PyTorch's ``new_empty``: here zeros (never uninitialised memory)."""
+        return _new_filled(self, size, 0, dtype)
+
     def isnan(self) -> Tensor:
         return leaf(xp.isnan(self.data))
 
@@ -1412,6 +1420,26 @@ _NOT_BUILT = {
     "pin_memory": "there is no device to pin memory for; drop it",
     "share_memory_": "not needed: drop it",
     "to_sparse": "sparse tensors are not supported",
+    # elementwise functions without a primitive here (yet)
+    "expm1": "use t.exp() - 1 (it loses digits for |t| < 1e-8)",
+    "sinh": "use (t.exp() - (-t).exp()) / 2",
+    "cosh": "use (t.exp() + (-t).exp()) / 2",
+    "asin": "it has no primitive here; compute it on t.numpy() outside the graph",
+    "acos": "it has no primitive here; compute it on t.numpy() outside the graph",
+    "atan": "it has no primitive here; compute it on t.numpy() outside the graph",
+    "arctan": "it has no primitive here; compute it on t.numpy() outside the graph",
+    "atan2": "it has no primitive here; compute it on t.numpy() outside the graph",
+    "logit": "use (t / (1 - t)).log()",
+    "xlogy": "use tg.where(x == 0, 0.0, x * y.log())",
+    "logcumsumexp": "use t.exp().cumsum(dim).log() (stable only for moderate t)",
+    "cummax": "it has no op here: take the values from np.maximum.accumulate(t.numpy(), dim)",
+    "cummin": "it has no op here: take the values from np.minimum.accumulate(t.numpy(), dim)",
+    "kthvalue": "use t.sort(dim=d).values.index_select(d, tg.tensor([k - 1]))",
+    "median": "use t.sort(dim=d).values.index_select(d, tg.tensor([(n - 1) // 2])) (PyTorch's "
+    "median is the lower one)",
+    "unique": "use np.unique(t.numpy()) (not differentiable in PyTorch either)",
+    "bincount": "use np.bincount(t.numpy())",
+    "histc": "use np.histogram(t.numpy(), bins)",
 }
 
 

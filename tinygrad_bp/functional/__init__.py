@@ -13,7 +13,8 @@ Families: :mod:`.activation` and :mod:`.pointwise` (more activations), :mod:`.co
 (convolution and pooling), :mod:`.normalization` (batch_norm, layer_norm, dropout),
 :mod:`.sparse` (embedding, one_hot), :mod:`.attention`, :mod:`.loss`, :mod:`.padding`
 (``F.pad``'s border modes), :mod:`.distance` (normalize, cosine_similarity,
-pairwise_distance).
+pairwise_distance), :mod:`.extra_layers` (conv1d, adaptive average pooling, group_norm,
+instance_norm, prelu).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from .activation import elu, gelu, leaky_relu, silu, softplus
 from .attention import packed_self_attention, scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d, max_unpool2d
 from .distance import cosine_similarity, normalize, pairwise_distance
+from .extra_layers import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    conv1d,
+    group_norm,
+    instance_norm,
+    prelu,
+)
 from .loss import (
     _check_pair,
     binary_cross_entropy,
@@ -109,6 +118,12 @@ __all__ = [
     "threshold",
     "softmin",
     "glu",
+    "conv1d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "group_norm",
+    "instance_norm",
+    "prelu",
 ]
 
 relu = ops.relu

@@ -37,6 +37,15 @@ from .containers import (
 )  # fmt: skip
 from .conv import Conv2d
 from .dropout import Dropout
+from .extra_layers import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    Conv1d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    PReLU,
+)
 from .linear import ACTIVATIONS, INITS, Dense, Linear
 from .loss import (
     BCELoss,
@@ -162,4 +171,11 @@ __all__ = [
     "Softsign",
     "Tanhshrink",
     "Threshold",
+    "Conv1d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "PReLU",
 ]

@@ -15,7 +15,8 @@ repeated indices) the docstring says what is done here.
 - scans and products: :func:`cumprod`, :func:`outer`, :func:`dot`, :func:`mm`,
   :func:`bmm`, :func:`mv`, :func:`addmm`, :func:`baddbmm`;
 - elementwise: :func:`clamp_tensors` (``clamp`` with tensor bounds), :func:`lerp`,
-  :func:`round`, :func:`trunc`, :func:`frac`;
+  :func:`round`, :func:`trunc`, :func:`frac`, :func:`nan_to_num`; :func:`broadcast_tensors`,
+  :func:`meshgrid`, :func:`take_along_dim`, :func:`cdist`;
 - norms: :func:`vector_norm`, :func:`matrix_norm`, :func:`linalg_norm` and :func:`norm`
   (``torch.norm`` / ``Tensor.norm``).
 """
@@ -32,7 +33,7 @@ from ..backend import xp
 from ..tensor import Tensor, leaf
 from ._common import check_tensor, norm_axes, one_axis, pair, to_dtype
 from .elementwise import abs, add, mul, pow, sqrt, sub, where
-from .index import getitem, index_add as _index_add, scatter as _scatter
+from .index import gather, getitem, index_add as _index_add, scatter as _scatter
 from .index import scatter_add as _scatter_add
 from .linalg import matmul
 from .reduce import max, min, prod, sum
@@ -43,6 +44,7 @@ __all__ = [
     "scatter_add", "unbind", "diagonal", "diag", "trace", "nonzero", "repeat", "tile",
     "repeat_interleave", "roll", "movedim", "tril", "triu", "cumprod", "outer", "dot", "mm",
     "bmm", "mv", "addmm", "baddbmm", "clamp_tensors", "lerp", "round", "trunc", "frac",
+    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist",
     "vector_norm", "matrix_norm", "linalg_norm", "norm",
 ]  # fmt: skip
 
@@ -610,6 +612,102 @@ def trunc(x: Tensor) -> Tensor:
 def frac(x: Tensor) -> Tensor:
     """``torch.frac``: ``x - trunc(x)``; ∂/∂x = g."""
     return sub(x, trunc(x))
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
+    """``torch.nan_to_num``: NaN, +inf and -inf replaced (by 0 and the dtype's largest and
+    smallest finite numbers by default); ∂/∂x = g where ``x`` was finite, 0 elsewhere."""
+    x = check_tensor(x, "nan_to_num")
+    xd = x.data
+    if xd.dtype.kind != "f":
+        return getitem(x, ...)
+    values = xp.nan_to_num(xd, nan=nan, posinf=posinf, neginf=neginf)
+    return where(xp.isfinite(xd), x, leaf(values.astype(xd.dtype, copy=False), "const"))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """``torch.broadcast_tensors``: each broadcast to their common shape (views)."""
+    ts = [check_tensor(t, "broadcast_tensors") for t in tensors]
+    try:
+        shape = np.broadcast_shapes(*(t.data.shape for t in ts))
+    except ValueError:
+        raise ValueError(
+            f"broadcast_tensors: shapes {[t.data.shape for t in ts]} do not broadcast together"
+        ) from None
+    return tuple(t if t.data.shape == shape else broadcast_to(t, shape) for t in ts)
+
+
+def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """``torch.meshgrid`` of 1-D (or 0-d) tensors: ``indexing="ij"`` (PyTorch's default)
+    or ``"xy"`` (the first two axes swapped, as NumPy's default)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    ts = [check_tensor(t, "meshgrid") for t in tensors]
+    if indexing is None:
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(t.data.ndim > 1 for t in ts):
+        raise ValueError(
+            f"meshgrid: expects 0-d or 1-D tensors, got shapes {[t.data.shape for t in ts]}"
+        )
+    ts = [reshape(t, (-1,)) for t in ts]
+    n = len(ts)
+    swap = indexing == "xy" and n >= 2
+    sizes = [t.data.shape[0] for t in ts]
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, t in enumerate(ts):
+        shape = [1] * n
+        shape[1 - i if swap and i < 2 else i] = -1
+        out.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+    return tuple(out)
+
+
+def take_along_dim(x: Tensor, indices: Any, dim: Any = None) -> Tensor:
+    """``torch.take_along_dim``: ``gather`` along ``dim`` with the other axes of ``x`` and
+    ``indices`` broadcast; ``dim=None`` reads both flattened."""
+    x = check_tensor(x, "take_along_dim")
+    idx = _index_array(indices, "take_along_dim")
+    if dim is None:
+        return take(x, idx.reshape(-1))
+    ax = one_axis(dim, x.data.ndim, "take_along_dim")
+    if idx.ndim != x.data.ndim:
+        raise ValueError(
+            f"take_along_dim: indices must have the input's {x.data.ndim} dims, got shape "
+            f"{idx.shape}"
+        )
+    xs, js = list(x.data.shape), list(idx.shape)
+    xs[ax] = js[ax] = 1
+    try:
+        common = np.broadcast_shapes(tuple(xs), tuple(js))
+    except ValueError:
+        raise ValueError(
+            f"take_along_dim: input shape {x.data.shape} and indices shape {idx.shape} do "
+            f"not broadcast outside dim {dim}"
+        ) from None
+    xb = list(common)
+    xb[ax] = x.data.shape[ax]
+    jb = list(common)
+    jb[ax] = idx.shape[ax]
+    xt = x if tuple(xb) == x.data.shape else broadcast_to(x, tuple(xb))
+    return gather(xt, ax, np.broadcast_to(idx, tuple(jb)))
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    """``torch.cdist``: the ``p``-norm distance of every row of ``x1 (…, P, M)`` to every
+    row of ``x2 (…, R, M)``, ``(…, P, R)``; formed from the differences (PyTorch's
+    matrix-product shortcut for large inputs rounds differently)."""
+    x1, x2 = check_tensor(x1, "cdist"), check_tensor(x2, "cdist")
+    if x1.data.ndim < 2 or x2.data.ndim < 2 or x1.data.shape[-1] != x2.data.shape[-1]:
+        raise ValueError(
+            f"cdist: expected x1 (…, P, M) and x2 (…, R, M) with the same M, got shapes "
+            f"{x1.data.shape} and {x2.data.shape}"
+        )
+    a = reshape(x1, x1.data.shape[:-1] + (1, x1.data.shape[-1]))
+    b = reshape(x2, x2.data.shape[:-2] + (1,) + x2.data.shape[-2:])
+    return vector_norm(sub(a, b), p, -1)
 
 
 # ---------------------------------------------------------------- norms

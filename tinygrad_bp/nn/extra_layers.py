@@ -1,0 +1,223 @@
+"""More of PyTorch's layers: ``Conv1d``, ``AdaptiveAvgPool1d``/``AdaptiveAvgPool2d``,
+``GroupNorm``, ``InstanceNorm1d``/``InstanceNorm2d``, ``PReLU`` (see
+:mod:`tinygrad_bp.functional.extra_layers`)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Tensor, get_default_dtype
+from .linear import _check_features, _uniform
+from .module import Module, Parameter, _rng
+
+__all__ = [
+    "Conv1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "PReLU",
+]  # fmt: skip
+
+
+def _int(v: Any, name: str, owner: str) -> int:
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an int, got {v!r}")
+    return int(v)
+
+
+class Conv1d(Module):
+    """``y = conv1d(x, weight, bias, ...)``, ``weight (C_out, C_in/groups, K)``,
+    initialised as PyTorch's (uniform in ±1/√(C_in/groups·K)); ``padding_mode`` as
+    :class:`Conv2d`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> tg.nn.Conv1d(2, 4, 3, padding=1, rng=0)(tg.Tensor(np.zeros((5, 2, 7)))).shape
+    (5, 4, 7)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        _check_features("Conv1d", in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv1d: groups={groups} must divide in_channels {in_channels} and "
+                f"out_channels {out_channels}"
+            )
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"Conv1d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+                f"got {padding_mode!r}"
+            )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups, self.padding_mode = int(groups), padding_mode
+        self.kernel_size = (_int(kernel_size, "kernel_size", "Conv1d"),)
+        self.stride = (_int(stride, "stride", "Conv1d"),)
+        self.dilation = (_int(dilation, "dilation", "Conv1d"),)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Conv1d: padding must be an int, 'same' or 'valid', got {padding!r}"
+                )
+            self.padding: Any = padding
+        else:
+            self.padding = (_int(padding, "padding", "Conv1d"),)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        g = _rng(rng)
+        cin = self.in_channels // self.groups
+        bound = 1.0 / math.sqrt(cin * self.kernel_size[0])
+        self.weight = Parameter(
+            _uniform(g, bound, (self.out_channels, cin) + self.kernel_size, dtype)
+        )
+        self.bias = Parameter(_uniform(g, bound, (self.out_channels,), dtype)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        if self.padding_mode != "zeros":
+            if self.padding == "valid":
+                widths = (0, 0)
+            elif self.padding == "same":
+                total = self.dilation[0] * (self.kernel_size[0] - 1)
+                widths = (total // 2, total - total // 2)
+            else:
+                widths = (self.padding[0], self.padding[0])
+            x = F.pad(x, widths, mode=self.padding_mode)
+            padding = 0
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        extra = "" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode!r}"
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}{extra}"
+        )
+
+
+class AdaptiveAvgPool2d(Module):
+    """``F.adaptive_avg_pool2d(x, output_size)`` as a layer."""
+
+    def __init__(self, output_size: Any) -> None:
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """``F.adaptive_avg_pool1d(x, output_size)`` as a layer."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+
+class GroupNorm(Module):
+    """``F.group_norm`` with ``weight`` (ones) and ``bias`` (zeros) per channel when
+    ``affine``, as PyTorch's."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, dtype: Any = None) -> None:  # fmt: skip
+        _check_features("GroupNorm", num_groups=num_groups, num_channels=num_channels)
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_groups {num_groups} must divide num_channels {num_channels}"
+            )
+        self.num_groups, self.num_channels, self.eps = int(num_groups), int(num_channels), eps
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.weight = Parameter(np.ones(num_channels, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels, dtype)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm: expected an input of shape (N, {self.num_channels}, *), got "
+                f"{getattr(x, 'shape', type(x).__name__)}"
+            )
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
+
+
+class InstanceNorm2d(Module):
+    """``F.instance_norm``: each channel of each sample normalised over its positions;
+    ``affine=False`` and no running statistics by default, as PyTorch's
+    (``track_running_stats=True`` is refused by name)."""
+
+    _dims = 4
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False,
+                 dtype: Any = None) -> None:  # fmt: skip
+        name = type(self).__name__
+        _check_features(name, num_features=num_features)
+        if track_running_stats:
+            raise ValueError(
+                f"{name}: track_running_stats=True is not built; the default (False) "
+                f"normalises with each input's own statistics, in training and evaluation"
+            )
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        name = type(self).__name__
+        if not isinstance(x, Tensor) or x.ndim not in (self._dims - 1, self._dims):
+            raise ValueError(
+                f"{name}: expected a {self._dims - 1}-D or {self._dims}-D input, got "
+                f"{getattr(x, 'shape', type(x).__name__)}"
+            )
+        if x.ndim == self._dims - 1:  # unbatched, as PyTorch
+            return self.forward(x[None])[0]
+        if x.shape[1] != self.num_features:
+            msg = (
+                f"{name}({self.num_features}): the input has {x.shape[1]} channels (shape "
+                f"{x.shape})"
+            )
+            if self.weight is not None:
+                raise ValueError(msg)
+            warnings.warn(msg + "; normalising each of them (PyTorch's warning)", stacklevel=2)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+
+
+class InstanceNorm1d(InstanceNorm2d):
+    _dims = 3
+
+
+class PReLU(Module):
+    """``x`` where ``x > 0``, else ``weight · x``; ``weight`` is ``num_parameters``
+    learned slopes (one, or one per channel), initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype: Any = None) -> None:
+        _check_features("PReLU", num_parameters=num_parameters)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.num_parameters = int(num_parameters)
+        self.weight = Parameter(np.full(num_parameters, init, dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
