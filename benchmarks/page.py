@@ -278,10 +278,12 @@ def _memory_tables(res: dict[str, Any]) -> list[str]:
         "## Peak memory",
         "",
         f"Each implementation in a fresh process per workload ({res['memory_threads']} "
-        "thread), after a throw-away run on W1 so that imports and lazily loaded code are "
-        "not counted; from building the model out of the given arrays through 5 training "
-        "steps (`measure_memory` in `tinygrad_bp/commands/_bench_impls.py`). Ratio to hand "
-        "NumPy in brackets.",
+        "thread), after a throw-away run of two steps on the same workload (every library "
+        "and lazily loaded module it uses is loaded before the mark is reset; its freed "
+        "heap is handed back with `malloc_trim`); from building the model out of the given "
+        "arrays through 5 training steps (`measure_memory` in "
+        "`tinygrad_bp/commands/_bench_impls.py`); the median of "
+        f"{res.get('memory_runs', 1)} such process(es). Ratio to hand NumPy in brackets.",
         "",
         "Peak of the memory traced by `tracemalloc`: NumPy reports its array buffers to it "
         "and Python objects are counted too, so this is weights, gradients, optimiser "

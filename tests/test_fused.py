@@ -11,6 +11,7 @@ import torch
 
 import tinygrad_bp as tg
 from tinygrad_bp import functional as F
+from tinygrad_bp.autograd import Released
 from tinygrad_bp.functional.activation import _gelu_composed, _gelu_tanh_composed
 from tinygrad_bp.functional.attention import _attention_composed
 
@@ -276,6 +277,11 @@ def test_linear_on_three_axes_is_one_product_with_one_weight_gradient_product():
             matmuls.append(t)
         stack.extend(t.parents)
     assert len(matmuls) == 1 and matmuls[0].parents[0].shape == (10, 4)  # one (N·T, C) GEMM
+    # the bias went into the product's array in place: one array, the product released
+    assert isinstance(matmuls[0].data, Released) and y.parents[0].op == "add"
+    with tg.autograd.keep_values():  # (kept where the user asks for every value)
+        kept = lin(x)
+    assert isinstance(kept.parents[0].parents[0].data, np.ndarray)
     assert tg.gradcheck(lambda x: lin(x), [x])
     g = R.normal(size=y.shape)
     y.backward(g)
@@ -319,6 +325,40 @@ def test_gelu_module_takes_the_tanh_form_as_pytorch():
     np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
         tg.nn.GELU(approximate="sigmoid")
+
+
+def test_conv2d_adds_its_bias_in_place_and_frees_its_inner_values_after_use():
+    rng = np.random.default_rng(8)
+    x = tg.Tensor(rng.normal(size=(2, 3, 5, 5)), requires_grad=True)
+    conv = tg.nn.Conv2d(3, 4, 3, padding=1, rng=0, dtype=np.float64)
+    y = conv(x)
+    add = y.parents[0].parents[0]
+    assert add.op == "add" and isinstance(add.parents[0].data, Released)  # the product's
+    t = torch.nn.functional.conv2d(
+        torch.tensor(x.data),
+        torch.tensor(conv.weight.data),
+        torch.tensor(conv.bias.data),
+        padding=1,
+    )
+    np.testing.assert_allclose(y.data, t.numpy(), rtol=1e-12, atol=1e-12)
+    y.sum().backward()
+    assert isinstance(add.data, Released)  # (its backward has run)
+    np.testing.assert_allclose(conv.bias.grad, np.full(4, 2 * 25.0), rtol=1e-12)
+    with tg.autograd.keep_values():
+        kept = conv(x)
+    assert isinstance(kept.parents[0].parents[0].parents[0].data, np.ndarray)
+
+
+def test_add_reuses_an_array_for_a_bias_broadcast_along_its_last_axis():
+    a = tg.Tensor(np.ones((3, 4))) * 2.0
+    buf = a.data
+    out = tg.autograd.release(a, reuse=True) + tg.Tensor(np.arange(3.0).reshape(3, 1))
+    assert out.data is buf and isinstance(a.data, Released)
+    np.testing.assert_array_equal(out.data, 2.0 + np.arange(3.0).reshape(3, 1) + np.zeros((3, 4)))
+    # a sum larger than a's array is computed as usual, and a keeps its value
+    c = tg.Tensor(np.ones((3, 1))) * 2.0
+    out = tg.autograd.release(c, reuse=True) + tg.Tensor(np.ones((1, 4)))
+    assert out.shape == (3, 4) and isinstance(c.data, np.ndarray)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

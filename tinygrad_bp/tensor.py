@@ -476,9 +476,20 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons
     # Elementwise, as in NumPy and PyTorch: boolean tensors that never require grad.
     def _compare(self, other: Any, fn: Any) -> Tensor:
-        o = other.numpy() if isinstance(other, Tensor) else other
+        a = self.numpy()
+        if isinstance(other, (Tensor, ndarray)):
+            # in torch.result_type's dtype, as PyTorch: float32 == 0-d float64 compares
+            # in float32 (NumPy would widen the float32 side), int64 < float32 in float32
+            from .ops._common import result_type
+
+            o = other.numpy() if isinstance(other, Tensor) else other
+            dt = result_type(self, other)
+            if a.dtype != dt or o.dtype != dt:
+                a, o = a.astype(dt, copy=False), o.astype(dt, copy=False)
+        else:
+            o = other
         with np.errstate(invalid="ignore"):
-            return leaf(xp.asarray(fn(self.numpy(), o)))
+            return leaf(xp.asarray(fn(a, o)))
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, xp.less)
@@ -594,9 +605,13 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place (inside a graph: the gradient to the old value is 0)."""
-        return self._inplace("zero_", 0, _assign, _replace)
+        return self._inplace("zero_", xp.zeros((), self.data.dtype), _assign, _replace)
 
     def fill_(self, value: Any) -> Tensor:
+        """Fill with ``value`` in place; a number is converted to this tensor's dtype first,
+        as PyTorch does (``fill_(0.5)`` of a bool tensor is True, of an int64 one 0)."""
+        if isinstance(value, (builtins.bool, int, float, np.number, np.bool_)):
+            value = xp.asarray(value).astype(self.data.dtype)
         return self._inplace("fill_", value, _assign, _replace)
 
     def copy_(self, src: Any) -> Tensor:
@@ -768,19 +783,23 @@ class Tensor:
                   keepdim: Any = None) -> Tensor:  # fmt: skip
         return ops.logsumexp(self, *ops_axes("logsumexp", axis, keepdims, dim, keepdim))
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
             dim: Any = None, keepdim: Any = None, unbiased: Any = None,
             correction: Any = None) -> Tensor:  # fmt: skip
-        """Variance with NumPy's ``ddof=0`` default (PyTorch's default is unbiased: pass
-        ``unbiased=True``, ``correction=1`` or ``ddof=1``)."""
+        """Variance.  Spelt as NumPy (``axis=``, ``keepdims=``, positionally, or with no
+        arguments) NumPy's ``ddof=0`` default; spelt as PyTorch (``dim=`` or ``keepdim=``)
+        PyTorch's default, unbiased (``correction=1``).  ``ddof=``, ``unbiased=`` or
+        ``correction=`` say it either way."""
         a, k = ops_axes("var", axis, keepdims, dim, keepdim)
+        ddof = _var_ddof(ddof, dim, keepdim)
         return ops.var(self, a, k, ddof, unbiased=unbiased, correction=correction)
 
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+    def std(self, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
             dim: Any = None, keepdim: Any = None, unbiased: Any = None,
             correction: Any = None) -> Tensor:  # fmt: skip
-        """Standard deviation, with :meth:`var`'s arguments."""
+        """Standard deviation, with :meth:`var`'s arguments (and defaults)."""
         a, k = ops_axes("std", axis, keepdims, dim, keepdim)
+        ddof = _var_ddof(ddof, dim, keepdim)
         return ops.std(self, a, k, ddof, unbiased=unbiased, correction=correction)
 
     def cumsum(self, axis: Any = None, *, dim: Any = None) -> Tensor:
@@ -808,7 +827,7 @@ class Tensor:
         """A view with a new shape, sharing memory, as PyTorch's: refused where the memory
         layout needs a copy (use :meth:`reshape`, which copies then)."""
         t = ops.reshape(self, *shape)
-        if not t._flags & VIEW:
+        if not t._flags & VIEW and t.data.size:  # (an empty tensor views as any shape)
             raise RuntimeError(
                 f"view: view size is not compatible with input tensor's size and stride "
                 f"(shape {self.shape} to {t.shape}: at least one dimension spans across two "
@@ -1547,6 +1566,13 @@ def _in_place_via(op: Any) -> Any:
     return fast
 
 
+def _var_ddof(ddof: Any, dim: Any, keepdim: Any) -> Any:
+    """var/std's default: PyTorch's (1) where spelt as PyTorch, NumPy's (0) otherwise."""
+    if ddof is not None:
+        return ddof
+    return 1 if dim is not None or keepdim is not None else 0
+
+
 def _assign(data: Any, value: Any, out: Any, casting: Any) -> None:
     """``out[...] = value`` with a ufunc's signature (for fill_, zero_, copy_)."""
     xp.copyto(out, value, casting=casting)
@@ -1966,6 +1992,11 @@ def _inplace_graph(t: Tensor, name: str, other: Any, graph: Any) -> Tensor:
         if any(i >= 0 and parents[i] is old for i in r._saved_ix):
             old.data = data.copy()
             old._flags &= ~VIEW
+            if old._backward is not None and -1 in old._saved_ix:
+                # the old node saved its output, this memory, about to change: its use
+                # is refused as PyTorch's (x.tanh().mul_(w), w requiring grad, was a
+                # silently wrong gradient); the new node reads the copy, made before
+                mark_modified((old,))
         r._saved = tuple(
             (data if not view else a) if i < 0 else (old.data if parents[i] is old else a)
             for a, i in zip(r._saved, r._saved_ix)

@@ -655,17 +655,35 @@ def _proc_status(field: str) -> int | None:
     return None
 
 
+def _trim_heap() -> None:
+    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``), so
+    that what a warm-up freed is not there for the measured run to reuse unseen."""
+    import ctypes
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def measure_memory(impl: str, workload: str, warmup: int = 2, steps: int = 3) -> dict[str, Any]:
     """Peak memory of one implementation on one workload; run in a fresh process.
 
-    First the implementation is built and stepped on the tiny W1 problem and thrown away,
-    so that imports and lazily loaded code are not counted.  Then two measurements of
-    building the model out of the given arrays and running ``warmup + steps`` steps:
+    First the implementation is built on the *same* workload and stepped twice, then
+    thrown away, the garbage collected and the C heap's free memory handed back to the
+    system (``malloc_trim``): every library and lazily imported module the measured run
+    uses (SciPy's BLAS wrapper that a large SGD update calls, PyTorch's kernels, ...)
+    is then loaded before the high-water mark is reset, for every implementation alike.
+    (Warming up on the tiny W1 counted SciPy's libraries, loaded on the first large
+    update, as W5's step memory.)  Then two measurements of building the model out of
+    the given arrays and running ``warmup + steps`` steps:
 
     ``rss``: growth of the peak resident set size (the kernel's high-water mark, reset to
     the current RSS just before; Linux), which sees everything, PyTorch's own allocations
-    included, but is coarse: the C allocator keeps and reuses freed memory, so it can
-    under-count small workloads; None where it cannot be measured.
+    included, but is coarse (pages, and whatever the C allocator keeps); None where it
+    cannot be measured.
     ``traced``: the peak of the memory traced by ``tracemalloc`` over the same span (NumPy
     reports its array buffers to it, and Python objects are traced too): the weights,
     gradients, optimiser state, saved activations, graph objects and temporaries; the
@@ -675,11 +693,13 @@ def measure_memory(impl: str, workload: str, warmup: int = 2, steps: int = 3) ->
     import gc
     import tracemalloc
 
-    step, _ = IMPLS[impl](make_problem(WORKLOADS["W1"]))
-    step()
+    w = {**MODEL_WORKLOADS, **WORKLOADS}[workload]
+    step, _ = IMPLS[impl](make_problem(w))
+    for _ in range(2):
+        step()
     del step, _
     gc.collect()
-    w = {**MODEL_WORKLOADS, **WORKLOADS}[workload]
+    _trim_heap()
     problem = make_problem(w)
     rss0 = _rss_reset()
     step, _ = IMPLS[impl](problem)

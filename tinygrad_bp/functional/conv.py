@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..autograd import release
 from ..ops.window import _pair, _plain, max_pool, unfold, window_shape
 from ..tensor import Tensor, leaf
 from ._util import as_tensor
@@ -153,14 +154,18 @@ def _conv(
     # image and sum them), and the input's gradient another; with the images innermost
     # every copy and add over the windows (and the ReLU and pooling after) runs over long
     # contiguous stretches rather than rows of OW elements
-    cols = unfold(x, (kh, kw), strides, pads, op="conv2d", layout="ckhwn", dilation=dil)
+    # Every node made here but the last is seen by this graph only, and no backward reads
+    # its own output: each value is released as soon as its backward has run (the
+    # windows, the product and the sum are the step's largest arrays; freed early, a
+    # backward's temporaries reuse their memory)
+    cols = release(unfold(x, (kh, kw), strides, pads, op="conv2d", layout="ckhwn", dilation=dil))
     oh, ow = cols.shape[4:]
     k = c * kh * kw
-    cols2 = ops.reshape(ops.transpose(cols, 1, 2, 3, 4, 5, 0), k, oh * ow * n)  # no copy
-    y = ops.matmul(ops.reshape(weight, cout, k), cols2)  # (C_out, OH·OW·N)
-    if bias is not None:
-        y = ops.add(y, ops.reshape(bias, cout, 1))
-    return ops.transpose(ops.reshape(y, cout, oh, ow, n), 3, 0, 1, 2)
+    cols2 = ops.reshape(release(ops.transpose(cols, 1, 2, 3, 4, 5, 0)), k, oh * ow * n)
+    y = release(ops.matmul(ops.reshape(weight, cout, k), release(cols2)))  # (C_out, OH·OW·N)
+    if bias is not None:  # (added in place in the product's array)
+        y = release(ops.add(release(y, reuse=True), ops.reshape(bias, cout, 1)))
+    return ops.transpose(release(ops.reshape(y, cout, oh, ow, n)), 3, 0, 1, 2)
 
 
 def _pool_args(

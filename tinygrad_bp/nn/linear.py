@@ -217,7 +217,9 @@ class Linear(Module):
             x = ops.reshape(x, -1, self.in_features)
         y = ops.matmul(x, ops.transpose(self.weight))
         if self.bias is not None:
-            y = ops.add(y, self.bias)
+            # the bias is added in place in the product's fresh array (only this graph
+            # sees it; its backward never reads it), as nn.Dense does: one array a layer
+            y = ops.add(release(y, reuse=True), self.bias)
         return ops.reshape(y, *lead, self.out_features) if len(lead) > 1 else y
 
     def extra_repr(self) -> str:

@@ -48,6 +48,13 @@ def _plain(d: Any) -> bool:
 
 def _pair(v: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= ``minimum``, as a pair."""
+    cls = v.__class__
+    if cls is int:  # the common cases first, without the generic checks' generators
+        if v >= minimum:
+            return v, v
+    elif cls is tuple and len(v) == 2 and v[0].__class__ is int and v[1].__class__ is int:
+        if v[0] >= minimum and v[1] >= minimum:
+            return v
     vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
     if len(vals) != 2 or not all(
         isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in vals
