@@ -196,6 +196,8 @@ class TorchAdapter(_Adapter):
                 "prelu",
                 "interpolate",
                 "adaptive_max_pool2d",
+                "unfold",
+                "fold",
             )
         },  # fmt: skip
     )
@@ -948,6 +950,16 @@ CASES += [
         (2, 1, 4),
     ),
     case("einsum_list", lambda m, a, b: m.einsum("ij,jk", [a, b]), (2, 3), (3, 4)),
+]
+
+CASES += [
+    case("F_unfold", lambda m, x: m.F.unfold(x, (2, 3), padding=1, stride=(2, 1)), (2, 2, 4, 5)),
+    case(
+        "F_fold",
+        lambda m, c: m.F.fold(c, (4, 5), (2, 3), padding=1, stride=(2, 1)),
+        (2, 12, 15),
+    ),
+    case("tg_var_default_unbiased", lambda m, x: m.lib.var(x, 1) + m.lib.std(x), (3, 4)),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

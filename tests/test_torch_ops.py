@@ -696,3 +696,40 @@ def test_upsample_and_adaptive_max_pool_layers_match_torch() -> None:
         F.interpolate(Tensor(x), scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
         F.interpolate(Tensor(x))
+
+
+def test_module_level_var_std_argmax_follow_torch_not_the_methods() -> None:
+    a = RNG.normal(size=(3, 5))
+    x, t = Tensor(a), torch.tensor(a)
+    same(tg.var(x), torch.var(t))  # unbiased, PyTorch's default
+    same(tg.std(x, 1, keepdim=True), torch.std(t, 1, keepdim=True))
+    same(tg.var(x, 0, False), torch.var(t, 0, False))
+    same(tg.std(x, dim=1, correction=0), torch.std(t, dim=1, correction=0))
+    for got, want in zip(tg.var_mean(x, 1), torch.var_mean(t, 1)):
+        same(got, want)
+    for got, want in zip(tg.std_mean(x), torch.std_mean(t)):
+        same(got, want)
+    assert np.isclose(x.var().item(), a.var())  # the method keeps NumPy's ddof=0
+    same(tg.argmax(x), torch.argmax(t))
+    same(tg.argmin(x, 1, keepdim=True), torch.argmin(t, 1, keepdim=True))
+    b = a > 0
+    same(
+        tg.logical_and(Tensor(b), Tensor(~b)), torch.logical_and(torch.tensor(b), torch.tensor(~b))
+    )
+    same(tg.logical_not(Tensor(b)), torch.logical_not(torch.tensor(b)))
+    same(tg.isclose(x, x + 1e-9), torch.isclose(t, t + 1e-9))
+    same(tg.count_nonzero(Tensor(b), 1), torch.count_nonzero(torch.tensor(b), 1))
+    with pytest.raises(TypeError, match="var: pass unbiased or correction, not both"):
+        tg.var(x, 0, True, correction=1)
+
+
+def test_unfold_and_fold_match_torch() -> None:
+    a = RNG.normal(size=(2, 3, 6, 7))
+    kw = {"kernel_size": (2, 3), "dilation": (1, 2), "padding": 1, "stride": (2, 1)}
+    grads(lambda x: F.unfold(x, **kw), lambda t: TF.unfold(t, **kw), a)
+    grads(nn.Unfold(**kw), torch.nn.Unfold(**kw), a[0])  # unbatched
+    cols = TF.unfold(torch.tensor(a), **kw).numpy()
+    grads(lambda c: F.fold(c, (6, 7), **kw), lambda c: TF.fold(c, (6, 7), **kw), cols)
+    grads(nn.Fold((6, 7), **kw), torch.nn.Fold((6, 7), **kw), cols[0])
+    with pytest.raises(ValueError, match=r"fold: expected \(N, C·2·3, 20\) for output_size"):
+        F.fold(Tensor(cols[:, :, :5]), (6, 7), **kw)

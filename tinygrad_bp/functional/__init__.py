@@ -35,10 +35,12 @@ from .extra_layers import (
     adaptive_max_pool2d,
     conv1d,
     dropout2d,
+    fold,
     group_norm,
     instance_norm,
     interpolate,
     prelu,
+    unfold,
 )
 from .loss import (
     _check_pair,
@@ -130,6 +132,8 @@ __all__ = [
     "adaptive_max_pool2d",
     "dropout2d",
     "interpolate",
+    "unfold",
+    "fold",
 ]
 
 relu = ops.relu

@@ -2,7 +2,8 @@
 ``conv2d`` of height 1), ``adaptive_avg_pool1d``/``adaptive_avg_pool2d`` (the means of
 PyTorch's bins), ``adaptive_max_pool2d``, ``interpolate`` (nearest, linear, bilinear:
 PyTorch's source positions, read by indexing), ``group_norm``,
-``instance_norm``, ``prelu`` and ``dropout2d``."""
+``instance_norm``, ``prelu``, ``dropout2d``, ``unfold`` and ``fold`` (the window
+primitives with PyTorch's ``(N, C·kH·kW, L)`` layout)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.window import window_shape
 from ..tensor import Tensor
 from ._util import float_tensor
 from .conv import conv2d
 
 __all__ = [
     "conv1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "group_norm", "instance_norm",
-    "prelu", "dropout2d", "adaptive_max_pool2d", "interpolate",
+    "prelu", "dropout2d", "adaptive_max_pool2d", "interpolate", "unfold", "fold",
 ]  # fmt: skip
 
 
@@ -331,3 +333,65 @@ def interpolate(x: Tensor, size: Any = None, scale_factor: Any = None, mode: str
         w1 = lam.astype(x.dtype).reshape(shape)
         out = a * (1 - w1) + ops.getitem(out, at + (i1,)) * w1
     return out
+
+
+def unfold(
+    x: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
+    """``torch.nn.functional.unfold`` (im2col): the sliding windows of ``x (N, C, H, W)``
+    as ``(N, C·kH·kW, L)``, ``L`` the number of windows (the unfold primitive, reshaped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.unfold(tg.Tensor(np.ones((1, 2, 4, 5))), 2).shape
+    (1, 8, 12)
+    """
+    x = float_tensor(x, "unfold")
+    if x.ndim == 3:  # unbatched (C, H, W), as PyTorch
+        return unfold(ops.unsqueeze(x, 0), kernel_size, dilation, padding, stride)[0]
+    if x.ndim != 4:
+        raise ValueError(f"unfold: expected an input of shape (N, C, H, W), got shape {x.shape}")
+    cols = ops.unfold(x, kernel_size, stride, padding, dilation=dilation, op="unfold")
+    n, c, kh, kw, oh, ow = cols.shape
+    return ops.reshape(cols, (n, c * kh * kw, oh * ow))
+
+
+def fold(
+    x: Tensor,
+    output_size: Any,
+    kernel_size: Any,
+    dilation: Any = 1,
+    padding: Any = 0,
+    stride: Any = 1,
+) -> Tensor:
+    """``torch.nn.functional.fold`` (col2im), the adjoint of :func:`unfold`: the columns
+    ``(N, C·kH·kW, L)`` summed back into ``(N, C, *output_size)``, overlaps added."""
+    x = float_tensor(x, "fold")
+    if x.ndim == 2:  # unbatched (C·kH·kW, L)
+        return fold(ops.unsqueeze(x, 0), output_size, kernel_size, dilation, padding, stride)[0]
+    if x.ndim != 3:
+        raise ValueError(f"fold: expected an input of shape (N, C·kH·kW, L), got shape {x.shape}")
+    kernel = _pair2(kernel_size, "kernel_size", 1)
+    strides = _pair2(stride, "stride", 1)
+    pads = _pair2(padding, "padding", 0)
+    dil = _pair2(dilation, "dilation", 1)
+    hw = _pair2(output_size, "output_size", 1)
+    oh, ow = window_shape(hw, kernel, strides, pads, "fold", dil)
+    n, ck, length = x.shape
+    k = kernel[0] * kernel[1]
+    if ck % k or length != oh * ow:
+        raise ValueError(
+            f"fold: expected (N, C·{kernel[0]}·{kernel[1]}, {oh * ow}) for output_size {hw}, "
+            f"got shape {x.shape}"
+        )
+    cols = ops.reshape(x, (n, ck // k) + kernel + (oh, ow))
+    return ops.fold(cols, (n, ck // k) + hw, kernel, strides, pads, dil)
+
+
+def _pair2(v: Any, name: str, minimum: int) -> tuple[int, int]:
+    from ..ops.window import _pair
+
+    return _pair(v, name, "fold", minimum)

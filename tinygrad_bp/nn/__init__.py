@@ -43,10 +43,12 @@ from .extra_layers import (
     AdaptiveMaxPool2d,
     Conv1d,
     Dropout2d,
+    Fold,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
     PReLU,
+    Unfold,
     Upsample,
 )
 from .linear import ACTIVATIONS, INITS, Dense, Linear
@@ -184,4 +186,6 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "Dropout2d",
     "Upsample",
+    "Unfold",
+    "Fold",
 ]

@@ -18,7 +18,7 @@ from .module import Module, Parameter, _rng
 
 __all__ = [
     "Conv1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm", "InstanceNorm1d",
-    "InstanceNorm2d", "PReLU", "AdaptiveMaxPool2d", "Dropout2d", "Upsample",
+    "InstanceNorm2d", "PReLU", "AdaptiveMaxPool2d", "Dropout2d", "Upsample", "Unfold", "Fold",
 ]  # fmt: skip
 
 
@@ -267,3 +267,29 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class Unfold(Module):
+    """``F.unfold(x, kernel_size, dilation, padding, stride)`` as a layer."""
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:  # fmt: skip
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(Module):
+    """``F.fold(x, output_size, kernel_size, dilation, padding, stride)`` as a layer."""
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1,
+                 padding: Any = 0, stride: Any = 1) -> None:  # fmt: skip
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.fold(
+            x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )
