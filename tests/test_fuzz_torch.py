@@ -59,6 +59,10 @@ def test_programs_are_seeded_and_mix_what_they_cover() -> None:
     text = " ".join(exprs)
     for piece in ("@", ".sum(", ".max(", "cross_entropy", "[", ".reshape(", "tg.where", "//"):
         assert piece in text, piece
+    # (widened: in-place changes, through views too, float16 and int32, promotion in cat)
+    for piece in (".mul_(", "setitem(", "[0].mul_(", ".int()", "tg.cat([{0}, {1}]"):
+        assert piece in text, piece
+    assert ".half()" in text or "np.float16" in text
 
 
 def test_a_planted_bug_is_found_shrunk_and_printed(monkeypatch) -> None:

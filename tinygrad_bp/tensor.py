@@ -476,9 +476,20 @@ class Tensor:
     # ------------------------------------------------------------------ comparisons
     # Elementwise, as in NumPy and PyTorch: boolean tensors that never require grad.
     def _compare(self, other: Any, fn: Any) -> Tensor:
-        o = other.numpy() if isinstance(other, Tensor) else other
+        a = self.numpy()
+        if isinstance(other, (Tensor, ndarray)):
+            # in torch.result_type's dtype, as PyTorch: float32 == 0-d float64 compares
+            # in float32 (NumPy would widen the float32 side), int64 < float32 in float32
+            from .ops._common import result_type
+
+            o = other.numpy() if isinstance(other, Tensor) else other
+            dt = result_type(self, other)
+            if a.dtype != dt or o.dtype != dt:
+                a, o = a.astype(dt, copy=False), o.astype(dt, copy=False)
+        else:
+            o = other
         with np.errstate(invalid="ignore"):
-            return leaf(xp.asarray(fn(self.numpy(), o)))
+            return leaf(xp.asarray(fn(a, o)))
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, xp.less)
@@ -594,9 +605,13 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place (inside a graph: the gradient to the old value is 0)."""
-        return self._inplace("zero_", 0, _assign, _replace)
+        return self._inplace("zero_", xp.zeros((), self.data.dtype), _assign, _replace)
 
     def fill_(self, value: Any) -> Tensor:
+        """Fill with ``value`` in place; a number is converted to this tensor's dtype first,
+        as PyTorch does (``fill_(0.5)`` of a bool tensor is True, of an int64 one 0)."""
+        if isinstance(value, (builtins.bool, int, float, np.number, np.bool_)):
+            value = xp.asarray(value).astype(self.data.dtype)
         return self._inplace("fill_", value, _assign, _replace)
 
     def copy_(self, src: Any) -> Tensor:
@@ -768,19 +783,23 @@ class Tensor:
                   keepdim: Any = None) -> Tensor:  # fmt: skip
         return ops.logsumexp(self, *ops_axes("logsumexp", axis, keepdims, dim, keepdim))
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
             dim: Any = None, keepdim: Any = None, unbiased: Any = None,
             correction: Any = None) -> Tensor:  # fmt: skip
-        """Variance with NumPy's ``ddof=0`` default (PyTorch's default is unbiased: pass
-        ``unbiased=True``, ``correction=1`` or ``ddof=1``)."""
+        """Variance.  Spelt as NumPy (``axis=``, ``keepdims=``, positionally, or with no
+        arguments) NumPy's ``ddof=0`` default; spelt as PyTorch (``dim=`` or ``keepdim=``)
+        PyTorch's default, unbiased (``correction=1``).  ``ddof=``, ``unbiased=`` or
+        ``correction=`` say it either way."""
         a, k = ops_axes("var", axis, keepdims, dim, keepdim)
+        ddof = _var_ddof(ddof, dim, keepdim)
         return ops.var(self, a, k, ddof, unbiased=unbiased, correction=correction)
 
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+    def std(self, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
             dim: Any = None, keepdim: Any = None, unbiased: Any = None,
             correction: Any = None) -> Tensor:  # fmt: skip
-        """Standard deviation, with :meth:`var`'s arguments."""
+        """Standard deviation, with :meth:`var`'s arguments (and defaults)."""
         a, k = ops_axes("std", axis, keepdims, dim, keepdim)
+        ddof = _var_ddof(ddof, dim, keepdim)
         return ops.std(self, a, k, ddof, unbiased=unbiased, correction=correction)
 
     def cumsum(self, axis: Any = None, *, dim: Any = None) -> Tensor:
@@ -808,7 +827,7 @@ class Tensor:
         """A view with a new shape, sharing memory, as PyTorch's: refused where the memory
         layout needs a copy (use :meth:`reshape`, which copies then)."""
         t = ops.reshape(self, *shape)
-        if not t._flags & VIEW:
+        if not t._flags & VIEW and t.data.size:  # (an empty tensor views as any shape)
             raise RuntimeError(
                 f"view: view size is not compatible with input tensor's size and stride "
                 f"(shape {self.shape} to {t.shape}: at least one dimension spans across two "
@@ -1255,6 +1274,46 @@ class Tensor:
     def lerp(self, end: Any, weight: Any) -> Tensor:
         return ops.composed.lerp(self, end, weight)
 
+    def scatter_(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None,
+                 reduce: Any = None) -> Tensor:  # fmt: skip
+        """:meth:`scatter` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.scatter(t, dim, index, src, value=value, reduce=reduce)
+
+        return self._inplace("scatter_", src, _in_place_via(op), op)
+
+    def scatter_add_(self, dim: builtins.int, index: Any, src: Tensor) -> Tensor:
+        """:meth:`scatter_add` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.scatter_add(t, dim, index, src)
+
+        return self._inplace("scatter_add_", src, _in_place_via(op), op)
+
+    def index_add_(self, dim: builtins.int, index: Any, source: Any, *,
+                   alpha: Any = 1) -> Tensor:  # fmt: skip
+        """:meth:`index_add` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.index_add(t, dim, index, source, alpha)
+
+        return self._inplace("index_add_", source, _in_place_via(op), op)
+
+    def index_fill_(self, dim: builtins.int, index: Any, value: Any) -> Tensor:
+        """:meth:`index_fill` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.index_fill(t, dim, index, value)
+
+        return self._inplace("index_fill_", value, _in_place_via(op), op)
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(max=max)
+
     def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
         return self.clamp(min=min)
 
@@ -1495,6 +1554,23 @@ def bump_steps(record: list[int]) -> None:
     record[0] = seq
     record[1] += 1
     autograd._last_inplace[0] = seq
+
+
+def _in_place_via(op: Any) -> Any:
+    """A fast path for an in-place method: ``op`` computed on the array (no graph is
+    recorded here), its result written back (for scatter_, index_add_, ...)."""
+
+    def fast(data: Any, _: Any, out: Any, casting: Any) -> None:
+        xp.copyto(out, op(leaf(data.copy())).data, casting=casting)
+
+    return fast
+
+
+def _var_ddof(ddof: Any, dim: Any, keepdim: Any) -> Any:
+    """var/std's default: PyTorch's (1) where spelt as PyTorch, NumPy's (0) otherwise."""
+    if ddof is not None:
+        return ddof
+    return 1 if dim is not None or keepdim is not None else 0
 
 
 def _assign(data: Any, value: Any, out: Any, casting: Any) -> None:
@@ -1916,6 +1992,11 @@ def _inplace_graph(t: Tensor, name: str, other: Any, graph: Any) -> Tensor:
         if any(i >= 0 and parents[i] is old for i in r._saved_ix):
             old.data = data.copy()
             old._flags &= ~VIEW
+            if old._backward is not None and -1 in old._saved_ix:
+                # the old node saved its output, this memory, about to change: its use
+                # is refused as PyTorch's (x.tanh().mul_(w), w requiring grad, was a
+                # silently wrong gradient); the new node reads the copy, made before
+                mark_modified((old,))
         r._saved = tuple(
             (data if not view else a) if i < 0 else (old.data if parents[i] is old else a)
             for a, i in zip(r._saved, r._saved_ix)

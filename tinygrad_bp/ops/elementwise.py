@@ -539,7 +539,8 @@ def minimum(a: Any, b: Any) -> Tensor:
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` else ``b`` (NumPy broadcasting).  ``cond`` is a boolean array or
     Tensor and is never differentiated.  ∂/∂a = g where cond, ∂/∂b = g where not cond."""
-    c = cond.data if isinstance(cond, Tensor) else xp.asarray(cond)
+    # (a Tensor's mask is copied: an in-place change of it later must not reach backward)
+    c = cond.data.copy() if isinstance(cond, Tensor) else xp.asarray(cond)
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):

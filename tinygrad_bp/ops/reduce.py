@@ -74,7 +74,9 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
     whole = axis is None
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
 
-    def backward(g: Any) -> tuple[Any]:
+    # (x and the output are declared saved: the mask below reads their memory, so an
+    # in-place change of either after this refuses the backward, as PyTorch's amax does)
+    def backward(g: Any, *saved: Any) -> tuple[Any]:
         mask = xd == kept  # a constant: which elements are extremal (ties share evenly)
         if whole and xd.dtype.kind == "f":  # a NaN maximum of the whole tensor: the NaNs
             nan = xp.isnan(kept)  # take the gradient (PyTorch's max(); per axis it is NaN)
@@ -85,7 +87,7 @@ def _extreme(x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
             return (D.where(mask, g.reshape(kshape) / int(mask.sum()), 0.0),)
         return (g.reshape(kshape) * (mask / mask.sum(axis=axes, keepdims=True)),)
 
-    return make_node(out, (x,), op, backward)
+    return make_node(out, (x,), op, backward, (x, OUT))
 
 
 @primitive("reduce", "g to the max entries")

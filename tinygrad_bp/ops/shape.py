@@ -11,7 +11,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import Tensor, as_view, make_node
 from . import dialect as D
-from ._common import primitive, as_tensor, norm_axes, one_axis
+from ._common import as_tensor, norm_axes, one_axis, primitive, promote_types, to_dtype
 
 __all__ = [
     "reshape", "transpose", "broadcast_to", "squeeze", "unsqueeze", "flatten", "cat",
@@ -170,7 +170,7 @@ def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Ten
         axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("cat: expected a non-empty list or tuple of tensors")
-    ts = tuple(as_tensor(t, "cat") for t in tensors)
+    ts = _promoted(tuple(as_tensor(t, "cat") for t in tensors))
     nd = ts[0].ndim
     ax = one_axis(axis, nd, "cat")
     shapes = [t.shape for t in ts]
@@ -199,7 +199,7 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> T
         axis = dim
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise TypeError("stack: expected a non-empty list or tuple of tensors")
-    ts = tuple(as_tensor(t, "stack") for t in tensors)
+    ts = _promoted(tuple(as_tensor(t, "stack") for t in tensors))
     shapes = {t.shape for t in ts}
     if len(shapes) > 1:
         raise ValueError(
@@ -303,3 +303,12 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
         return (g,)
 
     return make_node(x.data.astype(d), (x,), "cast", backward)
+
+
+def _promoted(ts: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """cat's and stack's operands in one dtype, PyTorch's (``promote_types`` over them
+    all: int64 with float32 is float32, not NumPy's float64), by differentiable casts."""
+    dt = ts[0].data.dtype
+    for t in ts[1:]:
+        dt = promote_types(dt, t.data.dtype)
+    return tuple(to_dtype(t, dt) for t in ts)
