@@ -395,16 +395,17 @@ def test_a_plain_view_of_a_traced_array_is_derived_again():
 
 
 def test_another_thread_during_a_trace_records_nothing():
+    import queue
     import threading
 
     model, opt, step = _tiny()
-    seen = []
+    results: queue.Queue = queue.Queue()
 
     def other():  # eager work in another thread while the step is being traced
         t = tg.zeros(3) + tg.Tensor(np.ones(3))
-        seen.append(type(t.data))
+        results.put(type(t.data))
 
-    def traced_step(x, y):
+    def traced_step(x, y, other=other):  # (a default: not state compile watches)
         th = threading.Thread(target=other)
         th.start()
         th.join()
@@ -414,6 +415,7 @@ def test_another_thread_during_a_trace_records_nothing():
     x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
     for _ in range(3):
         compiled(x, y)
+    seen = [results.get() for _ in range(results.qsize())]
     assert seen and all(t is np.ndarray for t in seen)
 
 
@@ -436,3 +438,50 @@ def test_decorator_forms():
     limited(x, y)
     with pytest.raises(CompileError, match="max_traces=1"):
         limited(x, y)
+
+
+def test_python_bookkeeping_in_the_step_is_refused():
+    model, opt, step = _tiny()
+    history = []
+
+    def logged(x, y):
+        loss = step(x, y)
+        history.append(loss)  # a replay runs no Python: it would not append
+        return loss
+
+    compiled = tg.compile(logged)
+    x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
+    with pytest.raises(CompileError, match=r"'history' \(a list\)"):
+        for _ in range(4):
+            compiled(x, y)
+
+
+def test_tensor_inplace_update_keeps_the_version_check():
+    # a hand-written SGD with Tensor operators: each replay marks the parameters changed,
+    # so a graph built before a replay still refuses to backpropagate through the old values
+    def build():
+        w = tg.Tensor(np.linspace(-1, 1, 6).reshape(3, 2), requires_grad=True)
+        x = tg.Tensor(np.linspace(0, 1, 12).reshape(4, 3))
+
+        def step():
+            w.grad = None
+            loss = ((x @ w) ** 2).mean()
+            loss.backward()
+            with tg.no_grad():
+                w.sub_(0.1 * tg.Tensor(w.grad))
+            return loss.item()
+
+        return step, lambda: [w.data.copy(), w.grad.copy()], w
+
+    eager, ep, w1 = build()
+    step, sp, w2 = build()
+    compiled = tg.compile(step)
+    for _ in range(6):
+        assert eager() == compiled()
+        assert all(np.array_equal(a, b) for a, b in zip(ep(), sp()))
+    assert w1._version == w2._version
+    stale = [(w1 * w1).sum(), (w2 * w2).sum()]
+    eager(), compiled()
+    for loss in stale:
+        with pytest.raises(RuntimeError, match="modified by an inplace operation|in place"):
+            loss.backward()

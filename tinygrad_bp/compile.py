@@ -1039,7 +1039,7 @@ class _Owners:
         self.arrays: list[tuple[Any, Any, str, str]] = []  # (cell or dict, key, name, how)
         self.by_module: set[int] = set()  # tensors named after a module's attribute
         self.via: dict[int, tuple[Any, Any]] = {}  # id(Tensor) -> (cell, None) / (dict, key)
-        self.same: list[tuple[Any, Any, Any]] = []  # (cell / dict, key, object it holds)
+        self.same: list[tuple[Any, Any, Any, str]] = []  # (cell / dict, key, object, name)
 
     def add(self, x: Any, name: str, depth: int = 0) -> None:
         from .nn import Module
@@ -1117,7 +1117,7 @@ class _Owners:
         if not isinstance(v, (types.ModuleType, type, str, int, float, bool, type(None))):
             # the step reads this cell (global) each call: a new object there is a new step
             if not (isinstance(v, Tensor) or isinstance(v, np.ndarray)):
-                self.same.append((holder, name if how == "global" else None, v))
+                self.same.append((holder, name if how == "global" else None, v, name))
         if isinstance(v, Tensor) and id(v) not in self.tensors:
             self.via[id(v)] = (holder, name if how == "global" else None)
         if isinstance(v, _Traced) or type(v) is np.ndarray:
@@ -1461,12 +1461,17 @@ def _run_traced(
                     states[id(p)] = (st, snm, sb, before)
         steps_before = list(getattr(opt, "_steps", [0, 0]))
         opts.append((opt, nm, b, states, steps_before, len(opt.state._by_id)))
-    for holder, key, obj in owners.same:
+    watched = []  # plain Python containers and objects the step names: it must not change them
+    for holder, key, obj, name in owners.same:
         nm, b = bind(holder, "C")
         b = dict(b)
         b[f"{nm}_was"] = obj
         expr = f"{nm}.cell_contents" if key is None else f"{nm}[{key!r}]"
         rec.guards.append((f"{expr} is {nm}_was", b, True))
+        snap = _snapshot(obj)
+        if snap is not None:
+            watched.append((obj, name, snap))
+    tensor_versions = [(t, _version_of(t)) for t, *_ in tensors]
     module_attrs = []
     seen_modules: set[int] = set()
     for m, mname in owners.modules.values():
@@ -1614,6 +1619,17 @@ def _run_traced(
         else:
             holder[gname] = val
 
+    for obj, name, snap in watched:
+        if _snapshot(obj) != snap:
+            problems.append(
+                f"the step changes {name!r} (a {type(obj).__name__}), which a replay would not "
+                f"do (it runs none of the step's Python code): return the value from the step "
+                f"and keep the bookkeeping outside it"
+            )
+    for (t, nm, b, *_), (_, v0) in zip(tensors, tensor_versions):
+        n = _version_of(t) - v0
+        if n > 0:  # changed in place by a Tensor operator: the version check's counter
+            rec.writebacks.append((_Source(nm, b, "version"), ("modified", n)))
     for sub, nm, b, where, before in module_attrs:
         now = vars(sub)
         for k in set(before) | set(now):
@@ -1694,6 +1710,33 @@ def _restore_all(tensors: Any, opts: Any, cells: Any, restore: Any, tr: _Trace) 
             for k, v in list(st.items()):
                 if isinstance(v, _Traced):
                     st[k] = _plainview(v)
+
+
+def _snapshot(obj: Any) -> Any:
+    """What a plain Python container or object holds (by identity), or None for others."""
+    from .nn import Module
+    from .optim import Optimizer
+
+    if isinstance(obj, (Module, Optimizer, types.FunctionType, types.MethodType)):
+        return None
+    if type(obj) is list:
+        return ("list", [id(v) for v in obj])
+    if type(obj) is dict:
+        return ("dict", [(k, id(v)) for k, v in obj.items()])
+    if type(obj) is set:
+        return ("set", set(obj))
+    attrs = getattr(obj, "__dict__", None)
+    if isinstance(attrs, dict) and not isinstance(obj, type):
+        return ("attrs", [(k, id(v)) for k, v in attrs.items()])
+    return None
+
+
+def _version_of(t: Any) -> int:
+    from . import autograd
+
+    if t._flags & autograd.VIEW:
+        t = t._base
+    return t._version if t._flags & autograd.MODIFIED else 0
 
 
 def _freeze(v: Any) -> Any:
@@ -1816,7 +1859,7 @@ class _Program:
     writes back the rebound attributes)."""
 
     def __init__(self, rec: _Record) -> None:
-        from .tensor import bump_steps, leaf
+        from .tensor import bump_steps, leaf, mark_modified
 
         tr = rec.trace
         calls = tr.calls
@@ -2013,7 +2056,8 @@ class _Program:
         for o, v in folded.items():
             em.ns[names[o]] = v
         em.ns.update({"_GuardMiss": _GuardMiss, "CompileError": CompileError, "_leaf": leaf,
-                      "_bump": bump_steps, "operator": operator, "math": math})  # fmt: skip
+                      "_bump": bump_steps, "operator": operator, "math": math,
+                      "_mark": mark_modified})  # fmt: skip
         inputs = [s for s in rec.sources if s in live]
         self.inputs = inputs
         # -- _body
@@ -2121,6 +2165,8 @@ class _Program:
                 run.append(f"    {src.expr} = None")
             elif v[0] == "bump":
                 run.extend([f"    _bump({src.expr})"] * v[1])
+            elif v[0] == "modified":
+                run.extend([f"    _mark(({src.expr},))"] * v[1])
             elif v[0] == "int":
                 run.append(f"    {src.expr} = int({names[v[1]]})")
             else:
