@@ -485,3 +485,24 @@ def test_tensor_inplace_update_keeps_the_version_check():
     for loss in stale:
         with pytest.raises(RuntimeError, match="modified by an inplace operation|in place"):
             loss.backward()
+
+
+def test_a_hook_with_python_side_effects_is_refused():
+    model, opt, step = _tiny()
+    seen = []
+    model[0].register_forward_hook(lambda m, args, out: seen.append(out))
+    compiled = tg.compile(step)
+    x, y = tg.Tensor(np.ones((2, 3))), np.array([0, 1])
+    with pytest.raises(CompileError, match=r"'seen' \(a list\)"):
+        for _ in range(4):
+            compiled(x, y)
+
+
+def test_a_hook_that_only_computes_is_replayed():
+    def build():
+        model, opt, step = _tiny()
+        model[2].weight.register_hook(lambda g: g * 0.5)  # engine ops: traced like the rest
+        x, y = tg.Tensor(np.linspace(-1, 1, 12).reshape(4, 3)), np.array([0, 1, 1, 0])
+        return (lambda: step(x, y)), lambda: [p.data.copy() for p in model.parameters()]
+
+    _same_run(build, steps=8)
