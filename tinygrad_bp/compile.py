@@ -1066,8 +1066,8 @@ class _Owners:
                 for kind in ("pre", "post", "backward"):
                     for fn in getattr(getattr(hooks, kind, None), "hooks", {}).values():
                         self.add_function(fn)
-            for p in self.tensors.values():
-                self._tensor_hooks(p[0])
+            for held, _ in list(self.tensors.values()):
+                self._tensor_hooks(held)
         elif isinstance(x, Optimizer):
             if id(x) in self.optimizers:
                 return
