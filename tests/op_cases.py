@@ -194,6 +194,10 @@ class TorchAdapter(_Adapter):
                 "group_norm",
                 "instance_norm",
                 "prelu",
+                "interpolate",
+                "adaptive_max_pool2d",
+                "unfold",
+                "fold",
             )
         },  # fmt: skip
     )
@@ -916,6 +920,46 @@ CASES += [
         (2, 5, 4),
         tags={"no_second_torch"},
     ),
+]
+
+CASES += [
+    case("interpolate_nearest", lambda m, x: m.F.interpolate(x, size=(4, 7)), (1, 2, 3, 5)),
+    case(
+        "interpolate_bilinear",
+        lambda m, x: m.F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+        (2, 1, 3, 4),
+    ),
+    case(
+        "interpolate_linear_corners",
+        lambda m, x: m.F.interpolate(x, size=6, mode="linear", align_corners=True),
+        (2, 3, 4),
+    ),
+    case(
+        "adaptive_max_pool2d",
+        lambda m, x: m.F.adaptive_max_pool2d(x, (2, 3)),
+        (1, 2, 5, 7),
+        domains=(D,),
+    ),
+    case(
+        "einsum_ellipsis", lambda m, a, b: m.einsum("...ij,...jk->...ik", a, b), (2, 3, 4), (4, 2)
+    ),
+    case(
+        "einsum_ellipsis_implicit",
+        lambda m, a, b: m.einsum("b...d,b...d", a, b),
+        (2, 3, 4),
+        (2, 1, 4),
+    ),
+    case("einsum_list", lambda m, a, b: m.einsum("ij,jk", [a, b]), (2, 3), (3, 4)),
+]
+
+CASES += [
+    case("F_unfold", lambda m, x: m.F.unfold(x, (2, 3), padding=1, stride=(2, 1)), (2, 2, 4, 5)),
+    case(
+        "F_fold",
+        lambda m, c: m.F.fold(c, (4, 5), (2, 3), padding=1, stride=(2, 1)),
+        (2, 12, 15),
+    ),
+    case("tg_var_default_unbiased", lambda m, x: m.lib.var(x, 1) + m.lib.std(x), (3, 4)),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

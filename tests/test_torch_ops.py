@@ -638,3 +638,98 @@ BAD_LAYERS = [
 def test_bad_layer_input_is_named(call, exc, match) -> None:
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_in_place_index_ops_match_torch() -> None:
+    a, src = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 2))
+    idx = np.array([[0, 3], [2, 1], [1, 0]])
+    for name, args in (
+        ("scatter_", (1, idx, src)),
+        ("scatter_add_", (1, idx, src)),
+        ("index_add_", (0, np.array([2, 0]), RNG.normal(size=(2, 4)))),
+        ("index_fill_", (1, np.array([3, 1]), -2.0)),
+    ):
+        w, tw = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours = [Tensor(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for v in args]
+        theirs = [torch.tensor(v) if isinstance(v, np.ndarray) else v for v in args]
+        y, ty = w * 2, tw * 2
+        assert getattr(y, name)(*ours) is y
+        getattr(ty, name)(*theirs)
+        same(y, ty)
+        g = RNG.normal(size=(3, 4))
+        y.backward(g)
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-12)
+        with tg.no_grad():  # the plain path, on the tensor's own memory
+            z, tz = Tensor(a.copy()), torch.tensor(a.copy())
+            getattr(z, name)(*ours)
+            getattr(tz, name)(*theirs)
+            same(z, tz)
+
+
+def test_embedding_from_pretrained_and_dropout2d() -> None:
+    w = RNG.normal(size=(5, 3))
+    emb = nn.Embedding.from_pretrained(Tensor(w))
+    ref = torch.nn.Embedding.from_pretrained(torch.tensor(w))
+    same(emb(np.array([[4, 0]])), ref(torch.tensor([[4, 0]])))
+    assert not emb.weight.requires_grad and [n for n, _ in emb.named_parameters()] == ["weight"]
+    assert nn.Embedding.from_pretrained(w, freeze=False).weight.requires_grad
+    x = Tensor(np.ones((4, 8, 3, 3)))
+    y = nn.Dropout2d(0.5, rng=0)(x).numpy()
+    per_channel = y.reshape(4, 8, -1)
+    assert set(np.unique(per_channel)) <= {0.0, 2.0}
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels
+    assert 0 < (per_channel[:, :, 0] == 0).mean() < 1
+    assert nn.Dropout2d(0.5).eval()(x) is x
+
+
+def test_upsample_and_adaptive_max_pool_layers_match_torch() -> None:
+    x = RNG.normal(size=(2, 3, 5, 6))
+    for kw in ({"scale_factor": 2}, {"size": (3, 8), "mode": "bilinear"},
+               {"scale_factor": 0.6, "mode": "bilinear", "align_corners": True}):  # fmt: skip
+        grads(nn.Upsample(**kw), torch.nn.Upsample(**kw), x)
+    grads(nn.AdaptiveMaxPool2d((2, 4)), torch.nn.AdaptiveMaxPool2d((2, 4)), x)
+    i, ti = nn.AdaptiveMaxPool2d(3, return_indices=True)(Tensor(x))[1], None
+    ti = torch.nn.AdaptiveMaxPool2d(3, return_indices=True)(torch.tensor(x))[1]
+    same(i, ti)
+    with pytest.raises(ValueError, match="interpolate: mode 'bicubic' is not built"):
+        F.interpolate(Tensor(x), scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="interpolate: give exactly one of size and scale_factor"):
+        F.interpolate(Tensor(x))
+
+
+def test_module_level_var_std_argmax_follow_torch_not_the_methods() -> None:
+    a = RNG.normal(size=(3, 5))
+    x, t = Tensor(a), torch.tensor(a)
+    same(tg.var(x), torch.var(t))  # unbiased, PyTorch's default
+    same(tg.std(x, 1, keepdim=True), torch.std(t, 1, keepdim=True))
+    same(tg.var(x, 0, False), torch.var(t, 0, False))
+    same(tg.std(x, dim=1, correction=0), torch.std(t, dim=1, correction=0))
+    for got, want in zip(tg.var_mean(x, 1), torch.var_mean(t, 1)):
+        same(got, want)
+    for got, want in zip(tg.std_mean(x), torch.std_mean(t)):
+        same(got, want)
+    assert np.isclose(x.var().item(), a.var())  # the method keeps NumPy's ddof=0
+    same(tg.argmax(x), torch.argmax(t))
+    same(tg.argmin(x, 1, keepdim=True), torch.argmin(t, 1, keepdim=True))
+    b = a > 0
+    same(
+        tg.logical_and(Tensor(b), Tensor(~b)), torch.logical_and(torch.tensor(b), torch.tensor(~b))
+    )
+    same(tg.logical_not(Tensor(b)), torch.logical_not(torch.tensor(b)))
+    same(tg.isclose(x, x + 1e-9), torch.isclose(t, t + 1e-9))
+    same(tg.count_nonzero(Tensor(b), 1), torch.count_nonzero(torch.tensor(b), 1))
+    with pytest.raises(TypeError, match="var: pass unbiased or correction, not both"):
+        tg.var(x, 0, True, correction=1)
+
+
+def test_unfold_and_fold_match_torch() -> None:
+    a = RNG.normal(size=(2, 3, 6, 7))
+    kw = {"kernel_size": (2, 3), "dilation": (1, 2), "padding": 1, "stride": (2, 1)}
+    grads(lambda x: F.unfold(x, **kw), lambda t: TF.unfold(t, **kw), a)
+    grads(nn.Unfold(**kw), torch.nn.Unfold(**kw), a[0])  # unbatched
+    cols = TF.unfold(torch.tensor(a), **kw).numpy()
+    grads(lambda c: F.fold(c, (6, 7), **kw), lambda c: TF.fold(c, (6, 7), **kw), cols)
+    grads(nn.Fold((6, 7), **kw), torch.nn.Fold((6, 7), **kw), cols[0])
+    with pytest.raises(ValueError, match=r"fold: expected \(N, C·2·3, 20\) for output_size"):
+        F.fold(Tensor(cols[:, :, :5]), (6, 7), **kw)

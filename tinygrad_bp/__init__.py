@@ -49,7 +49,7 @@ from .creation import (
     zeros_like,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import cat, einsum, maximum, minimum, stack, where
+from .ops import cat, maximum, minimum, stack, where
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 
 __version__ = "0.1.0"
@@ -88,7 +88,6 @@ __all__ = [
     "where",
     "cat",
     "stack",
-    "einsum",
     "compile",
     "tensor",
     "zeros",

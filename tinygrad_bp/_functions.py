@@ -4,11 +4,15 @@ argument names, so ``torch.f(x, ...)`` ports as ``tg.f(x, ...)``."""
 
 from __future__ import annotations
 
+import builtins
+import string
 from typing import Any
+
+import numpy as np
 
 from . import ops
 from .ops import composed
-from .tensor import Tensor
+from .tensor import Tensor, leaf
 
 __all__ = [
     "exp", "log", "log1p", "log2", "log10", "exp2", "sqrt", "rsqrt", "sin", "cos", "tan",
@@ -22,7 +26,9 @@ __all__ = [
     "split", "chunk", "unbind", "norm", "lerp", "isnan", "isinf", "isfinite", "allclose",
     "equal", "numel", "diag", "diagonal", "trace", "movedim", "moveaxis", "repeat_interleave",
     "tile", "concat", "concatenate", "nonzero", "broadcast_to", "round", "trunc", "frac",
-    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist",
+    "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist", "einsum",
+    "var_mean", "std_mean", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "isclose", "count_nonzero",
 ]  # fmt: skip
 
 
@@ -180,26 +186,6 @@ def amax(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
 def amin(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
     """``torch.amin(input, ...)``: ``input.amin(...)``."""
     return _t(input, "amin").amin(*args, **kwargs)
-
-
-def argmax(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.argmax(input, ...)``: ``input.argmax(...)``."""
-    return _t(input, "argmax").argmax(*args, **kwargs)
-
-
-def argmin(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.argmin(input, ...)``: ``input.argmin(...)``."""
-    return _t(input, "argmin").argmin(*args, **kwargs)
-
-
-def var(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.var(input, ...)``: ``input.var(...)``."""
-    return _t(input, "var").var(*args, **kwargs)
-
-
-def std(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.std(input, ...)``: ``input.std(...)``."""
-    return _t(input, "std").std(*args, **kwargs)
 
 
 def logsumexp(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
@@ -506,3 +492,153 @@ take_along_dim, cdist = composed.take_along_dim, composed.cdist
 
 def nan_to_num(input: Any, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:  # noqa: A002
     return composed.nan_to_num(_t(input, "nan_to_num"), nan, posinf, neginf)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """``torch.einsum``: operands as arguments or as one list, and ``...`` (broadcast
+    axes, right-aligned, as PyTorch's: each ``...`` is spelled with unused letters and
+    the operands broadcast to one shape there, differentiably) before
+    :func:`tinygrad_bp.ops.einsum`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> a, b = tg.Tensor(np.ones((2, 5, 3, 4))), tg.Tensor(np.ones((5, 4, 6)))
+    >>> tg.einsum("...ij,...jk->...ik", a, b).shape
+    (2, 5, 3, 6)
+    >>> tg.einsum("ij,jk", [tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones((3, 4)))]).shape
+    (2, 4)
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "..." not in eq:
+        return ops.einsum(eq, *operands)
+    ts = [o if isinstance(o, Tensor) else ops.as_tensor(o, "einsum") for o in operands]
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ts):
+        raise ValueError(f"einsum: {equation!r} names {len(terms)} operands, got {len(ts)}")
+    free = [c for c in string.ascii_letters if c not in eq]
+    spans = []  # (where '...' starts, how many axes it stands for) per operand
+    for term, t in zip(terms, ts):
+        if term.count("...") > 1 or "." in term.replace("...", ""):
+            raise ValueError(f"einsum: {term!r} must hold at most one '...'")
+        named = len(term.replace("...", ""))
+        k = t.ndim - named if "..." in term else 0
+        if k < 0:
+            raise ValueError(f"einsum: operand {term!r} has more subscripts than shape {t.shape}")
+        spans.append((term.find("..."), k))
+    n = builtins.max(k for _, k in spans)
+    try:
+        common = np.broadcast_shapes(
+            *(t.shape[s : s + k] for t, (s, k) in zip(ts, spans) if s >= 0)
+        )
+    except ValueError:
+        raise ValueError(
+            f"einsum: the '...' axes of shapes {[t.shape for t in ts]} do not broadcast"
+        ) from None
+    letters = "".join(free[:n])
+    new_terms, new_ts = [], []
+    for term, t, (s, k) in zip(terms, ts, spans):
+        if s < 0:
+            new_terms.append(term)
+            new_ts.append(t)
+            continue
+        shape = t.shape[:s] + common + t.shape[s + k :]
+        if t.shape != shape:
+            t = ops.broadcast_to(ops.reshape(t, t.shape[:s] + (1,) * (n - k) + t.shape[s:]), shape)
+        new_terms.append(term.replace("...", letters))
+        new_ts.append(t)
+    if arrow:
+        out = out.replace("...", letters)
+    else:
+        named = "".join(new_terms).replace(letters, "") if letters else "".join(new_terms)
+        out = letters + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return ops.einsum(f"{','.join(new_terms)}->{out}", *new_ts)
+
+
+def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None) -> Tensor:  # fmt: skip
+    """``torch.var``: PyTorch's default is the unbiased variance (``correction=1``); the
+    method ``Tensor.var`` keeps NumPy's ``ddof=0`` default (the contract's)."""
+    return _spread("var", input, dim, unbiased, keepdim, correction)
+
+
+def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None) -> Tensor:  # fmt: skip
+    """``torch.std``: unbiased by default, as :func:`var`."""
+    return _spread("std", input, dim, unbiased, keepdim, correction)
+
+
+def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``torch.var_mean``: ``(var, mean)``, the variance unbiased by default."""
+    return var(input, dim, unbiased, keepdim, correction=correction), _t(input, "var_mean").mean(
+        dim=dim, keepdim=keepdim
+    )
+
+
+def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: Any = None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """``torch.std_mean``: ``(std, mean)``, the deviation unbiased by default."""
+    return std(input, dim, unbiased, keepdim, correction=correction), _t(input, "std_mean").mean(
+        dim=dim, keepdim=keepdim
+    )
+
+
+def _spread(op: str, input: Any, dim: Any, unbiased: Any, keepdim: bool, correction: Any) -> Tensor:  # noqa: A002
+    if isinstance(dim, bool):  # PyTorch's older torch.var(x, unbiased)
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: pass unbiased or correction, not both")
+    if unbiased is None and correction is None:
+        correction = 1
+    return getattr(_t(input, op), op)(
+        dim=dim, keepdim=keepdim, unbiased=unbiased, correction=correction
+    )
+
+
+def argmax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """``torch.argmax``: an int64 tensor (the method ``Tensor.argmax`` gives a NumPy array,
+    the contract's)."""
+    return leaf(np.asarray(_t(input, "argmax").argmax(dim=dim, keepdim=keepdim), np.int64))
+
+
+def argmin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """``torch.argmin``: an int64 tensor."""
+    return leaf(np.asarray(_t(input, "argmin").argmin(dim=dim, keepdim=keepdim), np.int64))
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def logical_and(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return leaf(np.logical_and(_data(input), _data(other)))
+
+
+def logical_or(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return leaf(np.logical_or(_data(input), _data(other)))
+
+
+def logical_xor(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return leaf(np.logical_xor(_data(input), _data(other)))
+
+
+def logical_not(input: Any) -> Tensor:  # noqa: A002
+    return leaf(np.logical_not(_data(input)))
+
+
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
+            equal_nan: bool = False) -> Tensor:  # fmt: skip
+    """``torch.isclose``: a boolean tensor."""
+    return leaf(np.isclose(_data(input), _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def count_nonzero(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+    """``torch.count_nonzero``: an int64 tensor."""
+    return leaf(np.asarray(np.count_nonzero(_data(input), axis=dim), dtype=np.int64))

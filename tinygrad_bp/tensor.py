@@ -1274,6 +1274,46 @@ class Tensor:
     def lerp(self, end: Any, weight: Any) -> Tensor:
         return ops.composed.lerp(self, end, weight)
 
+    def scatter_(self, dim: builtins.int, index: Any, src: Any = None, *, value: Any = None,
+                 reduce: Any = None) -> Tensor:  # fmt: skip
+        """:meth:`scatter` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.scatter(t, dim, index, src, value=value, reduce=reduce)
+
+        return self._inplace("scatter_", src, _in_place_via(op), op)
+
+    def scatter_add_(self, dim: builtins.int, index: Any, src: Tensor) -> Tensor:
+        """:meth:`scatter_add` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.scatter_add(t, dim, index, src)
+
+        return self._inplace("scatter_add_", src, _in_place_via(op), op)
+
+    def index_add_(self, dim: builtins.int, index: Any, source: Any, *,
+                   alpha: Any = 1) -> Tensor:  # fmt: skip
+        """:meth:`index_add` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.index_add(t, dim, index, source, alpha)
+
+        return self._inplace("index_add_", source, _in_place_via(op), op)
+
+    def index_fill_(self, dim: builtins.int, index: Any, value: Any) -> Tensor:
+        """:meth:`index_fill` in place."""
+
+        def op(t: Tensor, _: Any = None) -> Tensor:
+            return ops.composed.index_fill(t, dim, index, value)
+
+        return self._inplace("index_fill_", value, _in_place_via(op), op)
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
+        return self.clamp_(max=max)
+
     def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
         return self.clamp(min=min)
 
@@ -1514,6 +1554,16 @@ def bump_steps(record: list[int]) -> None:
     record[0] = seq
     record[1] += 1
     autograd._last_inplace[0] = seq
+
+
+def _in_place_via(op: Any) -> Any:
+    """A fast path for an in-place method: ``op`` computed on the array (no graph is
+    recorded here), its result written back (for scatter_, index_add_, ...)."""
+
+    def fast(data: Any, _: Any, out: Any, casting: Any) -> None:
+        xp.copyto(out, op(leaf(data.copy())).data, casting=casting)
+
+    return fast
 
 
 def _var_ddof(ddof: Any, dim: Any, keepdim: Any) -> Any:

@@ -32,10 +32,15 @@ from .distance import cosine_similarity, normalize, pairwise_distance
 from .extra_layers import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool2d,
     conv1d,
+    dropout2d,
+    fold,
     group_norm,
     instance_norm,
+    interpolate,
     prelu,
+    unfold,
 )
 from .loss import (
     _check_pair,
@@ -124,6 +129,11 @@ __all__ = [
     "group_norm",
     "instance_norm",
     "prelu",
+    "adaptive_max_pool2d",
+    "dropout2d",
+    "interpolate",
+    "unfold",
+    "fold",
 ]
 
 relu = ops.relu

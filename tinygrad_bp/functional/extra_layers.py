@@ -1,6 +1,9 @@
 """More of PyTorch's layer functions, composed of the primitives: ``conv1d`` (a
-``conv2d`` of height 1), ``adaptive_avg_pool1d``/``adaptive_avg_pool2d`` (products with
-constant averaging matrices), ``group_norm``, ``instance_norm`` and ``prelu``."""
+``conv2d`` of height 1), ``adaptive_avg_pool1d``/``adaptive_avg_pool2d`` (the means of
+PyTorch's bins), ``adaptive_max_pool2d``, ``interpolate`` (nearest, linear, bilinear:
+PyTorch's source positions, read by indexing), ``group_norm``,
+``instance_norm``, ``prelu``, ``dropout2d``, ``unfold`` and ``fold`` (the window
+primitives with PyTorch's ``(N, C·kH·kW, L)`` layout)."""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops.window import window_shape
 from ..tensor import Tensor
 from ._util import float_tensor
 from .conv import conv2d
 
 __all__ = [
     "conv1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "group_norm", "instance_norm",
-    "prelu",
+    "prelu", "dropout2d", "adaptive_max_pool2d", "interpolate", "unfold", "fold",
 ]  # fmt: skip
 
 
@@ -66,14 +70,16 @@ def conv1d(
     return ops.squeeze(y, 2)
 
 
-def _averaging(n_in: int, n_out: int, dtype: Any) -> np.ndarray:
-    """PyTorch's adaptive bins as an ``(n_out, n_in)`` matrix: row i averages
-    ``[floor(i·n_in/n_out), ceil((i+1)·n_in/n_out))``."""
-    a = np.zeros((n_out, n_in), dtype=dtype)
-    for i in range(n_out):
-        lo, hi = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
-        a[i, lo:hi] = 1.0 / (hi - lo)
-    return a
+def _bin_means(x: Tensor, axis: int, n_out: int) -> Tensor:
+    """The means over PyTorch's adaptive bins along ``axis`` (``[floor(i·n/n_out),
+    ceil((i+1)·n/n_out))``), stacked there."""
+    n = x.shape[axis]
+    at = (slice(None),) * (axis % x.ndim)
+    parts = [
+        ops.mean(x[at + (slice((i * n) // n_out, -(-((i + 1) * n) // n_out)),)], axis, True)
+        for i in range(n_out)
+    ]
+    return ops.cat(parts, axis)
 
 
 def _sizes(output_size: Any, shape: tuple[int, ...], k: int, op: str) -> tuple[int, ...]:
@@ -92,8 +98,8 @@ def _sizes(output_size: Any, shape: tuple[int, ...], k: int, op: str) -> tuple[i
 
 def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     """The mean over PyTorch's adaptive bins of ``(…, H, W)`` giving ``output_size`` (an
-    int, a pair, None keeping that size): ``A_h · x · A_wᵀ`` with constant averaging
-    matrices, so the gradient spreads g evenly over each bin.
+    int, a pair, None keeping that size), one axis after the other; the gradient spreads
+    g evenly over each bin.
 
     Examples
     --------
@@ -107,9 +113,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     if x.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape {x.shape}")
     oh, ow = _sizes(output_size, x.shape[-2:], 2, "adaptive_avg_pool2d")
-    ah = _averaging(x.shape[-2], oh, x.dtype)
-    aw = _averaging(x.shape[-1], ow, x.dtype)
-    return ops.matmul(ops.matmul(ah, x), aw.T)
+    return _bin_means(_bin_means(x, -1, ow), -2, oh)
 
 
 def adaptive_avg_pool1d(x: Tensor, output_size: Any) -> Tensor:
@@ -118,7 +122,7 @@ def adaptive_avg_pool1d(x: Tensor, output_size: Any) -> Tensor:
     if x.ndim not in (2, 3):
         raise ValueError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input, got shape {x.shape}")
     (ol,) = _sizes(output_size, x.shape[-1:], 1, "adaptive_avg_pool1d")
-    return ops.matmul(x, _averaging(x.shape[-1], ol, x.dtype).T)
+    return _bin_means(x, -1, ol)
 
 
 def _affine(y: Tensor, weight: Any, bias: Any, c: int, op: str) -> Tensor:
@@ -199,3 +203,195 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     with np.errstate(invalid="ignore"):
         pos = x.data > 0
     return ops.where(pos, x, w * x)
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
+    """Channel dropout, as ``torch.nn.functional.dropout2d``: each whole channel of
+    ``(N, C, H, W)`` (or ``(C, H, W)``) zeroed with probability ``p``, the rest scaled by
+    ``1/(1 − p)``; the identity when not training."""
+    x = float_tensor(x, "dropout2d")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: p must be a probability in [0, 1], got {p!r}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-D or 4-D input, got shape {x.shape}")
+    if not training or p == 0:
+        return x
+    from ..creation import default_generator
+
+    g = (
+        rng
+        if isinstance(rng, np.random.Generator)
+        else (default_generator() if rng is None else np.random.default_rng(rng))
+    )
+    keep = g.random(x.shape[:-2] + (1, 1)) >= p
+    scale = (keep * (0.0 if p == 1 else 1.0 / (1.0 - p))).astype(x.dtype, copy=False)
+    return ops.mul(x, scale)
+
+
+def adaptive_max_pool2d(x: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """The maximum over PyTorch's adaptive bins of ``(…, H, W)``; the gradient goes to
+    each bin's first maximum (as PyTorch's).  ``return_indices=True`` also gives the
+    flat ``h * W + w`` indices, int64."""
+    x = float_tensor(x, "adaptive_max_pool2d")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape {x.shape}")
+    h, w = x.shape[-2:]
+    oh, ow = _sizes(output_size, (h, w), 2, "adaptive_max_pool2d")
+    rows, idx = [], []
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+        cols, cidx = [], []
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            win = ops.reshape(x[..., h0:h1, w0:w1], x.shape[:-2] + (-1,))
+            best = win.max(-1)
+            cols.append(best.values)
+            k = best.indices.data
+            cidx.append((h0 + k // (w1 - w0)) * w + w0 + k % (w1 - w0))
+        rows.append(ops.stack(cols, -1))
+        idx.append(np.stack(cidx, -1))
+    out = ops.stack(rows, -2)
+    if return_indices:
+        from ..tensor import leaf
+
+        return out, leaf(np.stack(idx, -2).astype(np.int64))
+    return out
+
+
+def _interp_source(n_in: int, n_out: int, mode: str, align_corners: bool | None,
+                   scale: float | None) -> tuple[Any, Any, Any]:  # fmt: skip
+    """PyTorch's 1-D source positions: ``(i0, i1, λ)``, each output reading
+    ``(1 − λ)·x[i0] + λ·x[i1]`` (nearest: ``i1 = i0``, ``λ = 0``)."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if mode == "nearest":
+        r = (1.0 / scale) if scale else n_in / n_out
+        src = np.minimum(np.floor(dst * r).astype(np.int64), n_in - 1)
+        return src, src, None
+    if align_corners:
+        pos = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        r = (1.0 / scale) if scale else n_in / n_out
+        pos = np.maximum((dst + 0.5) * r - 0.5, 0.0)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, pos - i0
+
+
+def interpolate(x: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                align_corners: bool | None = None) -> Tensor:  # fmt: skip
+    """``torch.nn.functional.interpolate`` for ``mode`` ``"nearest"``, ``"linear"`` (3-D
+    input) and ``"bilinear"`` (4-D): PyTorch's source positions along each spatial axis,
+    read by indexing and mixed with its weights, so the gradient adds g back at the
+    sources.  Other modes are refused by name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.interpolate(tg.Tensor([[[1.0, 2.0]]]), scale_factor=2).data
+    array([[[1., 1., 2., 2.]]])
+    >>> F.interpolate(tg.Tensor([[[1.0, 2.0]]]), size=4, mode="linear").data
+    array([[[1.  , 1.25, 1.75, 2.  ]]])
+    """
+    x = float_tensor(x, "interpolate")
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise ValueError(
+            f"interpolate: mode {mode!r} is not built; 'nearest', 'linear' and 'bilinear' are"
+        )
+    k = x.ndim - 2
+    if k < 1 or k > 2 or (mode == "linear" and k != 1) or (mode == "bilinear" and k != 2):
+        raise ValueError(
+            f"interpolate: mode {mode!r} does not take a {x.ndim}-D input (shape {x.shape}): "
+            f"'linear' takes (N, C, L), 'bilinear' (N, C, H, W), 'nearest' either"
+        )
+    if align_corners is not None and mode == "nearest":
+        raise ValueError("interpolate: align_corners only applies to 'linear' and 'bilinear'")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    spatial = x.shape[2:]
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * k
+        scales: tuple[Any, ...] = (None,) * k
+    else:
+        scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (
+            scale_factor,) * k  # fmt: skip
+        sizes = tuple(int(np.floor(n * float(s))) for n, s in zip(spatial, scales))
+    if len(sizes) != k or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"interpolate: output size must be {k} positive ints, got {sizes}")
+    out = x
+    # the last axis first, then the one before (PyTorch's bilinear order of operations)
+    for axis in reversed(range(k)):
+        n_in, n_out, s = spatial[axis], int(sizes[axis]), scales[axis]
+        i0, i1, lam = _interp_source(n_in, n_out, mode, align_corners, s)
+        at = (slice(None),) * (2 + axis)
+        a = ops.getitem(out, at + (i0,))
+        if lam is None:
+            out = a
+            continue
+        shape = (n_out,) + (1,) * (k - 1 - axis)
+        w1 = lam.astype(x.dtype).reshape(shape)
+        out = a * (1 - w1) + ops.getitem(out, at + (i1,)) * w1
+    return out
+
+
+def unfold(
+    x: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
+) -> Tensor:
+    """``torch.nn.functional.unfold`` (im2col): the sliding windows of ``x (N, C, H, W)``
+    as ``(N, C·kH·kW, L)``, ``L`` the number of windows (the unfold primitive, reshaped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.unfold(tg.Tensor(np.ones((1, 2, 4, 5))), 2).shape
+    (1, 8, 12)
+    """
+    x = float_tensor(x, "unfold")
+    if x.ndim == 3:  # unbatched (C, H, W), as PyTorch
+        return unfold(ops.unsqueeze(x, 0), kernel_size, dilation, padding, stride)[0]
+    if x.ndim != 4:
+        raise ValueError(f"unfold: expected an input of shape (N, C, H, W), got shape {x.shape}")
+    cols = ops.unfold(x, kernel_size, stride, padding, dilation=dilation, op="unfold")
+    n, c, kh, kw, oh, ow = cols.shape
+    return ops.reshape(cols, (n, c * kh * kw, oh * ow))
+
+
+def fold(
+    x: Tensor,
+    output_size: Any,
+    kernel_size: Any,
+    dilation: Any = 1,
+    padding: Any = 0,
+    stride: Any = 1,
+) -> Tensor:
+    """``torch.nn.functional.fold`` (col2im), the adjoint of :func:`unfold`: the columns
+    ``(N, C·kH·kW, L)`` summed back into ``(N, C, *output_size)``, overlaps added."""
+    x = float_tensor(x, "fold")
+    if x.ndim == 2:  # unbatched (C·kH·kW, L)
+        return fold(ops.unsqueeze(x, 0), output_size, kernel_size, dilation, padding, stride)[0]
+    if x.ndim != 3:
+        raise ValueError(f"fold: expected an input of shape (N, C·kH·kW, L), got shape {x.shape}")
+    kernel = _pair2(kernel_size, "kernel_size", 1)
+    strides = _pair2(stride, "stride", 1)
+    pads = _pair2(padding, "padding", 0)
+    dil = _pair2(dilation, "dilation", 1)
+    hw = _pair2(output_size, "output_size", 1)
+    oh, ow = window_shape(hw, kernel, strides, pads, "fold", dil)
+    n, ck, length = x.shape
+    k = kernel[0] * kernel[1]
+    if ck % k or length != oh * ow:
+        raise ValueError(
+            f"fold: expected (N, C·{kernel[0]}·{kernel[1]}, {oh * ow}) for output_size {hw}, "
+            f"got shape {x.shape}"
+        )
+    cols = ops.reshape(x, (n, ck // k) + kernel + (oh, ow))
+    return ops.fold(cols, (n, ck // k) + hw, kernel, strides, pads, dil)
+
+
+def _pair2(v: Any, name: str, minimum: int) -> tuple[int, int]:
+    from ..ops.window import _pair
+
+    return _pair(v, name, "fold", minimum)

@@ -40,11 +40,16 @@ from .dropout import Dropout
 from .extra_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     Conv1d,
+    Dropout2d,
+    Fold,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
     PReLU,
+    Unfold,
+    Upsample,
 )
 from .linear import ACTIVATIONS, INITS, Dense, Linear
 from .loss import (
@@ -178,4 +183,9 @@ __all__ = [
     "InstanceNorm1d",
     "InstanceNorm2d",
     "PReLU",
+    "AdaptiveMaxPool2d",
+    "Dropout2d",
+    "Upsample",
+    "Unfold",
+    "Fold",
 ]

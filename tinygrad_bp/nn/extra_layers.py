@@ -1,5 +1,6 @@
 """More of PyTorch's layers: ``Conv1d``, ``AdaptiveAvgPool1d``/``AdaptiveAvgPool2d``,
-``GroupNorm``, ``InstanceNorm1d``/``InstanceNorm2d``, ``PReLU`` (see
+``AdaptiveMaxPool2d``, ``GroupNorm``, ``InstanceNorm1d``/``InstanceNorm2d``, ``PReLU``,
+``Dropout2d``, ``Upsample`` (see
 :mod:`tinygrad_bp.functional.extra_layers`)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .module import Module, Parameter, _rng
 
 __all__ = [
     "Conv1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm", "InstanceNorm1d",
-    "InstanceNorm2d", "PReLU",
+    "InstanceNorm2d", "PReLU", "AdaptiveMaxPool2d", "Dropout2d", "Upsample", "Unfold", "Fold",
 ]  # fmt: skip
 
 
@@ -221,3 +222,74 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """``F.adaptive_max_pool2d(x, output_size, return_indices)`` as a layer."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x: Tensor) -> Any:
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Dropout2d(Module):
+    """Channel dropout (``F.dropout2d``) while training, the identity in evaluation."""
+
+    def __init__(self, p: float = 0.5, rng: Any = None) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout2d: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self._gen = None if rng is None else _rng(rng)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training, rng=self._gen)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Upsample(Module):
+    """``F.interpolate(x, size, scale_factor, mode, align_corners)`` as a layer."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+                 align_corners: bool | None = None) -> None:  # fmt: skip
+        self.size, self.scale_factor = size, scale_factor
+        self.mode, self.align_corners = mode, align_corners
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class Unfold(Module):
+    """``F.unfold(x, kernel_size, dilation, padding, stride)`` as a layer."""
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:  # fmt: skip
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(Module):
+    """``F.fold(x, output_size, kernel_size, dilation, padding, stride)`` as a layer."""
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1,
+                 padding: Any = 0, stride: Any = 1) -> None:  # fmt: skip
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.fold(
+            x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )

@@ -75,6 +75,23 @@ class Embedding(Module):
             return out
         return ops.where(is_pad, self.weight.data[pad], out)
 
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
+        """An embedding holding ``embeddings (num_embeddings, embedding_dim)`` (copied), not
+        trained when ``freeze`` (its weight stays a parameter, with ``requires_grad``
+        False), as PyTorch's."""
+        w = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if w.ndim != 2 or w.dtype.kind != "f":
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be a 2-D floating array, got "
+                f"shape {w.shape} and dtype {w.dtype}"
+            )
+        emb = cls(w.shape[0], w.shape[1], padding_idx, rng=0, dtype=w.dtype)
+        emb.weight = Parameter(w, requires_grad=not freeze)
+        return emb
+
     def extra_repr(self) -> str:
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
