@@ -1,9 +1,10 @@
 """A differential fuzzer: random programs run on tinygrad_bp and on PyTorch, compared.
 
 Each program is a short straight line of ops (elementwise, reductions, shapes, matmul,
-indexing, losses, casts) on random inputs: float32, float64, int64 and bool, of shapes
-that include 0-d and empty ones, with edge values (0, ±1, large, tiny, ±inf where the
-op is defined there).  Every value is compared (shape, dtype, numbers, NaN and inf
+indexing, losses, casts, in-place changes through views; the functional layers with
+``--layers``) on random inputs: float32, float64, int64, int32 and bool (float16 by
+casts), of shapes that include 0-d and empty ones, with edge values (0, ±1, large, tiny,
+±inf where the op is defined there).  Every value is compared (shape, dtype, numbers, NaN and inf
 included), then the gradients of a random weighting of the last value, up to the third
 derivative (``tg.grad(..., create_graph=True)`` against ``torch.autograd.grad``).  An op
 that PyTorch refuses is never generated; tinygrad_bp raising where PyTorch computes is a
@@ -44,7 +45,7 @@ import tinygrad_bp as tg  # noqa: E402
 from tinygrad_bp import functional as F  # noqa: E402
 
 FLOATS = ("float32", "float64")
-DTYPES = ("float32", "float64", "int64", "bool")
+DTYPES = ("float32", "float64", "int64", "bool", "int32")
 TORCH_DTYPES = {
     torch.float32: "float32",
     torch.float64: "float64",
@@ -343,9 +344,9 @@ class Gen:
         r = self.rng
         if dtype == "bool":
             return r.random(shape) < 0.5
-        if dtype == "int64":
+        if dtype in ("int64", "int32"):
             lo = 0 if positive else -4
-            return r.integers(lo, 5, size=shape).astype(np.int64)
+            return r.integers(lo, 5, size=shape).astype(dtype)
         a = r.normal(size=shape) * self.choice([1.0, 1.0, 3.0, 0.3])
         if a.size and self.coin(0.5):
             infs = [] if finite is True else [np.inf] if finite == "above" else INFS
