@@ -17,7 +17,7 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
     "randn", "rand", "manual_seed", "default_generator", "full_like", "empty", "empty_like",
     "rand_like", "randn_like", "randint", "randperm", "eye", "from_numpy", "as_tensor",
-    "is_tensor",
+    "is_tensor", "device",
 ]  # fmt: skip
 
 _generator = np.random.default_rng()
@@ -229,3 +229,66 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
+
+
+class device(str):  # noqa: N801  (PyTorch's name)
+    """``torch.device``: a device name (a string, so ``x.to(device)`` and
+    ``model.to(device)`` take it), with ``.type`` and ``.index``.  Only ``"cpu"`` runs;
+    ``tg.device("cuda")`` can be made, and ``.to`` it says that there is no GPU.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
+    >>> dev, dev.type, tg.ones(2).to(dev).shape
+    (device(type='cpu'), 'cpu', (2,))
+    """
+
+    type: str
+    index: int | None
+
+    def __new__(cls, kind: Any, index: int | None = None) -> device:
+        text = str(kind)
+        if index is not None:
+            text = f"{text}:{int(index)}"
+        obj = super().__new__(cls, text)
+        name, _, idx = text.partition(":")
+        if not name.isidentifier() or (idx and not idx.isdigit()):
+            raise ValueError(f"device: expected a name such as 'cpu' or 'cuda:0', got {kind!r}")
+        obj.type = name
+        obj.index = int(idx) if idx else None
+        return obj
+
+    def __repr__(self) -> str:
+        idx = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{idx})"
+
+
+def _on_cpu(op: str, where: Any) -> None:
+    if where is not None and str(where).split(":")[0] != "cpu":
+        raise RuntimeError(
+            f"{op}: tinygrad_bp runs on NumPy on the CPU only; there is no device {str(where)!r} "
+            f"(drop device=, or use 'cpu')"
+        )
+
+
+def _takes_device(fn: Any) -> Any:
+    """PyTorch's ``device=`` keyword on a factory: ``"cpu"`` (or a ``tg.device``) is
+    accepted, another device refused by name."""
+    import functools
+
+    @functools.wraps(fn)
+    def factory(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
+        _on_cpu(fn.__name__, device)
+        return fn(*args, **kwargs)
+
+    return factory
+
+
+for _name in (
+    "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
+    "randn", "rand", "full_like", "empty", "empty_like", "rand_like", "randn_like", "randint",
+    "randperm", "eye",
+):  # fmt: skip
+    globals()[_name] = _takes_device(globals()[_name])
+del _name

@@ -1357,6 +1357,13 @@ class Tensor:
     def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
 
+    @property
+    def device(self) -> Any:
+        """``tg.device("cpu")``: every tensor lives on the CPU (NumPy)."""
+        from .creation import device
+
+        return device("cpu")
+
     def is_contiguous(self) -> builtins.bool:
         """Whether the array is laid out in row-major (C) order without gaps."""
         return builtins.bool(self.data.flags.c_contiguous)
@@ -1470,7 +1477,6 @@ _TYPE_NAMES = {
 
 _NOT_BUILT = {
     "cuda": "everything runs on NumPy on the CPU; drop .cuda()",
-    "device": "everything runs on NumPy on the CPU",
     "is_cuda": "everything runs on NumPy on the CPU",
     "data_ptr": "use t.numpy().ctypes.data",
     "storage": "use t.numpy() (the NumPy array behind the tensor)",
