@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, device, get_default_dtype
 
 __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
@@ -229,39 +229,6 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
-
-
-class device(str):  # noqa: N801  (PyTorch's name)
-    """``torch.device``: a device name (a string, so ``x.to(device)`` and
-    ``model.to(device)`` take it), with ``.type`` and ``.index``.  Only ``"cpu"`` runs;
-    ``tg.device("cuda")`` can be made, and ``.to`` it says that there is no GPU.
-
-    Examples
-    --------
-    >>> import tinygrad_bp as tg
-    >>> dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
-    >>> dev, dev.type, tg.ones(2).to(dev).shape
-    (device(type='cpu'), 'cpu', (2,))
-    """
-
-    type: str
-    index: int | None
-
-    def __new__(cls, kind: Any, index: int | None = None) -> device:
-        text = str(kind)
-        if index is not None:
-            text = f"{text}:{int(index)}"
-        obj = super().__new__(cls, text)
-        name, _, idx = text.partition(":")
-        if not name.isidentifier() or (idx and not idx.isdigit()):
-            raise ValueError(f"device: expected a name such as 'cpu' or 'cuda:0', got {kind!r}")
-        obj.type = name
-        obj.index = int(idx) if idx else None
-        return obj
-
-    def __repr__(self) -> str:
-        idx = "" if self.index is None else f", index={self.index}"
-        return f"device(type={self.type!r}{idx})"
 
 
 def _on_cpu(op: str, where: Any) -> None:
