@@ -437,3 +437,42 @@ def test_gelu_tanh_third_derivative_is_zero_where_tanh_saturates() -> None:
     fd = (d(2, x0 + h) - d(2, x0 - h)) / (2 * h)
     assert np.all(np.isfinite(third)) and third[:4].tolist() == [0.0, 0.0, 0.0, 0.0]
     np.testing.assert_allclose(third, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_a_0d_bitwise_result_can_be_viewed() -> None:
+    # & | ^ of 0-d tensors held a NumPy scalar, which no view can share: view(-1) raised
+    a = tg.Tensor(np.array(True), dtype=bool)
+    b = tg.Tensor(np.array(False), dtype=bool)
+    for r in (a & b, a | b, a ^ b):
+        assert r.view(-1).shape == (1,) and r.dtype == np.bool_
+
+
+def test_repeat_is_a_new_tensor_even_with_sizes_of_one() -> None:
+    # repeat(1, 1, 1) returned the read-only broadcast view of x: an in-place change of
+    # it was refused, and it shared x's memory; PyTorch's repeat copies
+    x = tg.Tensor(np.array([[1.0, 2.0, 3.0]]))
+    r = x.repeat(1, 1, 1)
+    r[0].mul_(-2.0)
+    assert r.numpy().tolist() == [[[-2.0, -4.0, -6.0]]] and x.numpy().tolist() == [[1.0, 2.0, 3.0]]
+
+
+def test_std_at_zero_spread_second_derivative_is_zero_as_finite_differences() -> None:
+    # KNOWN in the fuzzer: PyTorch's is NaN (0/0 in the backward of its masked g/(2·std));
+    # the first derivative is 0 there by convention (PyTorch's too), whatever multiplies g
+    x = tg.Tensor(np.array([[1.0, 1.0], [1.0, 0.0]]), requires_grad=True)
+
+    def first(w: np.ndarray) -> tuple[tg.Tensor, tg.Tensor]:
+        wt = tg.Tensor(w, requires_grad=True)
+        (gx,) = tg.grad((x.std(dim=1) * wt).sum(), [x], create_graph=True)
+        return gx, wt
+
+    w0 = np.array([0.7, -1.3])
+    gx, wt = first(w0)
+    (gw,) = tg.grad((gx * np.array([[1.0, 2.0], [3.0, 4.0]])).sum(), [wt])
+    h, fd = 1e-6, []
+    for i in range(2):
+        e = np.eye(2)[i] * h
+        up, down = first(w0 + e)[0].numpy(), first(w0 - e)[0].numpy()
+        fd.append(float(((up - down) / (2 * h) * np.array([[1.0, 2.0], [3.0, 4.0]])).sum()))
+    assert gw.numpy()[0] == 0.0
+    np.testing.assert_allclose(gw.numpy(), fd, rtol=1e-6, atol=1e-8)

@@ -1048,6 +1048,7 @@ class _Owners:
 
         if isinstance(x, Tensor):
             self.tensors.setdefault(id(x), (x, name))
+            self._tensor_hooks(x)
         elif isinstance(x, Module):
             if id(x) in self.modules:
                 return
@@ -1059,6 +1060,14 @@ class _Owners:
             for bname, b in x.named_buffers():
                 if isinstance(b, Tensor):
                     self.tensors.setdefault(id(b), (b, f"{name}.{bname}" if name else bname))
+            # the hooks run Python inside the step: what they change is watched too
+            for _, sub in x.named_modules():
+                hooks = sub.__dict__.get("_hooks")
+                for kind in ("pre", "post", "backward"):
+                    for fn in getattr(getattr(hooks, kind, None), "hooks", {}).values():
+                        self.add_function(fn)
+            for held, _ in list(self.tensors.values()):
+                self._tensor_hooks(held)
         elif isinstance(x, Optimizer):
             if id(x) in self.optimizers:
                 return
@@ -1075,6 +1084,15 @@ class _Owners:
                     self.add(v, f"{name}{k}", depth + 1)
         elif depth == 0 and isinstance(x, types.FunctionType):
             pass
+
+    def _tensor_hooks(self, t: Any) -> None:
+        for slot in ("_hooks", "_post_hooks"):
+            try:
+                hooks = getattr(t, slot)
+            except AttributeError:
+                continue
+            for fn in list(hooks.values()):
+                self.add_function(fn)
 
     def add_function(self, fn: Any, seen: set[int] | None = None) -> None:
         """Owners named by a function: its closure cells and the globals it reads, and

@@ -56,6 +56,7 @@ __all__ = [
     "write_file",
     "signals",
     "deferred_signals",
+    "check_interrupted",
     "written",
     "error_line",
     "seed_type",
@@ -71,6 +72,9 @@ _written: list[str] = []
 _state = threading.local()
 # The command has finished (or was interrupted once): later signals are ignored.
 _done = threading.Event()
+# The signal whose Interrupted was raised, until the command ends: raised again by
+# check_interrupted() where Python swallowed it (see there).
+_interrupted: list[int] = []
 
 
 def written() -> list[str]:
@@ -137,7 +141,19 @@ def _handler(signum: int, _frame: Any) -> None:
         _state.pending = signum  # raised when the critical section ends
         return
     _done.set()  # one signal interrupts; the cleanup it starts is not cut short
+    _interrupted.append(signum)
     raise Interrupted(signum)
+
+
+def check_interrupted() -> None:
+    """Raise :class:`Interrupted` again if a signal interrupted the command but the
+    exception never reached it.  Python runs a signal handler wherever the main thread
+    happens to be, and an exception raised inside a ``__del__`` or a weakref callback (an
+    import's module-lock callback, under load) is printed and swallowed; the command would
+    then run on, and ignore every later signal.  Long loops (each training step) call
+    this; it costs one list test."""
+    if _interrupted:
+        raise Interrupted(_interrupted[0])
 
 
 def command_done() -> None:
@@ -157,6 +173,7 @@ def signals(until_exit: bool = False) -> Iterator[None]:
     default) or print a traceback (SIGINT's)."""
     _written.clear()
     _done.clear()
+    _interrupted.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -167,6 +184,7 @@ def signals(until_exit: bool = False) -> Iterator[None]:
         for s, h in old.items():
             signal.signal(s, signal.SIG_IGN if until_exit else h)
         _done.clear()
+        _interrupted.clear()
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from .. import functional as F
 from .. import nn, ops
 from ..autograd import no_grad
 from ..tensor import Tensor
+from ._output import check_interrupted
 
 __all__ = [
     "Task",
@@ -381,6 +382,7 @@ def fit(
     t0 = time.perf_counter()
     model.train()
     for step, ix in enumerate(batches):
+        check_interrupted()  # a signal whose exception Python swallowed still stops the run
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)

@@ -32,7 +32,7 @@ import numpy as np
 from ..backend import xp
 from ..tensor import Tensor, leaf
 from ._common import check_tensor, norm_axes, one_axis, pair, to_dtype
-from .elementwise import abs, add, mul, pow, sqrt, sub, where
+from .elementwise import abs, add, clone, mul, pow, sqrt, sub, where
 from .index import gather, getitem, index_add as _index_add, scatter as _scatter
 from .index import scatter_add as _scatter_add
 from .linalg import matmul
@@ -328,7 +328,10 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
     inter = tuple(v for n in shape for v in (1, n))
     wide = tuple(v for r, n in zip(reps, shape) for v in (r, n))
     out = broadcast_to(reshape(x, inter), wide)
-    return reshape(out, tuple(r * n for r, n in zip(reps, shape)))
+    out = reshape(out, tuple(r * n for r, n in zip(reps, shape)))
+    # a new tensor, as PyTorch's (sizes of 1 leave the read-only broadcast view, which
+    # shares x's memory and refuses an in-place change)
+    return out if out.data.flags.writeable else clone(out)
 
 
 def tile(x: Tensor, *dims: Any) -> Tensor:

@@ -314,7 +314,7 @@ def bitwise(a: Any, b: Any, op: str) -> Tensor:
         out = _BITWISE[op](a.data, b.data)
     except ValueError:
         raise broadcast_error(op, a, b) from None
-    return leaf(out)
+    return leaf(xp.asarray(out))  # (0-d operands: NumPy gives a scalar, which cannot be viewed)
 
 
 # ---------------------------------------------------------------- functions of one value

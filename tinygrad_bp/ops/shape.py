@@ -93,7 +93,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
             f"in PyTorch; write .T, swapaxes({axes[0]}, {axes[1]}) or permute(1, 0) to swap, "
             f"transpose((0, 1)) for the identity"
         )
-    inverse = tuple(int(i) for i in np.argsort(perm))
+    inverse = tuple(sorted(range(len(perm)), key=perm.__getitem__))  # argsort, in Python
 
     def backward(g: Any) -> tuple[Any]:
         return (g.transpose(inverse),)
