@@ -767,6 +767,10 @@ def test_1d_pooling_bilinear_and_softmax2d_match_torch() -> None:
                {"kernel_size": 2, "stride": 2, "ceil_mode": True}):  # fmt: skip
         grads(nn.MaxPool1d(**kw), torch.nn.MaxPool1d(**kw), a)
         grads(nn.AvgPool1d(**kw), torch.nn.AvgPool1d(**kw), a)
+    grads(nn.MaxPool1d(2), torch.nn.MaxPool1d(2), a[0])  # unbatched (C, L): the fuzzer's find
+    grads(nn.AvgPool1d(2), torch.nn.AvgPool1d(2), a[0])
+    same(F.max_pool1d(Tensor(a[0]), 2, return_indices=True)[1],
+         TF.max_pool1d(torch.tensor(a[0]), 2, return_indices=True)[1])  # fmt: skip
     y, i = nn.MaxPool1d(3, 2, return_indices=True)(Tensor(a))
     ty, ti = torch.nn.MaxPool1d(3, 2, return_indices=True)(torch.tensor(a))
     same(i, ti)
@@ -800,3 +804,18 @@ def test_device_and_cuda_habits_pick_the_cpu() -> None:
         tg.zeros(2, device="cuda:0")
     with pytest.raises(RuntimeError, match="to: tinygrad_bp runs on NumPy on the CPU only"):
         x.to(tg.device("cuda", 0))
+
+
+def test_identity_cases_return_new_tensors_as_torch() -> None:
+    # (a view would let an in-place change of the result write into the input)
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    i = Tensor(np.arange(6).reshape(2, 3), dtype=np.int64)
+    for y, base in [
+        (x.roll(0, 0), x), (x.roll(3, 1), x), (i.round(), i), (i.trunc(), i),
+        (i.nan_to_num(), i), (F.pad(x[None], (0, 0), mode="reflect"), x),
+        (Tensor(3.0).sort()[0], None), (Tensor(3.0).topk(1)[0], None), (x.repeat(1, 1), x),
+        (x.tile((1,)), x), (i.cumprod(0)[:1], None),
+    ]:  # fmt: skip
+        if base is not None:
+            assert not np.shares_memory(y.data, base.data)
+        y += 1  # writable

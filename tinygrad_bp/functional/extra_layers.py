@@ -520,6 +520,14 @@ def max_pool1d(
     x = float_tensor(x, "max_pool1d")
     if x.ndim not in (2, 3):
         raise ValueError(f"max_pool1d: expected a 2-D or 3-D input, got shape {x.shape}")
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch
+        out = max_pool1d(ops.unsqueeze(x, 0), kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices)  # fmt: skip
+        if return_indices:
+            from ..tensor import leaf
+
+            return out[0][0], leaf(out[1].data[0])
+        return out[0]
     k = _one(kernel_size, "kernel_size", "max_pool1d")
     s = k if stride is None else _one(stride, "stride", "max_pool1d")
     out = max_pool2d(
@@ -541,6 +549,9 @@ def avg_pool1d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     x = float_tensor(x, "avg_pool1d")
     if x.ndim not in (2, 3):
         raise ValueError(f"avg_pool1d: expected a 2-D or 3-D input, got shape {x.shape}")
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch
+        return avg_pool1d(ops.unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode,
+                          count_include_pad)[0]  # fmt: skip
     k = _one(kernel_size, "kernel_size", "avg_pool1d")
     s = k if stride is None else _one(stride, "stride", "avg_pool1d")
     y = avg_pool2d(
