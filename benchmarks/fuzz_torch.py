@@ -978,6 +978,11 @@ TORCH_HABITS = [
     ("tg.cdist({0}, {0} * 0.5)", "torch.cdist({0}, {0} * 0.5)", 2, True),
     ("F.adaptive_avg_pool1d({0}, 2)", "TF.adaptive_avg_pool1d({0}, 2)", 2, True),
     ("F.group_norm({0}, 1)", "TF.group_norm({0}, 1)", 2, True),
+    ("F.max_pool1d({0}, 2)", "TF.max_pool1d({0}, 2)", 2, True),
+    ("F.avg_pool1d({0}, 2, ceil_mode=True)", "TF.avg_pool1d({0}, 2, ceil_mode=True)", 2, True),
+    ("F.interpolate({0}, scale_factor=2)", "TF.interpolate({0}, scale_factor=2)", 3, True),
+    ("tg.einsum('...i->...', {0})", "torch.einsum('...i->...', {0})", 1, True),
+    ("{0}.index_fill({d}, {i}, -1.5)", "{0}.index_fill({d}, {i}, -1.5)", 1, True),
 ]
 
 
@@ -994,10 +999,12 @@ def op_torch_habits(g: Gen) -> str | None:
     normlike = ("norm" in tg_t or "cdist" in tg_t) and "group_norm" not in tg_t
     if normlike and g.order >= 2 and bool((value == 0).any()):  # see KNOWN
         return None
-    if ("mode=" in tg_t or "pool1d" in tg_t) and len(m.shape) > 3:  # (2-d and 3-d inputs)
-        return None
+    if ("mode=" in tg_t or "pool1d" in tg_t or "interpolate" in tg_t) and len(m.shape) > 3:
+        return None  # (2-d and 3-d inputs; interpolate: 3-d, nearest along the length)
     if ("reflect" in tg_t and m.shape[-1] < 3) or ("circular" in tg_t and m.shape[-1] < 2):
         return None
+    if "pool1d(" in tg_t and "adaptive" not in tg_t and m.shape[-1] < 2:
+        return None  # (a kernel longer than the input: PyTorch's ceil_mode still pools it)
     d = _dim(g, m)
     i = list(g.rng.integers(0, m.shape[d], size=int(g.rng.integers(1, 4))))
     r = ", ".join(str(int(v)) for v in g.rng.integers(1, 3, size=len(m.shape) + int(g.coin())))
