@@ -506,3 +506,188 @@ def test_a_hook_that_only_computes_is_replayed():
         return (lambda: step(x, y)), lambda: [p.data.copy() for p in model.parameters()]
 
     _same_run(build)
+
+
+# ---------------------------------------------------------------- adversarial QA: state
+def _qa_mlp(seed=0):
+    return nn.Sequential(nn.Dense(4, 8, activation="tanh", rng=seed), nn.Dense(8, 3, rng=seed + 1))
+
+
+_QX = np.random.default_rng(0).standard_normal((16, 4))
+_QY = np.random.default_rng(1).integers(0, 3, 16)
+
+
+def _qa_same(build, steps: int = 10):
+    """``build()`` -> (step, state, between(i)): eager and compiled from the same initial
+    state, ``between`` run before each call on each side; losses, parameters and grads
+    bit-identical after every call."""
+    (se, ste, be), (sc, stc, bc) = build(), build()
+    compiled = tg.compile(sc)
+    for i in range(steps):
+        be(i)
+        bc(i)
+        le, lc = se(), compiled()
+        assert le == lc, (i, le, lc)
+        for a, b in zip(ste(), stc(), strict=True):
+            assert (a is None and b is None) or np.array_equal(a, b), i
+    return compiled
+
+
+def _qa_state(m):
+    def state():
+        return [v for p in m.parameters() for v in (p.data.copy(), p.grad)]
+
+    return state
+
+
+def _qa_build(change, opt=lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)):
+    def build():
+        m = _qa_mlp()
+        o = opt(list(m.parameters()))
+        x = tg.Tensor(_QX.copy())
+
+        def step():
+            o.zero_grad()
+            loss = F.cross_entropy(m(x), _QY)
+            loss.backward()
+            o.step()
+            return loss.item()
+
+        return step, _qa_state(m), lambda i: change(i, m, o)
+
+    return build
+
+
+def test_a_tensor_in_a_held_dict_rebound_between_calls_is_read_fresh():
+    def build():
+        m = _qa_mlp()
+        o = optim.SGD(m.parameters(), lr=0.1)
+        batch = {"x": tg.Tensor(_QX.copy())}
+
+        def step():
+            o.zero_grad()
+            loss = F.cross_entropy(m(batch["x"]), _QY)
+            loss.backward()
+            o.step()
+            return loss.item()
+
+        def between(i):
+            batch["x"] = tg.Tensor(_QX * (i + 1))
+
+        return step, _qa_state(m), between
+
+    assert _qa_same(build).replays == 7
+
+
+def test_a_layer_frozen_between_calls_traces_again():
+    def freeze(i, m, o):
+        if i == 5:
+            m[0].W.requires_grad_(False)
+
+    assert _qa_same(_qa_build(freeze)).traces > 2
+
+
+@pytest.mark.parametrize("kind", ["tensor", "forward", "pre"])
+def test_a_hook_registered_between_calls_traces_again(kind):
+    def hook(i, m, o):
+        if i == 5:
+            if kind == "tensor":
+                m[0].W.register_hook(lambda g: g * 2)
+            elif kind == "forward":
+                m[0].register_forward_hook(lambda mod, inp, out: out * 2)
+            else:
+                m[1].register_forward_pre_hook(lambda mod, inp: (inp[0] * 2,))
+
+    assert _qa_same(_qa_build(hook)).traces == 4
+
+
+@pytest.mark.parametrize("how", ["add_param_group", "pop", "replace"])
+def test_the_optimizer_parameters_changed_between_calls_traces_again(how):
+    def build():
+        m = _qa_mlp()
+        ps = list(m.parameters())
+        o = optim.SGD(ps[:2] if how == "add_param_group" else ps, lr=0.1)
+        x = tg.Tensor(_QX.copy())
+
+        def step():
+            o.zero_grad()
+            loss = F.cross_entropy(m(x), _QY)
+            loss.backward()
+            o.step()
+            return loss.item()
+
+        def between(i):
+            if i == 5:
+                if how == "add_param_group":
+                    o.add_param_group({"params": ps[2:]})
+                elif how == "pop":
+                    o.param_groups[0]["params"].pop()
+                else:
+                    o.param_groups[0]["params"] = ps[:2]
+
+        return step, _qa_state(m), between
+
+    assert _qa_same(build).traces == 4
+
+
+def test_a_parameter_replaced_on_its_module_between_calls_traces_again():
+    def replace(i, m, o):
+        if i == 5:
+            m[1].b = nn.Parameter(np.ones(3))
+
+    _qa_same(_qa_build(replace))
+
+
+def test_a_compiled_step_under_no_grad_fails_as_the_eager_one():
+    step, _, _ = _qa_build(lambda i, m, o: None)()
+    compiled = tg.compile(step)
+    for _ in range(5):
+        compiled()
+    with tg.no_grad(), pytest.raises(RuntimeError, match="does not require grad"):
+        compiled()
+
+
+def test_a_global_two_functions_read_is_one_input():
+    m = _qa_mlp()
+    o = optim.SGD(m.parameters(), lr=0.1)
+    x = tg.Tensor(_QX.copy())
+
+    def loss_of(out):
+        return F.cross_entropy(out, _QY)
+
+    def step():
+        o.zero_grad()
+        out = m(x)
+        loss = loss_of(out)
+        loss.backward()
+        o.step()
+        return loss.item(), (out.data.argmax(1) == _QY).sum()
+
+    compiled = tg.compile(step)
+    for _ in range(5):
+        compiled()
+    assert compiled.replays == 2
+
+
+def test_a_model_passed_as_an_argument_and_a_partial_are_followed():
+    import functools
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), _QY)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def build():
+        m = _qa_mlp()
+        return m, optim.SGD(m.parameters(), lr=0.1), tg.Tensor(_QX.copy())
+
+    (m1, o1, x1), (m2, o2, x2), (m3, o3, x3) = build(), build(), build()
+    by_arg, by_partial = tg.compile(step), tg.compile(functools.partial(step, m3, o3, x3))
+    for i in range(10):
+        le, la, lp = step(m1, o1, x1), by_arg(m2, o2, x2), by_partial()
+        assert le == la == lp, i
+        for a, b, c in zip(_qa_state(m1)(), _qa_state(m2)(), _qa_state(m3)(), strict=True):
+            assert np.array_equal(a, b) and np.array_equal(a, c), i
+    assert by_arg.replays == by_partial.replays == 7

@@ -1077,13 +1077,28 @@ class _Owners:
                     self.tensors.setdefault(id(p), (p, f"{name}.param{gi}_{pi}"))
         elif depth < 2 and isinstance(x, (list, tuple)):
             for i, v in enumerate(x):
+                self._held(x, i, v)
                 self.add(v, f"{name}{i}", depth + 1)
         elif depth < 2 and isinstance(x, dict):
             for k, v in list(x.items()):
                 if isinstance(k, str):
+                    self._held(x, k, v)
                     self.add(v, f"{name}{k}", depth + 1)
         elif depth == 0 and isinstance(x, types.FunctionType):
             pass
+
+    def _held(self, holder: Any, key: Any, v: Any) -> None:
+        """A Tensor, Module or Optimizer the step reads from a list or dict it holds: read
+        through the container each call (a Tensor), or guarded to be the same object."""
+        from .nn import Module
+        from .optim import Optimizer
+        from .tensor import Tensor
+
+        if isinstance(v, Tensor):
+            if id(v) not in self.tensors and id(v) not in self.via:
+                self.via[id(v)] = (holder, key)
+        elif isinstance(v, (Module, Optimizer)) and type(holder) is not tuple:
+            self.same.append((holder, key, v, f"[{key!r}]"))
 
     def _tensor_hooks(self, t: Any) -> None:
         for slot in ("_hooks", "_post_hooks"):
@@ -1125,6 +1140,13 @@ class _Owners:
             for name in _code_names(code):
                 if name in g:
                     self._value(g[name], name, g, "global", seen)
+        elif isinstance(fn, functools.partial):  # its function and the values it binds
+            self.add_function(fn.func, seen)
+            for i, v in enumerate([*fn.args, *fn.keywords.values()]):
+                if isinstance(v, (types.FunctionType, types.MethodType)):
+                    self.add_function(v, seen)
+                else:
+                    self.add(v, f"partial{i}")
         elif callable(fn) and not isinstance(fn, type):
             for k, v in list(getattr(fn, "__dict__", {}).items()):
                 self.add(v, k)
@@ -1139,8 +1161,12 @@ class _Owners:
         if isinstance(v, Tensor) and id(v) not in self.tensors:
             self.via[id(v)] = (holder, name if how == "global" else None)
         if isinstance(v, _Traced) or type(v) is np.ndarray:
-            if v.dtype.kind in "biufc":
-                self.arrays.append((holder, name if how == "global" else None, name, how))
+            entry = (holder, name if how == "global" else None, name, how)
+            # (a global two functions name is one input)
+            if v.dtype.kind in "biufc" and not any(
+                a[0] is holder and a[1] == entry[1] and a[2] == name for a in self.arrays
+            ):
+                self.arrays.append(entry)
         elif isinstance(v, types.FunctionType):
             self.add_function(v, seen)
         elif isinstance(v, types.MethodType):
@@ -1247,8 +1273,15 @@ class Compiled:
         return result
 
     def _owners(self, args: Any, kwargs: Any) -> _Owners:
+        from .nn import Module
+        from .optim import Optimizer
+
         owners = _Owners()
         owners.add_function(self.step)
+        # a model or optimizer passed as an argument (the same object: its id is in the key)
+        for i, v in enumerate([*args, *kwargs.values()]):
+            if isinstance(v, (Module, Optimizer)):
+                owners.add(v, f"arg{i}")
         for i, s in enumerate(self.extra_state):
             owners.add(s, f"state{i}")
         return owners
@@ -1410,6 +1443,9 @@ def _run_traced(
         return t
 
     # -- the state, before: tensors, optimizers, modules, cells and globals
+    from .autograd import HAS_HOOKS, POST_HOOKS
+
+    hook_flags = HAS_HOOKS | POST_HOOKS
     tensors = []
     for t, name in owners.tensors.values():
         via = owners.via.get(id(t))
@@ -1434,12 +1470,25 @@ def _run_traced(
             t.grad = tg
             restore.append(functools.partial(setattr, t, "grad", grad0))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
+        # the backward walk reads these: a layer frozen, a hook added, is another step
+        rec.guards.append((f"{nm}.requires_grad", b, bool(t.requires_grad)))
+        flags = t._flags & hook_flags
+        rec.guards.append((f"({nm}._flags & {hook_flags})", b, flags))
+        if flags:
+            rec.guards.append((f"_tensor_hooks({nm})", {**b, "_tensor_hooks": _tensor_hooks},
+                               _tensor_hooks(t)))  # fmt: skip
+    from . import autograd
+
+    rec.guards.append(("_grad_enabled()", {"_grad_enabled": autograd.is_grad_enabled},
+                       autograd.is_grad_enabled()))  # fmt: skip
     opts = []
     int_state: set[str] = set()  # optimizer state keys holding Python ints
     group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
     for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
         states = {}
+        # the parameters it updates: a group added, a list replaced or changed, is another step
+        rec.guards.append((f"_param_ids({nm})", {**b, "_param_ids": _param_ids}, _param_ids(opt)))
         for gi, group in enumerate(opt.param_groups):
             gnm, gb = bind(group, "GROUP")
             gb = {**gb, **b}
@@ -1499,6 +1548,9 @@ def _run_traced(
             seen_modules.add(id(sub))
             nm, b = bind(sub, "M")
             rec.guards.append((f"{nm}.training", b, sub.training))
+            # its parameters and sub-modules (attributes), hooks and forward: replaced or
+            # added, the step is another one
+            rec.guards.extend(_module_guards(sub, nm, b))
             where = f"{mname}.{sub_name}" if sub_name else mname
             module_attrs.append((sub, nm, b, where, dict(vars(sub))))
     cells = []
@@ -1747,6 +1799,54 @@ def _snapshot(obj: Any) -> Any:
     if isinstance(attrs, dict) and not isinstance(obj, type):
         return ("attrs", [(k, id(v)) for k, v in attrs.items()])
     return None
+
+
+def _tensor_hooks(t: Any) -> Any:
+    """The handles of a Tensor's hooks (None: none)."""
+    h, p = getattr(t, "_hooks", None), getattr(t, "_post_hooks", None)
+    return (tuple(h), tuple(p or ())) if h or p else None
+
+
+def _param_ids(opt: Any) -> Any:
+    return tuple(tuple(map(id, g["params"])) for g in opt.param_groups)
+
+
+def _module_guards(m: Any, nm: str, b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Guards that a module's call runs what was traced: its attributes that hold
+    parameters, sub-modules or functions (the same objects, in lists too), no attribute
+    added (an instance ``forward``), and the handles of its hooks."""
+    from .nn import Module
+    from .tensor import Tensor
+
+    kinds = (Tensor, Module, types.FunctionType, types.MethodType)
+    d = vars(m)
+    out: list[tuple[str, Any, Any]] = [(f"len({nm}.__dict__)", b, len(d))]
+    for k, v in d.items():
+        if isinstance(v, kinds):
+            out.append((f"{nm}.__dict__.get({k!r}) is {nm}_{_ident(k)}",
+                        {**b, f"{nm}_{_ident(k)}": v}, True))  # fmt: skip
+        elif type(v) in (list, tuple) and any(isinstance(u, kinds) for u in v):
+            # (the items are kept alive by the binding: their ids stay theirs)
+            out.append((f"_ids({nm}.__dict__.get({k!r}))",
+                        {**b, "_ids": _ids, f"{nm}_{_ident(k)}": list(v)}, _ids(v)))  # fmt: skip
+    hooks = d.get("_hooks")
+    if hooks is None:
+        out.append((f"{nm}._hooks is None", b, True))
+    else:
+        out.append((f"_module_hooks({nm})", {**b, "_module_hooks": _module_hooks},
+                    _module_hooks(m)))  # fmt: skip
+    return out
+
+
+def _ids(v: Any) -> Any:
+    return tuple(map(id, v)) if type(v) in (list, tuple) else None
+
+
+def _module_hooks(m: Any) -> Any:
+    h = vars(m).get("_hooks")
+    if h is None:
+        return None
+    return (tuple(h.pre.hooks), tuple(h.post.hooks), tuple(h.backward.hooks))
 
 
 def _version_of(t: Any) -> int:
