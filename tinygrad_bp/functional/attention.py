@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -132,6 +133,16 @@ def attention_weights(scores: Tensor, add: Any, op: str) -> Tensor:
     return ops.softmax(scores + add.astype(scores.dtype, copy=False), -1)
 
 
+@functools.lru_cache(maxsize=16)
+def _causal_add(L: int, S: int, char: str) -> Any:
+    """The causal mask as an additive ``(L, S)`` array (0 where position i may see j ≤ i,
+    −∞ above the diagonal), read-only and kept: one broadcast add on the scores, as the
+    composition adds it (a boolean-index assignment costs ~12x that)."""
+    a = np.where(np.tril(np.ones((L, S), dtype=bool)), 0.0, -np.inf).astype(char)
+    a.flags.writeable = False
+    return a
+
+
 def _attention_fused(q: Tensor, k: Tensor, v: Tensor, s: float, causal: bool) -> Tensor:
     """``P = softmax(s·q·kᵀ (+ causal −∞))``, ``y = P·v`` as one primitive.  Plain
     backward on the forward's ``P``: ∂/∂v = Pᵀ·g, ``dP = g·vᵀ``, ``dS = P ⊙ (dP − Σ dP ⊙
@@ -142,7 +153,7 @@ def _attention_fused(q: Tensor, k: Tensor, v: Tensor, s: float, causal: bool) ->
     p = np.matmul(qd, np.swapaxes(kd, -1, -2))
     p *= s
     if causal:
-        p[..., ~np.tril(np.ones((L, S), dtype=bool))] = -np.inf
+        p += _causal_add(L, S, p.dtype.char)
     p -= p.max(axis=-1, keepdims=True)
     np.exp(p, out=p)
     p /= p.sum(axis=-1, keepdims=True)
@@ -242,7 +253,7 @@ def _packed_fused(qkv: Tensor, h: int, s: float, causal: bool, composed: Any) ->
     p = np.matmul(qd, np.swapaxes(kd, -1, -2))
     p *= s
     if causal:
-        p[..., ~np.tril(np.ones((t, t), dtype=bool))] = -np.inf
+        p += _causal_add(t, t, p.dtype.char)
     p -= p.max(axis=-1, keepdims=True)
     np.exp(p, out=p)
     p /= p.sum(axis=-1, keepdims=True)
