@@ -84,6 +84,7 @@ class _GuardMiss(Exception):
 # The trace being recorded, per thread (another thread's NumPy calls during a trace are
 # its own business: they see plain arrays and record nothing).
 _STATE = threading.local()
+_TRACING = threading.RLock()
 
 
 def _active() -> Any:
@@ -646,6 +647,10 @@ class _Number:
         return int.__int__(self)  # type: ignore[call-overload, arg-type]
 
     def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if _active() is not None and any(isinstance(a, np.ndarray) for a in args):
+            # ``number * array``: NumPy's reflected operator records the call with the number
+            # as a followed value (here it would be a constant, stale in every replay)
+            return NotImplemented
         plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
         r = fn(*plain)
         tr = _active()
@@ -1253,7 +1258,10 @@ class Compiled:
         self.traces += 1
         owners = self._owners(args, kwargs)
         prev = entry.get("pending")
-        rec, result = _run_traced(self.step, owners, args, kwargs, prev is not None and self.verify)
+        with _TRACING:  # one trace at a time: the package's ``np`` names are shared
+            rec, result = _run_traced(
+                self.step, owners, args, kwargs, prev is not None and self.verify
+            )
         if prev is None or rec.structure_changed or prev.structure_changed:
             entry["pending"] = rec
             return result
@@ -1417,7 +1425,7 @@ def _run_traced(
     if copy_inputs:
         rec.copies = {}
     by_array: dict[int, tuple[_Traced, str]] = {}  # id(plain input) -> (tracer, its expr)
-    restore: list[Callable[[], None]] = []
+    restore: list[_Put] = []
     n_bind = [0]
 
     def bind(obj: Any, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -1464,11 +1472,11 @@ def _run_traced(
         td = take(data0, f"{nm}.data", b, ident)
         if td is not data0:
             t.data = td
-            restore.append(functools.partial(setattr, t, "data", data0))
+            restore.append(_Put(t, "data", data0, td))
         tg = take(grad0, f"{nm}.grad", b, f"grad_{ident}")
         if tg is not grad0:
             t.grad = tg
-            restore.append(functools.partial(setattr, t, "grad", grad0))
+            restore.append(_Put(t, "grad", grad0, tg))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
         # the backward walk reads these: a layer frozen, a hook added, is another step
         rec.guards.append((f"{nm}.requires_grad", b, bool(t.requires_grad)))
@@ -1519,12 +1527,12 @@ def _run_traced(
                             if rec.copies is not None:
                                 rec.copies[tv._slot] = v
                             st[k] = tv
-                            restore.append(functools.partial(st.__setitem__, k, v))
+                            restore.append(_Put(st, k, v, tv, item=True))
                             continue
                         tv = take(v, f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}")
                         if tv is not v:
                             st[k] = tv
-                            restore.append(functools.partial(st.__setitem__, k, v))
+                            restore.append(_Put(st, k, v, tv, item=True))
                     states[id(p)] = (st, snm, sb, before)
         steps_before = list(getattr(opt, "_steps", [0, 0]))
         opts.append((opt, nm, b, states, steps_before, len(opt.state._by_id)))
@@ -1562,7 +1570,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder.cell_contents = tv
-                restore.append(functools.partial(setattr, holder, "cell_contents", v))
+                restore.append(_Put(holder, "cell_contents", v, tv))
             cells.append((holder, None, v, expr, b, tv))
         else:
             nm, b = bind(holder, "G")
@@ -1571,7 +1579,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder[gname] = tv
-                restore.append(functools.partial(holder.__setitem__, gname, v))
+                restore.append(_Put(holder, gname, v, tv, item=True))
             cells.append((holder, gname, v, expr, b, tv))
 
     # -- the arguments: arrays and Tensors' arrays become inputs
@@ -1586,7 +1594,7 @@ def _run_traced(
             tv = take(d, f"{expr}.data", {}, "x")
             if tv is not d:
                 v.data = tv
-                restore.append(functools.partial(setattr, v, "data", d))
+                restore.append(_Put(v, "data", d, tv))
             return v
         if isinstance(v, np.ndarray):
             return take(v, expr, {}, "x")
@@ -1609,6 +1617,12 @@ def _run_traced(
         _clear_caches()
         if not ok:
             _restore_all(tensors, opts, cells, restore, tr)
+            for sub, *_ in module_attrs:  # (a running statistic set as an attribute)
+                for k, v in list(vars(sub).items()):
+                    if isinstance(v, _Traced):
+                        setattr(sub, k, _plainview(v))
+                    elif isinstance(v, _Number):
+                        setattr(sub, k, v.plain())
 
     # -- the state, after: what changed is written back by the replay
     def slot_of(v: Any) -> int | None:
@@ -1763,6 +1777,35 @@ def _plain_result(v: Any, tr: _Trace, leaf: Any) -> Any:
     if t is _ItemFloat or t is _ItemInt:
         return v.plain()
     return v
+
+
+class _Put:
+    """Where the trace put a tracer in place of a plain value (an attribute, or an item),
+    and what to leave there after a failed trace."""
+
+    __slots__ = ("obj", "key", "was", "put", "item")
+
+    def __init__(self, obj: Any, key: Any, was: Any, put: Any, item: bool = False) -> None:
+        self.obj, self.key, self.was, self.put, self.item = obj, key, was, put, item
+
+    def __call__(self) -> None:
+        """The step raised: what it did before is done, as in an eager step (its in-place
+        writes are in the plain arrays already); only tracers are turned back into the
+        plain values they stand for."""
+        now = self.obj.get(self.key, _MISSING) if self.item else getattr(self.obj, self.key)
+        if now is self.put:
+            new = self.was
+        elif isinstance(now, _Traced):
+            new = _plainview(now)
+        elif isinstance(now, _Number):
+            new = now.plain()
+            new = int(new) if type(self.was) is int else new
+        else:
+            return  # (a plain value the step set)
+        if self.item:
+            self.obj[self.key] = new
+        else:
+            setattr(self.obj, self.key, new)
 
 
 def _restore_all(tensors: Any, opts: Any, cells: Any, restore: Any, tr: _Trace) -> None:
@@ -1925,6 +1968,15 @@ def _compare(a: _Record, b: _Record) -> None:
                 f"state).  A replay would reuse the old value; compile refuses instead.  "
                 f"Put the model in eval() for dropout, move schedules outside the step, or "
                 f"leave the step uncompiled" + "".join(f".  Here: {n}" for n in sorted(b.notes))
+            )
+        if x.kind == "guard" and x.value != y.value and x.name in _CONVERSIONS - {"bool"}:
+            # (each call another number: every replay would miss, up to max_traces)
+            raise CompileError(
+                f"compile: the step turns a traced value into a Python number with "
+                f"{x.name}() (at {y.site[0]}, from {y.site[1]}), and the number changes from "
+                f"call to call ({x.value!r}, then {y.value!r}); a replay cannot compute a "
+                f"number made by {x.name}().  Use .item() (a number the trace follows: "
+                f"return loss.item(), not float(loss)), or leave the step uncompiled"
             )
         if x.kind == "guard" and x.value != y.value:
             raise _PathChanged(
