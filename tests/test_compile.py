@@ -852,3 +852,53 @@ def test_float_of_a_changing_traced_value_is_refused_at_once():
     compiled(), compiled()
     with pytest.raises(CompileError, match=r"float\(\).*loss.item\(\)"):
         compiled()
+
+
+def test_a_returned_parameter_is_the_parameter_itself():
+    # before: its values were compared as a constant between the two traces and refused
+    m = _qa_mlp()
+    o = optim.SGD(m.parameters(), lr=0.1)
+    x = tg.Tensor(_QX.copy())
+
+    def step():
+        o.zero_grad()
+        F.cross_entropy(m(x), _QY).backward()
+        o.step()
+        return m[0].W
+
+    compiled = tg.compile(step)
+    for _ in range(6):
+        assert compiled() is m[0].W
+    assert compiled.replays == 3
+
+
+def test_a_bad_label_on_a_replay_raises_as_eager_and_changes_nothing():
+    def build():
+        m = _qa_mlp()
+        o = optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+        def step(y):
+            o.zero_grad()
+            loss = F.cross_entropy(m(tg.Tensor(_QX)), y)
+            loss.backward()
+            o.step()
+            return loss.item()
+
+        return step, _qa_state(m)
+
+    (se, ste), (sc, stc) = build(), build()
+    compiled = tg.compile(sc)
+    for i in range(9):
+        y = _QY.copy()
+        if i in (5, 6):
+            y[3] = 7 if i == 5 else -1
+        got = []
+        for run in (se, compiled):
+            try:
+                got.append(run(y))
+            except ValueError as exc:  # ClassIndexError
+                got.append(str(exc))
+        assert got[0] == got[1], i
+        for a, b in zip(ste(), stc(), strict=True):
+            assert np.array_equal(a, b), i
+    assert compiled.replays >= 3

@@ -1733,12 +1733,16 @@ def _run_traced(
                 )
 
     # -- what the step returns
+    state_tensors = {id(t): nm for t, nm, *_ in tensors}
+
     def out(v: Any) -> Any:
         t = type(v)
         if t is tuple or t is list:
             return (t.__name__, [out(u) for u in v])
         if t is dict:
             return ("dict", [(k, out(u)) for k, u in v.items()])
+        if isinstance(v, Tensor) and id(v) in state_tensors:
+            return ("state", state_tensors[id(v)])  # a parameter: the Tensor itself
         if isinstance(v, Tensor):
             s = slot_of(v.data)
             if s is None:
@@ -2355,6 +2359,8 @@ class _Program:
                 return f"_leaf({names[v]})"
             if kind in ("array", "value"):
                 return names[v]
+            if kind == "state":
+                return v
             return em.obj(v, "out")
 
         run.append(f"    return {emit_out(rec.output)}")
