@@ -826,6 +826,113 @@ def op_inplace(g: Gen) -> str | None:
     return name
 
 
+def op_layer(g: Gen) -> str | None:
+    """The functional layers and losses on fresh inputs of their shapes (a picked value
+    where one of the shape is at hand): convolutions, pooling, the norms, embedding,
+    attention, and the losses and similarities beyond op_loss's; finite fresh inputs."""
+    infs, g.edge_infs = g.edge_infs, False
+    try:
+        return _op_layer(g)
+    finally:
+        g.edge_infs = infs
+
+
+def _op_layer(g: Gen) -> str | None:
+    dt = g.choice(FLOATS)
+    kind = g.choice([
+        "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "layer_norm", "batch_norm",
+        "group_norm", "embedding", "sdpa", "pointwise_loss", "kl_div", "bce", "similarity",
+        "glu", "softmin", "logsigmoid",
+    ])  # fmt: skip
+
+    def x_of(shape: tuple[int, ...]) -> str:
+        return g.pick(lambda m: m.shape == shape and m.dtype == dt, fresh=0.6, shape=shape,
+                      dtype=dt)  # fmt: skip
+
+    if kind in ("conv2d", "max_pool2d", "avg_pool2d"):
+        n, c, h, w = g.choice([1, 2]), g.choice([1, 2]), g.choice([3, 4]), g.choice([3, 4])
+        x = x_of((n, c, h, w))
+        s, pad = g.choice([1, 2]), g.choice([0, 1])
+        if kind == "conv2d":
+            k = g.choice([1, 2, 3])
+            wt = g.new_input((g.choice([1, 2]), c, k, k), dt)
+            if g.coin():
+                b = g.new_input((g.meta[wt].shape[0],), dt)
+                e = f"F.conv2d({{0}}, {{1}}, {{2}}, stride={s}, padding={pad})"
+                return g.add(e, "T" + e, (x, wt, b))
+            e = f"F.conv2d({{0}}, {{1}}, stride={s}, padding={pad})"
+            return g.add(e, "T" + e, (x, wt))
+        e = f"F.{kind}({{0}}, 2, stride={s}, padding={pad})"
+        return g.add(e, "T" + e, (x,))
+    if kind == "conv1d":
+        x = x_of((g.choice([1, 2]), 2, g.choice([3, 5])))
+        wt = g.new_input((g.choice([1, 3]), 2, g.choice([1, 2, 3])), dt)
+        e = f"F.conv1d({{0}}, {{1}}, padding={g.choice([0, 1])})"
+        return g.add(e, "T" + e, (x, wt))
+    if kind in ("layer_norm", "group_norm", "batch_norm"):
+        shape = g.choice([(2, 4), (3, 4, 2), (2, 4, 3, 2)])
+        x = x_of(shape)
+        if kind == "layer_norm":
+            d = shape[-1]
+            if g.coin():
+                w, b = g.new_input((d,), dt), g.new_input((d,), dt)
+                e = f"F.layer_norm({{0}}, ({d},), {{1}}, {{2}})"
+                return g.add(e, "T" + e, (x, w, b))
+            return g.add(f"F.layer_norm({{0}}, ({d},))", f"TF.layer_norm({{0}}, ({d},))", (x,))
+        w, b = g.new_input((shape[1],), dt), g.new_input((shape[1],), dt)
+        if kind == "group_norm":
+            e = f"F.group_norm({{0}}, {g.choice([1, 2, 4])}, {{1}}, {{2}})"
+            return g.add(e, "T" + e, (x, w, b))
+        e = "F.batch_norm({0}, None, None, {1}, {2}, training=True)"
+        return g.add(e, "T" + e, (x, w, b))
+    if kind == "embedding":
+        name = g.name()
+        idx = g.rng.integers(0, 4, size=g.choice([(3,), (2, 2)])).astype(np.int64)
+        g.nodes.append(Input(name, idx, False))
+        g.tvals[name] = torch.tensor(idx)
+        g.meta[name] = Meta(idx.shape, "int64", False)
+        wt = x_of((4, 3))
+        return g.add("F.embedding({0}, {1})", "TF.embedding({0}, {1})", (name, wt))
+    if kind == "sdpa":
+        shape = (1, 2, g.choice([2, 3]), 4)
+        q, k, v = x_of(shape), g.new_input(shape, dt), g.new_input(shape, dt)
+        e = f"F.scaled_dot_product_attention({{0}}, {{1}}, {{2}}, is_causal={g.coin()})"
+        return g.add(e, "T" + e, (q, k, v))
+    a = g.pick(lambda m: _float(m) and _nonempty(m) and len(m.shape) >= 1, fresh=0.3)
+    m = g.meta[a]
+    if not m.shape or not _float(m) or not _nonempty(m):
+        return None
+    red = g.choice(["mean", "sum", "none"])
+    if kind == "pointwise_loss":
+        b = g.new_input(m.shape, m.dtype, grad=g.coin(0.3))
+        e = g.choice([
+            f"F.l1_loss({{0}}, {{1}}, reduction={red!r})",
+            f"F.smooth_l1_loss({{0}}, {{1}}, reduction={red!r}, beta=0.5)",
+            f"F.huber_loss({{0}}, {{1}}, reduction={red!r}, delta=2.0)",
+        ])  # fmt: skip
+        return g.add(e, "T" + e, (a, b))
+    if kind == "kl_div":
+        b = g.new_input(m.shape, m.dtype, positive=True)
+        e = f"F.kl_div({{0}}.log_softmax(-1), {{1}}, reduction={red!r})"
+        return g.add(e, "T" + e, (a, b))
+    if kind == "bce":
+        b = g.new_input(m.shape, m.dtype, grad=False)
+        e = f"F.binary_cross_entropy({{0}}.sigmoid(), {{1}}.sigmoid(), reduction={red!r})"
+        return g.add(e, "T" + e, (a, b))
+    if kind == "similarity":
+        b = g.new_input(m.shape, m.dtype)
+        e = g.choice(["F.cosine_similarity({0}, {1}, dim=-1)",
+                      "F.pairwise_distance({0}, {1})"])  # fmt: skip
+        return g.add(e, "T" + e, (a, b))
+    if kind == "glu":
+        if m.shape[-1] % 2:
+            return None
+        return g.add("F.glu({0})", "TF.glu({0})", (a,))
+    if kind == "softmin":
+        return g.add("F.softmin({0}, dim=-1)", "TF.softmin({0}, dim=-1)", (a,))
+    return g.add("F.logsigmoid({0})", "TF.logsigmoid({0})", (a,))
+
+
 def setitem(x: Any, key: Any, value: Any) -> Any:
     """``x[key] = value`` as an expression (both engines): the in-place step's value."""
     x[key] = value
@@ -870,6 +977,11 @@ TORCH_HABITS = [
     ("tg.cdist({0}, {0} * 0.5)", "torch.cdist({0}, {0} * 0.5)", 2, True),
     ("F.adaptive_avg_pool1d({0}, 2)", "TF.adaptive_avg_pool1d({0}, 2)", 2, True),
     ("F.group_norm({0}, 1)", "TF.group_norm({0}, 1)", 2, True),
+    ("F.max_pool1d({0}, 2)", "TF.max_pool1d({0}, 2)", 2, True),
+    ("F.avg_pool1d({0}, 2, ceil_mode=True)", "TF.avg_pool1d({0}, 2, ceil_mode=True)", 2, True),
+    ("F.interpolate({0}, scale_factor=2)", "TF.interpolate({0}, scale_factor=2)", 3, True),
+    ("tg.einsum('...i->...', {0})", "torch.einsum('...i->...', {0})", 1, True),
+    ("{0}.index_fill({d}, {i}, -1.5)", "{0}.index_fill({d}, {i}, -1.5)", 1, True),
 ]
 
 
@@ -886,10 +998,12 @@ def op_torch_habits(g: Gen) -> str | None:
     normlike = ("norm" in tg_t or "cdist" in tg_t) and "group_norm" not in tg_t
     if normlike and g.order >= 2 and bool((value == 0).any()):  # see KNOWN
         return None
-    if ("mode=" in tg_t or "pool1d" in tg_t) and len(m.shape) > 3:  # (2-d and 3-d inputs)
-        return None
+    if ("mode=" in tg_t or "pool1d" in tg_t or "interpolate" in tg_t) and len(m.shape) > 3:
+        return None  # (2-d and 3-d inputs; interpolate: 3-d, nearest along the length)
     if ("reflect" in tg_t and m.shape[-1] < 3) or ("circular" in tg_t and m.shape[-1] < 2):
         return None
+    if "pool1d(" in tg_t and "adaptive" not in tg_t and m.shape[-1] < 2:
+        return None  # (a kernel longer than the input: PyTorch's ceil_mode still pools it)
     d = _dim(g, m)
     i = list(g.rng.integers(0, m.shape[d], size=int(g.rng.integers(1, 4))))
     r = ", ".join(str(int(v)) for v in g.rng.integers(1, 3, size=len(m.shape) + int(g.coin())))
@@ -932,15 +1046,28 @@ OPS = [
     (op_unary, 5), (op_scalar, 3), (op_binary, 5), (op_where, 1), (op_reduce, 4),
     (op_shape, 3), (op_matmul, 2), (op_gather, 1), (op_loss, 2), (op_inplace, 2),
 ]  # fmt: skip
+# The functional layers, with ``--layers`` only (not yet in the tests' runs): 4,500
+# programs from seeds 0, 2000, 4000 found 18 differences still open, each a follow-up:
+# conv2d's output is not contiguous (``conv(x).view(n, -1)`` raises; PyTorch's is);
+# binary_cross_entropy's gradient at a probability of exactly 0 or 1 (NaN: the clamped
+# log's masked 0 times 1/0; PyTorch divides by max(p(1 − p), 1e-12)); cosine_similarity's
+# second derivative (NaN in PyTorch, 0 here); layer_norm, group_norm and batch_norm's
+# float32 gradients on rows of ±1e3 (first order included: rounding that the float64
+# widening would have to judge, as it does from the second order on) and their third
+# derivatives; with infinite inputs, batch_norm's inf·0, attention and conv1d's NaN.
+LAYER_OPS = [(op_layer, 2)]
 # One program in four (seed % 4 == 3) also draws PyTorch's other ops; the other seeds
 # give the programs they always gave.
 HABIT_OPS = [(op_torch_habits, 3), (op_sort_topk, 2)]
 
 
-def generate(seed: int, max_steps: int = 6) -> Program:
-    """A random program of up to ``max_steps`` ops (the same seed, the same program)."""
+def generate(seed: int, max_steps: int = 6, layers: bool = False) -> Program:
+    """A random program of up to ``max_steps`` ops (the same seed, the same program);
+    ``layers``: the functional layers too (LAYER_OPS)."""
     g = Gen(seed)
     table = OPS + HABIT_OPS if seed % 4 == 3 else OPS
+    if layers:
+        table = table + LAYER_OPS
     fns = [f for f, w in table for _ in range(w)]
     g.new_input(g.choice(SHAPES), g.choice(["float64", "float64", "float32", "int64", "bool"]))
     steps = int(g.rng.integers(1, max_steps + 1))
@@ -1393,14 +1520,15 @@ class Report:
 
 
 def fuzz(seed: int, programs: int, max_steps: int = 6, time_budget: float | None = None,
-         shrink_budget: float = 20.0, stop_after: int | None = None) -> Report:  # fmt: skip
+         shrink_budget: float = 20.0, stop_after: int | None = None,
+         layers: bool = False) -> Report:  # fmt: skip
     """Run ``programs`` programs from seeds ``seed, seed+1, ...``; shrink each failure."""
     rep = Report()
     t0 = time.perf_counter()
     for i in range(programs):
         if time_budget is not None and time.perf_counter() - t0 > time_budget:
             break
-        p = generate(seed + i, max_steps)
+        p = generate(seed + i, max_steps, layers)
         fail, _ = run(p)
         rep.programs += 1
         if fail is not None:
@@ -1420,6 +1548,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=6, help="ops per program, at most")
     ap.add_argument("--show", action="store_true", help="print every program, not only failures")
     ap.add_argument("--stop-after", type=int, default=None, help="stop after this many failures")
+    ap.add_argument("--layers", action="store_true", help="the functional layers too")
     try:
         args = ap.parse_args(argv)
     except SystemExit as exc:
@@ -1429,10 +1558,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.show:
         for i in range(args.programs):
-            p = generate(args.seed + i, args.max_steps)
+            p = generate(args.seed + i, args.max_steps, args.layers)
             print(render(p, run(p)[0]))
         return 0
-    rep = fuzz(args.seed, args.programs, args.max_steps, stop_after=args.stop_after)
+    rep = fuzz(args.seed, args.programs, args.max_steps, stop_after=args.stop_after,
+               layers=args.layers)  # fmt: skip
     for p, f in rep.failures:
         print(f"---- seed {p.seed}: {f.kind} at {f.where}: {f.detail}\n")
         print(render(p, f))

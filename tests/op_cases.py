@@ -198,6 +198,11 @@ class TorchAdapter(_Adapter):
                 "adaptive_max_pool2d",
                 "unfold",
                 "fold",
+                "conv_transpose2d",
+                "conv_transpose1d",
+                "max_pool1d",
+                "avg_pool1d",
+                "bilinear",
             )
         },  # fmt: skip
     )
@@ -960,6 +965,25 @@ CASES += [
         (2, 12, 15),
     ),
     case("tg_var_default_unbiased", lambda m, x: m.lib.var(x, 1) + m.lib.std(x), (3, 4)),
+]
+
+CASES += [
+    case(
+        "conv_transpose2d",
+        lambda m, x, w, b: m.F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        (2, 3, 3, 2),
+        (3, 2, 3, 2),
+        (2,),
+    ),
+    case(
+        "conv_transpose1d_groups",
+        lambda m, x, w: m.F.conv_transpose1d(x, w, stride=2, groups=2, dilation=2),
+        (1, 4, 3),
+        (4, 1, 2),
+    ),
+    case("max_pool1d", lambda m, x: m.F.max_pool1d(x, 3, 2, 1), (2, 2, 7), domains=(D,)),
+    case("avg_pool1d", lambda m, x: m.F.avg_pool1d(x, 2, ceil_mode=True), (2, 3, 5)),
+    case("bilinear", lambda m, a, b, w: m.F.bilinear(a, b, w), (4, 2), (4, 3), (5, 2, 3)),
 ]
 
 BY_NAME = {c.name: c for c in CASES}

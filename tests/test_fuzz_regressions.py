@@ -476,3 +476,15 @@ def test_std_at_zero_spread_second_derivative_is_zero_as_finite_differences() ->
         fd.append(float(((up - down) / (2 * h) * np.array([[1.0, 2.0], [3.0, 4.0]])).sum()))
     assert gw.numpy()[0] == 0.0
     np.testing.assert_allclose(gw.numpy(), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_hardswish_gradient_at_minus_inf_is_zero() -> None:
+    # the middle branch's x·(x + 3) was computed at −∞ too: where's zero gradient times
+    # (x + 3) = −∞ gave NaN; PyTorch's hardswish_backward gives 0 below −3
+    import torch.nn.functional as TF
+
+    from tinygrad_bp import functional as F
+
+    x = np.array([-np.inf, -4.0, -3.0, -1.5, 0.0, 2.9, 3.0, 5.0, np.inf])
+    for k, got, want in _derivatives(F.hardswish, TF.hardswish, [x], 3):
+        assert _close(got[0], want[0], k), (k, got, want)

@@ -119,8 +119,20 @@ def test_pytorch_habit_ops_are_generated_in_their_quarter_of_the_seeds() -> None
     def text(seeds: range) -> str:
         return " ".join(n.tg for s in seeds for n in fz.generate(s).nodes if isinstance(n, fz.Step))
 
-    habits, others = text(range(3, 800, 4)), text(range(0, 800, 4))
+    habits, others = text(range(3, 1600, 4)), text(range(0, 800, 4))
     for piece in (".sort(", ".topk(", ".argsort(", ".index_select(", ".repeat(", ".roll(",
                   "mode='reflect'", ".norm(", "hardswish", ".cumprod(", ".tril("):  # fmt: skip
         assert piece in habits, piece
     assert ".topk(" not in others and "mode='" not in others  # the other seeds: as before
+
+
+def test_the_functional_layers_are_fuzzed_on_request() -> None:
+    # (--layers: not yet in the runs above; the open differences are listed at LAYER_OPS)
+    steps = [n.tg for s in range(150) for n in fz.generate(s, layers=True).nodes
+             if isinstance(n, fz.Step)]  # fmt: skip
+    text = " ".join(steps)
+    for piece in ("F.conv2d(", "F.layer_norm(", "F.scaled_dot_product_attention(", "_pool2d("):
+        assert piece in text, piece
+    assert fz.render(fz.generate(5)) == fz.render(fz.generate(5, layers=False))
+    rep = fz.fuzz(seed=0, programs=20, layers=True, shrink_budget=1.0)
+    assert rep.programs == 20

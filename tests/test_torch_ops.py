@@ -733,3 +733,89 @@ def test_unfold_and_fold_match_torch() -> None:
     grads(nn.Fold((6, 7), **kw), torch.nn.Fold((6, 7), **kw), cols[0])
     with pytest.raises(ValueError, match=r"fold: expected \(N, C·2·3, 20\) for output_size"):
         F.fold(Tensor(cols[:, :, :5]), (6, 7), **kw)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"stride": 2}, {"stride": 2, "padding": 1, "output_padding": 1},
+     {"stride": (1, 2), "dilation": 2, "groups": 2}],
+)  # fmt: skip
+def test_conv_transpose_matches_torch(kw) -> None:
+    torch.manual_seed(3)
+    ref = torch.nn.ConvTranspose2d(4, 6, (3, 2), **kw).double()
+    ours = nn.ConvTranspose2d(4, 6, (3, 2), **kw)
+    ours.load_state_dict({n: p.detach().numpy() for n, p in ref.state_dict().items()})
+    a = RNG.normal(size=(2, 4, 5, 4))
+    grads(ours, ref, a)
+    x, t = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours(x).sum().backward()
+    ref(t).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad, ref.weight.grad.numpy(), rtol=1e-10)
+    k1 = {k: (v[1] if isinstance(v, tuple) else v) for k, v in kw.items()}
+    ref1 = torch.nn.ConvTranspose1d(4, 6, 3, **k1).double()
+    ours1 = nn.ConvTranspose1d(4, 6, 3, **k1)
+    ours1.load_state_dict({n: p.detach().numpy() for n, p in ref1.state_dict().items()})
+    grads(ours1, ref1, a[:, :, 0])
+    v = Tensor(a[:1, :, :3, :3], requires_grad=True)
+    w = Tensor(RNG.normal(size=(4, 2, 2, 2)), requires_grad=True)
+    assert tg.gradgradcheck(lambda v, w: F.conv_transpose2d(v, w, stride=2), [v, w])
+
+
+def test_1d_pooling_bilinear_and_softmax2d_match_torch() -> None:
+    a = RNG.normal(size=(2, 3, 9))
+    for kw in ({"kernel_size": 3}, {"kernel_size": 3, "stride": 2, "padding": 1},
+               {"kernel_size": 2, "stride": 2, "ceil_mode": True}):  # fmt: skip
+        grads(nn.MaxPool1d(**kw), torch.nn.MaxPool1d(**kw), a)
+        grads(nn.AvgPool1d(**kw), torch.nn.AvgPool1d(**kw), a)
+    grads(nn.MaxPool1d(2), torch.nn.MaxPool1d(2), a[0])  # unbatched (C, L): the fuzzer's find
+    grads(nn.AvgPool1d(2), torch.nn.AvgPool1d(2), a[0])
+    same(F.max_pool1d(Tensor(a[0]), 2, return_indices=True)[1],
+         TF.max_pool1d(torch.tensor(a[0]), 2, return_indices=True)[1])  # fmt: skip
+    y, i = nn.MaxPool1d(3, 2, return_indices=True)(Tensor(a))
+    ty, ti = torch.nn.MaxPool1d(3, 2, return_indices=True)(torch.tensor(a))
+    same(i, ti)
+    torch.manual_seed(4)
+    ref, ours = torch.nn.Bilinear(3, 4, 5).double(), nn.Bilinear(3, 4, 5)
+    ours.load_state_dict({n: p.detach().numpy() for n, p in ref.state_dict().items()})
+    grads(ours, ref, RNG.normal(size=(2, 6, 3)), RNG.normal(size=(2, 6, 4)))
+    grads(nn.Softmax2d(), torch.nn.Softmax2d(), RNG.normal(size=(2, 3, 4, 5)))
+
+
+def test_names_not_built_say_what_to_write() -> None:
+    with pytest.raises(AttributeError, match=r"tg\.atan2 \(a PyTorch name\) is not built"):
+        tg.atan2  # noqa: B018
+    with pytest.raises(
+        AttributeError, match=r"nn\.TransformerEncoderLayer .*nn\.MultiheadAttention"
+    ):
+        nn.TransformerEncoderLayer  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nonsense'"):
+        tg.nonsense  # noqa: B018
+    assert not hasattr(tg, "atan2") and hasattr(tg, "sort")
+
+
+def test_device_and_cuda_habits_pick_the_cpu() -> None:
+    dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
+    assert dev == "cpu" and dev.type == "cpu" and repr(dev) == "device(type='cpu')"
+    model = nn.Linear(2, 3).to(dev)
+    x = tg.randn(4, 2, device=dev)
+    assert model(x.to(dev)).shape == (4, 3) and x.device == "cpu" and x.device.type == "cpu"
+    assert tg.zeros(2, device=x.device).shape == (2,) and tg.cuda.device_count() == 0
+    with pytest.raises(RuntimeError, match="zeros: tinygrad_bp runs on NumPy on the CPU only"):
+        tg.zeros(2, device="cuda:0")
+    with pytest.raises(RuntimeError, match="to: tinygrad_bp runs on NumPy on the CPU only"):
+        x.to(tg.device("cuda", 0))
+
+
+def test_identity_cases_return_new_tensors_as_torch() -> None:
+    # (a view would let an in-place change of the result write into the input)
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    i = Tensor(np.arange(6).reshape(2, 3), dtype=np.int64)
+    for y, base in [
+        (x.roll(0, 0), x), (x.roll(3, 1), x), (i.round(), i), (i.trunc(), i),
+        (i.nan_to_num(), i), (F.pad(x[None], (0, 0), mode="reflect"), x),
+        (Tensor(3.0).sort()[0], None), (Tensor(3.0).topk(1)[0], None), (x.repeat(1, 1), x),
+        (x.tile((1,)), x), (i.cumprod(0)[:1], None),
+    ]:  # fmt: skip
+        if base is not None:
+            assert not np.shares_memory(y.data, base.data)
+        y += 1  # writable

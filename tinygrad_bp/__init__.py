@@ -10,7 +10,7 @@ import numpy as np
 
 # _gc and _malloc first: no full collections while a graph grows, freed array memory
 # stays in the process (CPython <= 3.12, glibc; see their docstrings)
-from . import _gc, _malloc, autograd, functional, linalg, ops  # noqa: F401
+from . import _gc, _malloc, autograd, cuda, functional, linalg, ops  # noqa: F401
 from ._functions import *  # noqa: F403  (torch.exp(x), torch.sum(x, dim)... as tg.exp(x)...)
 from ._functions import __all__ as _function_names
 from .autograd import (
@@ -27,6 +27,7 @@ from .compile import compile  # noqa: A004 (tg.compile, as torch.compile)
 from .creation import (
     arange,
     as_tensor,
+    device,
     empty,
     empty_like,
     eye,
@@ -123,9 +124,33 @@ __all__ = [
     "from_numpy",
     "as_tensor",
     "is_tensor",
+    "device",
+    "cuda",
     *_function_names,
     *_DTYPE_NAMES,
 ]
+
+
+# PyTorch's functions that are not built: an error naming what to write instead (not the
+# bare "has no attribute")
+_NOT_BUILT = {
+    "atan2": "it has no primitive here; compute it on the arrays outside the graph",
+    "sinh": "use (x.exp() - (-x).exp()) / 2",
+    "cosh": "use (x.exp() + (-x).exp()) / 2",
+    "asin": "it has no primitive here; compute it on the arrays outside the graph",
+    "acos": "it has no primitive here; compute it on the arrays outside the graph",
+    "atan": "it has no primitive here; compute it on the arrays outside the graph",
+    "expm1": "use x.exp() - 1 (it loses digits for |x| < 1e-8)",
+    "diag_embed": "use tg.diag(v) for one vector, tg.stack([tg.diag(v) for v in vs])",
+    "median": "use x.sort(dim=d).values.index_select(d, tg.tensor([(n - 1) // 2]))",
+    "unique": "use np.unique(x.numpy())",
+    "cummax": "use np.maximum.accumulate(x.numpy(), axis)",
+    "logcumsumexp": "use x.exp().cumsum(dim).log() (stable only for moderate x)",
+    "svd": "there is no SVD here; use np.linalg.svd(x.numpy()) outside the graph",
+    "inverse": "there is no inverse here; use np.linalg.inv(x.numpy()) outside the graph",
+    "det": "there is no determinant here; use np.linalg.det(x.numpy()) outside the graph",
+    "fft": "there is no FFT here; use np.fft on x.numpy() outside the graph",
+}
 
 
 def __getattr__(name: str):  # lazy submodules: nothing heavy computed or imported at import
@@ -138,4 +163,8 @@ def __getattr__(name: str):  # lazy submodules: nothing heavy computed or import
             if exc.name != f"{__name__}.{name}":
                 raise  # a dependency of the submodule is missing: say which
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from exc
+    if name in _NOT_BUILT:
+        raise AttributeError(
+            f"tg.{name} (a PyTorch name) is not built in tinygrad_bp: {_NOT_BUILT[name]}"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, device, get_default_dtype
 
 __all__ = [
     "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
     "randn", "rand", "manual_seed", "default_generator", "full_like", "empty", "empty_like",
     "rand_like", "randn_like", "randint", "randperm", "eye", "from_numpy", "as_tensor",
-    "is_tensor",
+    "is_tensor", "device",
 ]  # fmt: skip
 
 _generator = np.random.default_rng()
@@ -229,3 +229,33 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
 
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
+
+
+def _on_cpu(op: str, where: Any) -> None:
+    if where is not None and str(where).split(":")[0] != "cpu":
+        raise RuntimeError(
+            f"{op}: tinygrad_bp runs on NumPy on the CPU only; there is no device {str(where)!r} "
+            f"(drop device=, or use 'cpu')"
+        )
+
+
+def _takes_device(fn: Any) -> Any:
+    """PyTorch's ``device=`` keyword on a factory: ``"cpu"`` (or a ``tg.device``) is
+    accepted, another device refused by name."""
+    import functools
+
+    @functools.wraps(fn)
+    def factory(*args: Any, device: Any = None, **kwargs: Any) -> Tensor:
+        _on_cpu(fn.__name__, device)
+        return fn(*args, **kwargs)
+
+    return factory
+
+
+for _name in (
+    "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "linspace",
+    "randn", "rand", "full_like", "empty", "empty_like", "rand_like", "randn_like", "randint",
+    "randperm", "eye",
+):  # fmt: skip
+    globals()[_name] = _takes_device(globals()[_name])
+del _name

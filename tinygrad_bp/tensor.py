@@ -1357,6 +1357,11 @@ class Tensor:
     def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
 
+    @property
+    def device(self) -> device:
+        """``tg.device("cpu")``: every tensor lives on the CPU (NumPy)."""
+        return _CPU
+
     def is_contiguous(self) -> builtins.bool:
         """Whether the array is laid out in row-major (C) order without gaps."""
         return builtins.bool(self.data.flags.c_contiguous)
@@ -1470,7 +1475,6 @@ _TYPE_NAMES = {
 
 _NOT_BUILT = {
     "cuda": "everything runs on NumPy on the CPU; drop .cuda()",
-    "device": "everything runs on NumPy on the CPU",
     "is_cuda": "everything runs on NumPy on the CPU",
     "data_ptr": "use t.numpy().ctypes.data",
     "storage": "use t.numpy() (the NumPy array behind the tensor)",
@@ -1500,6 +1504,43 @@ _NOT_BUILT = {
     "bincount": "use np.bincount(t.numpy())",
     "histc": "use np.histogram(t.numpy(), bins)",
 }
+
+
+class device(str):  # noqa: N801  (PyTorch's name)
+    """``torch.device``: a device name (a string, so ``x.to(device)`` and
+    ``model.to(device)`` take it), with ``.type`` and ``.index``.  Only ``"cpu"`` runs;
+    ``tg.device("cuda")`` can be made, and ``.to`` it says that there is no GPU.
+
+    Examples
+    --------
+    >>> import tinygrad_bp as tg
+    >>> dev = tg.device("cuda" if tg.cuda.is_available() else "cpu")
+    >>> dev, dev.type, tg.ones(2).to(dev).shape
+    (device(type='cpu'), 'cpu', (2,))
+    """
+
+    type: str
+    # PyTorch's attribute, in place of str's index method
+    index: int | None  # type: ignore[assignment]
+
+    def __new__(cls, kind: Any, index: int | None = None) -> device:
+        text = str(kind)
+        if index is not None:
+            text = f"{text}:{int(index)}"
+        obj = super().__new__(cls, text)
+        name, _, idx = text.partition(":")
+        if not name.isidentifier() or (idx and not idx.isdigit()):
+            raise ValueError(f"device: expected a name such as 'cpu' or 'cuda:0', got {kind!r}")
+        obj.type = name
+        obj.index = int(idx) if idx else None
+        return obj
+
+    def __repr__(self) -> str:
+        idx = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{idx})"
+
+
+_CPU = device("cpu")
 
 
 def _not_built(name: str, hint: str) -> property:

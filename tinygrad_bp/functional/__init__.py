@@ -33,12 +33,17 @@ from .extra_layers import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
+    avg_pool1d,
+    bilinear,
     conv1d,
+    conv_transpose1d,
+    conv_transpose2d,
     dropout2d,
     fold,
     group_norm,
     instance_norm,
     interpolate,
+    max_pool1d,
     prelu,
     unfold,
 )
@@ -134,6 +139,11 @@ __all__ = [
     "interpolate",
     "unfold",
     "fold",
+    "conv_transpose2d",
+    "conv_transpose1d",
+    "max_pool1d",
+    "avg_pool1d",
+    "bilinear",
 ]
 
 relu = ops.relu

@@ -3,7 +3,9 @@
 PyTorch's bins), ``adaptive_max_pool2d``, ``interpolate`` (nearest, linear, bilinear:
 PyTorch's source positions, read by indexing), ``group_norm``,
 ``instance_norm``, ``prelu``, ``dropout2d``, ``unfold`` and ``fold`` (the window
-primitives with PyTorch's ``(N, C·kH·kW, L)`` layout)."""
+primitives with PyTorch's ``(N, C·kH·kW, L)`` layout), ``conv_transpose2d`` (an einsum
+folded back: the adjoint of ``conv2d``), ``conv_transpose1d``, ``max_pool1d``,
+``avg_pool1d`` (2-d pools of height 1) and ``bilinear``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .conv import conv2d
 __all__ = [
     "conv1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "group_norm", "instance_norm",
     "prelu", "dropout2d", "adaptive_max_pool2d", "interpolate", "unfold", "fold",
+    "conv_transpose2d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "bilinear",
 ]  # fmt: skip
 
 
@@ -395,3 +398,182 @@ def _pair2(v: Any, name: str, minimum: int) -> tuple[int, int]:
     from ..ops.window import _pair
 
     return _pair(v, name, "fold", minimum)
+
+
+def conv_transpose2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """The transposed convolution (``torch.nn.functional.conv_transpose2d``), the adjoint
+    of :func:`conv2d` with respect to its input: ``x (N, C_in, H, W)``, ``weight (C_in,
+    C_out/groups, kH, kW)`` -> ``(N, C_out, (H − 1)·s − 2p + d·(k − 1) + output_padding +
+    1, …)``.  Each input pixel's products with the kernel (an einsum) are added into the
+    output by ``fold``, so every derivative is the primitives'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tinygrad_bp as tg
+    >>> from tinygrad_bp import functional as F
+    >>> F.conv_transpose2d(tg.Tensor(np.ones((1, 2, 3, 3))), tg.Tensor(np.ones((2, 4, 2, 2))),
+    ...                    stride=2).shape
+    (1, 4, 6, 6)
+    """
+    from ..ops.window import _pair
+
+    x, weight = float_tensor(x, "conv_transpose2d"), float_tensor(weight, "conv_transpose2d")
+    if x.ndim == 3:  # unbatched (C, H, W), as PyTorch
+        return conv_transpose2d(
+            ops.unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation
+        )[0]
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(
+            f"conv_transpose2d: expected x (N, C_in, H, W) and weight (C_in, C_out/groups, kH, "
+            f"kW), got shapes {x.shape} and {weight.shape}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"conv_transpose2d: groups must be a positive int, got {groups!r}")
+    n, cin, h, w = x.shape
+    if weight.shape[0] != cin or cin % groups:
+        raise ValueError(
+            f"conv_transpose2d: the input has {cin} channels but the weight {weight.shape} "
+            f"expects {weight.shape[0]} (and groups={groups} must divide them)"
+        )
+    op = "conv_transpose2d"
+    s, p = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
+    d, op_ = _pair(dilation, "dilation", op, 1), _pair(output_padding, "output_padding", op, 0)
+    if any(o >= max(si, di) for o, si, di in zip(op_, s, d)):
+        raise ValueError(
+            f"{op}: output_padding {op_} must be smaller than stride {s} or dilation {d}"
+        )
+    kh, kw = weight.shape[2:]
+    cout_g = weight.shape[1]
+    hw = tuple(
+        (n_ - 1) * si - 2 * pi + di * (k - 1) + oi + 1
+        for n_, si, pi, di, k, oi in zip((h, w), s, p, d, (kh, kw), op_)
+    )
+    if min(hw) < 1:
+        raise ValueError(f"{op}: the output size {hw} is not positive")
+    cg = cin // groups
+    parts = []
+    for g in range(groups):
+        xg = x if groups == 1 else x[:, g * cg : (g + 1) * cg]
+        wg = weight if groups == 1 else weight[g * cg : (g + 1) * cg]
+        cols = ops.einsum("nchw,cdpq->ndpqhw", xg, wg)
+        parts.append(ops.fold(cols, (n, cout_g) + hw, (kh, kw), s, p, d))
+    y = parts[0] if groups == 1 else ops.cat(parts, 1)
+    if bias is not None:
+        y = y + ops.reshape(bias, (-1, 1, 1))
+    return y
+
+
+def conv_transpose1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """``torch.nn.functional.conv_transpose1d``: :func:`conv_transpose2d` of height 1."""
+    x, weight = float_tensor(x, "conv_transpose1d"), float_tensor(weight, "conv_transpose1d")
+    if x.ndim == 2:
+        return conv_transpose1d(
+            ops.unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation
+        )[0]
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"conv_transpose1d: expected x (N, C_in, L) and weight (C_in, C_out/groups, K), "
+            f"got shapes {x.shape} and {weight.shape}"
+        )
+    one = "conv_transpose1d"
+    y = conv_transpose2d(
+        ops.unsqueeze(x, 2), ops.unsqueeze(weight, 2), bias,
+        (1, _one(stride, "stride", one)), (0, _one(padding, "padding", one)),
+        (0, _one(output_padding, "output_padding", one)), groups,
+        (1, _one(dilation, "dilation", one)),
+    )  # fmt: skip
+    return ops.squeeze(y, 2)
+
+
+def max_pool1d(
+    x: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """``torch.nn.functional.max_pool1d``: :func:`max_pool2d` of height 1 (indices into
+    the length, int64)."""
+    from .conv import max_pool2d
+
+    x = float_tensor(x, "max_pool1d")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"max_pool1d: expected a 2-D or 3-D input, got shape {x.shape}")
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch
+        out = max_pool1d(ops.unsqueeze(x, 0), kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices)  # fmt: skip
+        if return_indices:
+            from ..tensor import leaf
+
+            return out[0][0], leaf(out[1].data[0])
+        return out[0]
+    k = _one(kernel_size, "kernel_size", "max_pool1d")
+    s = k if stride is None else _one(stride, "stride", "max_pool1d")
+    out = max_pool2d(
+        ops.unsqueeze(x, -2), (1, k), (1, s), (0, _one(padding, "padding", "max_pool1d")),
+        (1, _one(dilation, "dilation", "max_pool1d")), ceil_mode, return_indices,
+    )  # fmt: skip
+    if return_indices:
+        from ..tensor import leaf
+
+        return ops.squeeze(out[0], -2), leaf(out[1].data[..., 0, :])
+    return ops.squeeze(out, -2)
+
+
+def avg_pool1d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:  # fmt: skip
+    """``torch.nn.functional.avg_pool1d``: :func:`avg_pool2d` of height 1."""
+    from .conv import avg_pool2d
+
+    x = float_tensor(x, "avg_pool1d")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"avg_pool1d: expected a 2-D or 3-D input, got shape {x.shape}")
+    if x.ndim == 2:  # unbatched (C, L), as PyTorch
+        return avg_pool1d(ops.unsqueeze(x, 0), kernel_size, stride, padding, ceil_mode,
+                          count_include_pad)[0]  # fmt: skip
+    k = _one(kernel_size, "kernel_size", "avg_pool1d")
+    s = k if stride is None else _one(stride, "stride", "avg_pool1d")
+    y = avg_pool2d(
+        ops.unsqueeze(x, -2), (1, k), (1, s), (0, _one(padding, "padding", "avg_pool1d")),
+        ceil_mode, count_include_pad,
+    )  # fmt: skip
+    return ops.squeeze(y, -2)
+
+
+def bilinear(x1: Tensor, x2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``torch.nn.functional.bilinear``: ``y_k = x1ᵀ·A_k·x2 + b_k`` with ``weight (out,
+    in1, in2)``, over any leading axes."""
+    x1, x2 = float_tensor(x1, "bilinear"), float_tensor(x2, "bilinear")
+    weight = float_tensor(weight, "bilinear")
+    if weight.ndim != 3 or x1.shape[-1:] != weight.shape[1:2] or x2.shape[-1:] != weight.shape[2:]:
+        raise ValueError(
+            f"bilinear: expected weight (out, in1, in2) matching x1 (..., in1) and x2 (..., "
+            f"in2), got {weight.shape}, {x1.shape} and {x2.shape}"
+        )
+    lead = x1.shape[:-1]
+    if x2.shape[:-1] != lead:
+        raise ValueError(f"bilinear: x1 {x1.shape} and x2 {x2.shape} differ before the last axis")
+    a, b = ops.reshape(x1, (-1, x1.shape[-1])), ops.reshape(x2, (-1, x2.shape[-1]))
+    y = ops.reshape(ops.einsum("ni,kij,nj->nk", a, weight, b), lead + (weight.shape[0],))
+    return y if bias is None else y + bias

@@ -71,4 +71,4 @@ def pad_border(x: Tensor, pad: tuple[int, ...], mode: str) -> Tensor:
             continue
         src = _source(x.shape[ax], lo, hi, mode, ax)
         out = ops.getitem(out, (slice(None),) * ax + (src,))
-    return out
+    return out if out is not x else ops.clone(x)  # (a new tensor, as PyTorch's)

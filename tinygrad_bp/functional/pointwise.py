@@ -83,7 +83,8 @@ def hardswish(x: Tensor) -> Tensor:
     with np.errstate(invalid="ignore"):
         low, mid = xd <= -3.0, xd < 3.0
         below = leaf((xd * np.clip(xd + 3.0, 0.0, 6.0) / 6.0).astype(xd.dtype), "const")
-    return ops.where(low, below, ops.where(mid, x * (x + 3.0) / 6.0, x))
+    xm = ops.where(mid & ~low, x, 0.0)  # (the middle's x only there: at −∞, 0·∞ was NaN)
+    return ops.where(low, below, ops.where(mid, xm * (xm + 3.0) / 6.0, x))
 
 
 def selu(x: Tensor) -> Tensor:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import init, utils
 from .activation import (
     ELU,
@@ -41,13 +43,19 @@ from .extra_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
+    AvgPool1d,
+    Bilinear,
     Conv1d,
+    ConvTranspose1d,
+    ConvTranspose2d,
     Dropout2d,
     Fold,
     GroupNorm,
     InstanceNorm1d,
     InstanceNorm2d,
+    MaxPool1d,
     PReLU,
+    Softmax2d,
     Unfold,
     Upsample,
 )
@@ -188,4 +196,36 @@ __all__ = [
     "Upsample",
     "Unfold",
     "Fold",
+    "ConvTranspose2d",
+    "ConvTranspose1d",
+    "MaxPool1d",
+    "AvgPool1d",
+    "Bilinear",
+    "Softmax2d",
 ]
+
+
+# PyTorch's layers that are not built: an error naming what to write instead
+_NOT_BUILT = {
+    "TransformerEncoderLayer": "compose nn.MultiheadAttention, nn.LayerNorm, nn.Linear and "
+    "nn.Dropout (see docs/layers/attention.md)",
+    "TransformerDecoderLayer": "compose nn.MultiheadAttention, nn.LayerNorm, nn.Linear and "
+    "nn.Dropout (see docs/layers/attention.md)",
+    "TransformerEncoder": "stack your own encoder layers in an nn.ModuleList",
+    "Transformer": "compose nn.MultiheadAttention, nn.LayerNorm and nn.Linear",
+    "Conv3d": "3-d convolutions are not built; reshape to 2-d, or use nn.Conv2d",
+    "MaxPool3d": "3-d pooling is not built",
+    "AvgPool3d": "3-d pooling is not built",
+    "BatchNorm3d": "use nn.BatchNorm1d on x.flatten(2) (the same statistics per channel)",
+    "EmbeddingBag": "use nn.Embedding, then .sum(dim) or .mean(dim) over each bag",
+    "CTCLoss": "CTC is not built",
+    "DataParallel": "see tinygrad_bp.distributed.DistributedDataParallel (MPI processes)",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NOT_BUILT:
+        raise AttributeError(
+            f"nn.{name} (a PyTorch name) is not built in tinygrad_bp: {_NOT_BUILT[name]}"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """More of PyTorch's layers: ``Conv1d``, ``AdaptiveAvgPool1d``/``AdaptiveAvgPool2d``,
 ``AdaptiveMaxPool2d``, ``GroupNorm``, ``InstanceNorm1d``/``InstanceNorm2d``, ``PReLU``,
-``Dropout2d``, ``Upsample`` (see
+``Dropout2d``, ``Upsample``, ``Unfold``, ``Fold``, ``ConvTranspose1d``/``ConvTranspose2d``,
+``MaxPool1d``, ``AvgPool1d``, ``Bilinear``, ``Softmax2d`` (see
 :mod:`tinygrad_bp.functional.extra_layers`)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .module import Module, Parameter, _rng
 __all__ = [
     "Conv1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "GroupNorm", "InstanceNorm1d",
     "InstanceNorm2d", "PReLU", "AdaptiveMaxPool2d", "Dropout2d", "Upsample", "Unfold", "Fold",
+    "ConvTranspose2d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "Bilinear", "Softmax2d",
 ]  # fmt: skip
 
 
@@ -293,3 +295,129 @@ class Fold(Module):
         return F.fold(
             x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
         )
+
+
+class _ConvTranspose(Module):
+    _k = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        *,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        name = type(self).__name__
+        _check_features(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{name}: groups={groups} must divide in_channels {in_channels} and "
+                f"out_channels {out_channels}"
+            )
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported (as PyTorch)")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        k = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * self._k
+        self.kernel_size = tuple(int(v) for v in k)
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.dilation = dilation
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        g = _rng(rng)
+        cout = out_channels // groups
+        bound = 1.0 / math.sqrt(cout * math.prod(self.kernel_size))  # PyTorch's fan_in
+        shape = (in_channels, cout) + self.kernel_size
+        self.weight = Parameter(_uniform(g, bound, shape, dtype))
+        self.bias = Parameter(_uniform(g, bound, (out_channels,), dtype)) if bias else None
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        if output_size is not None:
+            raise ValueError(
+                f"{type(self).__name__}: output_size= is not built; pass output_padding to "
+                f"the constructor"
+            )
+        fn = F.conv_transpose2d if self._k == 2 else F.conv_transpose1d
+        return fn(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                  self.groups, self.dilation)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+
+
+class ConvTranspose2d(_ConvTranspose):
+    """``F.conv_transpose2d`` as a layer: ``weight (C_in, C_out/groups, kH, kW)``,
+    initialised as PyTorch's (uniform in ±1/√(C_out/groups·kH·kW), the bias too)."""
+
+
+class ConvTranspose1d(_ConvTranspose):
+    """``F.conv_transpose1d`` as a layer: ``weight (C_in, C_out/groups, K)``."""
+
+    _k = 1
+
+
+class MaxPool1d(Module):
+    """``F.max_pool1d`` as a layer."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 dilation: Any = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:  # fmt: skip
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Any:
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)  # fmt: skip
+
+
+class AvgPool1d(Module):
+    """``F.avg_pool1d`` as a layer."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:  # fmt: skip
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)  # fmt: skip
+
+
+class Bilinear(Module):
+    """``y = x1ᵀ·A·x2 + b``: ``weight (out, in1, in2)`` and ``bias (out,)``, uniform in
+    ±1/√in1, as PyTorch's."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, *, rng: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        _check_features("Bilinear", in1_features=in1_features, in2_features=in2_features,
+                        out_features=out_features)  # fmt: skip
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        g = _rng(rng)
+        bound = 1.0 / math.sqrt(in1_features)
+        shape = (out_features, in1_features, in2_features)
+        self.weight = Parameter(_uniform(g, bound, shape, dtype))
+        self.bias = Parameter(_uniform(g, bound, (out_features,), dtype)) if bias else None
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.bilinear(x1, x2, self.weight, self.bias)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of ``(N, C, H, W)`` or ``(C, H, W)`` (dim −3)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected a 3-D or 4-D input, got {getattr(x, 'shape', type(x))}"
+            )
+        return x.softmax(-3)

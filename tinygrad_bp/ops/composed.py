@@ -113,7 +113,7 @@ def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
             raise IndexError(
                 f"index_select: a 0-d tensor takes one index 0, got {idx.reshape(-1).tolist()}"
             )
-        return reshape(x, idx.shape)
+        return clone(reshape(x, idx.shape))
     ax = one_axis(dim, xd.ndim, "index_select")
     flat = idx.reshape(-1)
     n = xd.shape[ax]
@@ -396,7 +396,7 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         n = x.data.shape[ax]
         if n and s % n:
             out = getitem(out, _along(ax, (np.arange(n) - s) % n))
-    return out if out is not x else getitem(x, ...)
+    return out if out is not x else clone(x)
 
 
 def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
@@ -450,7 +450,7 @@ def cumprod(x: Tensor, dim: int) -> Tensor:
         x = leaf(x.data.astype(np.int64))
     if x.data.ndim == 0:
         one_axis(dim, 1, "cumprod")
-        return getitem(x, ...)
+        return clone(x)  # a new tensor, as PyTorch's
     ax = one_axis(dim, x.data.ndim, "cumprod")
     n = x.data.shape[ax]
     moved = movedim(x, ax, -1)
@@ -600,7 +600,7 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
     places); a zero gradient."""
     x = check_tensor(x, "round")
     if x.data.dtype.kind != "f":
-        return getitem(x, ...)
+        return clone(x)  # a new tensor, as PyTorch's
     return _values_only(x, xp.round(x.data, _int_arg(decimals, "decimals", "round")))
 
 
@@ -608,7 +608,7 @@ def trunc(x: Tensor) -> Tensor:
     """``torch.trunc``: rounded towards zero; a zero gradient."""
     x = check_tensor(x, "trunc")
     if x.data.dtype.kind != "f":
-        return getitem(x, ...)
+        return clone(x)  # a new tensor, as PyTorch's
     return _values_only(x, xp.trunc(x.data))
 
 
@@ -623,7 +623,7 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Any = None, neginf: Any = No
     x = check_tensor(x, "nan_to_num")
     xd = x.data
     if xd.dtype.kind != "f":
-        return getitem(x, ...)
+        return clone(x)  # a new tensor, as PyTorch's
     values = xp.nan_to_num(xd, nan=nan, posinf=posinf, neginf=neginf)
     return where(xp.isfinite(xd), x, leaf(values.astype(xd.dtype, copy=False), "const"))
 

@@ -23,7 +23,7 @@ from ..backend import xp
 from ..tensor import Tensor, ValuesIndices, leaf
 from ._common import check_tensor, one_axis
 from .index import gather
-from .shape import reshape
+from .elementwise import clone
 
 __all__ = ["sort", "argsort", "topk"]
 
@@ -92,7 +92,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     _check_bool(stable, "stable", "sort")
     ax = _dim(x, dim, "sort")
     if ax is None:
-        return ValuesIndices(reshape(x, ()), leaf(xp.zeros((), np.int64)))
+        return ValuesIndices(clone(x), leaf(xp.zeros((), np.int64)))
     idx = _order(x.data, ax, descending).astype(np.int64, copy=False)
     return ValuesIndices(gather(x, ax, idx), leaf(idx))
 
@@ -123,7 +123,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
             f"(tensor shape {x.data.shape}); k must be in 0..{n}"
         )
     if ax is None:
-        return ValuesIndices(reshape(x, ()), leaf(xp.zeros((), np.int64)))
+        return ValuesIndices(clone(x), leaf(xp.zeros((), np.int64)))
     idx = _order(x.data, ax, largest)
     idx = idx[(slice(None),) * ax + (slice(0, int(k)),)].astype(np.int64)
     return ValuesIndices(gather(x, ax, idx), leaf(idx))
