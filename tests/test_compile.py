@@ -587,12 +587,18 @@ def test_a_layer_frozen_between_calls_traces_again():
     assert _qa_same(_qa_build(freeze)).traces > 2
 
 
-@pytest.mark.parametrize("kind", ["tensor", "forward", "pre"])
+def _double_grad(t):
+    t.grad *= 2
+
+
+@pytest.mark.parametrize("kind", ["tensor", "post", "forward", "pre"])
 def test_a_hook_registered_between_calls_traces_again(kind):
     def hook(i, m, o):
         if i == 5:
             if kind == "tensor":
                 m[0].W.register_hook(lambda g: g * 2)
+            elif kind == "post":
+                m[0].W.register_post_accumulate_grad_hook(_double_grad)
             elif kind == "forward":
                 m[0].register_forward_hook(lambda mod, inp, out: out * 2)
             else:

@@ -1851,7 +1851,7 @@ def _snapshot(obj: Any) -> Any:
 def _tensor_hooks(t: Any) -> Any:
     """The handles of a Tensor's hooks (None: none)."""
     h, p = getattr(t, "_hooks", None), getattr(t, "_post_hooks", None)
-    return (tuple(h), tuple(p or ())) if h or p else None
+    return (tuple(h or ()), tuple(p or ())) if h or p else None
 
 
 def _param_ids(opt: Any) -> Any:
