@@ -908,3 +908,13 @@ def test_a_bad_label_on_a_replay_raises_as_eager_and_changes_nothing():
         for a, b in zip(ste(), stc(), strict=True):
             assert np.array_equal(a, b), i
     assert compiled.replays >= 3
+
+
+def test_a_layer_swapped_between_calls_traces_again():
+    # the two traces after the swap start from different states (the old layer's .grad
+    # set, then not): another step to trace again, not a refusal
+    def swap(i, m, o):
+        if i == 5:
+            m.layers[1] = nn.Dense(8, 3, rng=7)
+
+    assert _qa_same(_qa_build(swap)).replays > 3

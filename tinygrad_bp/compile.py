@@ -1953,6 +1953,14 @@ def _same(a: Any, b: Any, ta: _Trace, tb: _Trace) -> bool:
 
 def _compare(a: _Record, b: _Record) -> None:
     """Two traces of the same step must be the same program."""
+    try:  # another state (a .grad set or not, a module swapped): another step, not a refusal
+        same_state = len(a.guards) == len(b.guards) and all(
+            x[2] is y[2] or bool(x[2] == y[2]) for x, y in zip(a.guards, b.guards)
+        )
+    except (TypeError, ValueError):
+        same_state = False
+    if not same_state:
+        raise _PathChanged("compile: the state the step reads changed between two traced calls")
     ca, cb = a.trace.calls, b.trace.calls
     for i, (x, y) in enumerate(zip(ca, cb)):
         same_fn = x.fn is y.fn or x.fn == y.fn
