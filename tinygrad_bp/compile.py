@@ -2261,7 +2261,9 @@ class _Program:
                 else:
                     fail = (f"raise CompileError('compile: a value the traced step branched on "
                             f"changed ({c.name} in {where}) after the state was updated in "
-                            f"place; leave this step uncompiled')")  # fmt: skip
+                            f"place: this call may have updated parameters and optimizer buffers, "
+                            f"not .grad or the step counts (restore a checkpoint); leave "
+                            f"this step uncompiled')")  # fmt: skip
                 if c.value is True or c.value is False:
                     test = f"not {expr}" if c.value else expr
                     if c.fn == "bool":  # ``if x:`` is ``bool(x)``
