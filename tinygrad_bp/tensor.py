@@ -1391,31 +1391,6 @@ class Tensor:
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace("pow_", exponent, xp.power, ops.pow)
 
-    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
-        """Fill with uniform samples on ``[a, b)`` from the generator ``tg.manual_seed``
-        sets (in place; not differentiable, as PyTorch's)."""
-        from .creation import default_generator
-
-        values = default_generator().uniform(a, b, size=self.data.shape)
-        return self.copy_(values.astype(self.data.dtype))
-
-    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
-        """Fill with normal samples (in place), from the generator ``tg.manual_seed`` sets."""
-        from .creation import default_generator
-
-        values = default_generator().normal(mean, std, size=self.data.shape)
-        return self.copy_(values.astype(self.data.dtype))
-
-    def bernoulli(self) -> Tensor:
-        """``torch.bernoulli``: 1 with probability ``self`` (each entry), else 0; a
-        constant of this tensor's dtype."""
-        from .creation import default_generator
-
-        p = self.data
-        if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError("bernoulli: the probabilities must be in [0, 1]")
-        return leaf((default_generator().random(p.shape) < p).astype(p.dtype))
-
     def fill_diagonal_(self, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
         """Fill the main diagonal (in place), as ``torch.Tensor.fill_diagonal_``."""
         if self.data.ndim < 2 or (self.data.ndim > 2 and len(set(self.data.shape)) != 1):
