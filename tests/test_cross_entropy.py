@@ -133,3 +133,59 @@ def test_a_nan_logit_gives_a_nan_loss_on_every_path(n) -> None:
     z = np.zeros((n, 3))
     z[1, 2] = np.nan
     assert np.isnan(F.cross_entropy(Tensor(z), np.zeros(n, dtype=int)).item())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_label_dtype_gives_the_same_bits(dtype) -> None:
+    # int64 labels (intp) are read in place, the others through a converted copy: the
+    # loss and gradient must not depend on which, and no label array is written
+    rng = np.random.default_rng(7)
+    z = (rng.normal(size=(150, 3)) * 4).astype(dtype)
+    y = rng.integers(0, 3, 150)
+    got = []
+    for ydt in (np.int64, np.int8, np.uint8, np.int32, np.uint64, np.float64):
+        labels = y.astype(ydt)
+        before = labels.copy()
+        t = Tensor(z, requires_grad=True)
+        loss = F.cross_entropy(t, labels)
+        loss.backward()
+        np.testing.assert_array_equal(labels, before)
+        got.append((loss.numpy().tobytes(), t.grad.tobytes()))
+    assert all(g == got[0] for g in got[1:])
+    ref_loss, ref_grad = _torch(z, y)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(loss.item(), ref_loss, rtol=tol)
+    np.testing.assert_allclose(t.grad, ref_grad, rtol=tol, atol=tol / 150)
+
+
+def test_a_compiled_step_still_refuses_a_label_made_bad_in_place() -> None:
+    # the replay checks the labels on every call: written out of range in place, the
+    # compiled step raises the eager step's error, and runs on once they are repaired
+    import tinygrad_bp as tg
+    from tinygrad_bp import nn, optim
+
+    rng = np.random.default_rng(3)
+    model = nn.Dense(4, 3, dtype=np.float64, rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = Tensor(rng.normal(size=(20, 4)))
+    y = rng.integers(0, 3, 20)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    fast = tg.compile(step)
+    for _ in range(4):
+        fast()
+    assert fast.replays == 1
+    good = y[5]
+    for bad in (3, -1, 1000):
+        y[5] = bad
+        with pytest.raises(ValueError, match=rf"cross_entropy: class index {bad} is out of range"):
+            fast()
+    y[5] = good
+    fast()
+    assert fast.replays == 2

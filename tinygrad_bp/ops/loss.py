@@ -45,12 +45,12 @@ def _rowmax(z: Any) -> Any:
 
 
 def _rowsum(e: Any) -> Any:
-    """``e.sum(axis=1, keepdims=True)`` as one BLAS matrix-vector product for float32/64
-    (3x faster on a (150, 3) batch; rounding within a few ulps of the pairwise sum)."""
+    """``e.sum(axis=1)`` as one BLAS matrix-vector product for float32/64 (3x faster on
+    a (150, 3) batch; rounding within a few ulps of the pairwise sum)."""
     char = e.dtype.char
     if char not in "fd":
-        return e.sum(axis=1, keepdims=True)
-    return (e @ _ones(e.shape[1], char))[:, None]
+        return e.sum(axis=1)
+    return e @ _ones(e.shape[1], char)
 
 
 @primitive("loss", ("(softmax({us}) − {v})/N", None), graph_formula=True)
@@ -87,8 +87,8 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
         z = xp.ascontiguousarray(z)  # so that the flat target indices address them
     shifted = z - _rowmax(z)
     e = xp.exp(shifted)
-    se = _rowsum(e)
-    lse = xp.log(se)  # log Σ_c e^{z_c − max}: log softmax = shifted − lse
+    se = _rowsum(e)  # (N,): Σ_c e^{z_c − max}
+    lse = xp.log(se)  # log softmax = shifted − lse (by rows)
     if tdata.ndim == 1:
         if tdata.shape[0] != n:
             raise ValueError(
@@ -105,16 +105,23 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
             raise TypeError(
                 f"cross_entropy: class indices must be integers, got dtype {tdata.dtype}"
             )
-        idx = tdata.astype(np.intp)
-        # one reduction catches both ends: negative indices become huge as unsigned
-        if n and np.maximum.reduce(idx.view(np.uintp)) >= c:
+        # one reduction catches both ends: negative indices become huge as unsigned.
+        # Labels already of dtype intp (int64, as NumPy makes them) are checked as they
+        # are, without a copy; others are converted first.
+        own = tdata.dtype != np.intp
+        idx = tdata.astype(np.intp) if own else tdata
+        if np.maximum.reduce(idx.view(np.uintp)) >= c:
+            idx = idx.astype(np.intp)
             bad = idx[(idx < 0) | (idx >= c)][0]
             raise ClassIndexError(
                 f"cross_entropy: class index {bad} is out of range for {c} classes "
                 f"(valid: 0..{c - 1})"
             )
-        idx += _row_starts(n, c)  # flat positions of the targets (idx is our own copy)
-        loss = (lse.sum() - shifted.take(idx).sum()) / n
+        # flat positions of the targets (a new array, or idx's own copy, written)
+        rs = _row_starts(n, c)
+        idx = xp.add(idx, rs, out=idx) if own else xp.add(idx, rs)
+        per_row = shifted.take(idx)  # z_y − max, then each row's loss lse − (z_y − max)
+        loss = xp.subtract(lse, per_row, out=per_row).sum() / n
 
         def backward(g: Any, z: Any) -> tuple[Any, None]:
             # ∂L/∂z = (softmax(z) − onehot)·g/N
@@ -124,8 +131,10 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
                 onehot[idx] = 1
                 return (z.softmax(axis=1) - onehot.reshape(n, c)) * s, None
             s = float(g) / n  # a Python float: float32 stays float32
-            grad = e * (s / se)  # the forward's exponentials: softmax · s in one pass
-            grad.reshape(-1)[idx] -= s  # − onehot · s, in place in that fresh array
+            grad = e * (s / se)[:, None]  # the forward's exponentials: softmax · s
+            # − onehot · s, in place in that fresh array (s of the array's dtype: `at`
+            # would compute a float32 array in float64 otherwise)
+            xp.subtract.at(grad.reshape(-1), idx, grad.dtype.type(s))
             return grad, None
 
     elif tdata.ndim == 2:
@@ -142,7 +151,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
             target = cast(target, zd.dtype)  # so that y below is the target parent's array
             tdata = target.data
         y = tdata.astype(zd.dtype, copy=False)
-        logp = shifted - lse
+        logp = shifted - lse[:, None]
         loss = -(y * logp).sum() / n
 
         ry = isinstance(target, Tensor) and target.requires_grad
@@ -153,7 +162,7 @@ def cross_entropy(logits: Tensor, target: Any) -> Tensor:
             if D.is_tensor(z):
                 p, lp = z.softmax(axis=1), z.log_softmax(axis=1)
             else:
-                p, lp = e / se, logp
+                p, lp = e / se[:, None], logp
             gy = -lp * s if ry else None
             return (p * y.sum(axis=1, keepdims=True) - y) * s, gy
 
