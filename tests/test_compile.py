@@ -918,3 +918,25 @@ def test_a_layer_swapped_between_calls_traces_again():
             m.layers[1] = nn.Dense(8, 3, rng=7)
 
     assert _qa_same(_qa_build(swap)).replays > 3
+
+
+def test_gradient_accumulation_with_zero_grad_every_other_call():
+    # .grad None, then set, then None...: each state traced twice, both compiled (before:
+    # the traces alternated states, never two alike, and max_traces refused the step)
+    def build():
+        m = _qa_mlp()
+        o = optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        x = tg.Tensor(_QX.copy())
+
+        def step():
+            F.cross_entropy(m(x), _QY).backward()
+            o.step()
+            return m[0].W.grad.sum().item()
+
+        def between(i):
+            if i % 2 == 0:
+                o.zero_grad()
+
+        return step, _qa_state(m), between
+
+    assert _qa_same(build, steps=12).replays == 7

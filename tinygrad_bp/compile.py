@@ -1245,7 +1245,7 @@ class Compiled:
     def _slow(self, entry: dict[str, Any], args: Any, kwargs: Any) -> Any:
         entry["calls"] += 1
         if entry["calls"] == 1:
-            entry["pending"] = None
+            entry["pending"] = []
             return self.step(*args, **kwargs)
         if self.traces >= self.max_traces:
             raise CompileError(
@@ -1257,19 +1257,29 @@ class Compiled:
             )
         self.traces += 1
         owners = self._owners(args, kwargs)
-        prev = entry.get("pending")
+        # traces not yet compiled, each waiting for a second one from the same state (a
+        # step called alternately with .grad set and not, as in gradient accumulation)
+        pending: list[_Record] = entry.get("pending") or []
+        entry["pending"] = pending
         with _TRACING:  # one trace at a time: the package's ``np`` names are shared
             rec, result = _run_traced(
-                self.step, owners, args, kwargs, prev is not None and self.verify
+                self.step, owners, args, kwargs, bool(pending) and self.verify
             )
+        prev = next((p for p in reversed(pending) if _same_state(p, rec)), None)
         if prev is None or rec.structure_changed or prev.structure_changed:
-            entry["pending"] = rec
+            if prev is not None:
+                pending.remove(prev)
+            pending.append(rec)
             return result
+        pending.remove(prev)
         try:
             _compare(prev, rec)
         except _PathChanged as exc:  # another branch: trace again (up to max_traces)
             self._why = str(exc)
-            entry["pending"] = rec
+            pending.append(rec)
+            return result
+        if rec.copies is None and self.verify:  # (traced without copies: wait for another)
+            pending.append(rec)
             return result
         program = _Program(rec)
         if self.verify:
@@ -1277,7 +1287,6 @@ class Compiled:
         rec.copies = None
         self.source = program.source
         entry["runs"].append(program.run)
-        entry["pending"] = None
         return result
 
     def _owners(self, args: Any, kwargs: Any) -> _Owners:
@@ -1951,15 +1960,19 @@ def _same(a: Any, b: Any, ta: _Trace, tb: _Trace) -> bool:
     return bool(a == b)
 
 
-def _compare(a: _Record, b: _Record) -> None:
-    """Two traces of the same step must be the same program."""
-    try:  # another state (a .grad set or not, a module swapped): another step, not a refusal
-        same_state = len(a.guards) == len(b.guards) and all(
+def _same_state(a: _Record, b: _Record) -> bool:
+    """Whether two traces started from the same state: every guard of ``_run`` agrees."""
+    try:
+        return len(a.guards) == len(b.guards) and all(
             x[2] is y[2] or bool(x[2] == y[2]) for x, y in zip(a.guards, b.guards)
         )
     except (TypeError, ValueError):
-        same_state = False
-    if not same_state:
+        return False
+
+
+def _compare(a: _Record, b: _Record) -> None:
+    """Two traces of the same step must be the same program."""
+    if not _same_state(a, b):  # (a .grad set or not, a module swapped): another step
         raise _PathChanged("compile: the state the step reads changed between two traced calls")
     ca, cb = a.trace.calls, b.trace.calls
     for i, (x, y) in enumerate(zip(ca, cb)):
