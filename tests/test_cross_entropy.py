@@ -186,6 +186,11 @@ def test_a_compiled_step_still_refuses_a_label_made_bad_in_place() -> None:
         y[5] = bad
         with pytest.raises(ValueError, match=rf"cross_entropy: class index {bad} is out of range"):
             fast()
+    # the failed calls leave the state as the eager step leaves it: zero_grad ran, the
+    # loss raised, so every .grad is None; the first call after the repair (from that
+    # state) traces, the next one replays
+    assert all(p.grad is None for p in model.parameters())
     y[5] = good
+    fast()
     fast()
     assert fast.replays == 2

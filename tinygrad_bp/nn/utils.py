@@ -38,11 +38,10 @@ def clip_grad_norm_(
     if not grads:
         return Tensor(np.asarray(0.0))
     if norm_type == math.inf:
-        total = max(float(np.abs(g).max()) for g in grads)
+        total = max(np.abs(g).max().item() for g in grads)
     else:
-        total = float(sum(float((np.abs(g) ** norm_type).sum()) for g in grads)) ** (
-            1.0 / norm_type
-        )
+        # (.item(), not float(): tg.compile follows the number through the arithmetic)
+        total = sum((np.abs(g) ** norm_type).sum().item() for g in grads) ** (1.0 / norm_type)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p in params:
