@@ -1,9 +1,10 @@
 """A differential fuzzer: random programs run on tinygrad_bp and on PyTorch, compared.
 
 Each program is a short straight line of ops (elementwise, reductions, shapes, matmul,
-indexing, losses, casts) on random inputs: float32, float64, int64 and bool, of shapes
-that include 0-d and empty ones, with edge values (0, ±1, large, tiny, ±inf where the
-op is defined there).  Every value is compared (shape, dtype, numbers, NaN and inf
+indexing, losses, casts, in-place changes through views; the functional layers with
+``--layers``) on random inputs: float32, float64, int64, int32 and bool (float16 by
+casts), of shapes that include 0-d and empty ones, with edge values (0, ±1, large, tiny,
+±inf where the op is defined there).  Every value is compared (shape, dtype, numbers, NaN and inf
 included), then the gradients of a random weighting of the last value, up to the third
 derivative (``tg.grad(..., create_graph=True)`` against ``torch.autograd.grad``).  An op
 that PyTorch refuses is never generated; tinygrad_bp raising where PyTorch computes is a
@@ -44,7 +45,7 @@ import tinygrad_bp as tg  # noqa: E402
 from tinygrad_bp import functional as F  # noqa: E402
 
 FLOATS = ("float32", "float64")
-DTYPES = ("float32", "float64", "int64", "bool")
+DTYPES = ("float32", "float64", "int64", "bool", "int32")
 TORCH_DTYPES = {
     torch.float32: "float32",
     torch.float64: "float64",
@@ -78,6 +79,10 @@ KNOWN = {
     "backward of its g / (2·std), masked to 0 where std = 0, divides the masked 0 by std = 0); "
     "its own first derivative there is 0 by its convention, so the derivative with respect "
     "to anything that multiplies the incoming gradient is 0, and here it is",
+    "mish's second derivative at x = 1e3": "PyTorch's is NaN (its formula meets ∞·0 where "
+    "softplus(x) = x overflows e^x), its own at x = 100 and 30 is 0, as are the formula "
+    "(mish(x) = x·tanh(softplus(x)), tanh saturated: d²/dx² → 0) and finite differences "
+    "of its first derivative (1 on both sides); here 0",
     "a norm's second derivative at a zero vector": "0 here (the first derivative is 0 "
     "there, and so is its derivative), NaN in PyTorch",
 }
@@ -343,9 +348,9 @@ class Gen:
         r = self.rng
         if dtype == "bool":
             return r.random(shape) < 0.5
-        if dtype == "int64":
+        if dtype in ("int64", "int32"):
             lo = 0 if positive else -4
-            return r.integers(lo, 5, size=shape).astype(np.int64)
+            return r.integers(lo, 5, size=shape).astype(dtype)
         a = r.normal(size=shape) * self.choice([1.0, 1.0, 3.0, 0.3])
         if a.size and self.coin(0.5):
             infs = [] if finite is True else [np.inf] if finite == "above" else INFS
@@ -997,6 +1002,8 @@ def op_torch_habits(g: Gen) -> str | None:
         return None
     normlike = ("norm" in tg_t or "cdist" in tg_t) and "group_norm" not in tg_t
     if normlike and g.order >= 2 and bool((value == 0).any()):  # see KNOWN
+        return None
+    if "mish" in tg_t and g.order >= 2 and bool((value.abs() > 100).any()):  # see KNOWN
         return None
     if ("mode=" in tg_t or "pool1d" in tg_t or "interpolate" in tg_t) and len(m.shape) > 3:
         return None  # (2-d and 3-d inputs; interpolate: 3-d, nearest along the length)

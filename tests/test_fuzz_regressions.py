@@ -488,3 +488,22 @@ def test_hardswish_gradient_at_minus_inf_is_zero() -> None:
     x = np.array([-np.inf, -4.0, -3.0, -1.5, 0.0, 2.9, 3.0, 5.0, np.inf])
     for k, got, want in _derivatives(F.hardswish, TF.hardswish, [x], 3):
         assert _close(got[0], want[0], k), (k, got, want)
+
+
+def test_mish_second_derivative_far_out_is_zero() -> None:
+    # PyTorch: NaN at x = 1e3 (KNOWN in the fuzzer; 0 at 30 and 100); finite differences
+    # of our first derivative say 0, as the formula does
+    from tinygrad_bp import functional as F
+
+    def d(k: int, x: np.ndarray) -> np.ndarray:
+        a = tg.Tensor(x, requires_grad=True)
+        y = F.mish(a).sum()
+        for j in range(k):
+            (y,) = tg.grad(y, [a], create_graph=j < k - 1)
+            y = y.sum() if j < k - 1 else y
+        return y.numpy()
+
+    x, h = np.array([1e3, 100.0, 30.0, -1e3]), 1e-4
+    second = d(2, x)
+    assert second.tolist() == [0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(second, (d(1, x + h) - d(1, x - h)) / (2 * h), atol=1e-9)

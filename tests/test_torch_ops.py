@@ -819,3 +819,88 @@ def test_identity_cases_return_new_tensors_as_torch() -> None:
         if base is not None:
             assert not np.shares_memory(y.data, base.data)
         y += 1  # writable
+
+
+def test_more_habits_select_narrow_in_place_and_sampling() -> None:
+    a = RNG.normal(size=(3, 4))
+    x, t = Tensor(a), torch.tensor(a)
+    same(x.select(1, -1), t.select(1, -1))
+    same(tg.narrow(x, 1, 1, 2), torch.narrow(t, 1, 1, 2))
+    same(tg.hstack([x, x]), torch.hstack([t, t]))
+    same(tg.vstack([x[0], x]), torch.vstack([t[0], t]))
+    same(tg.tril_indices(3, 4, 1), torch.tril_indices(3, 4, 1))
+    same(tg.triu_indices(4, 3, -1), torch.triu_indices(4, 3, -1))
+    s, v = np.sort(a, 1), RNG.normal(size=(3, 2))
+    same(
+        tg.searchsorted(Tensor(s), Tensor(v)), torch.searchsorted(torch.tensor(s), torch.tensor(v))
+    )
+    same(
+        tg.bucketize(x, Tensor(s[0]), right=True),
+        torch.bucketize(t, torch.tensor(s[0]), right=True),
+    )
+    same(tg.logspace(0, 2, 5), torch.logspace(0, 2, 5, dtype=torch.float64))
+    for name, args in (("exp_", ()), ("abs_", ()), ("tanh_", ()), ("sigmoid_", ()),
+                       ("relu_", ()), ("pow_", (2,)), ("neg_", ())):  # fmt: skip
+        w, tw = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        y, ty = w * 1.5, tw * 1.5
+        getattr(y, name)(*args)
+        getattr(ty, name)(*args)
+        same(y, ty)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-12)
+        z = Tensor(a.copy())
+        assert getattr(z, name)(*args) is z
+        same(z, getattr(torch.tensor(a), name)(*args))
+    m = Tensor(np.zeros((3, 3)))
+    same(m.fill_diagonal_(2.0), torch.zeros(3, 3, dtype=torch.float64).fill_diagonal_(2.0))
+    tg.manual_seed(0)
+    u = Tensor(np.zeros(1000)).uniform_(2, 3)
+    assert 2 <= u.data.min() and u.data.max() < 3
+    assert abs(Tensor(np.zeros(4000)).normal_(1.0, 2.0).data.std() - 2.0) < 0.2
+    draws = tg.multinomial(Tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]]), 2, replacement=True)
+    assert draws.dtype == np.int64 and draws.tolist()[0] == [1, 1] and 1 not in draws.tolist()[1]
+    assert sorted(tg.multinomial(Tensor([0.5, 0.0, 0.5]), 2).tolist()) == [0, 2]
+    with pytest.raises(ValueError, match="multinomial: a row has fewer than 2 nonzero weights"):
+        tg.multinomial(Tensor([0.0, 1.0, 0.0]), 2)
+    assert set(np.unique(tg.bernoulli(tg.full((50,), 0.5)).data)) <= {0.0, 1.0}
+    with tg.set_grad_enabled(False):
+        assert not (Tensor(a, requires_grad=True) * 2).requires_grad
+    with tg.inference_mode():
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    tg.testing.assert_close(x, x + 1e-9)
+    tg.testing.assert_close(Tensor([1, 2], dtype=np.int64), Tensor([1, 2], dtype=np.int64))
+    with pytest.raises(AssertionError, match="assert_close: 1 of 12 elements differ"):
+        tg.testing.assert_close(x, x + np.eye(3, 4)[0:1, :1].repeat(3, 0).reshape(3, 1) * 0
+                                + np.pad([[1.0]], ((0, 2), (0, 3))))  # fmt: skip
+    with pytest.raises(IndexError, match="narrow: start 3 and length 2 exceed dim 1 of size 4"):
+        x.narrow(1, 3, 2)
+
+
+def test_init_and_utils_habits_match_torch() -> None:
+    w = nn.Parameter(Tensor(np.zeros((400, 50))))
+    nn.init.trunc_normal_(w, mean=0.5, std=0.2, a=0.0, b=1.0, generator=np.random.default_rng(0))
+    assert 0.0 <= w.data.min() and w.data.max() <= 1.0 and abs(w.data.mean() - 0.5) < 0.01
+    ref = torch.empty(400, 50, dtype=torch.float64)
+    torch.nn.init.trunc_normal_(ref, mean=0.5, std=0.2, a=0.0, b=1.0)
+    assert abs(w.data.std() - ref.std().item()) < 0.01  # the same distribution
+    e = nn.Parameter(Tensor(np.zeros((2, 3))))
+    same(nn.init.eye_(e), torch.nn.init.eye_(torch.zeros(2, 3, dtype=torch.float64)))
+    m, tm = nn.Linear(3, 2), torch.nn.Linear(3, 2).double()
+    m.load_state_dict({n: p.detach().numpy() for n, p in tm.state_dict().items()})
+    x = RNG.normal(size=(4, 3)) * 10
+    m(Tensor(x)).sum().backward()
+    tm(torch.tensor(x)).sum().backward()
+    nn.utils.clip_grad_value_(m.parameters(), 0.5)
+    torch.nn.utils.clip_grad_value_(tm.parameters(), 0.5)
+    np.testing.assert_array_equal(m.weight.grad, tm.weight.grad.numpy())
+    v, tv = (
+        nn.utils.parameters_to_vector(m.parameters()),
+        torch.nn.utils.parameters_to_vector(tm.parameters()),
+    )
+    same(v, tv)
+    nn.utils.vector_to_parameters(v * 2, m.parameters())
+    np.testing.assert_array_equal(m.bias.data, 2 * tm.bias.detach().numpy())
+    seq = nn.Sequential(nn.Linear(3, 2)).append(nn.ReLU())
+    assert len(seq) == 2 and [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias"]

@@ -10,7 +10,7 @@ import numpy as np
 
 # _gc and _malloc first: no full collections while a graph grows, freed array memory
 # stays in the process (CPython <= 3.12, glibc; see their docstrings)
-from . import _gc, _malloc, autograd, cuda, functional, linalg, ops  # noqa: F401
+from . import _gc, _malloc, autograd, cuda, functional, linalg, ops, testing  # noqa: F401
 from ._functions import *  # noqa: F403  (torch.exp(x), torch.sum(x, dim)... as tg.exp(x)...)
 from ._functions import __all__ as _function_names
 from .autograd import (
@@ -18,10 +18,12 @@ from .autograd import (
     detect_anomaly,
     enable_grad,
     grad,
+    inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
     keep_values,
     no_grad,
+    set_grad_enabled,
 )
 from .compile import compile  # noqa: A004 (tg.compile, as torch.compile)
 from .creation import (
@@ -126,6 +128,9 @@ __all__ = [
     "is_tensor",
     "device",
     "cuda",
+    "testing",
+    "set_grad_enabled",
+    "inference_mode",
     *_function_names,
     *_DTYPE_NAMES,
 ]

@@ -28,7 +28,9 @@ __all__ = [
     "tile", "concat", "concatenate", "nonzero", "broadcast_to", "round", "trunc", "frac",
     "nan_to_num", "broadcast_tensors", "meshgrid", "take_along_dim", "cdist", "einsum",
     "var_mean", "std_mean", "logical_and", "logical_or", "logical_xor", "logical_not",
-    "isclose", "count_nonzero",
+    "isclose", "count_nonzero", "select", "narrow", "clamp_min", "clamp_max", "hstack",
+    "vstack", "tril_indices", "triu_indices", "searchsorted", "bucketize", "logspace",
+    "bernoulli", "multinomial", "normal",
 ]  # fmt: skip
 
 
@@ -642,3 +644,133 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,  #
 def count_nonzero(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
     """``torch.count_nonzero``: an int64 tensor."""
     return leaf(np.asarray(np.count_nonzero(_data(input), axis=dim), dtype=np.int64))
+
+
+def select(input: Any, dim: int, index: int) -> Tensor:  # noqa: A002
+    return _t(input, "select").select(dim, index)
+
+
+def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+    return _t(input, "narrow").narrow(dim, start, length)
+
+
+def clamp_min(input: Any, min: Any) -> Tensor:  # noqa: A002
+    return _t(input, "clamp_min").clamp(min=min)
+
+
+def clamp_max(input: Any, max: Any) -> Tensor:  # noqa: A002
+    return _t(input, "clamp_max").clamp(max=max)
+
+
+def hstack(tensors: Any) -> Tensor:
+    """``torch.hstack``: along dim 1 (dim 0 for 1-D tensors)."""
+    ts = [_t(t, "hstack") for t in tensors]
+    ts = [t.reshape(1) if t.ndim == 0 else t for t in ts]
+    return ops.cat(ts, 0 if all(t.ndim == 1 for t in ts) else 1)
+
+
+def vstack(tensors: Any) -> Tensor:
+    """``torch.vstack``: along dim 0, 1-D tensors as rows."""
+    ts = [_t(t, "vstack") for t in tensors]
+    ts = [t.reshape(1, -1) if t.ndim < 2 else t for t in ts]
+    return ops.cat(ts, 0)
+
+
+def _indices(op: str, row: int, col: int | None, offset: int, lower: bool) -> Tensor:
+    m = np.tri(row, row if col is None else col, offset, dtype=bool)
+    if not lower:
+        m = ~np.tri(row, row if col is None else col, offset - 1, dtype=bool)
+    return leaf(np.stack(np.nonzero(m)).astype(np.int64))
+
+
+def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    """``torch.tril_indices``: the ``(2, n)`` int64 coordinates of the lower triangle."""
+    return _indices("tril_indices", row, col, offset, True)
+
+
+def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    """``torch.triu_indices``: the ``(2, n)`` int64 coordinates of the upper triangle."""
+    return _indices("triu_indices", row, col, offset, False)
+
+
+def searchsorted(sorted_sequence: Any, values: Any, *, right: bool = False,
+                 side: str | None = None) -> Tensor:  # fmt: skip
+    """``torch.searchsorted`` along the last axis: int64 insertion indices."""
+    seq, val = _data(sorted_sequence), _data(values)
+    how = side if side is not None else ("right" if right else "left")
+    if seq.ndim == 1:
+        return leaf(np.searchsorted(seq, val, side=how).astype(np.int64))
+    if seq.shape[:-1] != val.shape[:-1]:
+        raise ValueError(
+            f"searchsorted: the leading dims of {seq.shape} and {val.shape} must match"
+        )
+    flat_s, flat_v = seq.reshape(-1, seq.shape[-1]), val.reshape(-1, val.shape[-1])
+    out = np.stack([np.searchsorted(a, b, side=how) for a, b in zip(flat_s, flat_v)])
+    return leaf(out.reshape(val.shape).astype(np.int64))
+
+
+def bucketize(input: Any, boundaries: Any, *, right: bool = False) -> Tensor:  # noqa: A002
+    """``torch.bucketize``: the int64 bucket of each value among 1-D ``boundaries``."""
+    b = _data(boundaries)
+    if b.ndim != 1:
+        raise ValueError(f"bucketize: boundaries must be 1-D, got shape {b.shape}")
+    return leaf(
+        np.searchsorted(b, _data(input), side="left" if not right else "right").astype(np.int64)
+    )
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None) -> Tensor:
+    """``torch.logspace``: ``base ** linspace(start, end, steps)``."""
+    from .tensor import get_default_dtype
+
+    d = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    return Tensor(np.logspace(start, end, int(steps), base=base).astype(d), dtype=d)
+
+
+def _generator() -> Any:
+    from .creation import default_generator
+
+    return default_generator()
+
+
+def bernoulli(input: Any) -> Tensor:  # noqa: A002
+    """``torch.bernoulli``: 1 with each entry's probability, else 0."""
+    return _t(input, "bernoulli").bernoulli()
+
+
+def multinomial(input: Any, num_samples: int, replacement: bool = False) -> Tensor:  # noqa: A002
+    """``torch.multinomial``: ``num_samples`` int64 indices drawn from each row's weights
+    (without replacement unless told), from the generator ``tg.manual_seed`` sets."""
+    w = _data(input).astype(np.float64)
+    if w.ndim not in (1, 2) or (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("multinomial: expects 1-D or 2-D non-negative finite weights")
+    rows = w.reshape(-1, w.shape[-1])
+    if not replacement and num_samples > w.shape[-1]:
+        raise ValueError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from "
+            f"{w.shape[-1]} categories"
+        )
+    g = _generator()
+    out = []
+    for r in rows:
+        if r.sum() <= 0:
+            raise ValueError("multinomial: a row's weights sum to 0")
+        if not replacement and np.count_nonzero(r) < num_samples:
+            raise ValueError(
+                f"multinomial: a row has fewer than {num_samples} nonzero weights to draw "
+                f"without replacement"
+            )
+        out.append(g.choice(r.size, size=num_samples, replace=replacement, p=r / r.sum()))
+    res = np.stack(out).astype(np.int64)
+    return leaf(res if w.ndim == 2 else res[0])
+
+
+def normal(mean: Any, std: Any, size: Any = None) -> Tensor:
+    """``torch.normal``: samples with the given mean and standard deviation (numbers with
+    ``size``, or tensors, broadcast)."""
+    from .tensor import get_default_dtype
+
+    m, s = _data(mean), _data(std)
+    shape = tuple(size) if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    d = m.dtype if m.dtype.kind == "f" else get_default_dtype()
+    return leaf(_generator().normal(m, s, size=shape).astype(d))

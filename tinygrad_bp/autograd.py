@@ -42,6 +42,8 @@ __all__ = [
     "is_freed",
     "grad",
     "unbroadcast",
+    "set_grad_enabled",
+    "inference_mode",
 ]
 
 
@@ -1008,3 +1010,25 @@ class Function:
             return tuple(grads)
 
         return make_node(data, tensors, name, backward, tuple(saved))
+
+
+class set_grad_enabled:  # noqa: N801  (PyTorch's name)
+    """``torch.set_grad_enabled(mode)``: a context manager (or a plain call, which sets the
+    mode until it is set again) that records a graph or not."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = _MODE.get()
+        _MODE.set(_MODES[self.mode, self._prev.anomaly, self._prev.keep])
+
+    def __enter__(self) -> set_grad_enabled:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _MODE.set(self._prev)
+
+
+def inference_mode(mode: bool = True) -> Any:
+    """``torch.inference_mode``: here ``no_grad`` (or, with ``mode=False``, the graph
+    recorded as usual)."""
+    return _with_mode(enabled=not mode)

@@ -84,6 +84,7 @@ class _GuardMiss(Exception):
 # The trace being recorded, per thread (another thread's NumPy calls during a trace are
 # its own business: they see plain arrays and record nothing).
 _STATE = threading.local()
+_TRACING = threading.RLock()
 
 
 def _active() -> Any:
@@ -646,6 +647,10 @@ class _Number:
         return int.__int__(self)  # type: ignore[call-overload, arg-type]
 
     def _op(self, fn: Any, name: str, args: tuple[Any, ...]) -> Any:
+        if _active() is not None and any(isinstance(a, np.ndarray) for a in args):
+            # ``number * array``: NumPy's reflected operator records the call with the number
+            # as a followed value (here it would be a constant, stale in every replay)
+            return NotImplemented
         plain = tuple(a.plain() if isinstance(a, _Number) else a for a in args)
         r = fn(*plain)
         tr = _active()
@@ -1077,13 +1082,28 @@ class _Owners:
                     self.tensors.setdefault(id(p), (p, f"{name}.param{gi}_{pi}"))
         elif depth < 2 and isinstance(x, (list, tuple)):
             for i, v in enumerate(x):
+                self._held(x, i, v)
                 self.add(v, f"{name}{i}", depth + 1)
         elif depth < 2 and isinstance(x, dict):
             for k, v in list(x.items()):
                 if isinstance(k, str):
+                    self._held(x, k, v)
                     self.add(v, f"{name}{k}", depth + 1)
         elif depth == 0 and isinstance(x, types.FunctionType):
             pass
+
+    def _held(self, holder: Any, key: Any, v: Any) -> None:
+        """A Tensor, Module or Optimizer the step reads from a list or dict it holds: read
+        through the container each call (a Tensor), or guarded to be the same object."""
+        from .nn import Module
+        from .optim import Optimizer
+        from .tensor import Tensor
+
+        if isinstance(v, Tensor):
+            if id(v) not in self.tensors and id(v) not in self.via:
+                self.via[id(v)] = (holder, key)
+        elif isinstance(v, (Module, Optimizer)) and type(holder) is not tuple:
+            self.same.append((holder, key, v, f"[{key!r}]"))
 
     def _tensor_hooks(self, t: Any) -> None:
         for slot in ("_hooks", "_post_hooks"):
@@ -1125,6 +1145,13 @@ class _Owners:
             for name in _code_names(code):
                 if name in g:
                     self._value(g[name], name, g, "global", seen)
+        elif isinstance(fn, functools.partial):  # its function and the values it binds
+            self.add_function(fn.func, seen)
+            for i, v in enumerate([*fn.args, *fn.keywords.values()]):
+                if isinstance(v, (types.FunctionType, types.MethodType)):
+                    self.add_function(v, seen)
+                else:
+                    self.add(v, f"partial{i}")
         elif callable(fn) and not isinstance(fn, type):
             for k, v in list(getattr(fn, "__dict__", {}).items()):
                 self.add(v, k)
@@ -1139,8 +1166,12 @@ class _Owners:
         if isinstance(v, Tensor) and id(v) not in self.tensors:
             self.via[id(v)] = (holder, name if how == "global" else None)
         if isinstance(v, _Traced) or type(v) is np.ndarray:
-            if v.dtype.kind in "biufc":
-                self.arrays.append((holder, name if how == "global" else None, name, how))
+            entry = (holder, name if how == "global" else None, name, how)
+            # (a global two functions name is one input)
+            if v.dtype.kind in "biufc" and not any(
+                a[0] is holder and a[1] == entry[1] and a[2] == name for a in self.arrays
+            ):
+                self.arrays.append(entry)
         elif isinstance(v, types.FunctionType):
             self.add_function(v, seen)
         elif isinstance(v, types.MethodType):
@@ -1214,7 +1245,7 @@ class Compiled:
     def _slow(self, entry: dict[str, Any], args: Any, kwargs: Any) -> Any:
         entry["calls"] += 1
         if entry["calls"] == 1:
-            entry["pending"] = None
+            entry["pending"] = []
             return self.step(*args, **kwargs)
         if self.traces >= self.max_traces:
             raise CompileError(
@@ -1226,16 +1257,29 @@ class Compiled:
             )
         self.traces += 1
         owners = self._owners(args, kwargs)
-        prev = entry.get("pending")
-        rec, result = _run_traced(self.step, owners, args, kwargs, prev is not None and self.verify)
+        # traces not yet compiled, each waiting for a second one from the same state (a
+        # step called alternately with .grad set and not, as in gradient accumulation)
+        pending: list[_Record] = entry.get("pending") or []
+        entry["pending"] = pending
+        with _TRACING:  # one trace at a time: the package's ``np`` names are shared
+            rec, result = _run_traced(
+                self.step, owners, args, kwargs, bool(pending) and self.verify
+            )
+        prev = next((p for p in reversed(pending) if _same_state(p, rec)), None)
         if prev is None or rec.structure_changed or prev.structure_changed:
-            entry["pending"] = rec
+            if prev is not None:
+                pending.remove(prev)
+            pending.append(rec)
             return result
+        pending.remove(prev)
         try:
             _compare(prev, rec)
         except _PathChanged as exc:  # another branch: trace again (up to max_traces)
             self._why = str(exc)
-            entry["pending"] = rec
+            pending.append(rec)
+            return result
+        if rec.copies is None and self.verify:  # (traced without copies: wait for another)
+            pending.append(rec)
             return result
         program = _Program(rec)
         if self.verify:
@@ -1243,12 +1287,18 @@ class Compiled:
         rec.copies = None
         self.source = program.source
         entry["runs"].append(program.run)
-        entry["pending"] = None
         return result
 
     def _owners(self, args: Any, kwargs: Any) -> _Owners:
+        from .nn import Module
+        from .optim import Optimizer
+
         owners = _Owners()
         owners.add_function(self.step)
+        # a model or optimizer passed as an argument (the same object: its id is in the key)
+        for i, v in enumerate([*args, *kwargs.values()]):
+            if isinstance(v, (Module, Optimizer)):
+                owners.add(v, f"arg{i}")
         for i, s in enumerate(self.extra_state):
             owners.add(s, f"state{i}")
         return owners
@@ -1384,7 +1434,7 @@ def _run_traced(
     if copy_inputs:
         rec.copies = {}
     by_array: dict[int, tuple[_Traced, str]] = {}  # id(plain input) -> (tracer, its expr)
-    restore: list[Callable[[], None]] = []
+    restore: list[_Put] = []
     n_bind = [0]
 
     def bind(obj: Any, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -1410,6 +1460,9 @@ def _run_traced(
         return t
 
     # -- the state, before: tensors, optimizers, modules, cells and globals
+    from .autograd import HAS_HOOKS, POST_HOOKS
+
+    hook_flags = HAS_HOOKS | POST_HOOKS
     tensors = []
     for t, name in owners.tensors.values():
         via = owners.via.get(id(t))
@@ -1428,18 +1481,31 @@ def _run_traced(
         td = take(data0, f"{nm}.data", b, ident)
         if td is not data0:
             t.data = td
-            restore.append(functools.partial(setattr, t, "data", data0))
+            restore.append(_Put(t, "data", data0, td))
         tg = take(grad0, f"{nm}.grad", b, f"grad_{ident}")
         if tg is not grad0:
             t.grad = tg
-            restore.append(functools.partial(setattr, t, "grad", grad0))
+            restore.append(_Put(t, "grad", grad0, tg))
         rec.guards.append((f"{nm}.grad is None", b, grad0 is None))
+        # the backward walk reads these: a layer frozen, a hook added, is another step
+        rec.guards.append((f"{nm}.requires_grad", b, bool(t.requires_grad)))
+        flags = t._flags & hook_flags
+        rec.guards.append((f"({nm}._flags & {hook_flags})", b, flags))
+        if flags:
+            rec.guards.append((f"_tensor_hooks({nm})", {**b, "_tensor_hooks": _tensor_hooks},
+                               _tensor_hooks(t)))  # fmt: skip
+    from . import autograd
+
+    rec.guards.append(("_grad_enabled()", {"_grad_enabled": autograd.is_grad_enabled},
+                       autograd.is_grad_enabled()))  # fmt: skip
     opts = []
     int_state: set[str] = set()  # optimizer state keys holding Python ints
     group_values: list[tuple[Any, int, dict[str, Any], str, Any]] = []
     for opt, _oname in owners.optimizers.values():
         nm, b = bind(opt, "O")
         states = {}
+        # the parameters it updates: a group added, a list replaced or changed, is another step
+        rec.guards.append((f"_param_ids({nm})", {**b, "_param_ids": _param_ids}, _param_ids(opt)))
         for gi, group in enumerate(opt.param_groups):
             gnm, gb = bind(group, "GROUP")
             gb = {**gb, **b}
@@ -1470,12 +1536,12 @@ def _run_traced(
                             if rec.copies is not None:
                                 rec.copies[tv._slot] = v
                             st[k] = tv
-                            restore.append(functools.partial(st.__setitem__, k, v))
+                            restore.append(_Put(st, k, v, tv, item=True))
                             continue
                         tv = take(v, f"{snm}[{k!r}]", sb, f"{_ident(k)}_{pname}")
                         if tv is not v:
                             st[k] = tv
-                            restore.append(functools.partial(st.__setitem__, k, v))
+                            restore.append(_Put(st, k, v, tv, item=True))
                     states[id(p)] = (st, snm, sb, before)
         steps_before = list(getattr(opt, "_steps", [0, 0]))
         opts.append((opt, nm, b, states, steps_before, len(opt.state._by_id)))
@@ -1499,6 +1565,9 @@ def _run_traced(
             seen_modules.add(id(sub))
             nm, b = bind(sub, "M")
             rec.guards.append((f"{nm}.training", b, sub.training))
+            # its parameters and sub-modules (attributes), hooks and forward: replaced or
+            # added, the step is another one
+            rec.guards.extend(_module_guards(sub, nm, b))
             where = f"{mname}.{sub_name}" if sub_name else mname
             module_attrs.append((sub, nm, b, where, dict(vars(sub))))
     cells = []
@@ -1510,7 +1579,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder.cell_contents = tv
-                restore.append(functools.partial(setattr, holder, "cell_contents", v))
+                restore.append(_Put(holder, "cell_contents", v, tv))
             cells.append((holder, None, v, expr, b, tv))
         else:
             nm, b = bind(holder, "G")
@@ -1519,7 +1588,7 @@ def _run_traced(
             tv = take(v, expr, b, _ident(name))
             if tv is not v:
                 holder[gname] = tv
-                restore.append(functools.partial(holder.__setitem__, gname, v))
+                restore.append(_Put(holder, gname, v, tv, item=True))
             cells.append((holder, gname, v, expr, b, tv))
 
     # -- the arguments: arrays and Tensors' arrays become inputs
@@ -1534,7 +1603,7 @@ def _run_traced(
             tv = take(d, f"{expr}.data", {}, "x")
             if tv is not d:
                 v.data = tv
-                restore.append(functools.partial(setattr, v, "data", d))
+                restore.append(_Put(v, "data", d, tv))
             return v
         if isinstance(v, np.ndarray):
             return take(v, expr, {}, "x")
@@ -1557,6 +1626,12 @@ def _run_traced(
         _clear_caches()
         if not ok:
             _restore_all(tensors, opts, cells, restore, tr)
+            for sub, *_ in module_attrs:  # (a running statistic set as an attribute)
+                for k, v in list(vars(sub).items()):
+                    if isinstance(v, _Traced):
+                        setattr(sub, k, _plainview(v))
+                    elif isinstance(v, _Number):
+                        setattr(sub, k, v.plain())
 
     # -- the state, after: what changed is written back by the replay
     def slot_of(v: Any) -> int | None:
@@ -1667,12 +1742,16 @@ def _run_traced(
                 )
 
     # -- what the step returns
+    state_tensors = {id(t): nm for t, nm, *_ in tensors}
+
     def out(v: Any) -> Any:
         t = type(v)
         if t is tuple or t is list:
             return (t.__name__, [out(u) for u in v])
         if t is dict:
             return ("dict", [(k, out(u)) for k, u in v.items()])
+        if isinstance(v, Tensor) and id(v) in state_tensors:
+            return ("state", state_tensors[id(v)])  # a parameter: the Tensor itself
         if isinstance(v, Tensor):
             s = slot_of(v.data)
             if s is None:
@@ -1713,6 +1792,35 @@ def _plain_result(v: Any, tr: _Trace, leaf: Any) -> Any:
     return v
 
 
+class _Put:
+    """Where the trace put a tracer in place of a plain value (an attribute, or an item),
+    and what to leave there after a failed trace."""
+
+    __slots__ = ("obj", "key", "was", "put", "item")
+
+    def __init__(self, obj: Any, key: Any, was: Any, put: Any, item: bool = False) -> None:
+        self.obj, self.key, self.was, self.put, self.item = obj, key, was, put, item
+
+    def __call__(self) -> None:
+        """The step raised: what it did before is done, as in an eager step (its in-place
+        writes are in the plain arrays already); only tracers are turned back into the
+        plain values they stand for."""
+        now = self.obj.get(self.key, _MISSING) if self.item else getattr(self.obj, self.key)
+        if now is self.put:
+            new = self.was
+        elif isinstance(now, _Traced):
+            new = _plainview(now)
+        elif isinstance(now, _Number):
+            new = now.plain()
+            new = int(new) if type(self.was) is int else new
+        else:
+            return  # (a plain value the step set)
+        if self.item:
+            self.obj[self.key] = new
+        else:
+            setattr(self.obj, self.key, new)
+
+
 def _restore_all(tensors: Any, opts: Any, cells: Any, restore: Any, tr: _Trace) -> None:
     """After a failed trace: put plain arrays back everywhere a tracer may be."""
     for fn in restore:
@@ -1747,6 +1855,54 @@ def _snapshot(obj: Any) -> Any:
     if isinstance(attrs, dict) and not isinstance(obj, type):
         return ("attrs", [(k, id(v)) for k, v in attrs.items()])
     return None
+
+
+def _tensor_hooks(t: Any) -> Any:
+    """The handles of a Tensor's hooks (None: none)."""
+    h, p = getattr(t, "_hooks", None), getattr(t, "_post_hooks", None)
+    return (tuple(h or ()), tuple(p or ())) if h or p else None
+
+
+def _param_ids(opt: Any) -> Any:
+    return tuple(tuple(map(id, g["params"])) for g in opt.param_groups)
+
+
+def _module_guards(m: Any, nm: str, b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Guards that a module's call runs what was traced: its attributes that hold
+    parameters, sub-modules or functions (the same objects, in lists too), no attribute
+    added (an instance ``forward``), and the handles of its hooks."""
+    from .nn import Module
+    from .tensor import Tensor
+
+    kinds = (Tensor, Module, types.FunctionType, types.MethodType)
+    d = vars(m)
+    out: list[tuple[str, Any, Any]] = [(f"len({nm}.__dict__)", b, len(d))]
+    for k, v in d.items():
+        if isinstance(v, kinds):
+            out.append((f"{nm}.__dict__.get({k!r}) is {nm}_{_ident(k)}",
+                        {**b, f"{nm}_{_ident(k)}": v}, True))  # fmt: skip
+        elif type(v) in (list, tuple) and any(isinstance(u, kinds) for u in v):
+            # (the items are kept alive by the binding: their ids stay theirs)
+            out.append((f"_ids({nm}.__dict__.get({k!r}))",
+                        {**b, "_ids": _ids, f"{nm}_{_ident(k)}": list(v)}, _ids(v)))  # fmt: skip
+    hooks = d.get("_hooks")
+    if hooks is None:
+        out.append((f"{nm}._hooks is None", b, True))
+    else:
+        out.append((f"_module_hooks({nm})", {**b, "_module_hooks": _module_hooks},
+                    _module_hooks(m)))  # fmt: skip
+    return out
+
+
+def _ids(v: Any) -> Any:
+    return tuple(map(id, v)) if type(v) in (list, tuple) else None
+
+
+def _module_hooks(m: Any) -> Any:
+    h = vars(m).get("_hooks")
+    if h is None:
+        return None
+    return (tuple(h.pre.hooks), tuple(h.post.hooks), tuple(h.backward.hooks))
 
 
 def _version_of(t: Any) -> int:
@@ -1804,8 +1960,20 @@ def _same(a: Any, b: Any, ta: _Trace, tb: _Trace) -> bool:
     return bool(a == b)
 
 
+def _same_state(a: _Record, b: _Record) -> bool:
+    """Whether two traces started from the same state: every guard of ``_run`` agrees."""
+    try:
+        return len(a.guards) == len(b.guards) and all(
+            x[2] is y[2] or bool(x[2] == y[2]) for x, y in zip(a.guards, b.guards)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
 def _compare(a: _Record, b: _Record) -> None:
     """Two traces of the same step must be the same program."""
+    if not _same_state(a, b):  # (a .grad set or not, a module swapped): another step
+        raise _PathChanged("compile: the state the step reads changed between two traced calls")
     ca, cb = a.trace.calls, b.trace.calls
     for i, (x, y) in enumerate(zip(ca, cb)):
         same_fn = x.fn is y.fn or x.fn == y.fn
@@ -1825,6 +1993,15 @@ def _compare(a: _Record, b: _Record) -> None:
                 f"state).  A replay would reuse the old value; compile refuses instead.  "
                 f"Put the model in eval() for dropout, move schedules outside the step, or "
                 f"leave the step uncompiled" + "".join(f".  Here: {n}" for n in sorted(b.notes))
+            )
+        if x.kind == "guard" and x.value != y.value and x.name in _CONVERSIONS - {"bool"}:
+            # (each call another number: every replay would miss, up to max_traces)
+            raise CompileError(
+                f"compile: the step turns a traced value into a Python number with "
+                f"{x.name}() (at {y.site[0]}, from {y.site[1]}), and the number changes from "
+                f"call to call ({x.value!r}, then {y.value!r}); a replay cannot compute a "
+                f"number made by {x.name}().  Use .item() (a number the trace follows: "
+                f"return loss.item(), not float(loss)), or leave the step uncompiled"
             )
         if x.kind == "guard" and x.value != y.value:
             raise _PathChanged(
@@ -2097,7 +2274,9 @@ class _Program:
                 else:
                     fail = (f"raise CompileError('compile: a value the traced step branched on "
                             f"changed ({c.name} in {where}) after the state was updated in "
-                            f"place; leave this step uncompiled')")  # fmt: skip
+                            f"place: this call may have updated parameters and optimizer buffers, "
+                            f"not .grad or the step counts (restore a checkpoint); leave "
+                            f"this step uncompiled')")  # fmt: skip
                 if c.value is True or c.value is False:
                     test = f"not {expr}" if c.value else expr
                     if c.fn == "bool":  # ``if x:`` is ``bool(x)``
@@ -2203,6 +2382,8 @@ class _Program:
                 return f"_leaf({names[v]})"
             if kind in ("array", "value"):
                 return names[v]
+            if kind == "state":
+                return v
             return em.obj(v, "out")
 
         run.append(f"    return {emit_out(rec.output)}")

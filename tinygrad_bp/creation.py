@@ -259,3 +259,30 @@ for _name in (
 ):  # fmt: skip
     globals()[_name] = _takes_device(globals()[_name])
 del _name
+
+
+# Tensor's methods that draw random numbers live here, beside the generator they draw
+# from (tensor.py sits below this module and cannot import it)
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with uniform samples on ``[a, b)`` from the generator ``tg.manual_seed`` sets
+    (in place; not differentiable, as PyTorch's)."""
+    return self.copy_(_generator.uniform(a, b, size=self.data.shape).astype(self.data.dtype))
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with normal samples (in place), from the generator ``tg.manual_seed`` sets."""
+    return self.copy_(_generator.normal(mean, std, size=self.data.shape).astype(self.data.dtype))
+
+
+def _bernoulli(self: Tensor) -> Tensor:
+    """``torch.bernoulli``: 1 with probability ``self`` (each entry), else 0; a constant
+    of this tensor's dtype."""
+    p = self.data
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError("bernoulli: the probabilities must be in [0, 1]")
+    return Tensor((_generator.random(p.shape) < p).astype(p.dtype), dtype=p.dtype)
+
+
+Tensor.uniform_ = _uniform_  # type: ignore[attr-defined]
+Tensor.normal_ = _normal_  # type: ignore[attr-defined]
+Tensor.bernoulli = _bernoulli  # type: ignore[attr-defined]

@@ -1314,6 +1314,97 @@ class Tensor:
     def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002
         return self.clamp_(max=max)
 
+    def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
+        """``torch.select``: the slice at ``index`` along ``dim`` (a view)."""
+        ax = ops._common.one_axis(dim, self.data.ndim, "select")
+        n = self.data.shape[ax]
+        if not -n <= index < n:
+            raise IndexError(f"select: index {index} is out of range for dim {dim} of size {n}")
+        return ops.getitem(self, (slice(None),) * ax + (index,))
+
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        """``torch.narrow``: ``length`` entries from ``start`` along ``dim`` (a view)."""
+        ax = ops._common.one_axis(dim, self.data.ndim, "narrow")
+        n = self.data.shape[ax]
+        start = start + n if start < 0 else start
+        if not (0 <= start <= n and 0 <= length and start + length <= n):
+            raise IndexError(
+                f"narrow: start {start} and length {length} exceed dim {dim} of size {n}"
+            )
+        return ops.getitem(self, (slice(None),) * ax + (slice(start, start + length),))
+
+    def ndimension(self) -> builtins.int:
+        return self.data.ndim
+
+    def sgn(self) -> Tensor:
+        """The sign (real tensors: :meth:`sign`)."""
+        return ops.sign(self)
+
+    @property
+    def mH(self) -> Tensor:  # noqa: N802  (PyTorch's name)
+        """The conjugate transpose of the last two axes: for real tensors :attr:`mT`."""
+        return self.mT
+
+    @property
+    def H(self) -> Tensor:  # noqa: N802  (PyTorch's name)
+        """The conjugate transpose of a matrix: for real tensors ``t()``."""
+        if self.data.ndim not in (0, 2):
+            raise ValueError(f"H: expects a 0-d or 2-d tensor, got shape {self.data.shape}")
+        return self.t()
+
+    def _unary_(self, name: str, fn: Any, op: Any) -> Tensor:
+        def fast(data: Any, _: Any, out: Any, casting: Any) -> None:
+            fn(data, out=out, casting=casting)
+
+        return self._inplace(name, None, fast, lambda a, _: op(a))
+
+    def exp_(self) -> Tensor:
+        return self._unary_("exp_", xp.exp, ops.exp)
+
+    def log_(self) -> Tensor:
+        return self._unary_("log_", xp.log, ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._unary_("sqrt_", xp.sqrt, ops.sqrt)
+
+    def abs_(self) -> Tensor:
+        return self._unary_("abs_", xp.abs, ops.abs)
+
+    def neg_(self) -> Tensor:
+        return self._unary_("neg_", xp.negative, ops.neg)
+
+    def tanh_(self) -> Tensor:
+        return self._unary_("tanh_", xp.tanh, ops.tanh)
+
+    def sigmoid_(self) -> Tensor:
+        def fast(data: Any, _: Any, out: Any, casting: Any) -> None:
+            xp.copyto(out, ops.sigmoid(leaf(data.copy())).data, casting=casting)
+
+        return self._inplace("sigmoid_", None, fast, lambda a, _: ops.sigmoid(a))
+
+    def relu_(self) -> Tensor:
+        def fast(data: Any, _: Any, out: Any, casting: Any) -> None:
+            xp.maximum(data, 0, out=out, casting=casting)
+
+        return self._inplace("relu_", None, fast, lambda a, _: ops.relu(a))
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", exponent, xp.power, ops.pow)
+
+    def fill_diagonal_(self, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+        """Fill the main diagonal (in place), as ``torch.Tensor.fill_diagonal_``."""
+        if self.data.ndim < 2 or (self.data.ndim > 2 and len(set(self.data.shape)) != 1):
+            raise ValueError(
+                f"fill_diagonal_: needs a matrix or a tensor with all dims equal, got shape "
+                f"{self.data.shape}"
+            )
+        mask = xp.zeros(self.data.shape, dtype=bool)
+        if self.data.ndim == 2:
+            xp.fill_diagonal(mask, True, wrap=wrap)
+        else:
+            mask[(xp.arange(self.data.shape[0]),) * self.data.ndim] = True
+        return self.masked_fill_(mask, fill_value)
+
     def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
         return self.clamp(min=min)
 

@@ -81,7 +81,7 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             # None: the cumulative average, factor 1/(number of batches seen), as PyTorch
             momentum = (
-                1.0 / (int(self.num_batches_tracked.data) + 1)
+                1.0 / (self.num_batches_tracked.data.item() + 1.0)
                 if self.momentum is None
                 else self.momentum
             )
