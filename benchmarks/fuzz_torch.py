@@ -1056,8 +1056,8 @@ OPS = [
 # The functional layers, with ``--layers`` only (not yet in the tests' runs): 4,500
 # programs from seeds 0, 2000, 4000 found 18 differences still open, each a follow-up:
 # conv2d's output is not contiguous (``conv(x).view(n, -1)`` raises; PyTorch's is);
-# binary_cross_entropy's gradient at a probability of exactly 0 or 1 (NaN: the clamped
-# log's masked 0 times 1/0; PyTorch divides by max(p(1 − p), 1e-12)); cosine_similarity's
+# (binary_cross_entropy's gradient at a probability of exactly 0 or 1, NaN, is fixed:
+# one node with PyTorch's (p − y)/max(p(1 − p), 1e-12)); cosine_similarity's
 # second derivative (NaN in PyTorch, 0 here); layer_norm, group_norm and batch_norm's
 # float32 gradients on rows of ±1e3 (first order included: rounding that the float64
 # widening would have to judge, as it does from the second order on) and their third

@@ -533,3 +533,36 @@ def test_a_view_of_a_base_that_came_to_require_grad_in_place() -> None:
         return g.numpy() if lib is tg else g.numpy()
 
     assert run(tg).tolist() == run(torch).tolist() == [2.0, 0.0, 6.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_at_saturated_probabilities(dtype) -> None:
+    """A probability of exactly 0 or 1 (a saturated sigmoid): PyTorch's gradient is
+    (p − y)/max(p(1 − p), 1e-12), finite; the composed clamp(log p) gave 0·∞ = NaN, which
+    poisons training (found by fuzz_torch --layers).  The target's gradient is PyTorch's
+    too (log(1 − p) − log p, ±inf there), and orders 2 match inside (0, 1)."""
+    from tinygrad_bp import functional as F
+
+    p0 = np.array([0.0, 1.0, 0.3, 0.0, 1.0, 0.7, 1e-30, 1 - 1e-7], dtype)
+    y0 = np.array([1.0, 0.0, 0.5, 0.0, 1.0, 1.0, 1.0, 0.0], dtype)
+    for red in ("mean", "sum", "none"):
+        p, y = tg.Tensor(p0, requires_grad=True), tg.Tensor(y0, requires_grad=True)
+        loss = F.binary_cross_entropy(p, y, reduction=red)
+        loss.sum().backward()
+        pt, yt = torch.tensor(p0, requires_grad=True), torch.tensor(y0, requires_grad=True)
+        lt = torch.nn.functional.binary_cross_entropy(pt, yt, reduction=red)
+        lt.sum().backward()
+        np.testing.assert_allclose(loss.data, lt.detach().numpy(), rtol=1e-6)
+        assert p.grad.dtype == dtype and np.isfinite(p.grad).all()
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(y.grad, yt.grad.numpy(), rtol=1e-6)
+    q0, z0 = np.array([0.2, 0.5, 0.9], dtype), np.array([1.0, 0.3, 0.0], dtype)
+    q, z = tg.Tensor(q0, requires_grad=True), tg.Tensor(z0, requires_grad=True)
+    (g1,) = tg.grad(F.binary_cross_entropy(q, z), q, create_graph=True)
+    ours = tg.grad(g1.sum(), [q, z])
+    qt, zt = torch.tensor(q0, requires_grad=True), torch.tensor(z0, requires_grad=True)
+    (t1,) = torch.autograd.grad(
+        torch.nn.functional.binary_cross_entropy(qt, zt), qt, create_graph=True
+    )
+    for a, b in zip(ours, torch.autograd.grad(t1.sum(), [qt, zt])):
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-5)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..autograd import Function
 from ..ops._common import promote_types
 from ..ops.loss import ClassIndexError
 from ..tensor import Tensor, _to_array
@@ -482,6 +483,37 @@ def huber_loss(pred: Tensor, target: Any, reduction: str = "mean", delta: float 
     return _reduce(ops.where(small, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
 
 
+def _clamped_logs(p: Any) -> tuple[Any, Any]:
+    """``max(log p, −100)`` and ``max(log(1 − p), −100)``, on arrays or Tensors."""
+    with np.errstate(divide="ignore"):
+        return ops.clamp(ops.log(p), min=-100.0), ops.clamp(ops.log(1.0 - p), min=-100.0)
+
+
+class _BinaryCrossEntropy(Function):
+    """``−[y·log p + (1 − y)·log(1 − p)]``, each log clamped at −100, as one node with
+    PyTorch's derivatives: ∂/∂p = (p − y) / max(p·(1 − p), 1e-12), finite at p = 0 and 1
+    (a saturated sigmoid), where the composed ``clamp(log p)`` gives 0·∞ = NaN and poisons
+    training; ∂/∂y = log(1 − p) − log p (unclamped, as PyTorch's).  The backward is
+    written with Tensor ops, so create_graph differentiates it again."""
+
+    @staticmethod
+    def forward(ctx: Any, p: Tensor, y: Tensor) -> Any:
+        ctx.save_for_backward(p, y)
+        log_p, log_q = (t.data for t in _clamped_logs(p))
+        return -(y.data * log_p + (1.0 - y.data) * log_q)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, Any]:
+        p, y = ctx.saved_tensors
+        gp = gy = None
+        if ctx.needs_input_grad[0]:
+            gp = g * (p - y) / ops.clamp(p * (1.0 - p), min=1e-12)
+        if ctx.needs_input_grad[1]:  # (PyTorch's target gradient: the logs unclamped)
+            with np.errstate(divide="ignore"):
+                gy = g * (ops.log(1.0 - p) - ops.log(p))
+        return gp, gy
+
+
 def binary_cross_entropy(pred: Tensor, target: Any, weight: Any = None, size_average: Any = None,
                          reduce: Any = None, reduction: str = "mean") -> Tensor:  # fmt: skip
     """``−[y·log p + (1 − y)·log(1 − p)]`` of probabilities ``p`` in [0, 1], each log
@@ -496,11 +528,8 @@ def binary_cross_entropy(pred: Tensor, target: Any, weight: Any = None, size_ave
             "binary_cross_entropy: all elements of the input should be between 0 and 1 (pass "
             "logits to binary_cross_entropy_with_logits instead)"
         )
-    y = target if isinstance(target, Tensor) else np.asarray(target, dtype=pred.dtype)
-    with np.errstate(divide="ignore"):
-        log_p = ops.clamp(ops.log(pred), min=-100.0)
-        log_q = ops.clamp(ops.log(1.0 - pred), min=-100.0)
-    loss = -(y * log_p + (1.0 - y) * log_q)
+    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=pred.dtype))
+    loss = _BinaryCrossEntropy.apply(pred, y)
     if weight is not None:
         loss = loss * (weight if isinstance(weight, Tensor) else np.asarray(weight, pred.dtype))
     return _reduce(loss, reduction)
