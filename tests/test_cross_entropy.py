@@ -194,3 +194,24 @@ def test_a_compiled_step_still_refuses_a_label_made_bad_in_place() -> None:
     fast()
     fast()
     assert fast.replays == 2
+
+
+@pytest.mark.parametrize("out", [1, 2, 3, 4, 5, 10])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_layer_with_few_outputs_adds_its_bias_exactly(out, dtype) -> None:
+    # the bias of a layer with up to 4 outputs is added column by column (NumPy's
+    # order="F"): the same sums, bit for bit, and the gradients as before
+    from tinygrad_bp import nn
+
+    rng = np.random.default_rng(out)
+    layer = nn.Dense(6, out, dtype=dtype, rng=0)
+    layer.b.data[...] = rng.normal(size=out)  # (a zero bias would hide a wrong order)
+    x = rng.normal(size=(150, 6)).astype(dtype)
+    h = layer(Tensor(x))
+    want = x @ layer.W.data + layer.b.data
+    assert h.data.flags.c_contiguous and h.data.tobytes() == want.tobytes()
+    y = rng.integers(0, out, 150)
+    F.cross_entropy(h, y).backward()
+    ref_loss, ref_grad = _torch(want, y)  # ∂L/∂b = Σ over the batch of ∂L/∂z
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(layer.b.grad, ref_grad.sum(axis=0), rtol=tol, atol=tol)

@@ -507,3 +507,29 @@ def test_mish_second_derivative_far_out_is_zero() -> None:
     second = d(2, x)
     assert second.tolist() == [0.0, 0.0, 0.0, 0.0]
     np.testing.assert_allclose(second, (d(1, x + h) - d(1, x - h)) / (2 * h), atol=1e-9)
+
+
+def test_a_view_of_a_base_that_came_to_require_grad_in_place() -> None:
+    # x (no grad), v = x.view(-1), x[0] = w (w requires grad): v did not come to require
+    # grad (a view is refreshed only where some operand already required grad), and
+    # tg.grad refused "does not require grad"; PyTorch's v is then a view with a graph
+    def run(lib):
+        if lib is tg:
+            x, w = (
+                tg.Tensor(np.ones((2, 3))).tan(),
+                tg.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True),
+            )
+            idx = tg.Tensor(np.array([0, 5, 2]), dtype=np.int64)
+        else:
+            x, w = (
+                torch.ones(2, 3, dtype=torch.float64).tan(),
+                torch.tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=torch.float64),
+            )
+            idx = torch.tensor([0, 5, 2])
+        v = x.view(-1)
+        x[0] = w
+        y = v.gather(0, idx)
+        (g,) = tg.grad((y * y).sum(), [w]) if lib is tg else torch.autograd.grad((y * y).sum(), [w])
+        return g.numpy() if lib is tg else g.numpy()
+
+    assert run(tg).tolist() == run(torch).tolist() == [2.0, 0.0, 6.0]

@@ -876,3 +876,31 @@ def test_more_habits_select_narrow_in_place_and_sampling() -> None:
                                 + np.pad([[1.0]], ((0, 2), (0, 3))))  # fmt: skip
     with pytest.raises(IndexError, match="narrow: start 3 and length 2 exceed dim 1 of size 4"):
         x.narrow(1, 3, 2)
+
+
+def test_init_and_utils_habits_match_torch() -> None:
+    w = nn.Parameter(Tensor(np.zeros((400, 50))))
+    nn.init.trunc_normal_(w, mean=0.5, std=0.2, a=0.0, b=1.0, generator=np.random.default_rng(0))
+    assert 0.0 <= w.data.min() and w.data.max() <= 1.0 and abs(w.data.mean() - 0.5) < 0.01
+    ref = torch.empty(400, 50, dtype=torch.float64)
+    torch.nn.init.trunc_normal_(ref, mean=0.5, std=0.2, a=0.0, b=1.0)
+    assert abs(w.data.std() - ref.std().item()) < 0.01  # the same distribution
+    e = nn.Parameter(Tensor(np.zeros((2, 3))))
+    same(nn.init.eye_(e), torch.nn.init.eye_(torch.zeros(2, 3, dtype=torch.float64)))
+    m, tm = nn.Linear(3, 2), torch.nn.Linear(3, 2).double()
+    m.load_state_dict({n: p.detach().numpy() for n, p in tm.state_dict().items()})
+    x = RNG.normal(size=(4, 3)) * 10
+    m(Tensor(x)).sum().backward()
+    tm(torch.tensor(x)).sum().backward()
+    nn.utils.clip_grad_value_(m.parameters(), 0.5)
+    torch.nn.utils.clip_grad_value_(tm.parameters(), 0.5)
+    np.testing.assert_array_equal(m.weight.grad, tm.weight.grad.numpy())
+    v, tv = (
+        nn.utils.parameters_to_vector(m.parameters()),
+        torch.nn.utils.parameters_to_vector(tm.parameters()),
+    )
+    same(v, tv)
+    nn.utils.vector_to_parameters(v * 2, m.parameters())
+    np.testing.assert_array_equal(m.bias.data, 2 * tm.bias.detach().numpy())
+    seq = nn.Sequential(nn.Linear(3, 2)).append(nn.ReLU())
+    assert len(seq) == 2 and [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias"]

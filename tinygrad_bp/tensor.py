@@ -1912,10 +1912,10 @@ def make_node(
     t._trace = None
     t.scope = _current_scope()
     if mode.enabled:
+        if _rebase_seq[0]:  # a view whose base changed in place since its making (and may
+            _refresh_views(parents)  # have come to require grad there: x[0] = w)
         for p in parents:
             if p.requires_grad:
-                if _rebase_seq[0]:  # a view whose base changed in place since its making
-                    _refresh_views(parents)
                 t._seq = next(_counter)
                 t.requires_grad = True
                 t._parents = tuple(parents)

@@ -78,6 +78,15 @@ class Sequential(Module):
                 release(x)
         return layers[-1](x) if layers else x
 
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end, as PyTorch's."""
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"Sequential.append: expected an nn.Module, got {type(module).__name__}"
+            )
+        self.layers.append(module)
+        return self
+
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
 

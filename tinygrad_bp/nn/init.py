@@ -50,6 +50,8 @@ __all__ = [
     "kaiming_uniform_",
     "kaiming_normal_",
     "orthogonal_",
+    "trunc_normal_",
+    "eye_",
 ]
 
 
@@ -232,3 +234,31 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if rows < cols:
         q = q.T
     return _fill(t, _number(gain, "gain", "orthogonal_") * q.reshape(t.data.shape))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: Any = None) -> Tensor:  # fmt: skip
+    """Normal samples ``N(mean, std²)`` cut to ``[a, b]``, in place, drawn as PyTorch's
+    (the inverse CDF of a uniform draw between the bounds' CDFs)."""
+    from scipy.special import erfinv
+
+    t = _tensor(tensor, "trunc_normal_")
+    mean, std = _number(mean, "mean", "trunc_normal_"), _number(std, "std", "trunc_normal_")
+    a, b = _number(a, "a", "trunc_normal_"), _number(b, "b", "trunc_normal_")
+    if std <= 0 or a >= b:
+        raise ValueError(f"nn.init.trunc_normal_: needs std > 0 and a < b, got {std}, {a}, {b}")
+
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
+    u = _gen(generator, "trunc_normal_").uniform(2 * lo - 1, 2 * hi - 1, size=t.data.shape)
+    return _fill(t, np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The identity matrix (ones on the diagonal of a 2-d tensor), in place."""
+    t = _tensor(tensor, "eye_")
+    if t.data.ndim != 2:
+        raise ValueError(f"nn.init.eye_: only 2-d tensors, got shape {t.data.shape}")
+    return _fill(t, np.eye(*t.data.shape))

@@ -9,7 +9,9 @@ import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm_"]
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
+]  # fmt: skip
 
 
 def clip_grad_norm_(
@@ -46,3 +48,39 @@ def clip_grad_norm_(
             if p.grad is not None:
                 p.grad *= np.asarray(coef, dtype=p.grad.dtype)
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clip every ``.grad`` to ``[-clip_value, clip_value]`` in place, as PyTorch's."""
+    if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)):
+        raise TypeError(f"clip_grad_value_: clip_value must be a number, got {clip_value!r}")
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if p.grad is not None:
+            np.clip(p.grad, -clip_value, clip_value, out=p.grad)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters flattened into one 1-D tensor (differentiable), as PyTorch's."""
+    from .. import ops
+
+    return ops.cat([ops.reshape(p, (-1,)) for p in parameters], 0)
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters' values (in place)."""
+    from ..autograd import no_grad
+
+    params = list(parameters)
+    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    need = sum(p.data.size for p in params)
+    if data.ndim != 1 or data.size != need:
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector of {need} values, got shape {data.shape}"
+        )
+    start = 0
+    with no_grad():
+        for p in params:
+            n = p.data.size
+            p.copy_(data[start : start + n].reshape(p.data.shape))
+            start += n
