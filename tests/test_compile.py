@@ -940,3 +940,72 @@ def test_gradient_accumulation_with_zero_grad_every_other_call():
         return step, _qa_state(m), between
 
     assert _qa_same(build, steps=12).replays == 7
+
+
+class _Box:
+    pass
+
+
+@pytest.mark.parametrize(
+    "holder", ["dict", "list", "object", "object_tensor", "partial", "dict_inplace"]
+)
+def test_data_held_in_a_container_is_read_fresh(holder):
+    # arrays (and Tensors) in a dict, a list, a plain object's attributes or bound by
+    # functools.partial: read through their holder each call; before, their values were
+    # baked into the replay (a silently stale batch)
+    import functools
+
+    def build():
+        m = _qa_mlp()
+        o = optim.SGD(m.parameters(), lr=0.1)
+        box = {"dict": {}, "dict_inplace": {}, "list": [None]}.get(holder, _Box())
+        x0 = _QX.copy()
+        put = (
+            (lambda v: box.__setitem__(0, v)) if holder == "list"
+            else (lambda v: setattr(box, "x", tg.Tensor(v))) if holder == "object_tensor"
+            else (lambda v: setattr(box, "x", v)) if holder in ("object", "partial")
+            else (lambda v: box.__setitem__("x", v))
+        )  # fmt: skip
+        put(x0)
+
+        def read():
+            if holder == "list":
+                return box[0]
+            return box.x if isinstance(box, _Box) else box["x"]
+
+        def step(x=None):
+            x = read() if x is None else x
+            o.zero_grad()
+            loss = F.cross_entropy(m(x if isinstance(x, tg.Tensor) else tg.Tensor(x)), _QY)
+            loss.backward()
+            o.step()
+            return loss.item()
+
+        def between(i):
+            if holder in ("dict_inplace", "partial"):
+                x0[...] = _QX * (i + 1)
+            else:
+                put(_QX * (i + 1))
+
+        if holder == "partial":
+            return functools.partial(step, x0), _qa_state(m), between
+        return step, _qa_state(m), between
+
+    assert _qa_same(build).replays == 7
+
+
+def test_an_array_in_a_tuple_is_refused():
+    m = _qa_mlp()
+    o = optim.SGD(m.parameters(), lr=0.1)
+    batch = (_QX.copy(), _QY.copy())
+
+    def step():
+        x, y = batch
+        o.zero_grad()
+        F.cross_entropy(m(tg.Tensor(x)), y).backward()
+        o.step()
+
+    compiled = tg.compile(step)
+    compiled()
+    with pytest.raises(CompileError, match="array held in a tuple"):
+        compiled()

@@ -392,6 +392,7 @@ class _Trace:
         self.keep: list[Any] = []  # objects whose ids are keys above
         self.inputs: list[tuple[int, Any]] = []  # (slot, source)
         self.first_state_write: int | None = None  # index of the first call writing state
+        self.unreadable: dict[int, str] = {}  # id -> where: arrays a replay could not read
         self.input_slots: set[int] = set()
         self.plain_ids: dict[int, int] = {}  # id(plain array of a slot) -> slot
         self.scalars: set[int] = set()  # slots that hold NumPy scalars in the eager step
@@ -511,6 +512,12 @@ class _Trace:
         return t._slot
 
     def const(self, x: Any) -> tuple[_Const, Any]:
+        if isinstance(x, np.ndarray) and id(x) in self.unreadable:
+            raise CompileError(
+                f"compile: the step reads an array held in a tuple "
+                f"({self.unreadable[id(x)]}, at {_site()[0]}); a replay would use the values "
+                f"it had when traced.  Hold it in a list or dict, or pass it as an argument"
+            )
         if isinstance(x, np.ndarray):
             x = x.copy()  # its value now: later writes into the original do not matter
         self.consts.append(x)
@@ -1045,6 +1052,7 @@ class _Owners:
         self.by_module: set[int] = set()  # tensors named after a module's attribute
         self.via: dict[int, tuple[Any, Any]] = {}  # id(Tensor) -> (cell, None) / (dict, key)
         self.same: list[tuple[Any, Any, Any, str]] = []  # (cell / dict, key, object, name)
+        self.tuple_arrays: dict[int, str] = {}  # arrays in tuples: a replay cannot read them
 
     def add(self, x: Any, name: str, depth: int = 0) -> None:
         from .nn import Module
@@ -1089,8 +1097,8 @@ class _Owners:
                 if isinstance(k, str):
                     self._held(x, k, v)
                     self.add(v, f"{name}{k}", depth + 1)
-        elif depth == 0 and isinstance(x, types.FunctionType):
-            pass
+        elif depth < 2 and _plain_object(x):  # its attributes, as a dict's items
+            self.add(vars(x), f"{name}.", depth + 1)
 
     def _held(self, holder: Any, key: Any, v: Any) -> None:
         """A Tensor, Module or Optimizer the step reads from a list or dict it holds: read
@@ -1104,6 +1112,13 @@ class _Owners:
                 self.via[id(v)] = (holder, key)
         elif isinstance(v, (Module, Optimizer)) and type(holder) is not tuple:
             self.same.append((holder, key, v, f"[{key!r}]"))
+        elif isinstance(v, _Traced) or type(v) is np.ndarray:
+            if type(holder) is tuple:  # (it cannot be replaced by a tracer there)
+                self.tuple_arrays[id(v)] = f"[{key!r}]"
+            elif v.dtype.kind in "biufc" and not any(
+                a[0] is holder and a[1] == key for a in self.arrays
+            ):
+                self.arrays.append((holder, key, f"{key}", "global"))
 
     def _tensor_hooks(self, t: Any) -> None:
         for slot in ("_hooks", "_post_hooks"):
@@ -1180,6 +1195,17 @@ class _Owners:
             self.add(v, name)
 
 
+def _plain_object(x: Any) -> bool:
+    """An instance of a user's class (a config, a trainer, a box of arrays)."""
+    return (
+        isinstance(getattr(x, "__dict__", None), dict)
+        and not isinstance(x, (type, types.ModuleType, types.FunctionType, types.MethodType))
+        and not callable(x)
+        and type(x).__module__ not in ("builtins", "numpy")
+        and not type(x).__module__.startswith("tinygrad_bp")
+    )
+
+
 def _code_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for c in code.co_consts:
@@ -1208,7 +1234,8 @@ class Compiled:
     the last trace (also what ``print(compiled)`` shows)."""
 
     def __init__(self, step: Callable[..., Any], state: Any, max_traces: int, verify: bool) -> None:
-        self.step = step
+        self._partial = step if type(step) is functools.partial else None
+        self.step = step.func if type(step) is functools.partial else step
         self.extra_state = list(state) if state is not None else []
         self.max_traces = max_traces
         self.verify = verify
@@ -1228,6 +1255,9 @@ class Compiled:
 
     # -- the call
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._partial is not None:  # its bound arguments are arguments: read each call
+            p = self._partial
+            args, kwargs = (*p.args, *args), {**p.keywords, **kwargs}
         key = _arg_key((args, kwargs)) if args or kwargs else ()
         entry = self._entries.get(key)
         if entry is not None:
@@ -1430,6 +1460,7 @@ def _run_traced(
     from .tensor import Tensor, leaf
 
     tr = _Trace()
+    tr.unreadable = owners.tuple_arrays
     rec = _Record(tr)
     if copy_inputs:
         rec.copies = {}
