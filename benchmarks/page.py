@@ -284,6 +284,10 @@ def _memory_tables(res: dict[str, Any]) -> list[str]:
         "arrays through 5 training steps (`measure_memory` in "
         "`tinygrad_bp/commands/_bench_impls.py`); the median of "
         f"{res.get('memory_runs', 1)} such process(es). Ratio to hand NumPy in brackets.",
+        "The `tg.compile` column counts its one-time tracing too: within those 5 steps its "
+        "first call runs eagerly and the next two are traced and verified, holding every "
+        "intermediate array of two steps; its replays then write into buffers allocated "
+        "once (see docs/compile.md).",
         "",
         "Peak of the memory traced by `tracemalloc`: NumPy reports its array buffers to it "
         "and Python objects are counted too, so this is weights, gradients, optimiser "
