@@ -18,6 +18,34 @@ from .module import Module, Parameter, _rng
 __all__ = ["Conv2d"]
 
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_conv(
+    owner: str,
+    in_channels: int,
+    out_channels: int,
+    groups: int,
+    padding_mode: str,
+    modes: tuple[str, ...] = _PADDING_MODES,
+) -> None:
+    """A convolution layer's channel counts, groups and padding mode (``modes``: the
+    ones it takes), each refused with a message naming ``owner``."""
+    _check_features(owner, in_channels=in_channels, out_channels=out_channels, groups=groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{owner}: groups={groups} must divide in_channels {in_channels} and "
+            f"out_channels {out_channels}"
+        )
+    if padding_mode not in modes:
+        if modes == ("zeros",):
+            raise ValueError(f"{owner}: only padding_mode='zeros' is supported (as PyTorch)")
+        raise ValueError(
+            f"{owner}: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
+            f"got {padding_mode!r}"
+        )
+
+
 class Conv2d(Module):
     """``y = conv2d(x, weight, bias, stride, padding, dilation, groups)``; ``weight (C_out,
     C_in/groups, kH, kW)``, initialised as PyTorch does (uniform in
@@ -48,17 +76,7 @@ class Conv2d(Module):
         rng: Any = None,
         dtype: Any = None,
     ) -> None:
-        _check_features("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"Conv2d: groups={groups} must divide in_channels {in_channels} and "
-                f"out_channels {out_channels}"
-            )
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(
-                f"Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
-                f"got {padding_mode!r}"
-            )
+        _check_conv("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.padding_mode = padding_mode
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.groups = int(groups)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor, get_default_dtype
+from .conv import _check_conv
 from .linear import _check_features, _uniform
 from .module import Module, Parameter, _rng
 
@@ -60,17 +61,7 @@ class Conv1d(Module):
         rng: Any = None,
         dtype: Any = None,
     ) -> None:
-        _check_features("Conv1d", in_channels=in_channels, out_channels=out_channels, groups=groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"Conv1d: groups={groups} must divide in_channels {in_channels} and "
-                f"out_channels {out_channels}"
-            )
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(
-                f"Conv1d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', "
-                f"got {padding_mode!r}"
-            )
+        _check_conv("Conv1d", in_channels, out_channels, groups, padding_mode)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.groups, self.padding_mode = int(groups), padding_mode
         self.kernel_size = (_int(kernel_size, "kernel_size", "Conv1d"),)
@@ -317,14 +308,7 @@ class _ConvTranspose(Module):
         dtype: Any = None,
     ) -> None:
         name = type(self).__name__
-        _check_features(name, in_channels=in_channels, out_channels=out_channels, groups=groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"{name}: groups={groups} must divide in_channels {in_channels} and "
-                f"out_channels {out_channels}"
-            )
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported (as PyTorch)")
+        _check_conv(name, in_channels, out_channels, groups, padding_mode, ("zeros",))
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         k = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * self._k
         self.kernel_size = tuple(int(v) for v in k)
