@@ -260,49 +260,11 @@ def run_lstm(args: argparse.Namespace) -> None:
     )
 
 
-def torch_transformer(block_size: int):
-    torch = _torch()
-    nn = torch.nn
-    F = torch.nn.functional
+def torch_transformer(block_size: int) -> Any:
+    """The PyTorch twin: the one the bench's W7 uses (``benchmarks/peers.py``)."""
+    import peers  # (beside this script)
 
-    class Block(nn.Module):
-        def __init__(self, c: int, h: int) -> None:
-            super().__init__()
-            self.n_head = h
-            self.ln_1 = nn.LayerNorm(c)
-            self.c_attn = nn.Linear(c, 3 * c)
-            self.attn_proj = nn.Linear(c, c)
-            self.ln_2 = nn.LayerNorm(c)
-            self.c_fc = nn.Linear(c, 4 * c)
-            self.mlp_proj = nn.Linear(4 * c, c)
-
-        def forward(self, x):
-            n, t, c = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
-            q, k, v = (
-                z.view(n, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v)
-            )
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.attn_proj(y.transpose(1, 2).reshape(n, t, c))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
-
-    class Twin(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.wte = nn.Embedding(27, 64)
-            self.wpe = nn.Embedding(block_size, 64)
-            self.blocks = nn.ModuleList([Block(64, 4) for _ in range(4)])
-            self.ln_f = nn.LayerNorm(64)
-            self.lm_head = nn.Linear(64, 27, bias=False)
-
-        def forward(self, idx):
-            t = idx.shape[1]
-            x = self.wte(idx) + self.wpe(torch.arange(t))
-            for b in self.blocks:
-                x = b(x)
-            return self.lm_head(self.ln_f(x)).reshape(-1, 27)
-
-    return Twin()
+    return peers.torch_transformer(_torch(), block_size)
 
 
 def run_transformer(args: argparse.Namespace) -> None:

@@ -39,7 +39,7 @@ def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
         ).to(dtype)  # fmt: skip
         x, y = torch.from_numpy(p.X), torch.from_numpy(p.y)
     elif p.kind == "transformer":
-        model = _torch_transformer(torch, p.X.shape[1]).to(dtype)
+        model = torch_transformer(torch, p.X.shape[1]).to(dtype)
         x, y = torch.from_numpy(p.X), torch.from_numpy(p.y).reshape(-1)
     else:
 
@@ -79,8 +79,9 @@ def _model_torch(p: ModelProblem) -> tuple[Step, Params]:
     return step, params
 
 
-def _torch_transformer(torch: Any, block_size: int) -> Any:
-    """models.NamesTransformer's PyTorch twin, under the same parameter names."""
+def torch_transformer(torch: Any, block_size: int) -> Any:
+    """models.NamesTransformer's PyTorch twin, under the same parameter names (the bench's
+    W7 and the results page's transformer run both use it)."""
     nn, F = torch.nn, torch.nn.functional
 
     class Block(nn.Module):
