@@ -40,399 +40,96 @@ def _t(x: Any, op: str) -> Tensor:
     return x
 
 
-def exp(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.exp(input, ...)``: ``input.exp(...)``."""
-    return _t(input, "exp").exp(*args, **kwargs)
-
-
-def log(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.log(input, ...)``: ``input.log(...)``."""
-    return _t(input, "log").log(*args, **kwargs)
-
-
-def log1p(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.log1p(input, ...)``: ``input.log1p(...)``."""
-    return _t(input, "log1p").log1p(*args, **kwargs)
-
-
-def log2(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.log2(input, ...)``: ``input.log2(...)``."""
-    return _t(input, "log2").log2(*args, **kwargs)
-
-
-def log10(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.log10(input, ...)``: ``input.log10(...)``."""
-    return _t(input, "log10").log10(*args, **kwargs)
-
-
-def exp2(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.exp2(input, ...)``: ``input.exp2(...)``."""
-    return _t(input, "exp2").exp2(*args, **kwargs)
-
-
-def sqrt(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sqrt(input, ...)``: ``input.sqrt(...)``."""
-    return _t(input, "sqrt").sqrt(*args, **kwargs)
-
-
-def rsqrt(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.rsqrt(input, ...)``: ``input.rsqrt(...)``."""
-    return _t(input, "rsqrt").rsqrt(*args, **kwargs)
-
-
-def sin(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sin(input, ...)``: ``input.sin(...)``."""
-    return _t(input, "sin").sin(*args, **kwargs)
-
-
-def cos(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.cos(input, ...)``: ``input.cos(...)``."""
-    return _t(input, "cos").cos(*args, **kwargs)
-
-
-def tan(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.tan(input, ...)``: ``input.tan(...)``."""
-    return _t(input, "tan").tan(*args, **kwargs)
-
-
-def abs(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.abs(input, ...)``: ``input.abs(...)``."""
-    return _t(input, "abs").abs(*args, **kwargs)
-
-
-def square(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.square(input, ...)``: ``input.square(...)``."""
-    return _t(input, "square").square(*args, **kwargs)
-
-
-def sign(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sign(input, ...)``: ``input.sign(...)``."""
-    return _t(input, "sign").sign(*args, **kwargs)
-
-
-def floor(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.floor(input, ...)``: ``input.floor(...)``."""
-    return _t(input, "floor").floor(*args, **kwargs)
-
-
-def ceil(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.ceil(input, ...)``: ``input.ceil(...)``."""
-    return _t(input, "ceil").ceil(*args, **kwargs)
-
-
-def erf(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.erf(input, ...)``: ``input.erf(...)``."""
-    return _t(input, "erf").erf(*args, **kwargs)
-
-
-def reciprocal(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.reciprocal(input, ...)``: ``input.reciprocal(...)``."""
-    return _t(input, "reciprocal").reciprocal(*args, **kwargs)
-
-
-def sigmoid(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sigmoid(input, ...)``: ``input.sigmoid(...)``."""
-    return _t(input, "sigmoid").sigmoid(*args, **kwargs)
-
-
-def tanh(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.tanh(input, ...)``: ``input.tanh(...)``."""
-    return _t(input, "tanh").tanh(*args, **kwargs)
-
-
-def relu(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.relu(input, ...)``: ``input.relu(...)``."""
-    return _t(input, "relu").relu(*args, **kwargs)
-
-
-def softmax(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.softmax(input, ...)``: ``input.softmax(...)``."""
-    return _t(input, "softmax").softmax(*args, **kwargs)
-
-
-def log_softmax(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.log_softmax(input, ...)``: ``input.log_softmax(...)``."""
-    return _t(input, "log_softmax").log_softmax(*args, **kwargs)
-
-
-def sum(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sum(input, ...)``: ``input.sum(...)``."""
-    return _t(input, "sum").sum(*args, **kwargs)
-
-
-def mean(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.mean(input, ...)``: ``input.mean(...)``."""
-    return _t(input, "mean").mean(*args, **kwargs)
-
-
-def prod(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.prod(input, ...)``: ``input.prod(...)``."""
-    return _t(input, "prod").prod(*args, **kwargs)
-
-
-def max(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.max(input, ...)``: ``input.max(...)``."""
-    return _t(input, "max").max(*args, **kwargs)
-
-
-def min(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.min(input, ...)``: ``input.min(...)``."""
-    return _t(input, "min").min(*args, **kwargs)
-
-
-def amax(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.amax(input, ...)``: ``input.amax(...)``."""
-    return _t(input, "amax").amax(*args, **kwargs)
-
-
-def amin(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.amin(input, ...)``: ``input.amin(...)``."""
-    return _t(input, "amin").amin(*args, **kwargs)
-
-
-def logsumexp(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.logsumexp(input, ...)``: ``input.logsumexp(...)``."""
-    return _t(input, "logsumexp").logsumexp(*args, **kwargs)
-
-
-def cumsum(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.cumsum(input, ...)``: ``input.cumsum(...)``."""
-    return _t(input, "cumsum").cumsum(*args, **kwargs)
-
-
-def cumprod(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.cumprod(input, ...)``: ``input.cumprod(...)``."""
-    return _t(input, "cumprod").cumprod(*args, **kwargs)
-
-
-def clamp(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.clamp(input, ...)``: ``input.clamp(...)``."""
-    return _t(input, "clamp").clamp(*args, **kwargs)
-
-
-def clip(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.clip(input, ...)``: ``input.clip(...)``."""
-    return _t(input, "clip").clip(*args, **kwargs)
-
-
-def flatten(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.flatten(input, ...)``: ``input.flatten(...)``."""
-    return _t(input, "flatten").flatten(*args, **kwargs)
-
-
-def squeeze(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.squeeze(input, ...)``: ``input.squeeze(...)``."""
-    return _t(input, "squeeze").squeeze(*args, **kwargs)
-
-
-def unsqueeze(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.unsqueeze(input, ...)``: ``input.unsqueeze(...)``."""
-    return _t(input, "unsqueeze").unsqueeze(*args, **kwargs)
-
-
-def permute(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.permute(input, ...)``: ``input.permute(...)``."""
-    return _t(input, "permute").permute(*args, **kwargs)
-
-
-def t(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.t(input, ...)``: ``input.t(...)``."""
-    return _t(input, "t").t(*args, **kwargs)
-
-
-def flip(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.flip(input, ...)``: ``input.flip(...)``."""
-    return _t(input, "flip").flip(*args, **kwargs)
-
-
-def roll(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.roll(input, ...)``: ``input.roll(...)``."""
-    return _t(input, "roll").roll(*args, **kwargs)
-
-
-def tril(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.tril(input, ...)``: ``input.tril(...)``."""
-    return _t(input, "tril").tril(*args, **kwargs)
-
-
-def triu(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.triu(input, ...)``: ``input.triu(...)``."""
-    return _t(input, "triu").triu(*args, **kwargs)
-
-
-def gather(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.gather(input, ...)``: ``input.gather(...)``."""
-    return _t(input, "gather").gather(*args, **kwargs)
-
-
-def scatter(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.scatter(input, ...)``: ``input.scatter(...)``."""
-    return _t(input, "scatter").scatter(*args, **kwargs)
-
-
-def scatter_add(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.scatter_add(input, ...)``: ``input.scatter_add(...)``."""
-    return _t(input, "scatter_add").scatter_add(*args, **kwargs)
-
-
-def index_select(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.index_select(input, ...)``: ``input.index_select(...)``."""
-    return _t(input, "index_select").index_select(*args, **kwargs)
-
-
-def masked_fill(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.masked_fill(input, ...)``: ``input.masked_fill(...)``."""
-    return _t(input, "masked_fill").masked_fill(*args, **kwargs)
-
-
-def masked_select(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.masked_select(input, ...)``: ``input.masked_select(...)``."""
-    return _t(input, "masked_select").masked_select(*args, **kwargs)
-
-
-def take(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.take(input, ...)``: ``input.take(...)``."""
-    return _t(input, "take").take(*args, **kwargs)
-
-
-def sort(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.sort(input, ...)``: ``input.sort(...)``."""
-    return _t(input, "sort").sort(*args, **kwargs)
-
-
-def argsort(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.argsort(input, ...)``: ``input.argsort(...)``."""
-    return _t(input, "argsort").argsort(*args, **kwargs)
-
-
-def topk(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.topk(input, ...)``: ``input.topk(...)``."""
-    return _t(input, "topk").topk(*args, **kwargs)
-
-
-def split(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.split(input, ...)``: ``input.split(...)``."""
-    return _t(input, "split").split(*args, **kwargs)
-
-
-def chunk(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.chunk(input, ...)``: ``input.chunk(...)``."""
-    return _t(input, "chunk").chunk(*args, **kwargs)
-
-
-def unbind(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.unbind(input, ...)``: ``input.unbind(...)``."""
-    return _t(input, "unbind").unbind(*args, **kwargs)
-
-
-def norm(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.norm(input, ...)``: ``input.norm(...)``."""
-    return _t(input, "norm").norm(*args, **kwargs)
-
-
-def lerp(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.lerp(input, ...)``: ``input.lerp(...)``."""
-    return _t(input, "lerp").lerp(*args, **kwargs)
-
-
-def isnan(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.isnan(input, ...)``: ``input.isnan(...)``."""
-    return _t(input, "isnan").isnan(*args, **kwargs)
-
-
-def isinf(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.isinf(input, ...)``: ``input.isinf(...)``."""
-    return _t(input, "isinf").isinf(*args, **kwargs)
-
-
-def isfinite(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.isfinite(input, ...)``: ``input.isfinite(...)``."""
-    return _t(input, "isfinite").isfinite(*args, **kwargs)
-
-
-def allclose(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.allclose(input, ...)``: ``input.allclose(...)``."""
-    return _t(input, "allclose").allclose(*args, **kwargs)
-
-
-def equal(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.equal(input, ...)``: ``input.equal(...)``."""
-    return _t(input, "equal").equal(*args, **kwargs)
-
-
-def numel(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.numel(input, ...)``: ``input.numel(...)``."""
-    return _t(input, "numel").numel(*args, **kwargs)
-
-
-def diag(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.diag(input, ...)``: ``input.diag(...)``."""
-    return _t(input, "diag").diag(*args, **kwargs)
-
-
-def diagonal(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.diagonal(input, ...)``: ``input.diagonal(...)``."""
-    return _t(input, "diagonal").diagonal(*args, **kwargs)
-
-
-def trace(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.trace(input, ...)``: ``input.trace(...)``."""
-    return _t(input, "trace").trace(*args, **kwargs)
-
-
-def movedim(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.movedim(input, ...)``: ``input.movedim(...)``."""
-    return _t(input, "movedim").movedim(*args, **kwargs)
-
-
-def moveaxis(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.moveaxis(input, ...)``: ``input.moveaxis(...)``."""
-    return _t(input, "moveaxis").moveaxis(*args, **kwargs)
-
-
-def repeat_interleave(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.repeat_interleave(input, ...)``: ``input.repeat_interleave(...)``."""
-    return _t(input, "repeat_interleave").repeat_interleave(*args, **kwargs)
-
-
-def tile(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.tile(input, ...)``: ``input.tile(...)``."""
-    return _t(input, "tile").tile(*args, **kwargs)
-
-
-def nonzero(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.nonzero(input, ...)``: ``input.nonzero(...)``."""
-    return _t(input, "nonzero").nonzero(*args, **kwargs)
-
-
-def swapaxes(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.swapaxes(input, ...)``: ``input.swapaxes(...)``."""
-    return _t(input, "swapaxes").swapaxes(*args, **kwargs)
-
-
-def reshape(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.reshape(input, ...)``: ``input.reshape(...)``."""
-    return _t(input, "reshape").reshape(*args, **kwargs)
-
-
-def broadcast_to(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.broadcast_to(input, ...)``: ``input.broadcast_to(...)``."""
-    return _t(input, "broadcast_to").broadcast_to(*args, **kwargs)
-
-
-def round(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.round(input, ...)``: ``input.round(...)``."""
-    return _t(input, "round").round(*args, **kwargs)
-
-
-def trunc(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.trunc(input, ...)``: ``input.trunc(...)``."""
-    return _t(input, "trunc").trunc(*args, **kwargs)
-
-
-def frac(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A001, A002
-    """``torch.frac(input, ...)``: ``input.frac(...)``."""
-    return _t(input, "frac").frac(*args, **kwargs)
+def _method(name: str) -> Any:
+    """``tg.NAME(input, ...)``: ``input.NAME(...)``, as ``torch.NAME`` is the method."""
+
+    def f(input: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        return getattr(_t(input, name), name)(*args, **kwargs)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``torch.{name}(input, ...)``: ``input.{name}(...)``."
+    return f
+
+
+exp = _method("exp")
+log = _method("log")
+log1p = _method("log1p")
+log2 = _method("log2")
+log10 = _method("log10")
+exp2 = _method("exp2")
+sqrt = _method("sqrt")
+rsqrt = _method("rsqrt")
+sin = _method("sin")
+cos = _method("cos")
+tan = _method("tan")
+abs = _method("abs")  # noqa: A001  (PyTorch's name)
+square = _method("square")
+sign = _method("sign")
+floor = _method("floor")
+ceil = _method("ceil")
+erf = _method("erf")
+reciprocal = _method("reciprocal")
+sigmoid = _method("sigmoid")
+tanh = _method("tanh")
+relu = _method("relu")
+softmax = _method("softmax")
+log_softmax = _method("log_softmax")
+sum = _method("sum")  # noqa: A001  (PyTorch's name)
+mean = _method("mean")
+prod = _method("prod")
+max = _method("max")  # noqa: A001  (PyTorch's name)
+min = _method("min")  # noqa: A001  (PyTorch's name)
+amax = _method("amax")
+amin = _method("amin")
+logsumexp = _method("logsumexp")
+cumsum = _method("cumsum")
+cumprod = _method("cumprod")
+clamp = _method("clamp")
+clip = _method("clip")
+flatten = _method("flatten")
+squeeze = _method("squeeze")
+unsqueeze = _method("unsqueeze")
+permute = _method("permute")
+t = _method("t")
+flip = _method("flip")
+roll = _method("roll")
+tril = _method("tril")
+triu = _method("triu")
+gather = _method("gather")
+scatter = _method("scatter")
+scatter_add = _method("scatter_add")
+index_select = _method("index_select")
+masked_fill = _method("masked_fill")
+masked_select = _method("masked_select")
+take = _method("take")
+sort = _method("sort")
+argsort = _method("argsort")
+topk = _method("topk")
+split = _method("split")
+chunk = _method("chunk")
+unbind = _method("unbind")
+norm = _method("norm")
+lerp = _method("lerp")
+isnan = _method("isnan")
+isinf = _method("isinf")
+isfinite = _method("isfinite")
+allclose = _method("allclose")
+equal = _method("equal")
+numel = _method("numel")
+diag = _method("diag")
+diagonal = _method("diagonal")
+trace = _method("trace")
+movedim = _method("movedim")
+moveaxis = _method("moveaxis")
+repeat_interleave = _method("repeat_interleave")
+tile = _method("tile")
+nonzero = _method("nonzero")
+swapaxes = _method("swapaxes")
+reshape = _method("reshape")
+broadcast_to = _method("broadcast_to")
+round = _method("round")  # noqa: A001  (PyTorch's name)
+trunc = _method("trunc")
+frac = _method("frac")
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
